@@ -71,7 +71,9 @@ class TabularModel:
             raise ValueError(f"probs must have shape (n_states, n_actions, n_outcomes), got {shape}")
         for name in ("next_states", "rewards", "terminated"):
             if getattr(self, name).shape != shape:
-                raise ValueError(f"{name} must have the shape of probs {shape}, got {getattr(self, name).shape}")
+                raise ValueError(
+                    f"{name} must have the shape of probs {shape}, got {getattr(self, name).shape}"
+                )
         if not np.allclose(self.probs.sum(axis=2), 1.0, atol=1e-9):
             raise ValueError("probs must sum to 1 over the outcomes of every (state, action)")
         if self.initial_distribution.shape != (shape[0],):
@@ -87,7 +89,22 @@ class TabularModel:
 
     def backup(self, values: FloatArray, gamma: float) -> FloatArray:
         continuation = np.where(self.terminated, 0.0, values[self.next_states])
-        return np.einsum("sak,sak->sa", self.probs, self.rewards + gamma * continuation)
+        q: FloatArray = np.einsum("sak,sak->sa", self.probs, self.rewards + gamma * continuation)
+        return q
+
+    def outcomes(self, state: int, action: int) -> list[tuple[float, int, float, bool]]:
+        """The toy-text row ``P[state][action]``: ``(prob, next_state, reward, terminated)`` tuples."""
+        return [
+            (float(p), int(s_next), float(r), bool(done))
+            for p, s_next, r, done in zip(
+                self.probs[state, action],
+                self.next_states[state, action],
+                self.rewards[state, action],
+                self.terminated[state, action],
+                strict=True,
+            )
+            if p > 0
+        ]
 
     @classmethod
     def from_toy_text(
@@ -214,7 +231,7 @@ def evaluate_policy(
             values = np.einsum("sa,sa->s", weights, model.backup(values, gamma))
         return values
     for _ in range(max_iterations):
-        new_values = np.einsum("sa,sa->s", weights, model.backup(values, gamma))
+        new_values: FloatArray = np.einsum("sa,sa->s", weights, model.backup(values, gamma))
         delta = float(np.max(np.abs(new_values - values))) if values.size else 0.0
         values = new_values
         if delta <= tol * max(1.0, float(np.max(np.abs(values)))):

@@ -1,0 +1,74 @@
+"""The qgym environments and their registrations, all in this one block.
+
+Every ID lives in the ``qgym/`` namespace. ``KNOWN_OPTIMA`` holds the exact optimal expected return
+(undiscounted, over the registered horizon, from the start distribution) of every rung that
+:mod:`qgym.planning` solves; its ``reward_threshold`` is 95% of that optimum. The test suite recomputes
+each optimum, so a change of dynamics that forgets to update this table fails.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gymnasium.envs.registration import register
+
+__all__ = ["KNOWN_OPTIMA", "known_optimum", "qgym_env_ids"]
+
+KNOWN_OPTIMA: dict[str, float] = {}
+
+
+def known_optimum(env_id: str) -> float | None:
+    """The exact optimal expected return of a registered qgym ID, or ``None`` when it is not known."""
+    return KNOWN_OPTIMA.get(env_id)
+
+
+def qgym_env_ids() -> list[str]:
+    """Every registered ``qgym/`` ID, in registration order."""
+    from gymnasium.envs.registration import registry
+
+    return [env_id for env_id in registry if env_id.startswith("qgym/")]
+
+
+def _register(
+    name: str,
+    entry_point: str,
+    max_episode_steps: int,
+    kwargs: dict[str, Any],
+    optimum: float | None = None,
+) -> None:
+    env_id = f"qgym/{name}"
+    threshold = None if optimum is None else round(optimum - 0.05 * abs(optimum), 2)
+    if optimum is not None:
+        KNOWN_OPTIMA[env_id] = optimum
+    register(
+        id=env_id,
+        entry_point=entry_point,
+        max_episode_steps=max_episode_steps,
+        reward_threshold=threshold,
+        kwargs=kwargs,
+    )
+
+
+# --- grid farm ------------------------------------------------------------------------------------
+_FARM = "qgym.envs.grid_farm:GridFarmEnv"
+_DETERMINISTIC = {"p_rain": 0.0, "p_grow": 1.0, "p_evap": 1.0, "p_wither": 0.0, "p_rot": 0.0}
+_STOCHASTIC = {"p_rain": 0.25, "p_grow": 0.15, "p_evap": 0.2, "p_wither": 0.05, "p_rot": 0.05}
+# Optima: exact best expected season return from qgym.planning.backward_induction (4 decimals).
+# A table learns the deterministic 1x1 in seconds; the stochastic rungs up to 2x3 are solved exactly
+# (2x3: 705,894 states, a few seconds); 3x3 and 4x4 are too large for any table: DQN rungs.
+_register("GridFarm-1x1-Det-v0", _FARM, 50, {"rows": 1, "cols": 1, **_DETERMINISTIC}, optimum=96.0)
+_register("GridFarm-1x1-v0", _FARM, 100, {"rows": 1, "cols": 1, **_STOCHASTIC}, optimum=47.4202)
+_register("GridFarm-1x2-v0", _FARM, 100, {"rows": 1, "cols": 2, **_STOCHASTIC}, optimum=77.5744)
+_register("GridFarm-2x2-v0", _FARM, 100, {"rows": 2, "cols": 2, **_STOCHASTIC}, optimum=113.5214)
+_register(
+    "GridFarm-2x3-v0",
+    _FARM,
+    100,
+    {"rows": 2, "cols": 3, "obs_mode": "factored", **_STOCHASTIC},
+    optimum=126.8893,
+)
+_register("GridFarm-3x3-v0", _FARM, 200, {"rows": 3, "cols": 3, "obs_mode": "grid", **_STOCHASTIC})
+_register("GridFarm-4x4-v0", _FARM, 300, {"rows": 4, "cols": 4, "obs_mode": "grid", **_STOCHASTIC})
+
+# --- toy trading ----------------------------------------------------------------------------------
+_TRADING = "qgym.envs.trading:TradingEnv"
