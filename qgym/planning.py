@@ -26,6 +26,7 @@ __all__ = [
     "TabularModel",
     "TransitionModel",
     "backward_induction",
+    "current_state",
     "evaluate_policy",
     "expected_return",
     "greedy_policy",
@@ -168,6 +169,15 @@ def model_of(env: Any) -> TransitionModel:
             "method or toy-text attributes P and initial_state_distrib"
         )
     return TabularModel.from_toy_text(transitions, isd)
+
+
+def current_state(env: Any) -> int:
+    """Index of the env's current state in its model (``state_index`` of qgym envs, ``s`` of toy-text)."""
+    base = getattr(env, "unwrapped", env)
+    for name in ("state_index", "s"):
+        if hasattr(base, name):
+            return int(getattr(base, name))
+    raise ValueError(f"env {type(base).__name__} does not expose its state index (state_index or s)")
 
 
 def value_iteration(

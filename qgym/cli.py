@@ -1,0 +1,124 @@
+"""The ``qgym`` command line: ``main(argv) -> int``, so every subcommand is testable in-process."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import qgym
+from qgym import planning
+from qgym.envs import known_optimum, qgym_env_ids
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (ValueError, gym.error.Error) as error:
+        print(f"qgym {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qgym", description=qgym.__doc__.splitlines()[0] if qgym.__doc__ else None
+    )
+    parser.add_argument("--version", action="version", version=f"qgym {qgym.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser(
+        "list", help="every registered qgym env with its spaces, horizon and optimum"
+    )
+    listing.set_defaults(run=_list)
+
+    optimal = commands.add_parser(
+        "optimal", help="play the exact optimal policy (from qgym.planning) and compare with the optimum"
+    )
+    optimal.add_argument("env", metavar="ID", help="an env ID with an exact model, e.g. qgym/GridFarm-2x2-v0")
+    optimal.add_argument("--episodes", type=_positive_int, default=200, help="episodes to play (default 200)")
+    optimal.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    optimal.set_defaults(run=_optimal)
+    return parser
+
+
+def _list(args: argparse.Namespace) -> int:
+    rows = [("ID", "observations", "actions", "horizon", "weather", "optimum")]
+    for env_id in qgym_env_ids():
+        spec = gym.spec(env_id)
+        env = spec.make()
+        optimum = known_optimum(env_id)
+        deterministic = getattr(getattr(env.unwrapped, "config", None), "is_deterministic", False)
+        rows.append(
+            (
+                env_id,
+                _describe_space(env.observation_space),
+                _describe_space(env.action_space),
+                str(spec.max_episode_steps),
+                "deterministic" if deterministic else "stochastic",
+                "-" if optimum is None else f"{optimum:.4f}",
+            )
+        )
+        env.close()
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _optimal(args: argparse.Namespace) -> int:
+    env = gym.make(args.env)
+    horizon = env.spec.max_episode_steps if env.spec else None
+    if horizon is None:
+        raise ValueError(f"{args.env} has no max_episode_steps, so its finite-horizon optimum is undefined")
+    model = planning.model_of(env)
+    solution = planning.backward_induction(model, horizon)
+    optimum = planning.expected_return(model, solution.values)
+    returns = []
+    for episode in range(args.episodes):
+        env.reset(seed=args.seed + episode)
+        total, done, step = 0.0, False, 0
+        while not done:
+            action = int(solution.policy[step, planning.current_state(env)])
+            _, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+            step += 1
+        returns.append(total)
+    env.close()
+    mean = float(np.mean(returns))
+    error = float(np.std(returns, ddof=1) / np.sqrt(len(returns))) if len(returns) > 1 else 0.0
+    print(f"{args.env}: the optimal policy played {args.episodes} episodes (seeds {args.seed}..)")
+    print(f"  mean return      {mean:10.3f} +- {error:.3f} (standard error)")
+    print(f"  exact optimum    {optimum:10.3f} (qgym.planning, {model.n_states:,} states, horizon {horizon})")
+    print(f"  ratio            {mean / optimum:10.1%}" if optimum else "")
+    return 0
+
+
+def _describe_space(space: gym.Space[Any]) -> str:
+    if isinstance(space, gym.spaces.Discrete):
+        return f"Discrete({space.n})"
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return f"MultiDiscrete({len(space.nvec)})"
+    if isinstance(space, gym.spaces.Box):
+        return f"Box{space.shape}"
+    return type(space).__name__
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The command line, run in-process through ``main(argv)``, and once as the installed console script."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qgym.cli import main
+from qgym.envs import KNOWN_OPTIMA, qgym_env_ids
+
+
+def test_list_prints_every_id_with_its_optimum(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert set(lines) == set(qgym_env_ids())
+    for env_id, optimum in KNOWN_OPTIMA.items():
+        assert lines[env_id].endswith(f"{optimum:.4f}")
+    assert lines["qgym/GridFarm-3x3-v0"].endswith("-")
+
+
+def test_optimal_policy_on_the_deterministic_farm_earns_exactly_the_optimum(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["optimal", "qgym/GridFarm-1x1-Det-v0", "--episodes", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "mean return          96.000 +- 0.000" in out
+    assert "exact optimum        96.000" in out
+
+
+def test_optimal_policy_on_a_stochastic_farm_lands_near_the_optimum(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["optimal", "qgym/GridFarm-1x2-v0", "--episodes", "300"]) == 0
+    out = capsys.readouterr().out
+    ratio = float(out.split("ratio")[1].split("%")[0])
+    assert 93.0 < ratio < 107.0
+
+
+def test_an_env_without_a_model_gives_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["optimal", "qgym/GridFarm-3x3-v0", "--episodes", "1"]) == 2
+    assert "3x3 field has no exact model" in capsys.readouterr().err
+
+
+def test_an_unknown_env_id_gives_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["optimal", "qgym/GridFarm-9x9-v0"]) == 2
+    assert "GridFarm-9x9" in capsys.readouterr().err
+
+
+def test_a_bad_episode_count_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["optimal", "qgym/GridFarm-1x1-v0", "--episodes", "0"])
+    assert "must be a positive integer" in capsys.readouterr().err
+
+
+def test_console_script_runs() -> None:
+    script = shutil.which("qgym", path=str(Path(sys.executable).parent))
+    assert script is not None, "the qgym console script is not installed next to this Python"
+    result = subprocess.run([script, "list"], capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "qgym/GridFarm-2x2-v0" in result.stdout
