@@ -72,3 +72,22 @@ _register("GridFarm-4x4-v0", _FARM, 300, {"rows": 4, "cols": 4, "obs_mode": "gri
 
 # --- toy trading ----------------------------------------------------------------------------------
 _TRADING = "qgym.envs.trading:TradingEnv"
+_TRADING_CHAIN = "qgym.envs.trading:ChainTradingEnv"
+# The Chain rungs are exact (21 price levels x 3 positions, x 2 observed regimes): optima are the best
+# expected return over 100 steps from qgym.planning.backward_induction (4 decimals). Costs widen the
+# optimal no-trade band: cost 0.5 buys at level <= 8 and sells at >= 12, cost 2.0 at <= 6 and >= 14.
+_CHAIN = {"levels": 21, "episode_length": 100}
+_register("Trading-Chain-v0", _TRADING_CHAIN, 100, {**_CHAIN, "fixed_cost": 0.5}, optimum=11.3726)
+_register(
+    "Trading-ChainRegime-v0",
+    _TRADING_CHAIN,
+    100,
+    {**_CHAIN, "fixed_cost": 0.5, "regime_switch": 0.05, "tilt": 0.1},
+    optimum=11.1363,
+)
+_register("Trading-ChainCostly-v0", _TRADING_CHAIN, 100, {**_CHAIN, "fixed_cost": 2.0}, optimum=4.277)
+# The Market rungs trade a fresh synthetic path each reset (10 bps per unit traded); no exact optimum.
+# MarketHidden hides the regime and adds jumps: the one to use with your own prices= or csv_path=.
+_MARKET = {"episode_length": 250, "proportional_cost": 0.001, "observation": "features"}
+_register("Trading-Market-v0", _TRADING, 250, {**_MARKET, "observe_regime": True})
+_register("Trading-MarketHidden-v0", _TRADING, 250, {**_MARKET, "observe_regime": False, "jump_rate": 0.02})

@@ -1,0 +1,210 @@
+"""Price series for the trading envs: a seeded synthetic process and validated user data.
+
+>>> from qgym.envs.prices import generate_prices
+>>> prices = generate_prices(250, seed=0, jump_rate=0.01)
+>>> prices.shape, bool(prices.min() > 0)
+((250,), True)
+
+The synthetic process is a log price with three Markov regimes: *ranging* (the log price is pulled
+back towards the log of the start price), *rally* and *slump* (a steady drift up or down with more
+noise), plus optional jumps. ``regimes[t]`` is the regime that moves the price from ``t`` to ``t + 1``.
+Nothing here downloads anything: user data comes in as an array or a local CSV file.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "REGIME_NAMES",
+    "PriceProcess",
+    "generate_prices",
+    "load_csv_prices",
+    "split_segment",
+    "validate_prices",
+]
+
+FloatArray = NDArray[np.float64]
+REGIME_NAMES = ("ranging", "rally", "slump")
+SPLITS = ("train", "test", "all")
+
+
+@dataclass(frozen=True)
+class PriceProcess:
+    """Parameters of the synthetic price process (all per step, in log-price units)."""
+
+    start: float = 100.0
+    """First price, and the level the ranging regime reverts to."""
+    reversion: float = 0.05
+    """Fraction of the gap to the anchor closed each step in the ranging regime, in [0, 1]."""
+    volatility: float = 0.01
+    """Standard deviation of log returns in the ranging regime."""
+    trend: float = 0.003
+    """Drift of the log price in the rally regime (and minus it in the slump regime)."""
+    trend_volatility: float = 0.015
+    """Standard deviation of log returns in the rally and slump regimes."""
+    regime_switch: float = 0.02
+    """Probability of leaving the current regime each step (ranging -> rally/slump -> ranging);
+    0 keeps the process in the ranging regime throughout."""
+    jump_rate: float = 0.0
+    """Probability of a jump each step."""
+    jump_size: float = 0.05
+    """Standard deviation of a jump in the log price."""
+
+    def __post_init__(self) -> None:
+        _require(
+            math.isfinite(self.start) and self.start > 0, f"start must be a positive price, got {self.start}"
+        )
+        for name in ("reversion", "regime_switch", "jump_rate"):
+            value = getattr(self, name)
+            _require(0.0 <= value <= 1.0, f"{name} must be a probability in [0, 1], got {value}")
+        for name in ("volatility", "trend_volatility", "jump_size"):
+            value = getattr(self, name)
+            _require(math.isfinite(value) and value >= 0, f"{name} must be finite and >= 0, got {value}")
+        _require(math.isfinite(self.trend), f"trend must be finite, got {self.trend}")
+
+    @classmethod
+    def from_params(cls, **params: Any) -> PriceProcess:
+        """Build from keyword parameters, naming the allowed ones when a name is unknown."""
+        allowed = [field.name for field in fields(cls)]
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise TypeError(f"unknown price process parameter(s) {unknown}; allowed: {allowed}")
+        return cls(**params)
+
+    def stationary_regimes(self) -> FloatArray:
+        """Long-run share of time in each regime (ranging, rally, slump): where a path starts."""
+        if self.regime_switch == 0:
+            return np.array([1.0, 0.0, 0.0])
+        return np.array([0.5, 0.25, 0.25])
+
+    def simulate(self, n: int, rng: np.random.Generator) -> tuple[FloatArray, NDArray[np.int8]]:
+        """``n`` prices and the regime in force at each of them, drawn with ``rng``."""
+        if n < 1:
+            raise ValueError(f"n must be a positive number of prices, got {n}")
+        regimes = np.empty(n, dtype=np.int8)
+        regimes[0] = rng.choice(3, p=self.stationary_regimes())
+        leave = rng.random(n) < self.regime_switch
+        up = rng.random(n) < 0.5
+        for t in range(1, n):
+            previous = regimes[t - 1]
+            if not leave[t]:
+                regimes[t] = previous
+            elif previous == 0:
+                regimes[t] = 1 if up[t] else 2
+            else:
+                regimes[t] = 0
+        noise = rng.standard_normal(n)
+        jumps = np.where(rng.random(n) < self.jump_rate, rng.standard_normal(n) * self.jump_size, 0.0)
+        anchor = math.log(self.start)
+        log_prices = np.empty(n)
+        log_prices[0] = anchor
+        for t in range(n - 1):
+            regime = regimes[t]
+            if regime == 0:
+                move = self.reversion * (anchor - log_prices[t]) + self.volatility * noise[t]
+            else:
+                drift = self.trend if regime == 1 else -self.trend
+                move = drift + self.trend_volatility * noise[t]
+            log_prices[t + 1] = log_prices[t] + move + jumps[t]
+        return np.exp(log_prices), regimes
+
+
+def generate_prices(n: int, seed: int | None = None, **params: Any) -> FloatArray:
+    """``n`` prices of the synthetic process (see :class:`PriceProcess` for ``params``)."""
+    process = PriceProcess.from_params(**params)
+    prices, _ = process.simulate(n, np.random.default_rng(seed))
+    return prices
+
+
+def validate_prices(
+    values: ArrayLike | Iterable[Any], source: str = "prices", first_line: int | None = None
+) -> FloatArray:
+    """A 1-D float copy of ``values``, or a ``ValueError`` naming the first bad entry.
+
+    Entries are named ``source[i]``, or ``line n`` of a file when ``first_line`` numbers the first one.
+    Numbers and strings that read as numbers are accepted.
+    """
+
+    def where(i: int) -> str:
+        return f"{source}[{i}]" if first_line is None else f"line {first_line + i}"
+
+    try:
+        raw = np.asarray(values)
+    except ValueError as error:
+        raise ValueError(f"{source} must be a 1-D series of prices: {error}") from None
+    if raw.ndim != 1:
+        raise ValueError(f"{source} must be a 1-D series of prices, got an array of shape {raw.shape}")
+    if raw.dtype.kind == "b":
+        raise ValueError(f"{source} must be numeric, got booleans")
+    if raw.dtype.kind in "iuf":
+        prices = np.array(raw, dtype=np.float64)
+    else:
+        parsed = [_as_float(value) for value in raw.tolist()]
+        for i, (value, number) in enumerate(zip(raw.tolist(), parsed, strict=True)):
+            if number is None:
+                raise ValueError(f"{source} must be numeric: {where(i)} holds {value!r}")
+        prices = np.array(parsed, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(prices))
+    if bad.size:
+        raise ValueError(f"{source} must be finite: {where(int(bad[0]))} holds {prices[bad[0]]}")
+    bad = np.flatnonzero(prices <= 0)
+    if bad.size:
+        raise ValueError(f"{source} must be positive: {where(int(bad[0]))} holds {prices[bad[0]]}")
+    return prices
+
+
+def load_csv_prices(csv_path: str | Path, column: str = "close") -> FloatArray:
+    """The validated prices in ``column`` of a local CSV file with a header row."""
+    path = Path(csv_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"csv_path {str(path)!r} does not exist or is not a file")
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        if column not in header:
+            raise ValueError(f"column {column!r} is not in {path.name}; its columns are {list(header)}")
+        cells = [row[column] for row in reader]
+    return validate_prices(cells, source=f"column {column!r} of {path.name}", first_line=2)
+
+
+def split_segment(n: int, split: str, train_fraction: float) -> tuple[int, int]:
+    """The ``[start, stop)`` slice of a series of length ``n`` that ``split`` may draw windows from.
+
+    ``train`` is the first ``train_fraction`` of the series and ``test`` the rest: they never overlap.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
+    cut = round(n * train_fraction)
+    if split == "train":
+        return 0, cut
+    if split == "test":
+        return cut, n
+    return 0, n
+
+
+def _as_float(value: Any) -> float | None:
+    """``value`` as a float when it is a number or a string that reads as one, else ``None``."""
+    if isinstance(value, bool | np.bool_) or value is None:
+        return None
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
