@@ -35,6 +35,7 @@ def _register(
     max_episode_steps: int,
     kwargs: dict[str, Any],
     optimum: float | None = None,
+    vector_entry_point: str | None = None,
 ) -> None:
     env_id = f"qgym/{name}"
     threshold = None if optimum is None else round(optimum - 0.05 * abs(optimum), 2)
@@ -46,6 +47,7 @@ def _register(
         max_episode_steps=max_episode_steps,
         reward_threshold=threshold,
         kwargs=kwargs,
+        vector_entry_point=vector_entry_point,
     )
 
 
