@@ -16,7 +16,7 @@ so the rewards of an episode add up to final minus initial equity.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar, SupportsFloat
 
@@ -483,6 +483,10 @@ class ChainTradingEnv(_TradingBase):
         render_mode: str | None = None,
         **trading: Any,
     ) -> None:
+        allowed = [field.name for field in fields(TradingConfig)]
+        unknown = sorted(set(trading) - set(allowed))
+        if unknown:
+            raise TypeError(f"unknown argument(s) {unknown}; allowed: levels, regime_switch, tilt, {allowed}")
         config = TradingConfig(**{"observation": "index", **trading})
         _require_int("levels", levels, 3)
         if not 0.0 <= regime_switch < 1.0:

@@ -459,6 +459,48 @@ def test_bad_chain_arguments_are_refused_by_name(kwargs: dict[str, Any], argumen
         ChainTradingEnv(**kwargs)
 
 
+_PRICES = generate_prices(600, seed=2).tolist()
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs"),
+    [
+        ("qgym/Trading-ChainRegime-v0", {"observation": "features"}),
+        ("qgym/Trading-Chain-v0", {"max_position": 2, "allow_short": False, "proportional_cost": 0.01}),
+        ("qgym/Trading-Market-v0", {"observation": "index", "max_position": 2}),
+        ("qgym/Trading-MarketHidden-v0", {"prices": _PRICES, "observation": "index", "allow_short": False}),
+        ("qgym/Trading-MarketHidden-v0", {"prices": _PRICES, "split": "test", "episode_length": 60}),
+    ],
+    ids=["chain-features", "chain-long-only", "market-index", "data-index", "data-test-split"],
+)
+def test_variants_made_with_extra_arguments_pass_the_gymnasium_checker(
+    env_id: str, kwargs: dict[str, Any]
+) -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make(env_id, **kwargs)
+    check_env(env.unwrapped)
+    total, first, last, steps = _random_episode(env, seed=1)
+    assert steps == min(env.unwrapped.config.episode_length, gym.spec(env_id).max_episode_steps or steps)  # type: ignore[attr-defined]
+    assert total == pytest.approx(last["equity"] - first["equity"], abs=1e-9)
+    assert env.observation_space.contains(env.unwrapped._observation())  # type: ignore[attr-defined]
+
+
+def test_a_market_episode_cannot_step_past_its_end() -> None:
+    env = TradingEnv(episode_length=5)
+    env.reset(seed=0)
+    for _ in range(5):
+        *_, truncated, _ = env.step(HOLD)
+    assert truncated
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(HOLD)
+
+
+def test_unknown_chain_arguments_are_named() -> None:
+    with pytest.raises(TypeError, match="levls"):
+        ChainTradingEnv(levls=5)
+
+
 # --- play and rendering ---------------------------------------------------------------------------------
 
 
