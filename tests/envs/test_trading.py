@@ -235,6 +235,31 @@ def test_features_are_bounded_so_discretize_observation_works(env_id: str) -> No
         assert env.observation_space.contains(obs)
 
 
+def _follow(env: gym.Env[Any, Any], target: Any, episodes: int) -> float:
+    """Mean return of a rule that picks a target position from (observation, info)."""
+    returns = []
+    for seed in range(episodes):
+        obs, info = env.reset(seed=seed)
+        total, done = 0.0, False
+        while not done:
+            goal, position = target(obs, info), info["position"]
+            action = BUY if goal > position else SELL if goal < position else HOLD
+            obs, reward, terminated, truncated, info = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+def test_following_the_observed_regime_beats_buy_and_hold() -> None:
+    """The market rungs carry a learnable signal: ride rallies and slumps, sit out the ranging regime."""
+    env = gym.make("qgym/Trading-Market-v0")
+    by_regime = {"rally": 1, "slump": -1, "ranging": 0}
+    regime_rule = _follow(env, lambda obs, info: by_regime[info["regime"]], episodes=40)
+    buy_and_hold = _follow(env, lambda obs, info: 1, episodes=40)
+    assert regime_rule > buy_and_hold + 10
+
+
 def test_the_hidden_regime_is_neither_observed_nor_in_info() -> None:
     hidden, shown = TradingEnv(observe_regime=False), TradingEnv(observe_regime=True)
     assert shown.observation_space.shape[0] == hidden.observation_space.shape[0] + 3  # type: ignore[index]
@@ -294,6 +319,23 @@ def test_the_observed_regime_shifts_the_optimal_band() -> None:
     policy = planning.backward_induction(env.transition_model(), 100).policy[0]
     highest_buy = [max(lvl for lvl in range(LEVELS) if policy[env._encode(lvl, 0, r)] == BUY) for r in (0, 1)]
     assert highest_buy[0] > highest_buy[1]  # buy higher in the bull regime than in the bear regime
+
+
+@pytest.mark.parametrize("env_id", CHAIN_IDS)
+def test_playing_the_optimal_policy_in_the_env_earns_the_exact_optimum(env_id: str) -> None:
+    env = gym.make(env_id)
+    policy = planning.backward_induction(planning.model_of(env), 100).policy
+    returns = []
+    for seed in range(400):
+        obs, _ = env.reset(seed=seed)
+        total, truncated, step = 0.0, False, 0
+        while not truncated:
+            obs, reward, _, truncated, _ = env.step(int(policy[step, obs]))
+            total += float(reward)
+            step += 1
+        returns.append(total)
+    standard_error = np.std(returns) / np.sqrt(len(returns))
+    assert abs(np.mean(returns) - known_optimum(env_id)) < 4 * standard_error  # type: ignore[operator]
 
 
 def test_p_is_the_toy_text_view_of_the_transition_model() -> None:
