@@ -5,5 +5,6 @@ gymnasium only; the agents (torch, Stable-Baselines3) load on first use.
 """
 
 from qgym import envs as envs
+from qgym.envs.prices import generate_prices as generate_prices
 
 __version__ = "0.1.0"
