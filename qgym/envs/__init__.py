@@ -53,43 +53,114 @@ def _register(
 
 # --- grid farm ------------------------------------------------------------------------------------
 _FARM = "qgym.envs.grid_farm:GridFarmEnv"
+_FARM_VECTOR = "qgym.envs.vector:GridFarmVectorEnv"
 _DETERMINISTIC = {"p_rain": 0.0, "p_grow": 1.0, "p_evap": 1.0, "p_wither": 0.0, "p_rot": 0.0}
 _STOCHASTIC = {"p_rain": 0.25, "p_grow": 0.15, "p_evap": 0.2, "p_wither": 0.05, "p_rot": 0.05}
 # Optima: exact best expected season return from qgym.planning.backward_induction (4 decimals).
 # A table learns the deterministic 1x1 in seconds; the stochastic rungs up to 2x3 are solved exactly
 # (2x3: 705,894 states, a few seconds); 3x3 and 4x4 are too large for any table: DQN rungs.
-_register("GridFarm-1x1-Det-v0", _FARM, 50, {"rows": 1, "cols": 1, **_DETERMINISTIC}, optimum=96.0)
-_register("GridFarm-1x1-v0", _FARM, 100, {"rows": 1, "cols": 1, **_STOCHASTIC}, optimum=47.4202)
-_register("GridFarm-1x2-v0", _FARM, 100, {"rows": 1, "cols": 2, **_STOCHASTIC}, optimum=77.5744)
-_register("GridFarm-2x2-v0", _FARM, 100, {"rows": 2, "cols": 2, **_STOCHASTIC}, optimum=113.5214)
+_register(
+    "GridFarm-1x1-Det-v0",
+    _FARM,
+    50,
+    {"rows": 1, "cols": 1, **_DETERMINISTIC},
+    optimum=96.0,
+    vector_entry_point=_FARM_VECTOR,
+)
+_register(
+    "GridFarm-1x1-v0",
+    _FARM,
+    100,
+    {"rows": 1, "cols": 1, **_STOCHASTIC},
+    optimum=47.4202,
+    vector_entry_point=_FARM_VECTOR,
+)
+_register(
+    "GridFarm-1x2-v0",
+    _FARM,
+    100,
+    {"rows": 1, "cols": 2, **_STOCHASTIC},
+    optimum=77.5744,
+    vector_entry_point=_FARM_VECTOR,
+)
+_register(
+    "GridFarm-2x2-v0",
+    _FARM,
+    100,
+    {"rows": 2, "cols": 2, **_STOCHASTIC},
+    optimum=113.5214,
+    vector_entry_point=_FARM_VECTOR,
+)
 _register(
     "GridFarm-2x3-v0",
     _FARM,
     100,
     {"rows": 2, "cols": 3, "obs_mode": "factored", **_STOCHASTIC},
     optimum=126.8893,
+    vector_entry_point=_FARM_VECTOR,
 )
-_register("GridFarm-3x3-v0", _FARM, 200, {"rows": 3, "cols": 3, "obs_mode": "grid", **_STOCHASTIC})
-_register("GridFarm-4x4-v0", _FARM, 300, {"rows": 4, "cols": 4, "obs_mode": "grid", **_STOCHASTIC})
+_register(
+    "GridFarm-3x3-v0",
+    _FARM,
+    200,
+    {"rows": 3, "cols": 3, "obs_mode": "grid", **_STOCHASTIC},
+    vector_entry_point=_FARM_VECTOR,
+)
+_register(
+    "GridFarm-4x4-v0",
+    _FARM,
+    300,
+    {"rows": 4, "cols": 4, "obs_mode": "grid", **_STOCHASTIC},
+    vector_entry_point=_FARM_VECTOR,
+)
 
 # --- toy trading ----------------------------------------------------------------------------------
 _TRADING = "qgym.envs.trading:TradingEnv"
 _TRADING_CHAIN = "qgym.envs.trading:ChainTradingEnv"
+_TRADING_VECTOR = "qgym.envs.vector:TradingVectorEnv"
+_TRADING_CHAIN_VECTOR = "qgym.envs.vector:ChainTradingVectorEnv"
 # The Chain rungs are exact (21 price levels x 3 positions, x 2 observed regimes): optima are the best
 # expected return over 100 steps from qgym.planning.backward_induction (4 decimals). Costs widen the
 # optimal no-trade band: cost 0.5 buys at level <= 8 and sells at >= 12, cost 2.0 at <= 6 and >= 14.
 _CHAIN = {"levels": 21, "episode_length": 100}
-_register("Trading-Chain-v0", _TRADING_CHAIN, 100, {**_CHAIN, "fixed_cost": 0.5}, optimum=11.3726)
+_register(
+    "Trading-Chain-v0",
+    _TRADING_CHAIN,
+    100,
+    {**_CHAIN, "fixed_cost": 0.5},
+    optimum=11.3726,
+    vector_entry_point=_TRADING_CHAIN_VECTOR,
+)
 _register(
     "Trading-ChainRegime-v0",
     _TRADING_CHAIN,
     100,
     {**_CHAIN, "fixed_cost": 0.5, "regime_switch": 0.05, "tilt": 0.1},
     optimum=11.1363,
+    vector_entry_point=_TRADING_CHAIN_VECTOR,
 )
-_register("Trading-ChainCostly-v0", _TRADING_CHAIN, 100, {**_CHAIN, "fixed_cost": 2.0}, optimum=4.277)
+_register(
+    "Trading-ChainCostly-v0",
+    _TRADING_CHAIN,
+    100,
+    {**_CHAIN, "fixed_cost": 2.0},
+    optimum=4.277,
+    vector_entry_point=_TRADING_CHAIN_VECTOR,
+)
 # The Market rungs trade a fresh synthetic path each reset (10 bps per unit traded); no exact optimum.
 # MarketHidden hides the regime and adds jumps: the one to use with your own prices= or csv_path=.
 _MARKET = {"episode_length": 250, "proportional_cost": 0.001, "observation": "features"}
-_register("Trading-Market-v0", _TRADING, 250, {**_MARKET, "observe_regime": True})
-_register("Trading-MarketHidden-v0", _TRADING, 250, {**_MARKET, "observe_regime": False, "jump_rate": 0.02})
+_register(
+    "Trading-Market-v0",
+    _TRADING,
+    250,
+    {**_MARKET, "observe_regime": True},
+    vector_entry_point=_TRADING_VECTOR,
+)
+_register(
+    "Trading-MarketHidden-v0",
+    _TRADING,
+    250,
+    {**_MARKET, "observe_regime": False, "jump_rate": 0.02},
+    vector_entry_point=_TRADING_VECTOR,
+)

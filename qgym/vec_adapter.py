@@ -1,0 +1,157 @@
+"""Run Stable-Baselines3 algorithms (and the qgym agents) on a Gymnasium vector env.
+
+SB3 2.x does not consume Gymnasium's ``VectorEnv``: it expects its own ``VecEnv``, which resets a
+finished sub-env in the *same* step, returns the new episode's first observation, and keeps the last
+one in ``infos[i]["terminal_observation"]`` (with ``infos[i]["TimeLimit.truncated"]``). Gymnasium's
+vector envs (the native qgym ones, ``SyncVectorEnv``, ``AsyncVectorEnv``) reset on the *next* step
+instead. :class:`SB3VecEnv` bridges the two: after a step in which some sub-envs finished, it resets
+just those through ``reset(options={"reset_mask": done})``.
+
+>>> from qgym.vec_adapter import make_sb3_vec_env
+>>> venv = make_sb3_vec_env("qgym/GridFarm-2x2-v0", num_envs=64, seed=0)
+>>> venv.reset().shape
+(64,)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from stable_baselines3.common.vec_env import VecEnv, VecMonitor
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
+
+__all__ = ["SB3VecEnv", "make_sb3_vec_env"]
+
+
+class SB3VecEnv(VecEnv):
+    """A Gymnasium ``VectorEnv`` (NEXT_STEP autoreset, ``reset_mask`` support) seen as an SB3 ``VecEnv``.
+
+    :param venv: the vector env, e.g. ``gym.make_vec("qgym/GridFarm-2x2-v0", num_envs=1024)``.
+    :param keep_info: copy the vector env's per-env info entries into SB3's list of info dicts;
+        off by default, because building N dicts of N entries every step costs more than a native
+        step. ``terminal_observation`` and ``TimeLimit.truncated`` are always there at episode ends.
+
+    Seeding follows SB3: ``seed(s)`` takes effect at the next ``reset()``, which seeds the vector env
+    with ``s`` (one generator for all sub-envs).
+    """
+
+    def __init__(self, venv: VectorEnv[Any, Any, Any], keep_info: bool = False) -> None:
+        if not isinstance(venv, VectorEnv):
+            raise TypeError(
+                f"venv must be a gymnasium.vector.VectorEnv (from gym.make_vec), got {type(venv).__name__}"
+            )
+        mode = venv.metadata.get("autoreset_mode")
+        if mode != AutoresetMode.NEXT_STEP:
+            raise ValueError(
+                f"venv must autoreset in AutoresetMode.NEXT_STEP (metadata['autoreset_mode']), got {mode!r}"
+            )
+        self.venv = venv
+        self.keep_info = keep_info
+        self._actions: np.ndarray | None = None
+        super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
+
+    # --- the SB3 VecEnv API ----------------------------------------------------------------------
+
+    def reset(self) -> VecEnvObs:
+        seed = self._seeds[0]
+        options = self._options[0] or None
+        observations, info = self.venv.reset(seed=seed, options=options)
+        self._reset_seeds()
+        self._reset_options()
+        self.reset_infos = self._split_info(info)
+        return observations  # type: ignore[no-any-return]
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+
+    def step_wait(self) -> VecEnvStepReturn:
+        if self._actions is None:
+            raise RuntimeError("step_wait() needs a step_async(actions) first")
+        actions, self._actions = self._actions, None
+        observations, rewards, terminated, truncated, info = self.venv.step(actions)
+        dones = np.logical_or(terminated, truncated)
+        infos = self._split_info(info)
+        if dones.any():
+            finished = np.flatnonzero(dones)
+            for i in finished:
+                infos[i]["terminal_observation"] = observations[i]
+                infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
+            observations, reset_info = self.venv.reset(options={"reset_mask": dones.copy()})
+            if self.keep_info:
+                reset_infos = self._split_info(reset_info)
+                for i in finished:
+                    self.reset_infos[i] = reset_infos[i]
+        return observations, np.asarray(rewards, dtype=np.float32), dones, infos
+
+    def close(self) -> None:
+        self.venv.close()
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        """The vector env's attribute, once per selected sub-env (they share one object)."""
+        value = getattr(self.venv, attr_name)
+        return [value for _ in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        """Set an attribute of the vector env; only for all sub-envs at once (they share one object)."""
+        if list(self._get_indices(indices)) != list(range(self.num_envs)):
+            raise ValueError("indices must be None (all sub-envs): a vector env's attributes are shared")
+        setattr(self.venv, attr_name, value)
+
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
+    ) -> list[Any]:
+        """Call a method of the vector env once; a result batched over sub-envs is split per env."""
+        result = getattr(self.venv, method_name)(*method_args, **method_kwargs)
+        selected = self._get_indices(indices)
+        if isinstance(result, np.ndarray) and result.ndim >= 1 and len(result) == self.num_envs:
+            return [result[i] for i in selected]
+        return [result for _ in selected]
+
+    def env_is_wrapped(
+        self, wrapper_class: type[gym.Wrapper[Any, Any, Any, Any]], indices: VecEnvIndices = None
+    ) -> list[bool]:
+        """A native vector env holds no per-env wrappers (no ``Monitor``: use ``VecMonitor``)."""
+        return [False for _ in self._get_indices(indices)]
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        return [None for _ in range(self.num_envs)]
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _split_info(self, info: dict[str, Any]) -> list[dict[str, Any]]:
+        """SB3's list of per-env dicts from Gymnasium's dict of arrays (``_key`` masks respected)."""
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        if not self.keep_info:
+            return infos
+        for key, values in info.items():
+            if key.startswith("_") or not isinstance(values, np.ndarray):
+                continue
+            present = info.get(f"_{key}")
+            for i in range(self.num_envs):
+                if present is None or present[i]:
+                    infos[i][key] = values[i]
+        return infos
+
+
+def make_sb3_vec_env(
+    env_id: str,
+    num_envs: int,
+    seed: int | None = None,
+    monitor: bool = True,
+    keep_info: bool = False,
+    **kwargs: Any,
+) -> VecEnv:
+    """An SB3 ``VecEnv`` of ``num_envs`` copies of ``env_id`` on its native vector env when it has one.
+
+    ``monitor`` wraps it in ``VecMonitor`` (episode returns and lengths for SB3's logs); ``seed`` seeds
+    the next ``reset()``; ``kwargs`` go to ``gym.make_vec`` (the env's arguments).
+    """
+    venv = gym.make_vec(env_id, num_envs=num_envs, **kwargs)
+    adapter: VecEnv = SB3VecEnv(venv, keep_info=keep_info)
+    if seed is not None:
+        adapter.seed(seed)
+    return VecMonitor(adapter) if monitor else adapter
