@@ -157,6 +157,11 @@ class _NativeVectorEnv(VectorEnv[Any, Any, Any]):
     def close_extras(self, **kwargs: Any) -> None:
         self.single_env.close()
 
+    def action_masks(self) -> NDArray[np.int8]:
+        """Valid actions of every sub-env now, shape (N, actions) (``info["action_mask"]``)."""
+        mask: NDArray[np.int8] = self._infos()["action_mask"]
+        return mask
+
     @property
     def elapsed_steps(self) -> IntArray:
         """Steps taken in each sub-env's current episode (a copy)."""
