@@ -1,0 +1,151 @@
+"""The SB3 adapter: same-step autoreset, terminal observations, and SB3 / qgym agents training on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+
+from qgym import planning
+from qgym.vec_adapter import SB3VecEnv, make_sb3_vec_env
+
+
+def _trace(venv: VecEnv, steps: int, seed: int) -> list[Any]:
+    venv.seed(seed)
+    trace: list[Any] = [venv.reset()]
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        obs, rewards, dones, infos = venv.step(rng.integers(venv.action_space.n, size=venv.num_envs))  # type: ignore[attr-defined]
+        ends = [
+            (i, info["terminal_observation"], info["TimeLimit.truncated"])
+            for i, info in enumerate(infos)
+            if dones[i]
+        ]
+        trace += [obs, rewards, dones, ends]
+    return trace
+
+
+def _assert_same_traces(first: list[Any], second: list[Any]) -> None:
+    assert len(first) == len(second)
+    for a, b in zip(first, second, strict=True):
+        if isinstance(a, list):
+            assert len(a) == len(b)
+            for (i, obs, truncated), (j, obs2, truncated2) in zip(a, b, strict=True):
+                assert (i, truncated) == (j, truncated2)
+                np.testing.assert_array_equal(obs, obs2)
+        else:
+            np.testing.assert_array_equal(a, b)
+            assert np.asarray(a).dtype == np.asarray(b).dtype
+
+
+@pytest.mark.parametrize(
+    "env_id", ["qgym/GridFarm-1x2-v0", "qgym/Trading-ChainRegime-v0", "qgym/Trading-Market-v0"]
+)
+def test_the_adapted_native_env_of_one_matches_sb3_dummy_vec_env(env_id: str) -> None:
+    """Same seed and actions: the same observations, rewards (float32), dones and terminal observations."""
+    native = SB3VecEnv(gym.make_vec(env_id, num_envs=1))
+    dummy = DummyVecEnv([lambda: gym.make(env_id)])
+    _assert_same_traces(_trace(native, 320, seed=3), _trace(dummy, 320, seed=3))
+
+
+def test_the_adapted_sync_vector_env_matches_dummy_vec_env() -> None:
+    """Any NEXT_STEP Gymnasium vector env works, not only the native ones."""
+    env_id = "qgym/Trading-Chain-v0"
+    sync = SB3VecEnv(gym.make_vec(env_id, num_envs=3, vectorization_mode="sync", max_episode_steps=40))
+    dummy = DummyVecEnv([lambda: gym.make(env_id, max_episode_steps=40) for _ in range(3)])
+    _assert_same_traces(_trace(sync, 130, seed=8), _trace(dummy, 130, seed=8))
+
+
+def test_a_finished_sub_env_restarts_in_the_same_step_keeping_its_last_observation() -> None:
+    venv = SB3VecEnv(gym.make_vec("qgym/GridFarm-1x1-Det-v0", num_envs=2, max_episode_steps=2))
+    venv.reset()
+    obs, _, dones, _ = venv.step(np.array([4, 7]))  # plant, wait
+    assert not dones.any()
+    planted = obs.copy()
+    obs, rewards, dones, infos = venv.step(np.array([7, 7]))
+    assert dones.all()
+    np.testing.assert_array_equal(obs, 0)  # both restarted: an empty 1x1 farm is state 0
+    np.testing.assert_array_equal(rewards, 0.0)
+    assert infos[0]["TimeLimit.truncated"] is True
+    assert infos[0]["terminal_observation"] != 0
+    assert infos[1]["terminal_observation"] == 0
+    assert planted[0] == infos[0]["terminal_observation"]  # a dry seed needs water to grow
+    _, rewards, dones, _ = venv.step(np.array([4, 4]))  # the action of the new episode is not lost
+    np.testing.assert_array_equal(rewards, -1.0)
+    assert not dones.any()
+
+
+def test_make_sb3_vec_env_records_episodes_for_sb3_logs() -> None:
+    venv = make_sb3_vec_env("qgym/Trading-Chain-v0", num_envs=4, seed=0, episode_length=5)
+    venv.reset()
+    infos: list[dict[str, Any]] = []
+    for _ in range(5):
+        _, _, _, infos = venv.step(np.zeros(4, dtype=np.int64))
+    assert all(info["episode"]["l"] == 5 for info in infos)
+
+
+def test_keep_info_copies_the_vector_infos_per_env_and_env_method_splits_batches() -> None:
+    venv = SB3VecEnv(gym.make_vec("qgym/Trading-Chain-v0", num_envs=3), keep_info=True)
+    venv.reset()
+    _, _, _, infos = venv.step(np.array([1, 0, 2]))
+    assert [info["position"] for info in infos] == [1, 0, -1]
+    masks = venv.env_method("action_masks")
+    assert len(masks) == 3
+    np.testing.assert_array_equal(masks[0], [1, 0, 1])
+    assert venv.get_attr("num_envs", indices=[0, 2]) == [3, 3]
+    assert venv.env_is_wrapped(gym.Wrapper) == [False, False, False]
+
+
+def test_the_adapter_refuses_what_it_cannot_adapt() -> None:
+    with pytest.raises(TypeError, match=r"venv must be a gymnasium\.vector\.VectorEnv"):
+        SB3VecEnv(gym.make("qgym/Trading-Chain-v0"))  # type: ignore[arg-type]
+    same_step = gym.make_vec(
+        "qgym/Trading-Chain-v0",
+        num_envs=2,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+    )
+    with pytest.raises(ValueError, match="NEXT_STEP"):
+        SB3VecEnv(same_step)
+    venv = SB3VecEnv(gym.make_vec("qgym/Trading-Chain-v0", num_envs=2))
+    with pytest.raises(ValueError, match="indices must be None"):
+        venv.set_attr("levels", 5, indices=[0])
+
+
+def test_dqn_trains_on_the_adapted_native_env() -> None:
+    torch = pytest.importorskip("torch")
+    from stable_baselines3 import DQN
+
+    torch.set_num_threads(1)
+    venv = make_sb3_vec_env("qgym/GridFarm-3x3-v0", num_envs=4, seed=0, max_episode_steps=25)
+    model = DQN("MlpPolicy", venv, learning_starts=100, buffer_size=2_000, train_freq=4, seed=0)
+    model.learn(800)
+    assert model.num_timesteps >= 800
+    assert len(model.ep_info_buffer) >= 4 * 800 // 4 // 25 - 4
+    actions, _ = model.predict(venv.reset(), deterministic=True)
+    assert actions.shape == (4,)
+
+
+def _greedy_return(env_id: str, q_table: np.ndarray) -> float:
+    model = planning.model_of(gym.make(env_id))
+    horizon = gym.spec(env_id).max_episode_steps
+    values = planning.evaluate_policy(model, planning.greedy_policy(q_table), horizon=horizon)
+    return planning.expected_return(model, values)
+
+
+def test_q_learning_on_many_native_envs_reaches_the_optimum_reproducibly() -> None:
+    from qgym.agents import QLearning
+
+    env_id = "qgym/GridFarm-1x1-Det-v0"
+
+    def train(seed: int) -> np.ndarray:
+        venv = make_sb3_vec_env(env_id, num_envs=16, seed=seed)
+        return QLearning("TabularPolicy", venv, gamma=1.0, seed=seed).learn(20_000).q_table.copy()
+
+    first = train(0)
+    np.testing.assert_array_equal(first, train(0))
+    assert _greedy_return(env_id, first) >= 0.95 * 96.0
