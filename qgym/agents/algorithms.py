@@ -1,0 +1,106 @@
+"""The four temporal-difference rules, each a one-method subclass of :class:`TabularAlgorithm`.
+
+>>> import gymnasium as gym
+>>> from qgym.agents import QLearning
+>>> model = QLearning("TabularPolicy", gym.make("FrozenLake-v1", is_slippery=False), seed=0)
+>>> model = model.learn(5_000)
+>>> model.predict(0, deterministic=True)[0].shape
+()
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from qgym.agents.base import TabularAlgorithm
+
+__all__ = ["SARSA", "DoubleQLearning", "ExpectedSARSA", "QLearning"]
+
+
+class QLearning(TabularAlgorithm):
+    """Q-learning (Watkins 1989): ``Q(s,a) <- Q(s,a) + alpha [r + gamma max_a' Q(s',a') - Q(s,a)]``.
+
+    Off-policy: it learns the greedy policy's values while acting epsilon-greedily.
+    """
+
+    def _update(
+        self, state: int, action: int, reward: float, next_state: int | None, alpha: float, epsilon: float
+    ) -> int | None:
+        q = self._q
+        step = self._step_size(0, state, action, alpha)
+        target = reward if next_state is None else reward + self.gamma * max(q[next_state].tolist())
+        old = q.item(state, action)
+        q[state, action] = old + step * (target - old)
+        return None
+
+
+class SARSA(TabularAlgorithm):
+    """SARSA (Rummery & Niranjan 1994): bootstraps from the action the behaviour policy takes next.
+
+    On-policy: it learns the values of the epsilon-greedy policy it follows (the safe path of
+    Cliff Walking). After a truncation it bootstraps from an action drawn in the last observation.
+    """
+
+    def _update(
+        self, state: int, action: int, reward: float, next_state: int | None, alpha: float, epsilon: float
+    ) -> int | None:
+        q = self._q
+        step = self._step_size(0, state, action, alpha)
+        next_action: int | None = None
+        target = reward
+        if next_state is not None:
+            next_action = self._epsilon_greedy(next_state, epsilon, self._rng.random)
+            target = reward + self.gamma * q.item(next_state, next_action)
+        old = q.item(state, action)
+        q[state, action] = old + step * (target - old)
+        return next_action
+
+
+class ExpectedSARSA(TabularAlgorithm):
+    """Expected SARSA (van Seijen et al. 2009): bootstraps from the epsilon-greedy policy's mean value.
+
+    With epsilon-greedy over greedy ties, that mean is ``eps * mean(Q(s')) + (1 - eps) * max(Q(s'))``.
+    """
+
+    def _update(
+        self, state: int, action: int, reward: float, next_state: int | None, alpha: float, epsilon: float
+    ) -> int | None:
+        q = self._q
+        step = self._step_size(0, state, action, alpha)
+        target = reward
+        if next_state is not None:
+            values = q[next_state].tolist()
+            expected = epsilon * sum(values) / len(values) + (1.0 - epsilon) * max(values)
+            target = reward + self.gamma * expected
+        old = q.item(state, action)
+        q[state, action] = old + step * (target - old)
+        return None
+
+
+class DoubleQLearning(TabularAlgorithm):
+    """Double Q-learning (van Hasselt 2010): two tables, one picks the best next action, the other values it.
+
+    Each step updates one table, chosen by a fair coin; the agent acts on (and ``q_table`` reports)
+    their mean, which removes Q-learning's maximization bias.
+    """
+
+    n_tables: ClassVar[int] = 2
+
+    def _action_values(self, state: int) -> list[float]:
+        first, second = self._q_tables
+        return [a + b for a, b in zip(first[state].tolist(), second[state].tolist(), strict=True)]
+
+    def _update(
+        self, state: int, action: int, reward: float, next_state: int | None, alpha: float, epsilon: float
+    ) -> int | None:
+        table = 0 if self._rng.random() < 0.5 else 1
+        updated, other = self._q_tables[table], self._q_tables[1 - table]
+        step = self._step_size(table, state, action, alpha)
+        target = reward
+        if next_state is not None:
+            values = updated[next_state].tolist()
+            best = values.index(max(values))
+            target = reward + self.gamma * other.item(next_state, best)
+        old = updated.item(state, action)
+        updated[state, action] = old + step * (target - old)
+        return None

@@ -1,0 +1,115 @@
+"""Exploration and step-size schedules, and learning-rate schedules as plain data for saving.
+
+All schedules are functions of SB3's ``progress_remaining`` (1 at the start of training, 0 at the end).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule, LinearSchedule
+
+__all__ = [
+    "TABULATION_POINTS",
+    "LearningRate",
+    "TabulatedSchedule",
+    "constant_value",
+    "linear_epsilon",
+    "schedule_from_data",
+    "schedule_to_data",
+]
+
+LearningRate = float | Callable[[float], float]
+TABULATION_POINTS = 101
+
+
+def linear_epsilon(initial: float, final: float, fraction: float, progress_remaining: float) -> float:
+    """DQN's exploration rate: from ``initial`` to ``final`` over the first ``fraction`` of training."""
+    elapsed = 1.0 - progress_remaining
+    if elapsed >= fraction:
+        return final
+    return initial + elapsed * (final - initial) / fraction
+
+
+def constant_value(learning_rate: LearningRate) -> float | None:
+    """The value of a learning rate that does not change with progress, or None for a real schedule."""
+    if isinstance(learning_rate, FloatSchedule):
+        return constant_value(learning_rate.value_schedule)
+    if isinstance(learning_rate, ConstantSchedule):
+        return float(learning_rate.val)
+    if isinstance(learning_rate, int | float | np.floating | np.integer) and not isinstance(
+        learning_rate, bool
+    ):
+        return float(learning_rate)
+    return None
+
+
+class TabulatedSchedule:
+    """Piecewise-linear schedule through ``values`` at evenly spaced progress points from 0 to 1."""
+
+    def __init__(self, values: list[float]) -> None:
+        if len(values) < 2 or not all(np.isfinite(values)):
+            raise ValueError("a tabulated schedule needs at least two finite values")
+        self.values = [float(v) for v in values]
+        self._grid = np.linspace(0.0, 1.0, len(self.values))
+
+    def __call__(self, progress_remaining: float) -> float:
+        return float(np.interp(progress_remaining, self._grid, self.values))
+
+    def __repr__(self) -> str:
+        return f"TabulatedSchedule({len(self.values)} points from {self.values[-1]} to {self.values[0]})"
+
+
+def schedule_to_data(learning_rate: LearningRate) -> float | dict[str, Any]:
+    """Describe a learning rate as JSON-ready data.
+
+    A number or constant schedule is stored as a number, SB3's ``LinearSchedule`` by its three
+    parameters, and any other callable by its values at ``TABULATION_POINTS`` progress points (it is
+    reloaded as a piecewise-linear :class:`TabulatedSchedule`: code is never stored).
+    """
+    constant = constant_value(learning_rate)
+    if constant is not None:
+        return constant
+    schedule = learning_rate.value_schedule if isinstance(learning_rate, FloatSchedule) else learning_rate
+    if isinstance(schedule, LinearSchedule):
+        return {
+            "type": "linear",
+            "start": float(schedule.start),
+            "end": float(schedule.end),
+            "end_fraction": float(schedule.end_fraction),
+        }
+    if isinstance(schedule, TabulatedSchedule):
+        return {"type": "tabulated", "values": list(schedule.values)}
+    assert callable(schedule)
+    grid = np.linspace(0.0, 1.0, TABULATION_POINTS)
+    return {"type": "tabulated", "values": [float(schedule(float(p))) for p in grid]}
+
+
+def schedule_from_data(data: Any) -> LearningRate:
+    """Inverse of :func:`schedule_to_data`, validating every field."""
+    if isinstance(data, int | float) and not isinstance(data, bool):
+        return float(data)
+    if not isinstance(data, dict):
+        raise ValueError(f"a learning rate must be a number or a schedule description, got {data!r}")
+    kind = data.get("type")
+    if kind == "linear":
+        fields = ("start", "end", "end_fraction")
+        if set(data) != {"type", *fields} or not all(_is_number(data[f]) for f in fields):
+            raise ValueError(f"a linear schedule needs numbers start, end and end_fraction, got {data}")
+        return LinearSchedule(float(data["start"]), float(data["end"]), float(data["end_fraction"]))
+    if kind == "tabulated":
+        values = data.get("values")
+        if (
+            set(data) != {"type", "values"}
+            or not isinstance(values, list)
+            or not all(map(_is_number, values))
+        ):
+            raise ValueError(f"a tabulated schedule needs a list of numbers 'values', got {data}")
+        return TabulatedSchedule(values)
+    raise ValueError(f"learning rate schedule type must be 'linear' or 'tabulated', got {kind!r}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -1,0 +1,166 @@
+"""Which spaces a Q-table can index, how observations become row numbers, and spaces as plain data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import NDArray
+
+__all__ = [
+    "ActionIndexer",
+    "StateIndexer",
+    "space_from_data",
+    "space_to_data",
+]
+
+MAX_TABLE_ENTRIES = 50_000_000
+_INTEGER_DTYPES = frozenset(
+    {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"},
+)
+
+
+class StateIndexer:
+    """Maps observations of a Discrete or MultiDiscrete space to Q-table rows ``0 .. n_states - 1``.
+
+    MultiDiscrete observations are flattened in C order (the last component varies fastest).
+    """
+
+    def __init__(self, space: spaces.Space[Any], algorithm: str = "a tabular agent") -> None:
+        if isinstance(space, spaces.Discrete):
+            self.n_states = int(space.n)
+            self._start = int(space.start)
+            self._nvec: NDArray[np.int64] | None = None
+            self._starts: NDArray[np.int64] | None = None
+        elif isinstance(space, spaces.MultiDiscrete):
+            if space.nvec.ndim != 1:
+                raise ValueError(
+                    f"{algorithm} needs a one-dimensional MultiDiscrete observation space, got shape "
+                    f"{space.nvec.shape}; flatten it first (e.g. a gymnasium ObservationWrapper)"
+                )
+            self._nvec = space.nvec.astype(np.int64)
+            self._starts = np.asarray(space.start, dtype=np.int64)
+            self.n_states = int(np.prod(self._nvec))
+            self._start = 0
+        else:
+            raise ValueError(
+                f"{algorithm} needs a Discrete or MultiDiscrete observation space, got {space}; wrap a Box "
+                "observation with qgym.wrappers.DiscretizeObservation(env, bins=...) to make it tabular"
+            )
+        self.space = space
+
+    def index(self, observation: Any) -> int:
+        """Row of one observation."""
+        if self._nvec is None:
+            return int(observation) - self._start
+        assert self._starts is not None
+        digits = np.asarray(observation, dtype=np.int64) - self._starts
+        return int(np.ravel_multi_index(tuple(digits), tuple(self._nvec)))
+
+    def indices(self, observations: Any) -> NDArray[np.int64]:
+        """Rows of a batch of observations, shape (batch,)."""
+        batch = np.asarray(observations)
+        if self._nvec is None:
+            return batch.astype(np.int64).reshape(-1) - self._start
+        assert self._starts is not None
+        digits = batch.astype(np.int64).reshape(-1, self._nvec.size) - self._starts
+        return np.asarray(np.ravel_multi_index(tuple(digits.T), tuple(self._nvec)), dtype=np.int64)
+
+    def is_batch(self, observation: Any) -> bool:
+        """Whether ``observation`` is a batch (one more dimension than a single observation)."""
+        shape = np.shape(observation)
+        single_ndim = 0 if self._nvec is None else 1
+        if len(shape) == single_ndim:
+            if self._nvec is not None and shape != self._nvec.shape:
+                raise ValueError(
+                    f"observation must have shape {self._nvec.shape} or (batch, {self._nvec.size})"
+                )
+            return False
+        if len(shape) == single_ndim + 1:
+            if self._nvec is not None and shape[1:] != self._nvec.shape:
+                raise ValueError(
+                    f"observation must have shape {self._nvec.shape} or (batch, {self._nvec.size})"
+                )
+            return True
+        expected = "a scalar or a 1-D batch" if self._nvec is None else f"shape {self._nvec.shape} or a batch"
+        raise ValueError(f"observation must be {expected} for {self.space}, got shape {shape}")
+
+
+class ActionIndexer:
+    """Maps the actions of a Discrete action space to Q-table columns and back."""
+
+    def __init__(self, space: spaces.Space[Any], algorithm: str = "a tabular agent") -> None:
+        if not isinstance(space, spaces.Discrete):
+            raise ValueError(f"{algorithm} needs a Discrete action space, got {space}")
+        self.n_actions = int(space.n)
+        self.start = int(space.start)
+        self.space = space
+
+
+def check_table_size(n_tables: int, n_states: int, n_actions: int) -> None:
+    """Refuse tables too large to hold in memory with a sentence instead of a MemoryError."""
+    entries = n_tables * n_states * n_actions
+    if entries > MAX_TABLE_ENTRIES:
+        raise ValueError(
+            f"a table of {n_states} states x {n_actions} actions x {n_tables} has {entries} entries, "
+            "more than "
+            f"{MAX_TABLE_ENTRIES}; use coarser discretization bins or a function approximator such as DQN"
+        )
+
+
+def space_to_data(space: spaces.Space[Any]) -> dict[str, Any]:
+    """Describe a Discrete or MultiDiscrete space as JSON-ready plain data."""
+    if isinstance(space, spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start), "dtype": str(space.dtype)}
+    if isinstance(space, spaces.MultiDiscrete):
+        return {
+            "type": "MultiDiscrete",
+            "nvec": space.nvec.astype(np.int64).tolist(),
+            "start": np.asarray(space.start, dtype=np.int64).tolist(),
+            "dtype": str(space.dtype),
+        }
+    raise ValueError(f"only Discrete and MultiDiscrete spaces can be described as data, got {space}")
+
+
+def space_from_data(data: Any) -> spaces.Discrete | spaces.MultiDiscrete:
+    """Rebuild a space from :func:`space_to_data`'s description, validating every field."""
+    if not isinstance(data, dict):
+        raise ValueError(f"a space description must be a JSON object, got {type(data).__name__}")
+    kind = data.get("type")
+    dtype = data.get("dtype")
+    if dtype not in _INTEGER_DTYPES:
+        raise ValueError(f"space dtype must be one of {sorted(_INTEGER_DTYPES)}, got {dtype!r}")
+    if kind == "Discrete":
+        _expect_keys(data, {"type", "n", "start", "dtype"})
+        n, start = data["n"], data["start"]
+        if not (_is_int(n) and n >= 1 and _is_int(start)):
+            raise ValueError(f"a Discrete space needs an integer n >= 1 and an integer start, got {data}")
+        return spaces.Discrete(n, start=start, dtype=dtype)
+    if kind == "MultiDiscrete":
+        _expect_keys(data, {"type", "nvec", "start", "dtype"})
+        nvec, start = data["nvec"], data["start"]
+        valid = (
+            isinstance(nvec, list)
+            and isinstance(start, list)
+            and len(nvec) == len(start) >= 1
+            and all(_is_int(v) and v >= 1 for v in nvec)
+            and all(_is_int(v) for v in start)
+        )
+        if not valid:
+            raise ValueError(
+                f"a MultiDiscrete space needs lists nvec (each >= 1) and start of equal length, got {data}"
+            )
+        return spaces.MultiDiscrete(
+            np.array(nvec, dtype=dtype), dtype=dtype, start=np.array(start, dtype=dtype)
+        )
+    raise ValueError(f"space type must be 'Discrete' or 'MultiDiscrete', got {kind!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _expect_keys(data: dict[str, Any], keys: set[str]) -> None:
+    if set(data) != keys:
+        raise ValueError(f"space description must have exactly the keys {sorted(keys)}, got {sorted(data)}")

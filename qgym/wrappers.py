@@ -1,0 +1,76 @@
+"""Observation wrappers that make continuous envs tabular.
+
+>>> import gymnasium as gym
+>>> from qgym.wrappers import DiscretizeObservation
+>>> env = DiscretizeObservation(gym.make("MountainCar-v0"), bins=(18, 14))
+>>> env.observation_space
+MultiDiscrete([18 14])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["DiscretizeObservation"]
+
+
+class DiscretizeObservation(gym.ObservationWrapper[NDArray[np.int64], Any, NDArray[np.floating[Any]]]):
+    """Cut each component of a Box observation into equal-width bins: a MultiDiscrete observation.
+
+    Component ``i`` of the (flattened) observation becomes ``floor((x - low) / (high - low) * bins)``,
+    clipped to ``0 .. bins - 1``, so values outside ``[low, high]`` land in the first or last bin.
+
+    :param env: an env with a Box observation space.
+    :param bins: number of bins, one for every component or one per component.
+    :param low: lower edge of the binned range; defaults to the space's ``low`` (must then be finite).
+    :param high: upper edge of the binned range; defaults to the space's ``high`` (must then be finite).
+    """
+
+    def __init__(
+        self,
+        env: gym.Env[NDArray[np.floating[Any]], Any],
+        bins: int | Sequence[int],
+        low: ArrayLike | None = None,
+        high: ArrayLike | None = None,
+    ) -> None:
+        super().__init__(env)
+        space = env.observation_space
+        if not isinstance(space, spaces.Box):
+            raise ValueError(f"DiscretizeObservation needs a Box observation space, got {space}")
+        size = int(np.prod(space.shape))
+        self.bins = _per_component(bins, size, "bins").astype(np.int64)
+        if np.any(self.bins < 1) or not np.all(self.bins == _per_component(bins, size, "bins")):
+            raise ValueError(f"bins must be positive integers, got {bins}")
+        self.low = _per_component(space.low.reshape(-1) if low is None else low, size, "low")
+        self.high = _per_component(space.high.reshape(-1) if high is None else high, size, "high")
+        infinite = np.flatnonzero(~np.isfinite(self.low) | ~np.isfinite(self.high)).tolist()
+        if infinite:
+            raise ValueError(
+                f"the observation space is unbounded in components {infinite}: pass finite low= and high= "
+                "(the range to cut into bins)"
+            )
+        if np.any(self.high <= self.low):
+            raise ValueError(f"high must exceed low in every component, got low={self.low}, high={self.high}")
+        self.observation_space = spaces.MultiDiscrete(self.bins)
+
+    def observation(self, observation: NDArray[np.floating[Any]]) -> NDArray[np.int64]:
+        """Bin indices of one observation."""
+        fraction = (np.asarray(observation, dtype=np.float64).reshape(-1) - self.low) / (self.high - self.low)
+        return np.clip(np.floor(fraction * self.bins), 0, self.bins - 1).astype(np.int64)
+
+
+def _per_component(value: ArrayLike, size: int, name: str) -> NDArray[np.float64]:
+    array = np.asarray(value, dtype=np.float64).reshape(-1)
+    if array.size == 1:
+        return np.full(size, float(array[0]))
+    if array.size != size:
+        raise ValueError(
+            f"{name} must be one number or one per observation component ({size}), got {array.size}"
+        )
+    return array
