@@ -1,0 +1,126 @@
+"""The learners the benchmark times: a textbook Q-learning loop, the qgym agents, a batched reference, DQN.
+
+Every function trains from scratch and returns ``(env steps, seconds, greedy policy's % of the exact
+optimum or None)``. They run in a fresh process each (see ``run_all.py``) so each also gets its own
+peak RSS.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import qgym  # noqa: F401  (registers the qgym IDs)
+from qgym import planning
+from qgym.envs import known_optimum
+
+# Hyperparameters shared by every tabular learner: QLearning's defaults.
+ALPHA, GAMMA = 0.1, 0.99
+EPS_START, EPS_END, EPS_FRACTION = 1.0, 0.05, 0.1
+
+Result = tuple[int, float, float | None]
+
+
+def percent_of_optimum(env_id: str, q_table: np.ndarray) -> float | None:
+    """Exact expected return of the greedy policy over the registered horizon, as % of the optimum."""
+    optimum = known_optimum(env_id)
+    if optimum is None:
+        return None
+    model = planning.model_of(gym.make(env_id))
+    horizon = gym.spec(env_id).max_episode_steps
+    values = planning.evaluate_policy(model, planning.greedy_policy(q_table), horizon=horizon)
+    return 100.0 * planning.expected_return(model, values) / optimum
+
+
+def epsilon(done_fraction: float) -> float:
+    """Linear decay from EPS_START to EPS_END over the first EPS_FRACTION of training (as DQN)."""
+    return EPS_START + (EPS_END - EPS_START) * min(1.0, done_fraction / EPS_FRACTION)
+
+
+def textbook_q_learning(env_id: str, steps: int, seed: int) -> Result:
+    """The loop of any RL course: one env, a numpy table, epsilon-greedy, one update per step."""
+    env = gym.make(env_id)
+    n_actions = int(env.action_space.n)  # type: ignore[attr-defined]
+    q = np.zeros((int(env.observation_space.n), n_actions))  # type: ignore[attr-defined]
+    rng = np.random.default_rng(seed)
+    state, _ = env.reset(seed=seed)
+    start = time.perf_counter()
+    for t in range(steps):
+        if rng.random() < epsilon(t / steps):
+            action = int(rng.integers(n_actions))
+        else:
+            action = int(np.argmax(q[state]))
+        next_state, reward, terminated, truncated, _ = env.step(action)
+        target = float(reward) if terminated else float(reward) + GAMMA * float(q[next_state].max())
+        q[state, action] += ALPHA * (target - q[state, action])
+        state = env.reset()[0] if terminated or truncated else next_state
+    seconds = time.perf_counter() - start
+    return steps, seconds, percent_of_optimum(env_id, q)
+
+
+def agent_q_learning(env_id: str, steps: int, seed: int, num_envs: int) -> Result:
+    """``qgym.agents.QLearning.learn``: on the env itself (num_envs=0) or on the adapted native vector env."""
+    from qgym.agents import QLearning
+    from qgym.vec_adapter import make_sb3_vec_env
+
+    env: Any = gym.make(env_id) if num_envs == 0 else make_sb3_vec_env(env_id, num_envs, seed=seed)
+    model = QLearning("TabularPolicy", env, learning_rate=ALPHA, gamma=GAMMA, seed=seed)
+    start = time.perf_counter()
+    model.learn(steps)
+    seconds = time.perf_counter() - start
+    return model.num_timesteps, seconds, percent_of_optimum(env_id, model.q_table)
+
+
+def batched_q_learning(env_id: str, steps: int, seed: int, num_envs: int) -> Result:
+    """Reference only (not the agents' code): synchronous Q-learning over the native vector env in numpy.
+
+    Each step updates every (s, a) of the batch from the same table; when several sub-envs hit the
+    same pair, one of their updates is kept. Steps after an episode end are NEXT_STEP reset steps,
+    not transitions, and are neither learned from nor counted.
+    """
+    venv = gym.make_vec(env_id, num_envs=num_envs)
+    n_actions = int(venv.single_action_space.n)  # type: ignore[attr-defined]
+    q = np.zeros((int(venv.single_observation_space.n), n_actions))  # type: ignore[attr-defined]
+    rng = np.random.default_rng(seed)
+    obs, _ = venv.reset(seed=seed)
+    done_before = np.zeros(num_envs, dtype=bool)
+    learned = 0
+    start = time.perf_counter()
+    while learned < steps:
+        explore = rng.random(num_envs) < epsilon(learned / steps)
+        actions = np.where(explore, rng.integers(n_actions, size=num_envs), q[obs].argmax(axis=1))
+        next_obs, rewards, terminated, truncated, _ = venv.step(actions)
+        valid = ~done_before
+        targets = rewards + GAMMA * q[next_obs].max(axis=1) * ~terminated
+        states, chosen = obs[valid], actions[valid]
+        q[states, chosen] += ALPHA * (targets[valid] - q[states, chosen])
+        learned += int(valid.sum())
+        done_before = terminated | truncated
+        obs = next_obs
+    seconds = time.perf_counter() - start
+    return learned, seconds, percent_of_optimum(env_id, q)
+
+
+def sb3_dqn(env_id: str, steps: int, seed: int, num_envs: int) -> Result:
+    """SB3 DQN with its defaults and one torch thread: on the env itself (num_envs=0) or the adapter."""
+    import torch
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.logger import configure
+
+    from qgym.vec_adapter import make_sb3_vec_env
+
+    torch.set_num_threads(1)
+    env: Any = gym.make(env_id) if num_envs == 0 else make_sb3_vec_env(env_id, num_envs, seed=seed)
+    model = DQN("MlpPolicy", env, seed=seed)
+    with tempfile.TemporaryDirectory(prefix="qgym-bench-") as folder:
+        os.environ.setdefault("SB3_LOGDIR", folder)
+        model.set_logger(configure(folder, []))
+        start = time.perf_counter()
+        model.learn(steps)
+        seconds = time.perf_counter() - start
+    return model.num_timesteps, seconds, None
