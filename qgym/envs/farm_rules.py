@@ -58,8 +58,21 @@ class Action(IntEnum):
 N_CROPS = len(Crop)
 N_ACTIONS = len(Action)
 ACTION_NAMES = tuple(action.name.lower() for action in Action)
-_ROW_STEP = np.array([-1, 1, 0, 0, 0, 0, 0, 0], dtype=np.int64)
-_COL_STEP = np.array([0, 0, -1, 1, 0, 0, 0, 0], dtype=np.int64)
+_STEPS = {Action.NORTH: (-1, 0), Action.SOUTH: (1, 0), Action.WEST: (0, -1), Action.EAST: (0, 1)}
+
+
+def _work_table() -> NDArray[np.int8]:
+    """``_WORK[action, crop]``: the plot's stage after the agent's action (identity where nothing applies)."""
+    work = np.tile(np.arange(len(Crop), dtype=np.int8), (len(Action), 1))
+    work[Action.PLANT, Crop.EMPTY] = Crop.SEED_DRY
+    work[Action.WATER, Crop.SEED_DRY] = Crop.SEED_WET
+    work[Action.WATER, Crop.GROWING_DRY] = Crop.GROWING_WET
+    work[Action.HARVEST, Crop.RIPE] = Crop.EMPTY
+    work[Action.HARVEST, Crop.DEAD] = Crop.EMPTY
+    return work
+
+
+_WORK = _work_table()
 
 
 @dataclass(frozen=True)
@@ -117,39 +130,17 @@ def act(
     Moving off the field, and work that does not apply to the plot (planting a planted plot,
     watering a wet one, harvesting an unripe one), change nothing and cost nothing.
     """
-    rows, cols = np.divmod(positions, config.cols)
-    new_rows, new_cols = rows + _ROW_STEP[actions], cols + _COL_STEP[actions]
-    inside = (new_rows >= 0) & (new_rows < config.rows) & (new_cols >= 0) & (new_cols < config.cols)
-    new_positions = np.where(inside, new_rows * config.cols + new_cols, positions)
+    tables = _tables(config)
     farms = np.arange(len(positions))
     crop = crops[farms, positions]
-    plant = (actions == Action.PLANT) & (crop == Crop.EMPTY)
-    water = (actions == Action.WATER) & ((crop == Crop.SEED_DRY) | (crop == Crop.GROWING_DRY))
-    harvest = (actions == Action.HARVEST) & ((crop == Crop.RIPE) | (crop == Crop.DEAD))
-    new_crop = np.where(plant, Crop.SEED_DRY, np.where(water, crop + 1, np.where(harvest, Crop.EMPTY, crop)))
     new_crops = crops.copy()
-    new_crops[farms, positions] = new_crop
-    rewards = (
-        config.harvest_reward * (harvest & (crop == Crop.RIPE))
-        - config.plant_cost * plant
-        - config.water_cost * water
-    )
-    return new_crops, new_positions, rewards.astype(np.float64)
+    new_crops[farms, positions] = _WORK[actions, crop]
+    return new_crops, tables.moves[positions, actions], tables.rewards[actions, crop]
 
 
 def action_mask(crops: NDArray[np.int8], position: int, config: FarmConfig) -> NDArray[np.int8]:
     """1 for every action that changes something in this state, 0 for the no-ops (``wait`` is always 1)."""
-    mask = np.zeros(N_ACTIONS, dtype=np.int8)
-    row, col = divmod(position, config.cols)
-    mask[Action.NORTH] = row > 0
-    mask[Action.SOUTH] = row < config.rows - 1
-    mask[Action.WEST] = col > 0
-    mask[Action.EAST] = col < config.cols - 1
-    crop = int(crops[position])
-    mask[Action.PLANT] = crop == Crop.EMPTY
-    mask[Action.WATER] = crop in (Crop.SEED_DRY, Crop.GROWING_DRY)
-    mask[Action.HARVEST] = crop in (Crop.RIPE, Crop.DEAD)
-    mask[Action.WAIT] = 1
+    mask: NDArray[np.int8] = _tables(config).masks[position, crops[position]].copy()
     return mask
 
 
@@ -171,6 +162,37 @@ def nature_matrices(config: FarmConfig) -> tuple[NDArray[np.float64], NDArray[np
     rots with ``p_rot``. Empty and dead plots stay as they are.
     """
     return _nature_matrix(config, rain=False), _nature_matrix(config, rain=True)
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """The rules of one farm as lookup tables, so one step is a few array look-ups."""
+
+    moves: NDArray[np.int64]  # (cells, actions) -> cell
+    rewards: NDArray[np.float64]  # (actions, crops) -> reward
+    masks: NDArray[np.int8]  # (cells, crops, actions) -> 1 where the action changes something
+
+
+@functools.lru_cache(maxsize=64)
+def _tables(config: FarmConfig) -> _Tables:
+    cells = config.n_plots
+    moves = np.tile(np.arange(cells, dtype=np.int64)[:, None], (1, N_ACTIONS))
+    for cell in range(cells):
+        row, col = divmod(cell, config.cols)
+        for action, (d_row, d_col) in _STEPS.items():
+            if 0 <= row + d_row < config.rows and 0 <= col + d_col < config.cols:
+                moves[cell, action] = (row + d_row) * config.cols + col + d_col
+    rewards = np.zeros((N_ACTIONS, N_CROPS))
+    rewards[Action.PLANT, Crop.EMPTY] = -config.plant_cost
+    rewards[Action.WATER, [Crop.SEED_DRY, Crop.GROWING_DRY]] = -config.water_cost
+    rewards[Action.HARVEST, Crop.RIPE] = config.harvest_reward
+    moved = moves != np.arange(cells)[:, None]  # (cells, actions)
+    worked = np.arange(N_CROPS)[:, None] != _WORK.T  # (crops, actions)
+    masks = (moved[:, None, :] | worked[None, :, :]).astype(np.int8)
+    masks[:, :, Action.WAIT] = 1
+    for table in (moves, rewards, masks):
+        table.flags.writeable = False
+    return _Tables(moves, rewards, masks)
 
 
 @functools.lru_cache(maxsize=64)
