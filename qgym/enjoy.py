@@ -144,10 +144,13 @@ def enjoy(
             while len(returns) < episodes:
                 q = agent.q_values(observation)
                 hint = Hint(agent.act(observation), q)
-                title = f"{agent.name}  episode {len(returns) + 1}/{episodes}"
-                hud = [*hud_lines(env, info, steps, total, last), f"speed    {fps:g} steps/s"]
+                hud = [
+                    f"episode  {len(returns) + 1} / {episodes}",
+                    *hud_lines(env, info, steps, total, last),
+                    f"speed    {fps:g} steps/s",
+                ]
                 screen.draw(
-                    render_frame(env), title, hud, _ENJOY_KEYS, hint, names, banner, farm_cell_of(env)
+                    render_frame(env), agent.name, hud, _ENJOY_KEYS, hint, names, banner, farm_cell_of(env)
                 )
                 stop, paused, fps = _read_keys(pygame, paused, fps)
                 if stop:

@@ -40,7 +40,8 @@ __all__ = [
     "run_loop",
 ]
 
-PANEL_WIDTH = 300
+PANEL_WIDTH = 330
+MIN_HEIGHT = 640
 _BACKGROUND = (245, 243, 236)
 _INK = (30, 30, 30)
 _MUTED = (110, 110, 110)
@@ -255,8 +256,8 @@ def hud_lines(
     horizon = env.spec.max_episode_steps if env.spec is not None else None
     lines = [
         f"step     {steps}" + (f" / {horizon}" if horizon else ""),
-        f"return   {total:+.2f}",
-        f"last     {last_reward:+.2f}",
+        f"return   {_signed(total)}",
+        f"last     {_signed(last_reward)}",
     ]
     if "rained" in info:
         lines.append(f"weather  {'rain' if info['rained'] else 'dry'}")
@@ -282,7 +283,7 @@ class Screen:
     def __init__(self, frame_size: tuple[int, int], title: str) -> None:
         width, height = frame_size
         pygame = _pygame_with_display()
-        self.size = (width + PANEL_WIDTH, max(height, 420))
+        self.size = (width + PANEL_WIDTH, max(height, MIN_HEIGHT))
         try:
             pygame.display.set_caption(title)
             self.surface = pygame.display.set_mode(self.size)
@@ -491,6 +492,11 @@ def _draw_farm_hint(pygame: Any, surface: Any, action: int, cell: tuple[int, int
     box = label.get_rect(center=(cx, cy + _CELL // 2 - 14))
     pygame.draw.rect(surface, _HINT, box.inflate(8, 4), border_radius=4)
     surface.blit(label, box)
+
+
+def _signed(value: float) -> str:
+    """``+1.50``, and ``+0.00`` rather than ``-0.00`` for a tiny negative."""
+    return f"{round(value, 2) + 0.0:+.2f}"
 
 
 def _env_name(env: gym.Env[Any, Any]) -> str:
