@@ -404,7 +404,7 @@ class _TradingBase(gym.Env[Any, Any]):
         lines = [
             f"t {self._t}/{span}   price {self._prices[self._now]:.2f}   position {self._position:+d}"
             + (f"   regime {regime}" if regime is not None else ""),
-            f"equity {self._equity:.2f} (last {self._last_reward:+.2f})   "
+            f"equity {self._equity:.2f} (last {self._last_reward + 0.0:+.2f})   "
             f"buy&hold {self._buy_and_hold():.2f}   costs so far {self._costs:.2f}",
         ]
         for row, line in enumerate(lines):
