@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     optimal.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
     optimal.set_defaults(run=_optimal)
     _add_viewing_commands(commands)
+    _add_training_commands(commands)
     return parser
 
 
@@ -197,6 +198,72 @@ def _record(args: argparse.Namespace) -> int:
     from qgym.record import record
 
     record(args.model, args.out, args.env, args.episodes, args.max_frames, args.fps, args.seed)
+    return 0
+
+
+# --- train, eval, tune: parsing here, the work in qgym.training / tuning -------------------------
+
+
+def _add_training_commands(commands: Any) -> None:
+    train = commands.add_parser("train", help="train an agent from a preset and compare it with the optimum")
+    train.add_argument(
+        "--algo", required=True, help="qlearning, sarsa, expected_sarsa, double_qlearning, dqn"
+    )
+    train.add_argument("--env", required=True, metavar="ID", help="an env ID, e.g. qgym/GridFarm-1x2-v0")
+    train.add_argument("--preset", default=None, metavar="FILE", help="preset file (default: shipped)")
+    train.add_argument(
+        "-n", "--n-timesteps", type=_positive_int, default=None, help="steps (default: the preset's)"
+    )
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--log-folder", default="logs", help="where run folders go (default ./logs)")
+    train.add_argument("--eval-freq", type=int, default=0, help="evaluate every N steps (default 0: never)")
+    train.add_argument("--eval-episodes", type=_positive_int, default=100, help="final evaluation episodes")
+    train.add_argument("--progress", action="store_true", help="show a progress bar")
+    train.add_argument("-v", "--verbose", type=int, default=0, help="SB3 verbosity 0, 1 or 2")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("eval", help="mean return of a trained model and % of the exact optimum")
+    evaluate.add_argument("model", metavar="MODEL", help="a model file (qgym tabular or SB3 DQN .zip)")
+    evaluate.add_argument("--env", required=True, metavar="ID", help="the env ID the model was trained on")
+    evaluate.add_argument("--episodes", type=_positive_int, default=100, help="episodes (default 100)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    evaluate.set_defaults(run=_eval)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from qgym import training
+
+    training.check_algorithm(args.algo)
+    training.check_env_id(args.env)
+    run = training.train(
+        args.algo,
+        args.env,
+        preset_path=args.preset,
+        n_timesteps=args.n_timesteps,
+        seed=args.seed,
+        log_folder=args.log_folder,
+        eval_freq=args.eval_freq,
+        eval_episodes=args.eval_episodes,
+        progress=args.progress,
+        verbose=args.verbose,
+    )
+    state = "stopped by Ctrl-C after" if run.interrupted else "trained for"
+    print(f"{args.algo} on {args.env}: {state} {run.model.num_timesteps:,} steps; run folder {run.folder}")
+    print(run.evaluation.summary())
+    return 130 if run.interrupted else 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from qgym import training
+    from qgym.enjoy import load_agent
+
+    training.check_env_id(args.env)
+    env = gym.make(args.env)
+    agent = load_agent(args.model, env, args.env)
+    env.close()
+    evaluation = training.evaluate(agent.model, args.env, args.episodes, seed=args.seed)
+    print(f"{args.model} on {args.env}:")
+    print(evaluation.summary())
     return 0
 
 

@@ -1,0 +1,446 @@
+"""Train and evaluate agents from presets: the plain API under ``qgym train`` and ``qgym eval``.
+
+>>> from qgym import training  # doctest: +SKIP
+>>> run = training.train("qlearning", "qgym/GridFarm-1x1-v0", seed=0)  # doctest: +SKIP
+>>> print(run.evaluation.summary())  # doctest: +SKIP
+
+Tabular agents and DQN share one preset format (RL Zoo's YAML) and one evaluation: the mean
+sampled return and, where the env has an exact model, the exact expected return of the greedy policy
+over the registered horizon as a share of the exact optimum (:mod:`qgym.planning`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import functools
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from qgym.presets import ALGORITHMS, check_algorithm, load_preset, normalize_preset
+
+__all__ = [
+    "ALGORITHMS",
+    "TOY_TEXT_IDS",
+    "Evaluation",
+    "Run",
+    "check_algorithm",
+    "check_env_id",
+    "evaluate",
+    "exact_optimum",
+    "load_preset",
+    "make_env",
+    "make_model",
+    "train",
+]
+
+TOY_TEXT_IDS = ("FrozenLake-v1", "FrozenLake8x8-v1", "Taxi-v4", "CliffWalking-v1")
+# Largest Q-table (rows) a tabular preset may ask for: 50M rows x 8 actions is 3.2 GB of float64.
+MAX_TABLE_ROWS = 50_000_000
+# Envs without a registered time limit (CliffWalking) are judged over this many steps.
+DEFAULT_HORIZON = 1000
+_TABULAR = {
+    "qlearning": "QLearning",
+    "sarsa": "SARSA",
+    "expected_sarsa": "ExpectedSARSA",
+    "double_qlearning": "DoubleQLearning",
+}
+# Preset keys that configure the run rather than the algorithm's constructor.
+_RUN_KEYS = frozenset({"n_timesteps", "n_envs", "env_wrapper", "policy", "normalize", "frame_stack"})
+_WRAPPER_PREFIXES = ("qgym.", "gymnasium.")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How well a model plays ``env_id``: sampled mean and, where exact, share of the optimum."""
+
+    env_id: str
+    n_episodes: int
+    mean_return: float
+    std_return: float
+    exact_return: float | None = None
+    optimum: float | None = None
+
+    @property
+    def percent_of_optimum(self) -> float | None:
+        """The greedy policy's exact return (else the sampled mean) as % of the exact optimum."""
+        if self.optimum is None or self.optimum == 0:
+            return None
+        value = self.exact_return if self.exact_return is not None else self.mean_return
+        return 100.0 * value / self.optimum
+
+    def summary(self) -> str:
+        """Lines a person reads, e.g. ``greedy policy: 112.4 = 99.0% of the exact optimum 113.52``."""
+        lines = [
+            f"sampled mean return over {self.n_episodes} episodes: {self.mean_return:.2f} "
+            f"+- {self.std_return / max(1, self.n_episodes) ** 0.5:.2f}"
+        ]
+        percent = self.percent_of_optimum
+        if self.exact_return is not None and percent is not None:
+            lines.append(
+                f"greedy policy: {self.exact_return:.2f} = {percent:.1f}% "
+                f"of the exact optimum {self.optimum:.2f}"
+            )
+        elif percent is not None:
+            lines.append(f"sampled mean = {percent:.1f}% of the exact optimum {self.optimum:.2f}")
+        else:
+            lines.append("no exact optimum is known for this env")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for YAML."""
+        return {
+            "env_id": self.env_id,
+            "n_episodes": self.n_episodes,
+            "mean_return": self.mean_return,
+            "std_return": self.std_return,
+            "exact_return": self.exact_return,
+            "optimum": self.optimum,
+            "percent_of_optimum": self.percent_of_optimum,
+        }
+
+
+@dataclass
+class Run:
+    """What :func:`train` produced: the model, its folder and files, and its evaluation."""
+
+    model: Any
+    folder: Path
+    model_path: Path
+    evaluation: Evaluation
+    interrupted: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def check_env_id(env_id: str) -> str:
+    """``env_id`` when registered, else a ValueError naming the nearest registered IDs."""
+    import qgym  # noqa: F401  (registers the qgym IDs)
+
+    if env_id in gym.registry:
+        return env_id
+    matches = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
+    hint = f" (did you mean {' or '.join(repr(m) for m in matches)}?)" if matches else ""
+    raise ValueError(f"unknown env ID {env_id!r}{hint}; 'qgym list' shows the qgym IDs")
+
+
+def make_env(env_id: str, preset: dict[str, Any], seed: int | None = 0, n_envs: int | None = None) -> Any:
+    """The SB3 VecEnv a preset asks for: qgym's native vector env when it can, else a DummyVecEnv."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    check_env_id(env_id)
+    n = int(preset.get("n_envs", 1) if n_envs is None else n_envs)
+    wrapper = _wrapper(preset.get("env_wrapper"))
+    horizon = gym.spec(env_id).max_episode_steps
+    if wrapper is None and horizon is not None and env_id.startswith("qgym/"):
+        from qgym.vec_adapter import make_sb3_vec_env
+
+        return make_sb3_vec_env(env_id, n, seed=seed)
+
+    def build(**kwargs: Any) -> gym.Env[Any, Any]:
+        env = gym.make(env_id, **kwargs)
+        if horizon is None:
+            env = gym.wrappers.TimeLimit(env, DEFAULT_HORIZON)
+        return env if wrapper is None else wrapper(env)
+
+    return make_vec_env(build, n_envs=n, seed=seed)
+
+
+def make_model(algo: str, env_id: str, preset: dict[str, Any], seed: int | None = 0, **kwargs: Any) -> Any:
+    """A fresh model of ``algo`` on ``env_id`` with the preset's hyperparameters (``kwargs`` override)."""
+    cls = _algorithm_class(algo)
+    preset = normalize_preset(preset)
+    env = make_env(env_id, preset, seed)
+    hyperparameters = {key: value for key, value in preset.items() if key not in _RUN_KEYS}
+    hyperparameters.update(kwargs)
+    if algo == "dqn":
+        import torch
+
+        torch.set_num_threads(1)
+        hyperparameters.setdefault("device", "cpu")
+    if algo != "dqn":
+        _check_table_fits(algo, env_id, env.observation_space)
+    policy = preset.get("policy", "MlpPolicy" if algo == "dqn" else "TabularPolicy")
+    try:
+        return cls(policy, env, seed=seed, **hyperparameters)
+    except TypeError as error:
+        if "unexpected keyword" not in str(error):
+            raise
+        raise ValueError(
+            f"the preset for {algo} on {env_id} has a key {cls.__name__} does not take: {error}"
+        ) from error
+
+
+def train(
+    algo: str,
+    env_id: str,
+    *,
+    preset: dict[str, Any] | None = None,
+    preset_path: str | Path | None = None,
+    n_timesteps: int | None = None,
+    seed: int = 0,
+    log_folder: str | Path = "logs",
+    eval_freq: int = 0,
+    eval_episodes: int = 100,
+    progress: bool = False,
+    verbose: int = 0,
+    callback: Any = None,
+) -> Run:
+    """Train ``algo`` on ``env_id`` and write a run folder; Ctrl-C stops early and keeps the model.
+
+    The folder ``log_folder/algo/<env name>_<N>`` gets ``model.zip``, ``config.yml`` (the resolved
+    hyperparameters, plain YAML), ``progress.csv`` (SB3 logger), ``evaluations.npz`` (when
+    ``eval_freq`` > 0, SB3's EvalCallback) and ``evaluation.yml`` (the final :func:`evaluate`).
+    """
+    import yaml
+    from stable_baselines3.common.callbacks import CallbackList, EvalCallback
+    from stable_baselines3.common.logger import configure
+
+    check_algorithm(algo)
+    check_env_id(env_id)
+    if preset is None:
+        preset = load_preset(algo, env_id, preset_path)
+    preset = normalize_preset(preset)
+    if n_timesteps is not None:
+        if n_timesteps < 1:
+            raise ValueError(f"n_timesteps must be a positive number of steps, got {n_timesteps}")
+        preset["n_timesteps"] = int(n_timesteps)
+    steps = int(preset.get("n_timesteps", 0))
+    if steps < 1:
+        raise ValueError(f"the preset for {env_id} needs n_timesteps (a positive number), got {steps}")
+    folder = _new_run_folder(Path(log_folder) / algo, env_id)
+    config = {
+        "algo": algo,
+        "env_id": env_id,
+        "seed": seed,
+        "hyperparameters": preset,
+        "started": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+    (folder / "config.yml").write_text(yaml.safe_dump(_plain(config), sort_keys=False), encoding="utf-8")
+
+    model = make_model(algo, env_id, preset, seed)
+    model.set_logger(configure(str(folder), ["csv"] + (["stdout"] if verbose else [])))
+    callbacks = [] if callback is None else [callback]
+    if eval_freq > 0:
+        eval_env = make_env(env_id, preset, seed=seed + 10_000, n_envs=1)
+        callbacks.append(
+            EvalCallback(
+                eval_env,
+                n_eval_episodes=10,
+                eval_freq=max(1, eval_freq // max(1, model.n_envs)),
+                log_path=str(folder),
+                best_model_save_path=None,
+                deterministic=True,
+                verbose=verbose,
+            )
+        )
+    interrupted = False
+    try:
+        model.learn(steps, callback=CallbackList(callbacks) if callbacks else None, progress_bar=progress)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        model.logger.close()
+        for item in callbacks:
+            if isinstance(item, EvalCallback):
+                item.eval_env.close()
+    model_path = folder / "model.zip"
+    model.save(model_path)
+    evaluation = evaluate(
+        model, env_id, eval_episodes, seed=seed + 20_000, env_wrapper=preset.get("env_wrapper")
+    )
+    result = {**evaluation.as_dict(), "timesteps": int(model.num_timesteps), "interrupted": interrupted}
+    (folder / "evaluation.yml").write_text(yaml.safe_dump(_plain(result), sort_keys=False), encoding="utf-8")
+    return Run(model, folder, model_path, evaluation, interrupted, config)
+
+
+def evaluate(
+    model: Any,
+    env_id: str,
+    n_episodes: int = 100,
+    seed: int = 0,
+    env_wrapper: Any = None,
+) -> Evaluation:
+    """Mean return of ``model``'s greedy policy over ``n_episodes`` and, where the env has an exact
+    model whose states are the observations, the exact expected return of that policy."""
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    check_env_id(env_id)
+    if n_episodes < 1:
+        raise ValueError(f"n_episodes must be a positive number, got {n_episodes}")
+    env = make_env(env_id, {"env_wrapper": env_wrapper}, seed=seed, n_envs=1)
+    returns, _ = evaluate_policy(
+        model, env, n_eval_episodes=n_episodes, deterministic=True, return_episode_rewards=True
+    )
+    env.close()
+    exact, optimum = None, None
+    if env_wrapper is None and _has_exact_model(env_id):
+        optimum = exact_optimum(env_id)
+        exact = _exact_return(model, env_id)
+    array = np.asarray(returns, dtype=np.float64)
+    return Evaluation(env_id, n_episodes, float(array.mean()), float(array.std()), exact, optimum)
+
+
+@functools.cache
+def exact_optimum(env_id: str) -> float | None:
+    """The exact optimal expected return over the registered horizon, or None when it is not known."""
+    from qgym import planning
+    from qgym.envs import known_optimum
+
+    known = known_optimum(env_id)
+    if known is not None or env_id.startswith("qgym/"):
+        return known
+    env = gym.make(check_env_id(env_id))
+    model = planning.model_of(env)
+    solution = planning.backward_induction(model, _horizon(env_id))
+    return planning.expected_return(model, solution.values)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _algorithm_class(algo: str) -> Any:
+    check_algorithm(algo)
+    if algo == "dqn":
+        from stable_baselines3 import DQN
+
+        return DQN
+    from qgym import agents
+
+    return getattr(agents, _TABULAR[algo])
+
+
+def _check_table_fits(algo: str, env_id: str, space: gym.Space[Any]) -> None:
+    """Refuse, in a sentence, a Q-table too large for memory (before it is built)."""
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        rows = 1
+        for size in space.nvec.reshape(-1).tolist():
+            rows *= int(size)
+        if rows > MAX_TABLE_ROWS:
+            raise ValueError(
+                f"{algo} on {env_id} would need a Q-table of {rows:,} rows (at most {MAX_TABLE_ROWS:,} fit); "
+                "train --algo dqn on this env instead"
+            )
+    elif isinstance(space, gym.spaces.Box):
+        raise ValueError(
+            f"{algo} on {env_id} needs a tabular observation, got {space}: a table cannot hold this env; "
+            "train --algo dqn, or add env_wrapper: qgym.wrappers.DiscretizeObservation to its preset"
+        )
+
+
+def _horizon(env_id: str) -> int:
+    horizon = gym.spec(env_id).max_episode_steps
+    return DEFAULT_HORIZON if horizon is None else int(horizon)
+
+
+def _has_exact_model(env_id: str) -> bool:
+    return env_id in TOY_TEXT_IDS or exact_optimum_known(env_id)
+
+
+def exact_optimum_known(env_id: str) -> bool:
+    """True for the qgym rungs that :mod:`qgym.planning` solves (their optimum is registered)."""
+    from qgym.envs import known_optimum
+
+    return known_optimum(env_id) is not None
+
+
+def _exact_return(model: Any, env_id: str) -> float | None:
+    """Exact expected return of the model's greedy policy, when env states are its observations."""
+    from qgym import planning
+
+    env = gym.make(env_id)
+    transitions = planning.model_of(env)
+    observations = _all_observations(env.observation_space, transitions.n_states)
+    env.close()
+    if observations is None:
+        return None
+    table = getattr(model, "q_table", None)
+    if table is not None and np.shape(table)[0] == transitions.n_states:
+        policy = planning.greedy_policy(np.asarray(table))
+    else:
+        chunks = [
+            model.predict(observations[i : i + 65_536], deterministic=True)[0]
+            for i in range(0, len(observations), 65_536)
+        ]
+        policy = np.concatenate(chunks).astype(np.int64).reshape(-1)
+    values = planning.evaluate_policy(transitions, policy, horizon=_horizon(env_id))
+    return planning.expected_return(transitions, values)
+
+
+def _all_observations(space: gym.Space[Any], n_states: int) -> np.ndarray | None:
+    """The observation of every model state, in state order (None when states are not observations)."""
+    if isinstance(space, gym.spaces.Discrete) and int(space.n) == n_states:
+        return np.arange(n_states, dtype=np.int64) + int(space.start)
+    if (
+        isinstance(space, gym.spaces.MultiDiscrete)
+        and space.nvec.ndim == 1
+        and int(np.prod(space.nvec)) == n_states
+    ):
+        return np.stack(np.unravel_index(np.arange(n_states), tuple(space.nvec)), axis=1).astype(np.int64)
+    return None
+
+
+def _wrapper(spec: Any) -> Any:
+    """RL Zoo's ``env_wrapper``: a dotted name or ``[{dotted.Name: {kwargs}}, ...]`` (qgym/gymnasium only)."""
+    if spec is None:
+        return None
+    items = spec if isinstance(spec, list) else [spec]
+    wrappers = []
+    for item in items:
+        name, kwargs = (
+            (item, {})
+            if isinstance(item, str)
+            else next(iter(item.items()))
+            if isinstance(item, dict) and len(item) == 1
+            else (None, None)
+        )
+        if not isinstance(name, str) or not isinstance(kwargs, dict | type(None)):
+            raise ValueError(
+                f"env_wrapper must be a dotted class name or [{{name: {{kwargs}}}}], got {item!r}"
+            )
+        if not name.startswith(_WRAPPER_PREFIXES):
+            raise ValueError(f"env_wrapper {name!r} must be a class in {' or '.join(_WRAPPER_PREFIXES)}")
+        module, _, attribute = name.rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError) as error:
+            raise ValueError(f"env_wrapper {name!r} does not exist: {error}") from error
+        wrappers.append(functools.partial(cls, **(kwargs or {})))
+
+    def wrap(env: gym.Env[Any, Any]) -> gym.Env[Any, Any]:
+        for wrapper in wrappers:
+            env = wrapper(env)
+        return env
+
+    return wrap
+
+
+def _new_run_folder(parent: Path, env_id: str) -> Path:
+    """``parent/<env name>_<N>`` with the next free N, as RL Zoo numbers its runs."""
+    name = env_id.split("/")[-1]
+    parent.mkdir(parents=True, exist_ok=True)
+    for number in range(1, 1_000_000):
+        folder = parent / f"{name}_{number}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise RuntimeError(f"no free run folder under {parent}")
+
+
+def _plain(value: Any) -> Any:
+    """Values YAML's safe dumper accepts (numpy scalars and tuples become Python ones)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

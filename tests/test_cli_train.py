@@ -1,0 +1,132 @@
+"""``qgym train`` and ``qgym eval`` in-process, their errors, and one run of the console script."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qgym.cli import main
+
+FAST_PRESET = "qgym/GridFarm-1x1-Det-v0:\n  n_timesteps: 2000\nFrozenLake-v1:\n  n_timesteps: 1000\n"
+
+
+@pytest.fixture
+def preset(tmp_path: Path) -> Path:
+    path = tmp_path / "fast.yml"
+    path.write_text(FAST_PRESET, encoding="utf-8")
+    return path
+
+
+def train(tmp_path: Path, preset: Path, *extra: str) -> list[str]:
+    return [
+        "train",
+        "--algo",
+        "qlearning",
+        "--env",
+        "qgym/GridFarm-1x1-Det-v0",
+        "--preset",
+        str(preset),
+        "--log-folder",
+        str(tmp_path / "logs"),
+        *extra,
+    ]
+
+
+def test_train_prints_the_greedy_policy_against_the_exact_optimum(
+    tmp_path: Path, preset: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(train(tmp_path, preset, "--seed", "1", "--eval-episodes", "5")) == 0
+    out = capsys.readouterr().out
+    assert "trained for 2,000 steps" in out
+    assert "% of the exact optimum 96.00" in out
+    assert (tmp_path / "logs" / "qlearning" / "GridFarm-1x1-Det-v0_1" / "model.zip").is_file()
+
+
+def test_n_overrides_the_presets_steps(
+    tmp_path: Path, preset: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(train(tmp_path, preset, "-n", "700", "--eval-episodes", "2")) == 0
+    assert "trained for 700 steps" in capsys.readouterr().out
+
+
+def test_eval_reads_a_trained_model_and_compares_with_the_optimum(
+    tmp_path: Path, preset: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(train(tmp_path, preset, "--eval-episodes", "2"))
+    model = tmp_path / "logs" / "qlearning" / "GridFarm-1x1-Det-v0_1" / "model.zip"
+    capsys.readouterr()
+    assert main(["eval", str(model), "--env", "qgym/GridFarm-1x1-Det-v0", "--episodes", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "over 3 episodes" in out
+    assert "of the exact optimum 96.00" in out
+
+
+def test_eval_of_a_model_for_another_env_says_it_does_not_fit(
+    tmp_path: Path, preset: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(train(tmp_path, preset, "--eval-episodes", "2"))
+    model = tmp_path / "logs" / "qlearning" / "GridFarm-1x1-Det-v0_1" / "model.zip"
+    assert main(["eval", str(model), "--env", "FrozenLake-v1"]) == 2
+    assert "does not fit FrozenLake-v1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--algo", "qlerning", "--env", "FrozenLake-v1"],
+            "unknown algorithm 'qlerning' (did you mean 'qlearning'",
+        ),
+        (
+            ["--algo", "dqn", "--env", "FrozenLake-v2"],
+            "unknown env ID 'FrozenLake-v2' (did you mean 'FrozenLake-v1'",
+        ),
+        (["--algo", "qlearning", "--env", "Taxi-v4"], "has no key 'Taxi-v4'"),
+    ],
+)
+def test_train_errors_name_the_problem_and_the_nearest_choice(
+    preset: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", *argv, "--preset", str(preset)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_malformed_preset_file_is_an_error_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("FrozenLake-v1: {n_timesteps: [1,\n", encoding="utf-8")
+    assert main(["train", "--algo", "qlearning", "--env", "FrozenLake-v1", "--preset", str(bad)]) == 2
+    assert f"the preset file {bad} is not valid YAML" in capsys.readouterr().err
+
+
+def test_eval_of_a_file_that_is_no_model_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"not a zip")
+    assert main(["eval", str(junk), "--env", "FrozenLake-v1"]) == 2
+    assert "not a model file" in capsys.readouterr().err
+
+
+def test_the_console_script_trains_from_the_shipped_presets(tmp_path: Path) -> None:
+    script = shutil.which("qgym", path=str(Path(sys.executable).parent))
+    assert script is not None, "the qgym console script is not installed next to this Python"
+    env = {**os.environ, "SB3_LOGDIR": str(tmp_path / "sb3")}
+    argv = ["train", "--algo", "qlearning", "--env", "qgym/GridFarm-1x1-Det-v0", "-n", "3000"]
+    argv += ["--log-folder", str(tmp_path / "logs"), "--eval-episodes", "2"]
+    result = subprocess.run(
+        [script, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "of the exact optimum 96.00" in result.stdout

@@ -1,0 +1,192 @@
+"""qgym.presets and qgym.training: presets read safely, runs written, evaluation exact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import yaml
+from stable_baselines3.common.callbacks import BaseCallback
+
+from qgym import planning, training
+from qgym.envs import qgym_env_ids
+from qgym.presets import PresetError, default_preset_path, load_preset, parse_literal
+
+FAST = {"n_timesteps": 3000, "policy": "TabularPolicy"}
+
+
+def write_preset(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "preset.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- presets --------------------------------------------------------------------------------------
+
+
+def test_rl_zoo_policy_kwargs_strings_are_read_without_eval() -> None:
+    assert parse_literal("dict(net_arch=[64, 64])") == {"net_arch": [64, 64]}
+    assert parse_literal("dict(net_arch=dict(pi=[32], vf=[32]), ortho=False, eps=-1e-5)") == {
+        "net_arch": {"pi": [32], "vf": [32]},
+        "ortho": False,
+        "eps": -1e-5,
+    }
+    assert parse_literal("{'a': (1, 2.5), 'b': None}") == {"a": (1, 2.5), "b": None}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "__import__('os').system('true')",
+        "dict(net_arch=[64, 64], activation_fn=nn.ReLU)",
+        "open('x')",
+        "[1] * 3",
+        "dict(**{'a': 1})",
+        "lambda: 1",
+    ],
+)
+def test_anything_but_literals_and_dict_calls_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="only numbers, strings"):
+        parse_literal(text)
+
+
+def test_a_preset_reads_numbers_pyyaml_leaves_as_strings_and_both_policy_kwargs_forms(tmp_path: Path) -> None:
+    path = write_preset(
+        tmp_path,
+        "A-v0:\n  n_timesteps: 1e5\n  learning_rate: 1e-3\n  policy_kwargs: 'dict(net_arch=[8])'\n"
+        "B-v0:\n  n_timesteps: !!float 2e4\n  policy_kwargs: {initial_q_value: 1}\n",
+    )
+    a = load_preset("dqn", "A-v0", path)
+    assert a == {"n_timesteps": 100_000, "learning_rate": 1e-3, "policy_kwargs": {"net_arch": [8]}}
+    assert isinstance(a["n_timesteps"], int)
+    assert load_preset("qlearning", "B-v0", path) == {
+        "n_timesteps": 20_000,
+        "policy_kwargs": {"initial_q_value": 1},
+    }
+
+
+def test_a_missing_preset_names_the_file_and_the_key(tmp_path: Path) -> None:
+    path = write_preset(tmp_path, "qgym/GridFarm-1x1-v0:\n  n_timesteps: 10\n")
+    with pytest.raises(PresetError, match=r"preset\.yml has no key 'qgym/GridFarm-1x2-v0'.*GridFarm-1x1-v0"):
+        load_preset("qlearning", "qgym/GridFarm-1x2-v0", path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: [1,\n", "not valid YAML"),
+        ("- just a list\n", "must map env IDs"),
+        ("E-v0: 3\n", "must be a mapping"),
+        ("E-v0:\n  n_timesteps: 1.5\n", "n_timesteps must be a whole number"),
+        ("E-v0:\n  policy_kwargs: 'os.system(1)'\n", "only numbers"),
+    ],
+)
+def test_malformed_presets_are_refused_with_a_sentence(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(PresetError, match=message):
+        load_preset("qlearning", "E-v0", write_preset(tmp_path, text))
+
+
+def test_an_unknown_algorithm_suggests_the_nearest() -> None:
+    with pytest.raises(ValueError, match="did you mean 'expected_sarsa'"):
+        load_preset("expected-sarsa", "FrozenLake-v1")
+
+
+@pytest.mark.parametrize("algo", ["qlearning", "dqn"])
+def test_every_registered_id_and_the_toy_text_envs_have_a_shipped_preset(algo: str) -> None:
+    document = yaml.safe_load(default_preset_path(algo).read_text(encoding="utf-8"))
+    for env_id in [*qgym_env_ids(), *training.TOY_TEXT_IDS]:
+        assert env_id in document, f"{default_preset_path(algo)} has no preset for {env_id}"
+        preset = load_preset(algo, env_id)
+        assert preset["n_timesteps"] >= 1
+
+
+def test_the_other_tabular_algorithms_fall_back_to_the_qlearning_presets() -> None:
+    assert default_preset_path("sarsa") == default_preset_path("qlearning")
+
+
+# --- training and evaluation ----------------------------------------------------------------------
+
+
+def test_train_writes_a_run_folder_with_model_config_progress_and_evaluations(tmp_path: Path) -> None:
+    run = training.train(
+        "qlearning", "qgym/GridFarm-1x1-Det-v0", preset=FAST, seed=3, log_folder=tmp_path, eval_freq=1000
+    )
+    assert run.folder == tmp_path / "qlearning" / "GridFarm-1x1-Det-v0_1"
+    names = {path.name for path in run.folder.iterdir()}
+    assert {"model.zip", "config.yml", "progress.csv", "evaluations.npz", "evaluation.yml"} <= names
+    config = yaml.safe_load((run.folder / "config.yml").read_text())
+    assert config["hyperparameters"] == FAST
+    assert config["seed"] == 3
+    assert len(np.load(run.folder / "evaluations.npz")["timesteps"]) == 3
+    assert "time/total_timesteps" in (run.folder / "progress.csv").read_text().splitlines()[0]
+    again = training.train("qlearning", "qgym/GridFarm-1x1-Det-v0", preset=FAST, log_folder=tmp_path)
+    assert again.folder.name == "GridFarm-1x1-Det-v0_2"
+
+
+def test_the_exact_evaluation_is_the_planning_value_of_the_greedy_policy(tmp_path: Path) -> None:
+    run = training.train("qlearning", "qgym/Trading-Chain-v0", preset=FAST, log_folder=tmp_path)
+    model = planning.model_of(gym.make("qgym/Trading-Chain-v0"))
+    values = planning.evaluate_policy(model, planning.greedy_policy(run.model.q_table), horizon=100)
+    assert run.evaluation.exact_return == pytest.approx(planning.expected_return(model, values))
+    assert run.evaluation.optimum == pytest.approx(11.3726)
+    assert "of the exact optimum 11.37" in run.evaluation.summary()
+
+
+def test_the_optimum_of_toy_text_envs_comes_from_planning_over_the_registered_horizon() -> None:
+    assert training.exact_optimum("FrozenLake-v1") == pytest.approx(0.7442, abs=1e-4)
+    assert training.exact_optimum("CliffWalking-v1") == pytest.approx(-13.0)
+    assert training.exact_optimum("qgym/GridFarm-3x3-v0") is None
+
+
+def test_dqn_is_evaluated_exactly_on_a_discrete_rung(tmp_path: Path) -> None:
+    preset = {"n_timesteps": 300, "learning_starts": 100, "policy_kwargs": "dict(net_arch=[16])"}
+    run = training.train("dqn", "qgym/GridFarm-1x1-v0", preset=preset, log_folder=tmp_path, eval_episodes=3)
+    assert run.evaluation.exact_return is not None
+    assert run.model.policy.q_net.q_net[0].out_features == 16
+
+
+def test_ctrl_c_stops_training_and_keeps_what_was_learned(tmp_path: Path) -> None:
+    class Interrupt(BaseCallback):
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= 500:
+                raise KeyboardInterrupt
+            return True
+
+    preset = {"n_timesteps": 100_000}
+    run = training.train(
+        "qlearning",
+        "FrozenLake-v1",
+        preset=preset,
+        log_folder=tmp_path,
+        callback=Interrupt(),
+        eval_episodes=5,
+    )
+    assert run.interrupted
+    assert 500 <= run.model.num_timesteps < 100_000
+    assert run.model_path.is_file()
+    assert yaml.safe_load((run.folder / "evaluation.yml").read_text())["interrupted"] is True
+
+
+def test_a_box_env_trains_a_table_through_the_presets_env_wrapper(tmp_path: Path) -> None:
+    preset: dict[str, Any] = {
+        "n_timesteps": 500,
+        "env_wrapper": [{"qgym.wrappers.DiscretizeObservation": {"bins": 2}}],
+    }
+    run = training.train(
+        "qlearning", "qgym/Trading-Market-v0", preset=preset, log_folder=tmp_path, eval_episodes=2
+    )
+    assert run.evaluation.exact_return is None
+    assert run.evaluation.optimum is None
+
+
+def test_a_wrapper_outside_qgym_and_gymnasium_is_refused() -> None:
+    with pytest.raises(ValueError, match="must be a class in qgym"):
+        training.make_env("FrozenLake-v1", {"env_wrapper": "os.system"})
+
+
+def test_an_unknown_env_id_suggests_the_nearest() -> None:
+    with pytest.raises(ValueError, match="did you mean 'qgym/Trading-Chain-v0'"):
+        training.check_env_id("qgym/Trading-Chian-v0")
