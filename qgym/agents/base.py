@@ -386,6 +386,7 @@ class TabularAlgorithm(BaseAlgorithm):
         observation: Any = np.asarray(self._last_obs)[0]
         state = index(observation)
         pending = self._pending_actions[0]
+        episode_start = self._last_episode_starts is None or bool(self._last_episode_starts[0])
         try:
             while self.num_timesteps < total_timesteps:
                 progress = 1.0 - self.num_timesteps / total_timesteps
@@ -410,7 +411,7 @@ class TabularAlgorithm(BaseAlgorithm):
                     next_observation, _ = env.reset()
                     next_state = index(next_observation)
                     chosen = None
-                observation, state, pending = next_observation, next_state, chosen
+                observation, state, pending, episode_start = next_observation, next_state, chosen, done
                 keep_going = True
                 if notify:
                     callback.update_locals(
@@ -425,7 +426,7 @@ class TabularAlgorithm(BaseAlgorithm):
                     callback.on_rollout_end()
         finally:
             self._last_obs = np.expand_dims(np.asarray(observation, dtype=self.observation_space.dtype), 0)
-            self._last_episode_starts = np.array([pending is None])
+            self._last_episode_starts = np.array([episode_start])
             self._pending_actions = [pending]
 
     def _train_vectorized(
@@ -526,6 +527,7 @@ def _step_locals(
     action: int, new_obs: Any, reward: float, done: bool, info: dict[str, Any], total_timesteps: int
 ) -> dict[str, Any]:
     """A one-env step in the batched form SB3 callbacks read (``self.locals["rewards"]`` etc.)."""
+    info.setdefault("TimeLimit.truncated", False)  # as DummyVecEnv sets it on every step
     return {
         "actions": np.array([action]),
         "new_obs": np.array([new_obs]),

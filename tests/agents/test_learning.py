@@ -124,8 +124,11 @@ def test_direct_and_vectorized_loops_learn_the_same_table(cls: type[TabularAlgor
     for direct in (True, False):
         model = cls("TabularPolicy", gym.make("FrozenLake-v1"), seed=3)
         model._direct_stepping = direct
-        model.learn(20_000)
-        runs.append((model.policy.tables.tobytes(), model.policy.visits.tobytes()))
+        model.learn(20_001)
+        assert model.ep_info_buffer is not None
+        bookkeeping = (model._last_obs.tolist(), model._last_episode_starts.tolist(), model._episode_num)  # type: ignore[union-attr]
+        returns = [info["r"] for info in model.ep_info_buffer]
+        runs.append((model.policy.tables.tobytes(), model.policy.visits.tobytes(), bookkeeping, returns))
     assert runs[0] == runs[1]
     assert np.any(model.q_table > 0)
 

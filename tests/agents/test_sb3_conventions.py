@@ -138,6 +138,7 @@ def test_callback_hooks_run_in_sb3_order_and_see_batched_locals(loop: str) -> No
                 (loc["actions"].shape, loc["new_obs"].shape, loc["rewards"].shape, loc["dones"].shape)
             )
             assert isinstance(loc["infos"], list)
+            assert loc["infos"][0]["TimeLimit.truncated"] is False
             return True
 
         def _on_rollout_end(self) -> None:
