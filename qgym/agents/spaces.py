@@ -9,8 +9,10 @@ from gymnasium import spaces
 from numpy.typing import NDArray
 
 __all__ = [
+    "MAX_TABLE_ENTRIES",
     "ActionIndexer",
     "StateIndexer",
+    "check_table_size",
     "space_from_data",
     "space_to_data",
 ]

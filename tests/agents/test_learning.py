@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback, StopTrainingOnMaxEpisodes
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
 from qgym import planning
 from qgym.agents import SARSA, DoubleQLearning, ExpectedSARSA, QLearning, TabularAlgorithm
@@ -205,3 +205,14 @@ def test_q_learning_reaches_95_percent_of_the_optimum_on_frozen_lake_8x8_and_sta
     assert holds_from <= 75, f"95% held only from step {tracker.history[holds_from][0]}"  # the last 25%
     no_limit = greedy_return(model, env, horizon=20_000)
     assert no_limit >= 0.95 * 0.894
+
+
+def test_a_wrapped_vec_env_takes_the_general_loop_and_still_logs_episodes() -> None:
+    env = VecMonitor(DummyVecEnv([lambda: gym.make("FrozenLake-v1", is_slippery=False)] * 2))
+    model = QLearning("TabularPolicy", env, gamma=0.99, seed=0)
+    assert model._direct_env() is None
+    model.learn(10_000)
+    assert model.ep_info_buffer
+    assert greedy_return(model, gym.make("FrozenLake-v1", is_slippery=False), gamma=0.99) == pytest.approx(
+        0.99**5
+    )
