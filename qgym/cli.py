@@ -229,6 +229,19 @@ def _add_training_commands(commands: Any) -> None:
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
     evaluate.set_defaults(run=_eval)
 
+    tune = commands.add_parser("tune", help="search hyperparameters with Optuna; write the best as a preset")
+    tune.add_argument("--algo", required=True, help="qlearning, sarsa, expected_sarsa, double_qlearning, dqn")
+    tune.add_argument("--env", required=True, metavar="ID", help="an env ID, e.g. qgym/Trading-Chain-v0")
+    tune.add_argument("--trials", type=_positive_int, required=True, help="trials this process runs")
+    tune.add_argument("--storage", default=None, help="Optuna storage URL (default sqlite:///qgym-tune.db)")
+    tune.add_argument("--study-name", default=None, help="study name (default ALGO-ENV)")
+    tune.add_argument("-n", "--n-timesteps", type=_positive_int, default=None, help="steps a trial")
+    tune.add_argument("--seed", type=int, default=0, help="seed of the first trial (default 0)")
+    tune.add_argument(
+        "--out", default=None, help="preset file the best block goes to (default tuned-ALGO.yml)"
+    )
+    tune.set_defaults(run=_tune)
+
 
 def _train(args: argparse.Namespace) -> int:
     from qgym import training
@@ -264,6 +277,35 @@ def _eval(args: argparse.Namespace) -> int:
     evaluation = training.evaluate(agent.model, args.env, args.episodes, seed=args.seed)
     print(f"{args.model} on {args.env}:")
     print(evaluation.summary())
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    import yaml
+
+    from qgym import training, tuning
+
+    training.check_algorithm(args.algo)
+    training.check_env_id(args.env)
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise ValueError("qgym tune needs Optuna: pip install 'qgym[tune]'") from None
+    result = tuning.tune(
+        args.algo,
+        args.env,
+        args.trials,
+        storage=args.storage,
+        study_name=args.study_name,
+        n_timesteps=args.n_timesteps,
+        seed=args.seed,
+    )
+    out = args.out or f"tuned-{args.algo}.yml"
+    tuning.write_preset_block(out, args.env, result.best_block)
+    print(f"study {result.study_name} in {result.storage}: {args.trials} trials run here")
+    print(f"best score {result.best_value:.2f} (% of the exact optimum where known, else mean return)")
+    print(f"best preset block, written to {out}:")
+    print(yaml.safe_dump({args.env: result.best_block}, sort_keys=False).rstrip())
     return 0
 
 

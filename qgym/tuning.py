@@ -1,0 +1,185 @@
+"""Hyperparameter search on Optuna: ``qgym tune --algo ALGO --env ID --trials N [--storage URL]``.
+
+Each trial trains from sampled hyperparameters and scores the result as
+:func:`qgym.training.evaluate` does: the exact % of the optimum where the env has an exact model, else
+the sampled mean return. The
+study lives in Optuna's storage: an embedded SQLite file by default; a PostgreSQL or MySQL URL lets
+processes on many machines share one study (Optuna's RDB storage: nothing home-made).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qgym.presets import PresetError, check_algorithm, load_preset
+
+__all__ = [
+    "TuneResult",
+    "default_storage",
+    "preset_block",
+    "sample_hyperparameters",
+    "tune",
+    "write_preset_block",
+]
+
+# Options of the categorical choices, as Optuna stores them (strings and numbers only).
+_NET_ARCHS = {"64": [64], "64-64": [64, 64], "128-128": [128, 128], "256-256": [256, 256]}
+_VISIT_DECAY_OFF = 0.0
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """The study after this process's trials: its best score and the preset block it suggests."""
+
+    study_name: str
+    storage: str
+    n_trials_done: int
+    best_value: float
+    best_block: dict[str, Any]
+
+
+def default_storage(folder: str | Path = ".") -> str:
+    """An embedded SQLite file, ``qgym-tune.db`` in ``folder``."""
+    return f"sqlite:///{(Path(folder) / 'qgym-tune.db').resolve()}"
+
+
+def tune(
+    algo: str,
+    env_id: str,
+    n_trials: int,
+    *,
+    storage: str | None = None,
+    study_name: str | None = None,
+    n_timesteps: int | None = None,
+    eval_episodes: int = 20,
+    seed: int = 0,
+) -> TuneResult:
+    """Run ``n_trials`` trials of the study (created, or joined when it exists) and return its best block."""
+    import optuna
+
+    from qgym import training
+
+    check_algorithm(algo)
+    training.check_env_id(env_id)
+    if n_trials < 1:
+        raise ValueError(f"n_trials must be a positive number, got {n_trials}")
+    try:
+        base = load_preset(algo, env_id)
+    except PresetError:
+        base = {}
+    steps = int(n_timesteps or base.get("n_timesteps", 0) or 100_000)
+    storage = storage or default_storage()
+    study_name = study_name or f"{algo}-{env_id.replace('/', '-')}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = _open_study(storage, study_name)
+
+    def objective(trial: Any) -> float:
+        hyperparameters = {**base, **sample_hyperparameters(algo, trial), "n_timesteps": steps}
+        return _score(algo, env_id, hyperparameters, seed + trial.number, eval_episodes)
+
+    study.optimize(objective, n_trials=n_trials)
+    best = {**base, **_from_params(algo, study.best_trial.params), "n_timesteps": steps}
+    return TuneResult(study_name, storage, n_trials, float(study.best_value), preset_block(best))
+
+
+def sample_hyperparameters(algo: str, trial: Any) -> dict[str, Any]:
+    """Hyperparameters of ``algo`` drawn by an Optuna ``trial``, ready for the model's constructor."""
+    if algo == "dqn":
+        params = {
+            "learning_rate": trial.suggest_float("learning_rate", 1e-4, 3e-3, log=True),
+            "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
+            "gamma": trial.suggest_categorical("gamma", [0.95, 0.99, 0.995]),
+            "train_freq": trial.suggest_categorical("train_freq", [1, 4]),
+            "target_update_interval": trial.suggest_categorical(
+                "target_update_interval", [250, 500, 1000, 2000]
+            ),
+            "exploration_fraction": trial.suggest_float("exploration_fraction", 0.1, 0.5),
+            "exploration_final_eps": trial.suggest_float("exploration_final_eps", 0.01, 0.1),
+            "net_arch": trial.suggest_categorical("net_arch", list(_NET_ARCHS)),
+        }
+    else:
+        params = {
+            "learning_rate": trial.suggest_float("learning_rate", 1e-3, 0.5, log=True),
+            "gamma": trial.suggest_categorical("gamma", [0.9, 0.95, 0.99, 1.0]),
+            "exploration_fraction": trial.suggest_float("exploration_fraction", 0.05, 0.8),
+            "exploration_final_eps": trial.suggest_float("exploration_final_eps", 0.01, 0.2),
+            "visit_decay": trial.suggest_categorical("visit_decay", [_VISIT_DECAY_OFF, 0.6, 0.8, 1.0]),
+        }
+    return _from_params(algo, params)
+
+
+def preset_block(hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    """Hyperparameters as a preset block RL Zoo reads too (``policy_kwargs`` in its string form)."""
+    block = dict(hyperparameters)
+    kwargs = block.get("policy_kwargs")
+    if isinstance(kwargs, dict) and set(kwargs) == {"net_arch"}:
+        block["policy_kwargs"] = f"dict(net_arch={list(kwargs['net_arch'])})"
+    return block
+
+
+def write_preset_block(path: str | Path, env_id: str, block: dict[str, Any]) -> None:
+    """Put ``block`` under ``env_id`` in the preset file at ``path`` (created, or updated in place)."""
+    import yaml
+
+    file = Path(path)
+    document: dict[str, Any] = {}
+    if file.is_file():
+        loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        if loaded is not None and not isinstance(loaded, dict):
+            raise PresetError(
+                f"{file} is not a preset file (a mapping of env IDs), so the block was not added"
+            )
+        document = dict(loaded or {})
+    document[env_id] = block
+    file.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _open_study(storage: str, study_name: str, attempts: int = 10) -> Any:
+    """Create or join the study; processes starting together on a fresh database race to create its
+    tables and the study, and the losers retry (Optuna's own schema setup is not race-free)."""
+    import optuna
+    import sqlalchemy.exc
+
+    for attempt in range(attempts):
+        try:
+            return optuna.create_study(
+                storage=storage, study_name=study_name, direction="maximize", load_if_exists=True
+            )
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.DuplicatedStudyError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _from_params(algo: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Optuna's stored parameters as constructor keyword arguments."""
+    result = dict(params)
+    if algo == "dqn" and "net_arch" in result:
+        result["policy_kwargs"] = {"net_arch": list(_NET_ARCHS[str(result.pop("net_arch"))])}
+    if "visit_decay" in result and result["visit_decay"] == _VISIT_DECAY_OFF:
+        result["visit_decay"] = None
+    return result
+
+
+def _score(algo: str, env_id: str, hyperparameters: dict[str, Any], seed: int, episodes: int) -> float:
+    """Train once; the exact % of the optimum where known, else the sampled mean return."""
+    from stable_baselines3.common.logger import Logger
+
+    from qgym import training
+
+    steps = int(hyperparameters["n_timesteps"])
+    model = training.make_model(algo, env_id, hyperparameters, seed)
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    model.learn(steps)
+    evaluation = training.evaluate(
+        model, env_id, episodes, seed=seed + 10_000, env_wrapper=hyperparameters.get("env_wrapper")
+    )
+    percent = evaluation.percent_of_optimum
+    return float(percent if percent is not None else evaluation.mean_return)

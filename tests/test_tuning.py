@@ -1,0 +1,85 @@
+"""``qgym tune``: Optuna trials scored against the optimum, a preset block written, one shared study."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from qgym.cli import main
+from qgym.presets import load_preset
+
+
+def test_tune_writes_the_best_trial_as_a_preset_block_qgym_can_train_from(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    out = tmp_path / "tuned.yml"
+    argv = ["tune", "--algo", "qlearning", "--env", "qgym/GridFarm-1x1-Det-v0", "--trials", "2"]
+    argv += ["--storage", storage, "-n", "1500", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "best score" in printed
+    assert f"written to {out}" in printed
+    block = load_preset("qlearning", "qgym/GridFarm-1x1-Det-v0", out)
+    assert block["n_timesteps"] == 1500
+    assert 1e-3 <= block["learning_rate"] <= 0.5
+    study = optuna.load_study(study_name="qlearning-qgym-GridFarm-1x1-Det-v0", storage=storage)
+    assert len(study.trials) == 2
+
+
+def test_a_dqn_block_keeps_rl_zoos_policy_kwargs_string(tmp_path: Path) -> None:
+    from qgym import tuning
+
+    result = tuning.tune(
+        "dqn", "FrozenLake-v1", 1, storage=f"sqlite:///{tmp_path / 's.db'}", n_timesteps=200, eval_episodes=2
+    )
+    assert result.best_block["policy_kwargs"].startswith("dict(net_arch=[")
+    path = tmp_path / "dqn.yml"
+    tuning.write_preset_block(path, "FrozenLake-v1", result.best_block)
+    assert isinstance(load_preset("dqn", "FrozenLake-v1", path)["policy_kwargs"]["net_arch"], list)
+
+
+def test_tune_refuses_an_unknown_env_with_the_nearest_id(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tune", "--algo", "qlearning", "--env", "Taxi-v3x", "--trials", "1"]) == 2
+    assert "did you mean" in capsys.readouterr().err
+
+
+def test_two_tune_processes_on_one_sqlite_storage_finish_distinct_trials_of_one_study(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    argv = [sys.executable, "-m", "qgym", "tune", "--algo", "qlearning", "--env", "qgym/GridFarm-1x1-Det-v0"]
+    argv += ["--trials", "3", "--storage", storage, "--study-name", "shared", "-n", "1000"]
+    env = {**os.environ, "SB3_LOGDIR": str(tmp_path / "sb3")}
+    workers = [
+        subprocess.Popen(
+            [*argv, "--out", str(tmp_path / f"out{i}.yml"), "--seed", str(100 * i)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for i in range(2)
+    ]
+    errors = []
+    try:
+        for worker in workers:
+            _, err = worker.communicate(timeout=300)
+            errors.append(err if worker.returncode else "")
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.communicate()
+    assert errors == ["", ""], "\n".join(errors)
+    study = optuna.load_study(study_name="shared", storage=storage)
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(finished) == 6
+    assert len({t.number for t in finished}) == 6
+    assert len({t.params["learning_rate"] for t in finished}) == 6
+    for i in range(2):
+        assert "qgym/GridFarm-1x1-Det-v0" in yaml.safe_load((tmp_path / f"out{i}.yml").read_text())
