@@ -190,3 +190,30 @@ def test_a_wrapper_outside_qgym_and_gymnasium_is_refused() -> None:
 def test_an_unknown_env_id_suggests_the_nearest() -> None:
     with pytest.raises(ValueError, match="did you mean 'qgym/Trading-Chain-v0'"):
         training.check_env_id("qgym/Trading-Chian-v0")
+
+
+# --- heuristic baselines ----------------------------------------------------------------------------
+
+
+def test_the_farm_heuristic_works_the_plot_underfoot_and_earns_a_profit() -> None:
+    from qgym import baselines
+
+    env = gym.make("qgym/GridFarm-3x3-v0")
+    heuristic = baselines.heuristic_for(env)
+    observation, _ = env.reset(seed=0)
+    assert heuristic(observation) == 4  # an empty field: plant where it stands
+    assert baselines.mean_return("qgym/GridFarm-3x3-v0", n_episodes=3) > 50
+
+
+def test_the_trading_heuristic_beats_holding_cash_on_the_market_rung() -> None:
+    from qgym import baselines
+
+    assert baselines.mean_return("qgym/Trading-Market-v0", n_episodes=10) > 0
+    assert baselines.mean_return("qgym/Trading-Market-v0", lambda _: 0, n_episodes=2) == 0
+
+
+def test_a_heuristic_is_refused_for_an_env_without_one() -> None:
+    from qgym import baselines
+
+    with pytest.raises(ValueError, match="no heuristic for FrozenLakeEnv"):
+        baselines.heuristic_for(gym.make("FrozenLake-v1"))

@@ -1,0 +1,134 @@
+"""Check every shipped preset's promise over several seeds and print a markdown table.
+
+    python benchmarks/bench_presets.py                     # qlearning and dqn, seeds 0 1 2
+    python benchmarks/bench_presets.py --algo dqn --env qgym/Trading-Chain-v0 --seeds 0 1
+
+The promises (issue 5): a tabular preset reaches at least 95% of the exact optimum; a DQN preset on
+an exactly solvable rung at least 90%; on the rungs without an exact optimum a preset beats the
+heuristic of ``qgym.baselines`` (mean return over the same evaluation). '%' is the exact expected
+return of the greedy policy over the registered horizon (``qgym.training.evaluate``); the lowest
+seed decides. A preset whose comment begins with ``NO PROMISE`` is run only with --all and never
+fails the check. Exit status 1 when a promise fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import yaml
+
+THRESHOLD = {"qlearning": 95.0, "dqn": 90.0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the checks; print the table; return 1 if a promise fails."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--algo", nargs="+", default=["qlearning", "dqn"], choices=sorted(THRESHOLD))
+    parser.add_argument("--env", nargs="+", default=None, help="only these env IDs")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
+    parser.add_argument("--all", action="store_true", help="also run the NO PROMISE presets")
+    args = parser.parse_args(argv)
+
+    from qgym.presets import default_preset_path
+
+    jobs = []
+    for algo in args.algo:
+        path = default_preset_path(algo)
+        comments = _comments(path)
+        for env_id in yaml.safe_load(path.read_text(encoding="utf-8")):
+            if args.env and env_id not in args.env:
+                continue
+            if comments.get(env_id, "").startswith("NO PROMISE") and not args.all:
+                continue
+            jobs.extend((algo, env_id, seed) for seed in args.seeds)
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(_run_one, jobs))
+    rows: dict[tuple[str, str], list[tuple[float, float | None, float]]] = {}
+    for (algo, env_id, _), result in zip(jobs, results, strict=True):
+        rows.setdefault((algo, env_id), []).append(result)
+
+    print("| preset | steps | promise | measured (min / median over seeds) | s per seed | ok |")
+    print("|---|---:|---|---|---:|:-:|")
+    failed = 0
+    for (algo, env_id), measured in rows.items():
+        from qgym.presets import load_preset
+
+        steps = load_preset(algo, env_id)["n_timesteps"]
+        comment = comments_of(algo).get(env_id, "")
+        values = sorted(m[0] for m in measured)
+        heuristic = measured[0][1]
+        seconds = sum(m[2] for m in measured) / len(measured)
+        median = values[len(values) // 2]
+        if heuristic is None:
+            promise = f">= {THRESHOLD[algo]:.0f}% of optimum"
+            ok = values[0] >= THRESHOLD[algo]
+            shown = f"{values[0]:.1f}% / {median:.1f}%"
+        else:
+            promise = f"> heuristic {heuristic:.1f}"
+            ok = values[0] > heuristic
+            shown = f"{values[0]:.1f} / {median:.1f} (mean return)"
+        if comment.startswith("NO PROMISE"):
+            promise, ok = "none (see comment)", True
+        failed += not ok
+        print(
+            f"| {algo} {env_id} | {steps:,} | {promise} | {shown} | {seconds:.0f} | {'yes' if ok else 'NO'} |"
+        )
+    print(f"\n{len(jobs)} runs in {time.perf_counter() - started:.0f} s; seeds {args.seeds}; {failed} failed")
+    return 1 if failed else 0
+
+
+def comments_of(algo: str) -> dict[str, str]:
+    """The comment above each env ID's block in the shipped preset file of ``algo``."""
+    from qgym.presets import default_preset_path
+
+    return _comments(default_preset_path(algo))
+
+
+def _comments(path: Path) -> dict[str, str]:
+    comments: dict[str, str] = {}
+    block: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            block.append(line.lstrip("# ").strip())
+        elif line and not line.startswith(" ") and line.endswith(":"):
+            comments[line[:-1]] = " ".join(block)
+            block = []
+    return comments
+
+
+def _run_one(job: tuple[str, str, int]) -> tuple[float, float | None, float]:
+    """Train one preset with one seed: (% of optimum or mean return, heuristic mean or None, seconds)."""
+    import torch
+    from stable_baselines3.common.logger import Logger
+
+    from qgym import baselines, training
+    from qgym.presets import load_preset
+
+    torch.set_num_threads(1)
+    algo, env_id, seed = job
+    os.environ.setdefault("SB3_LOGDIR", tempfile.mkdtemp(prefix="qgym-bench-"))
+    preset = load_preset(algo, env_id)
+    hyperparameters = {key: value for key, value in preset.items() if key != "n_timesteps"}
+    start = time.perf_counter()
+    model = training.make_model(algo, env_id, hyperparameters, seed)
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    model.learn(int(preset["n_timesteps"]))
+    seconds = time.perf_counter() - start
+    evaluation = training.evaluate(
+        model, env_id, 50, seed=10_000 + seed, env_wrapper=preset.get("env_wrapper")
+    )
+    if evaluation.percent_of_optimum is not None:
+        return evaluation.percent_of_optimum, None, seconds
+    return evaluation.mean_return, baselines.mean_return(env_id, n_episodes=50, seed=10_000), seconds
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Hand-written heuristic policies: the bar a learned agent must clear where no exact optimum is known.
+
+- farm (``obs_mode="grid"``): work the plot underfoot (plant an empty plot, water a dry crop, harvest a
+  ripe or dead one), else walk to the nearest plot that needs work, else wait;
+- trading (``observation="features"``): follow the trend: long in a rally and short in a slump when
+  the regime is observed, flat while it ranges; else follow the sign of the recent returns' mean.
+  (A z-score mean-reversion band was tried first: it loses to holding cash on both market rungs.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+__all__ = ["FarmHeuristic", "TrendFollower", "heuristic_for", "mean_return"]
+
+Policy = Callable[[Any], int]
+
+# GridFarm actions and crop stages (qgym.envs.farm_rules), repeated to keep this module's imports light.
+_NORTH, _SOUTH, _WEST, _EAST, _PLANT, _WATER, _HARVEST, _WAIT = range(8)
+_EMPTY, _SEED_DRY, _SEED_WET, _GROWING_DRY, _GROWING_WET, _RIPE, _DEAD = range(7)
+_WORK = {_EMPTY: _PLANT, _SEED_DRY: _WATER, _GROWING_DRY: _WATER, _RIPE: _HARVEST, _DEAD: _HARVEST}
+# Trading actions (qgym.envs.trading).
+_HOLD, _BUY, _SELL = 0, 1, 2
+
+
+class FarmHeuristic:
+    """Work the current plot, else walk to the nearest plot needing work, else wait."""
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        base = env.unwrapped
+        if getattr(getattr(base, "config", None), "obs_mode", None) != "grid":
+            raise ValueError("FarmHeuristic reads the 'grid' observation of a GridFarm env (obs_mode='grid')")
+        self.grid_shape: tuple[int, int, int] = tuple(base.grid_shape)  # type: ignore[attr-defined]
+
+    def __call__(self, observation: Any) -> int:
+        """The action for one grid observation."""
+        planes = np.asarray(observation).reshape(self.grid_shape)
+        crops = planes[:-1].argmax(axis=0)
+        row, col = (int(i[0]) for i in np.nonzero(planes[-1]))
+        here = int(crops[row, col])
+        if here in _WORK:
+            return _WORK[here]
+        needy = [(r, c) for r, c in np.ndindex(crops.shape) if int(crops[r, c]) in _WORK]
+        if not needy:
+            return _WAIT
+        target_row, target_col = min(needy, key=lambda rc: (abs(rc[0] - row) + abs(rc[1] - col), rc))
+        if target_row != row:
+            return _SOUTH if target_row > row else _NORTH
+        return _EAST if target_col > col else _WEST
+
+
+class TrendFollower:
+    """Ride the trend: long in a rally, short in a slump (when the regime is observed), else follow the
+    mean of the latest volatility-scaled returns beyond ``threshold``; keep the position in between."""
+
+    def __init__(self, env: gym.Env[Any, Any], threshold: float = 0.5) -> None:
+        config = getattr(env.unwrapped, "config", None)
+        if getattr(config, "observation", None) != "features":
+            raise ValueError("TrendFollower reads the 'features' observation of a trading env")
+        self.n_returns = int(config.n_returns)  # type: ignore[union-attr]
+        self.max_position = int(config.max_position)  # type: ignore[union-attr]
+        self.lowest = -self.max_position if bool(config.allow_short) else 0  # type: ignore[union-attr]
+        self.regime_observed = bool(getattr(env.unwrapped, "observe_regime", False)) or (
+            env.observation_space.shape is not None and env.observation_space.shape[0] > self.n_returns + 3
+        )
+        self.threshold = float(threshold)
+
+    def __call__(self, observation: Any) -> int:
+        """The action for one feature observation."""
+        features = np.asarray(observation, dtype=np.float64)
+        position = round(features[self.n_returns + 1] * self.max_position)
+        target = position
+        if self.regime_observed and int(np.argmax(features[self.n_returns + 3 :])) != 0:
+            rally = int(np.argmax(features[self.n_returns + 3 :])) == 1
+            target = self.max_position if rally else self.lowest
+        elif not self.regime_observed:
+            momentum = float(features[: self.n_returns].mean())
+            if momentum > self.threshold:
+                target = self.max_position
+            elif momentum < -self.threshold:
+                target = self.lowest
+        else:
+            target = 0
+        if target > position:
+            return _BUY
+        return _SELL if target < position else _HOLD
+
+
+def heuristic_for(env: gym.Env[Any, Any]) -> Policy:
+    """The heuristic of the env's family (a grid farm or a feature-observed trading env)."""
+    name = type(env.unwrapped).__name__
+    if name == "GridFarmEnv":
+        return FarmHeuristic(env)
+    if name == "TradingEnv":
+        return TrendFollower(env)
+    raise ValueError(f"no heuristic for {name}; there are heuristics for GridFarmEnv and TradingEnv")
+
+
+def mean_return(env_id: str, policy: Policy | None = None, n_episodes: int = 50, seed: int = 0) -> float:
+    """Mean undiscounted return of ``policy`` (default: the family heuristic) over seeded episodes."""
+    env = gym.make(env_id)
+    act = heuristic_for(env) if policy is None else policy
+    totals = []
+    for episode in range(n_episodes):
+        observation, _ = env.reset(seed=seed + episode)
+        total, done = 0.0, False
+        while not done:
+            observation, reward, terminated, truncated, _ = env.step(act(observation))
+            total += float(reward)
+            done = terminated or truncated
+        totals.append(total)
+    env.close()
+    return float(np.mean(totals))
