@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,49 @@ class PriceProcess:
         if self.regime_switch == 0:
             return np.array([1.0, 0.0, 0.0])
         return np.array([0.5, 0.25, 0.25])
+
+    def simulate_batch(
+        self, n: int, rngs: Sequence[np.random.Generator]
+    ) -> tuple[FloatArray, NDArray[np.int8]]:
+        """One path of ``n`` prices per generator, shape ``(len(rngs), n)``, with their regimes.
+
+        Row ``i`` is exactly what ``simulate(n, rngs[i])`` returns (the same draws from
+        ``rngs[i]``, in the same order, and the same float operations); only the time loop runs over
+        all paths at once.
+        """
+        if n < 1:
+            raise ValueError(f"n must be a positive number of prices, got {n}")
+        count = len(rngs)
+        regimes = np.empty((count, n), dtype=np.int8)
+        leave = np.empty((count, n), dtype=bool)
+        up = np.empty((count, n), dtype=bool)
+        noise = np.empty((count, n))
+        jumps = np.empty((count, n))
+        stationary = self.stationary_regimes()
+        for i, rng in enumerate(rngs):
+            regimes[i, 0] = rng.choice(3, p=stationary)
+            leave[i] = rng.random(n) < self.regime_switch
+            up[i] = rng.random(n) < 0.5
+            noise[i] = rng.standard_normal(n)
+            jumps[i] = np.where(rng.random(n) < self.jump_rate, rng.standard_normal(n) * self.jump_size, 0.0)
+        switched_from_ranging = np.where(up, 1, 2).astype(np.int8)
+        for t in range(1, n):
+            previous = regimes[:, t - 1]
+            moved = np.where(previous == 0, switched_from_ranging[:, t], 0).astype(np.int8)
+            regimes[:, t] = np.where(leave[:, t], moved, previous)
+        anchor = math.log(self.start)
+        log_prices = np.empty((count, n))
+        log_prices[:, 0] = anchor
+        drift = np.where(regimes == 1, self.trend, -self.trend)
+        trending = drift + self.trend_volatility * noise
+        ranging_noise = self.volatility * noise
+        is_ranging = regimes == 0
+        for t in range(n - 1):
+            current = log_prices[:, t]
+            ranging = self.reversion * (anchor - current) + ranging_noise[:, t]
+            move = np.where(is_ranging[:, t], ranging, trending[:, t])
+            log_prices[:, t + 1] = current + move + jumps[:, t]
+        return np.exp(log_prices), regimes
 
     def simulate(self, n: int, rng: np.random.Generator) -> tuple[FloatArray, NDArray[np.int8]]:
         """``n`` prices and the regime in force at each of them, drawn with ``rng``."""

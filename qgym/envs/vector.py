@@ -472,8 +472,9 @@ class ChainTradingVectorEnv(_TradingVectorBase):
 class TradingVectorEnv(_TradingVectorBase):
     """N traders on independent market paths: the vector version of :class:`~qgym.envs.trading.TradingEnv`.
 
-    Every reset draws each sub-env's path exactly as the single env does (the same
-    :meth:`~qgym.envs.prices.PriceProcess.simulate`, or a random window of the user's prices).
+    Every reset draws each sub-env's path exactly as the single env does (the paths of
+    :meth:`~qgym.envs.prices.PriceProcess.simulate`, all at once through its batch form
+    :meth:`~qgym.envs.prices.PriceProcess.simulate_batch`, or a random window of the user's prices).
     Takes the single env's arguments plus ``num_envs``, ``max_episode_steps`` and ``render_mode``
     (None). ``info`` holds arrays ``equity``, ``position``, ``price``, ``trade_cost``, ``action_mask``.
     """
@@ -505,12 +506,14 @@ class TradingVectorEnv(_TradingVectorBase):
     def _reset_envs(self, selection: Selection, count: int) -> None:
         envs = self._rows[selection]
         if self._data is None:
-            for env in envs:
-                entropy = int(self.np_random.integers(2**63))
-                stream = np.random.SeedSequence(entropy, spawn_key=(self._stream,))
-                path, regimes = self.process.simulate(self._needed, np.random.default_rng(stream))
-                self._paths[env] = path
-                self._regimes[env] = regimes
+            # One generator per path, seeded as the single env seeds its own, then all paths at once.
+            rngs = [
+                np.random.default_rng(
+                    np.random.SeedSequence(int(self.np_random.integers(2**63)), spawn_key=(self._stream,))
+                )
+                for _ in envs
+            ]
+            self._paths[envs], self._regimes[envs] = self.process.simulate_batch(self._needed, rngs)
         else:
             low, high = self._segment
             for env in envs:
