@@ -20,8 +20,12 @@ __all__ = ["SARSA", "DoubleQLearning", "ExpectedSARSA", "QLearning"]
 class QLearning(TabularAlgorithm):
     """Q-learning (Watkins 1989): ``Q(s,a) <- Q(s,a) + alpha [r + gamma max_a' Q(s',a') - Q(s,a)]``.
 
-    Off-policy: it learns the greedy policy's values while acting epsilon-greedily.
+    Off-policy: it learns the greedy policy's values while acting epsilon-greedily. On a VecEnv of
+    several envs it picks actions and applies updates for the whole batch at once, with the same
+    result as one env after the other (see :meth:`TabularAlgorithm._train_batched`).
     """
+
+    _has_batch_rule: ClassVar[bool] = True
 
     def _update(
         self, state: int, action: int, reward: float, next_state: int | None, alpha: float, epsilon: float
@@ -32,6 +36,27 @@ class QLearning(TabularAlgorithm):
         old = q.item(state, action)
         q[state, action] = old + step * (target - old)
         return None
+
+    def _update_batch(
+        self,
+        rows: list[list[float]],
+        states: list[int],
+        actions: list[int],
+        rewards: list[float],
+        next_states: list[int],
+        steps: list[float],
+        epsilon: float,
+    ) -> None:
+        gamma = self.gamma
+        # next_state -1 (terminated) reads this row of -0.0: reward + gamma * -0.0 is reward, bit for bit.
+        rows.append([-0.0] * len(rows[0]))
+        for state, action, reward, next_state, step in zip(
+            states, actions, rewards, next_states, steps, strict=False
+        ):
+            row = rows[state]
+            old = row[action]
+            row[action] = old + step * (reward + gamma * max(rows[next_state]) - old)
+        rows.pop()
 
 
 class SARSA(TabularAlgorithm):
@@ -60,7 +85,11 @@ class ExpectedSARSA(TabularAlgorithm):
     """Expected SARSA (van Seijen et al. 2009): bootstraps from the epsilon-greedy policy's mean value.
 
     With epsilon-greedy over greedy ties, that mean is ``eps * mean(Q(s')) + (1 - eps) * max(Q(s'))``.
+    Batched on a VecEnv of several envs, as :class:`QLearning` is. (SARSA and Double Q-learning draw
+    random numbers inside their updates, so they keep the per-env loop.)
     """
+
+    _has_batch_rule: ClassVar[bool] = True
 
     def _update(
         self, state: int, action: int, reward: float, next_state: int | None, alpha: float, epsilon: float
@@ -75,6 +104,29 @@ class ExpectedSARSA(TabularAlgorithm):
         old = q.item(state, action)
         q[state, action] = old + step * (target - old)
         return None
+
+    def _update_batch(
+        self,
+        rows: list[list[float]],
+        states: list[int],
+        actions: list[int],
+        rewards: list[float],
+        next_states: list[int],
+        steps: list[float],
+        epsilon: float,
+    ) -> None:
+        gamma = self.gamma
+        for state, action, reward, next_state, step in zip(
+            states, actions, rewards, next_states, steps, strict=False
+        ):
+            target = reward
+            if next_state >= 0:
+                values = rows[next_state]
+                expected = epsilon * sum(values) / len(values) + (1.0 - epsilon) * max(values)
+                target = reward + gamma * expected
+            row = rows[state]
+            old = row[action]
+            row[action] = old + step * (target - old)
 
 
 class DoubleQLearning(TabularAlgorithm):

@@ -77,6 +77,12 @@ class TabularAlgorithm(BaseAlgorithm):
     policy: TabularPolicy
     # Stepping a lone env directly is an optimization only; tests switch it off to compare loops.
     _direct_stepping: bool = True
+    # Whether the rule has a batch form (:meth:`_update_batch`); subclasses that have one set it.
+    _has_batch_rule: ClassVar[bool] = False
+    # Tests switch this off to run a VecEnv of several envs through the per-env loop.
+    _batched_stepping: bool = True
+    # (visit_decay, n ** -visit_decay for n = 0, 1, ...): the batched loop's step sizes.
+    _decay_cache: tuple[float, NDArray[np.float64]] | None = None
 
     def __init__(
         self,
@@ -155,6 +161,24 @@ class TabularAlgorithm(BaseAlgorithm):
         """
         raise NotImplementedError
 
+    def _update_batch(
+        self,
+        rows: list[list[float]],
+        states: list[int],
+        actions: list[int],
+        rewards: list[float],
+        next_states: list[int],
+        steps: list[float],
+        epsilon: float,
+    ) -> None:
+        """Apply the updates of a batch one after the other, in order, on ``rows`` (table rows as lists).
+
+        ``states``/``next_states`` index ``rows`` (``next_states[i]`` is -1 when the episode
+        terminated); ``steps`` are the step sizes, visit decay already applied. Each update must do
+        exactly the float operations of :meth:`_update`, so the table comes out bit-identical.
+        """
+        raise NotImplementedError
+
     # --- SB3 interface ---------------------------------------------------------------------------
 
     def _setup_model(self) -> None:
@@ -216,6 +240,8 @@ class TabularAlgorithm(BaseAlgorithm):
         direct = self._direct_env()
         if direct is not None:
             self._train_direct(direct, total_timesteps, callback, log_interval)
+        elif self._has_batch_rule and self._batched_stepping and self.env.num_envs > 1:
+            self._train_batched(self.env, total_timesteps, callback, log_interval)
         else:
             self._train_vectorized(self.env, total_timesteps, callback, log_interval)
         callback.on_training_end()
@@ -493,6 +519,165 @@ class TabularAlgorithm(BaseAlgorithm):
                 break
             if notify:
                 callback.on_rollout_end()
+
+    def _train_batched(
+        self, env: VecEnv, total_timesteps: int, callback: BaseCallback, log_interval: int | None
+    ) -> None:
+        """The loop over a VecEnv of several envs for a rule with a batch form (Q-learning, Expected SARSA).
+
+        Actions: epsilon-greedy for the whole batch at once, one uniform ``u`` per env drawn from the
+        agent's seeded generator (53-bit floats from ``self._rng.getrandbits``): the env explores when
+        ``u < epsilon``, taking action ``floor(u / epsilon * n_actions)``; otherwise it takes the
+        greedy action, ties broken by ``(u - epsilon) / (1 - epsilon)``. Same distribution as the
+        per-env loop, different use of the random numbers, so a seed gives another (still
+        deterministic) run than with ``_batched_stepping`` off.
+
+        Updates: exactly the per-env loop's: applied one after the other in env order (a later env
+        sees an earlier env's update of the same pair or of its next state), with the same float
+        operations, so for the same transitions the table and visit counts are bit-identical. See
+        :meth:`_learn_from_batch`.
+        """
+        indices, index = self._states.indices, self._states.index
+        offset = self._actions.start
+        n_envs = env.num_envs
+        constant_alpha = constant_value(self.learning_rate)
+        eps_initial, eps_final, eps_fraction = self._exploration()
+        notify = _needs_per_step_calls(callback)
+        states = indices(self._last_obs)
+        self._pending_actions = [None] * n_envs
+        while self.num_timesteps < total_timesteps:
+            progress = 1.0 - self.num_timesteps / total_timesteps
+            self._current_progress_remaining = progress
+            epsilon = linear_epsilon(eps_initial, eps_final, eps_fraction, progress)
+            self.exploration_rate = epsilon
+            alpha = constant_alpha if constant_alpha is not None else self.lr_schedule(progress)
+            if notify:
+                callback.on_rollout_start()
+            chosen = self._batch_epsilon_greedy(states, epsilon)
+            actions = chosen + offset
+            new_obs, rewards, dones, infos = env.step(actions)
+            self.num_timesteps += n_envs
+            self._n_updates += n_envs
+            next_states = indices(new_obs)
+            bootstrap = next_states.copy()
+            for i in np.flatnonzero(dones).tolist():
+                last = _bootstrap_state(infos[i], index)
+                bootstrap[i] = -1 if last is None else last
+            self._learn_from_batch(states, chosen, rewards, bootstrap, alpha, epsilon)
+            states = next_states
+            self._last_obs = new_obs  # type: ignore[assignment]
+            self._last_episode_starts = dones
+            keep_going = True
+            if notify:
+                callback.update_locals(
+                    {
+                        "actions": actions,
+                        "new_obs": new_obs,
+                        "rewards": rewards,
+                        "dones": dones,
+                        "infos": infos,
+                        "total_timesteps": total_timesteps,
+                    }
+                )
+                keep_going = callback.on_step()
+            if dones.any():
+                self._end_episodes(infos, dones, log_interval)
+            if not keep_going:
+                break
+            if notify:
+                callback.on_rollout_end()
+
+    def _batch_epsilon_greedy(self, states: NDArray[np.int64], epsilon: float) -> NDArray[np.int64]:
+        """Epsilon-greedy action indices of a batch of states (see :meth:`_train_batched`)."""
+        n, n_actions = len(states), self._actions.n_actions
+        bits = np.frombuffer(self._rng.getrandbits(64 * n).to_bytes(8 * n, "little"), dtype="<u8")
+        uniforms = (bits >> np.uint64(11)).astype(np.float64) * 2.0**-53
+        values = self._q[states] if self.n_tables == 1 else self.policy.tables[:, states].sum(axis=0)
+        chosen = values.argmax(axis=1)
+        best = values[np.arange(n), chosen]
+        is_best = values == best[:, None]
+        tied = np.flatnonzero(is_best.sum(axis=1) > 1)
+        if tied.size and epsilon < 1.0:
+            ties = is_best[tied]
+            draws = (uniforms[tied] - epsilon) / (1.0 - epsilon)
+            rank = (draws * ties.sum(axis=1)).astype(np.int64)
+            chosen[tied] = (np.cumsum(ties, axis=1) > rank[:, None]).argmax(axis=1)
+        if epsilon > 0.0:
+            explore = np.flatnonzero(uniforms < epsilon)
+            chosen[explore] = np.minimum(
+                (uniforms[explore] / epsilon * n_actions).astype(np.int64), n_actions - 1
+            )
+        return np.asarray(chosen, dtype=np.int64)
+
+    def _learn_from_batch(
+        self,
+        states: NDArray[np.int64],
+        actions: NDArray[np.int64],
+        rewards: NDArray[Any],
+        next_states: NDArray[np.int64],
+        alpha: float,
+        epsilon: float,
+    ) -> None:
+        """Update the table from a batch of transitions as the per-env loop would, one after the other.
+
+        ``next_states[i]`` is -1 when episode ``i`` terminated. Visit counts and visit-decay step
+        sizes come from numpy (the ``k``-th update of a pair in the batch gets count ``n + k``);
+        the value updates run in one pass of plain Python floats over the rows the batch touches,
+        the same operations as :meth:`_update`, so the result is bit-identical to it.
+        """
+        n_actions = self._actions.n_actions
+        visits = self._visit_tables[0].reshape(-1)
+        cells = states * n_actions + actions
+        if self.visit_decay is None:
+            steps = [alpha] * len(cells)
+            np.add.at(visits, cells, 1)
+        else:
+            order = np.argsort(cells, kind="stable")
+            ordered = cells[order]
+            first = np.ones(len(cells), dtype=bool)
+            first[1:] = ordered[1:] != ordered[:-1]
+            position = np.arange(len(cells))
+            rank = np.empty(len(cells), dtype=np.int64)
+            rank[order] = position - np.maximum.accumulate(np.where(first, position, 0))
+            counts = visits[cells] + rank + 1
+            steps = np.maximum(self._decay_powers(int(counts.max()))[counts], alpha).tolist()
+            np.add.at(visits, cells, 1)
+        q = self._q
+        terminal = next_states < 0
+        if q.shape[0] <= 2 * len(cells):
+            rows = q.tolist()
+            local_states, local_next = states, next_states
+        else:
+            touched, inverse = np.unique(
+                np.concatenate((states, np.where(terminal, states, next_states))), return_inverse=True
+            )
+            rows = q[touched].tolist()
+            local_states = inverse[: len(cells)]
+            local_next = np.where(terminal, -1, inverse[len(cells) :])
+        self._update_batch(
+            rows,
+            local_states.tolist(),
+            actions.tolist(),
+            rewards.astype(np.float64).tolist(),
+            local_next.tolist(),
+            steps,
+            epsilon,
+        )
+        if q.shape[0] <= 2 * len(cells):
+            q[...] = rows
+        else:
+            q[touched] = rows
+
+    def _decay_powers(self, largest: int) -> NDArray[np.float64]:
+        """``n ** -visit_decay`` for n = 0..largest, each from ``math.pow`` as :meth:`_step_size` does."""
+        assert self.visit_decay is not None
+        cached = self._decay_cache
+        if cached is None or cached[0] != self.visit_decay or len(cached[1]) <= largest:
+            size = max(2 * largest, 1024)
+            powers = [0.0] + [math.pow(n, -self.visit_decay) for n in range(1, size + 1)]
+            cached = (self.visit_decay, np.array(powers))
+            self._decay_cache = cached
+        return cached[1]
 
     def _exploration(self) -> tuple[float, float, float]:
         return self.exploration_initial_eps, self.exploration_final_eps, self.exploration_fraction
