@@ -101,6 +101,8 @@ def _comments(path: Path) -> dict[str, str]:
         elif line and not line.startswith(" ") and line.endswith(":"):
             comments[line[:-1]] = " ".join(block)
             block = []
+        elif not line.strip():
+            block = []
     return comments
 
 
