@@ -4,10 +4,13 @@ A subclass supplies one rule, :meth:`TabularAlgorithm._update` (the temporal-dif
 one transition); the base supplies everything a Stable-Baselines3 user expects: construction from
 an env or an env ID, ``learn`` with callbacks, logger and progress bar, ``predict``, ``save``/``load``.
 
-Two loops feed the rule. A lone env (what ``QLearning("TabularPolicy", env)`` gets: SB3 wraps it in a
-``Monitor`` and a one-env ``DummyVecEnv``) is stepped directly, without the ``DummyVecEnv``'s copies;
+Three loops feed the rule. A lone env (what ``QLearning("TabularPolicy", env)`` gets: SB3 wraps it in
+a ``Monitor`` and a one-env ``DummyVecEnv``) is stepped directly, without the ``DummyVecEnv``'s copies;
 any other VecEnv goes through its ``step``. Both follow ``DummyVecEnv``'s auto-reset semantics and use
-the random numbers in the same order, so a seed gives the same table either way.
+the random numbers in the same order, so a seed gives the same table either way. A rule with a batch
+form (:meth:`TabularAlgorithm._update_batch`: Q-learning, Expected SARSA) on a VecEnv of several envs
+takes a third, batched loop (:meth:`TabularAlgorithm._train_batched`): actions for all envs at once
+(same distribution, another use of the random numbers), updates bit-identical to one env after the other.
 """
 
 from __future__ import annotations
@@ -592,15 +595,23 @@ class TabularAlgorithm(BaseAlgorithm):
         n, n_actions = len(states), self._actions.n_actions
         bits = np.frombuffer(self._rng.getrandbits(64 * n).to_bytes(8 * n, "little"), dtype="<u8")
         uniforms = (bits >> np.uint64(11)).astype(np.float64) * 2.0**-53
-        values = self._q[states] if self.n_tables == 1 else self.policy.tables[:, states].sum(axis=0)
-        chosen = values.argmax(axis=1)
-        best = values[np.arange(n), chosen]
-        is_best = values == best[:, None]
-        tied = np.flatnonzero(is_best.sum(axis=1) > 1)
+        assert self.n_tables == 1, "the batched loop serves single-table rules"
+        q = self._q
+        # Greedy actions and ties per table row when the table has fewer rows than the batch.
+        per_row = q.shape[0] <= n
+        values = q if per_row else q[states]
+        greedy = values.argmax(axis=1)
+        is_best = values == values.max(axis=1)[:, None]
+        tie_counts = is_best.sum(axis=1)
+        if per_row:
+            greedy, tie_counts = greedy[states], tie_counts[states]
+        chosen = greedy
+        tied = np.flatnonzero(tie_counts > 1)
         if tied.size and epsilon < 1.0:
-            ties = is_best[tied]
+            ties = is_best[states[tied]] if per_row else is_best[tied]
             draws = (uniforms[tied] - epsilon) / (1.0 - epsilon)
-            rank = (draws * ties.sum(axis=1)).astype(np.int64)
+            n_ties = ties.sum(axis=1)
+            rank = np.minimum((draws * n_ties).astype(np.int64), n_ties - 1)  # draws may round to 1
             chosen[tied] = (np.cumsum(ties, axis=1) > rank[:, None]).argmax(axis=1)
         if epsilon > 0.0:
             explore = np.flatnonzero(uniforms < epsilon)
