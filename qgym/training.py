@@ -391,13 +391,14 @@ def _wrapper(spec: Any) -> Any:
     items = spec if isinstance(spec, list) else [spec]
     wrappers = []
     for item in items:
-        name, kwargs = (
-            (item, {})
-            if isinstance(item, str)
-            else next(iter(item.items()))
-            if isinstance(item, dict) and len(item) == 1
-            else (None, None)
-        )
+        name: Any
+        kwargs: Any
+        if isinstance(item, str):
+            name, kwargs = item, {}
+        elif isinstance(item, dict) and len(item) == 1:
+            name, kwargs = next(iter(item.items()))
+        else:
+            name, kwargs = None, None
         if not isinstance(name, str) or not isinstance(kwargs, dict | type(None)):
             raise ValueError(
                 f"env_wrapper must be a dotted class name or [{{name: {{kwargs}}}}], got {item!r}"
