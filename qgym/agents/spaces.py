@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ class StateIndexer:
                 )
             self._nvec = space.nvec.astype(np.int64)
             self._starts = np.asarray(space.start, dtype=np.int64)
-            self.n_states = int(np.prod(self._nvec))
+            self.n_states = math.prod(int(n) for n in self._nvec)  # Python ints: no int64 overflow
             self._start = 0
         else:
             raise ValueError(

@@ -169,3 +169,14 @@ def test_discretize_observation_needs_finite_ranges_and_valid_bins() -> None:
         DiscretizeObservation(gym.make("MountainCar-v0"), bins=(3, 3, 3))
     with pytest.raises(ValueError, match="needs a Box observation space"):
         DiscretizeObservation(gym.make("FrozenLake-v1"), bins=3)  # type: ignore[arg-type]
+
+
+def test_a_multidiscrete_space_too_large_for_a_table_is_refused_by_size() -> None:
+    import gymnasium as gym
+
+    from qgym.agents import QLearning
+    from qgym.wrappers import DiscretizeObservation
+
+    env = DiscretizeObservation(gym.make("qgym/GridFarm-3x3-v0"), bins=2)
+    with pytest.raises(ValueError, match=r"a table of 4722366482869645213696 states x 8 actions"):
+        QLearning("TabularPolicy", env)
