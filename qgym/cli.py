@@ -222,7 +222,7 @@ def _add_training_commands(commands: Any) -> None:
     train.add_argument("-v", "--verbose", type=int, default=0, help="SB3 verbosity 0, 1 or 2")
     train.set_defaults(run=_train)
 
-    evaluate = commands.add_parser("eval", help="mean return of a trained model and % of the exact optimum")
+    evaluate = commands.add_parser("eval", help="mean return of a trained model and %% of the exact optimum")
     evaluate.add_argument("model", metavar="MODEL", help="a model file (qgym tabular or SB3 DQN .zip)")
     evaluate.add_argument("--env", required=True, metavar="ID", help="the env ID the model was trained on")
     evaluate.add_argument("--episodes", type=_positive_int, default=100, help="episodes (default 100)")

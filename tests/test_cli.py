@@ -63,3 +63,17 @@ def test_console_script_runs() -> None:
     result = subprocess.run([script, "list"], capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "qgym/GridFarm-2x2-v0" in result.stdout
+
+
+def test_help_of_the_command_and_of_every_subcommand_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    commands = ["list", "optimal", "train", "eval", "tune", "play", "enjoy", "plot", "record"]
+    out = capsys.readouterr().out
+    for command in commands:
+        assert command in out
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        assert f"usage: qgym {command}" in capsys.readouterr().out
