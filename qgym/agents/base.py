@@ -409,7 +409,6 @@ class TabularAlgorithm(BaseAlgorithm):
         uniform = self._rng.random
         offset = self._actions.start
         constant_alpha = constant_value(self.learning_rate)
-        eps_initial, eps_final, eps_fraction = self._exploration()
         notify = _needs_per_step_calls(callback)
         assert self._last_obs is not None
         observation: Any = np.asarray(self._last_obs)[0]
@@ -418,11 +417,7 @@ class TabularAlgorithm(BaseAlgorithm):
         episode_start = self._last_episode_starts is None or bool(self._last_episode_starts[0])
         try:
             while self.num_timesteps < total_timesteps:
-                progress = 1.0 - self.num_timesteps / total_timesteps
-                self._current_progress_remaining = progress
-                epsilon = linear_epsilon(eps_initial, eps_final, eps_fraction, progress)
-                self.exploration_rate = epsilon
-                alpha = constant_alpha if constant_alpha is not None else self.lr_schedule(progress)
+                epsilon, alpha = self._next_step_schedules(total_timesteps, constant_alpha)
                 if notify:
                     callback.on_rollout_start()
                 action = pending if pending is not None else act(state, epsilon, uniform)
@@ -471,16 +466,11 @@ class TabularAlgorithm(BaseAlgorithm):
         offset = self._actions.start
         n_envs = env.num_envs
         constant_alpha = constant_value(self.learning_rate)
-        eps_initial, eps_final, eps_fraction = self._exploration()
         notify = _needs_per_step_calls(callback)
         states: list[int] = indices(self._last_obs).tolist()
         pending = list(self._pending_actions)
         while self.num_timesteps < total_timesteps:
-            progress = 1.0 - self.num_timesteps / total_timesteps
-            self._current_progress_remaining = progress
-            epsilon = linear_epsilon(eps_initial, eps_final, eps_fraction, progress)
-            self.exploration_rate = epsilon
-            alpha = constant_alpha if constant_alpha is not None else self.lr_schedule(progress)
+            epsilon, alpha = self._next_step_schedules(total_timesteps, constant_alpha)
             if notify:
                 callback.on_rollout_start()
             chosen_actions = [
@@ -503,22 +493,9 @@ class TabularAlgorithm(BaseAlgorithm):
             self._last_obs = new_obs  # type: ignore[assignment]
             self._last_episode_starts = dones
             self._pending_actions = list(pending)
-            keep_going = True
-            if notify:
-                callback.update_locals(
-                    {
-                        "actions": actions,
-                        "new_obs": new_obs,
-                        "rewards": rewards,
-                        "dones": dones,
-                        "infos": infos,
-                        "total_timesteps": total_timesteps,
-                    }
-                )
-                keep_going = callback.on_step()
-            if dones.any():
-                self._end_episodes(infos, dones, log_interval)
-            if not keep_going:
+            step_locals: dict[str, Any] = {"actions": actions, "new_obs": new_obs, "rewards": rewards}
+            step_locals |= {"dones": dones, "infos": infos, "total_timesteps": total_timesteps}
+            if not self._end_vec_step(callback if notify else None, step_locals, log_interval):
                 break
             if notify:
                 callback.on_rollout_end()
@@ -544,16 +521,11 @@ class TabularAlgorithm(BaseAlgorithm):
         offset = self._actions.start
         n_envs = env.num_envs
         constant_alpha = constant_value(self.learning_rate)
-        eps_initial, eps_final, eps_fraction = self._exploration()
         notify = _needs_per_step_calls(callback)
         states = indices(self._last_obs)
         self._pending_actions = [None] * n_envs
         while self.num_timesteps < total_timesteps:
-            progress = 1.0 - self.num_timesteps / total_timesteps
-            self._current_progress_remaining = progress
-            epsilon = linear_epsilon(eps_initial, eps_final, eps_fraction, progress)
-            self.exploration_rate = epsilon
-            alpha = constant_alpha if constant_alpha is not None else self.lr_schedule(progress)
+            epsilon, alpha = self._next_step_schedules(total_timesteps, constant_alpha)
             if notify:
                 callback.on_rollout_start()
             chosen = self._batch_epsilon_greedy(states, epsilon)
@@ -570,22 +542,9 @@ class TabularAlgorithm(BaseAlgorithm):
             states = next_states
             self._last_obs = new_obs  # type: ignore[assignment]
             self._last_episode_starts = dones
-            keep_going = True
-            if notify:
-                callback.update_locals(
-                    {
-                        "actions": actions,
-                        "new_obs": new_obs,
-                        "rewards": rewards,
-                        "dones": dones,
-                        "infos": infos,
-                        "total_timesteps": total_timesteps,
-                    }
-                )
-                keep_going = callback.on_step()
-            if dones.any():
-                self._end_episodes(infos, dones, log_interval)
-            if not keep_going:
+            step_locals: dict[str, Any] = {"actions": actions, "new_obs": new_obs, "rewards": rewards}
+            step_locals |= {"dones": dones, "infos": infos, "total_timesteps": total_timesteps}
+            if not self._end_vec_step(callback if notify else None, step_locals, log_interval):
                 break
             if notify:
                 callback.on_rollout_end()
@@ -689,6 +648,26 @@ class TabularAlgorithm(BaseAlgorithm):
             cached = (self.visit_decay, np.array(powers))
             self._decay_cache = cached
         return cached[1]
+
+    def _next_step_schedules(self, total_timesteps: int, constant_alpha: float | None) -> tuple[float, float]:
+        """Epsilon and step size for the next step; also sets SB3's progress and exploration attributes."""
+        progress = 1.0 - self.num_timesteps / total_timesteps
+        self._current_progress_remaining = progress
+        self.exploration_rate = linear_epsilon(*self._exploration(), progress)
+        alpha = constant_alpha if constant_alpha is not None else self.lr_schedule(progress)
+        return self.exploration_rate, alpha
+
+    def _end_vec_step(
+        self, callback: BaseCallback | None, step_locals: dict[str, Any], log_interval: int | None
+    ) -> bool:
+        """Callback and episode bookkeeping after one VecEnv step; False when a callback stops training."""
+        keep_going = True
+        if callback is not None:
+            callback.update_locals(step_locals)
+            keep_going = callback.on_step()
+        if step_locals["dones"].any():
+            self._end_episodes(step_locals["infos"], step_locals["dones"], log_interval)
+        return keep_going
 
     def _exploration(self) -> tuple[float, float, float]:
         return self.exploration_initial_eps, self.exploration_final_eps, self.exploration_fraction
