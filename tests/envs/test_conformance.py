@@ -257,3 +257,16 @@ def test_import_qgym_stays_light() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert qgym.__version__
+
+
+def test_module_prefix_makes_an_env_without_importing_qgym_first() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gymnasium as gym; assert 'qgym' not in sys.modules; "
+        "env = gym.make('qgym:qgym/GridFarm-1x1-v0'); env.reset(seed=0); print(env.spec.id)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "qgym/GridFarm-1x1-v0"
