@@ -17,11 +17,11 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 
 from qgym import planning
 from qgym.agents import QLearning
+from qgym.callbacks import ExactReturnCallback
 
 PRESETS: dict[str, dict[str, Any]] = {
     "visit-count n^-0.6, eps 1->0.5": {
@@ -47,25 +47,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-class ExactSuccess(BaseCallback):
-    """Records (step, exact success probability within ``horizon`` steps) of the greedy policy."""
-
-    def __init__(self, mdp: planning.TransitionModel, every: int, horizon: int) -> None:
-        super().__init__()
-        self.mdp, self.every, self.horizon = mdp, every, horizon
-        self.history: list[tuple[int, float]] = []
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps % self.every == 0:
-            policy = self.model.predict(np.arange(self.mdp.n_states), deterministic=True)[0]
-            values = planning.evaluate_policy(self.mdp, policy, gamma=1.0, horizon=self.horizon)
-            self.history.append((self.num_timesteps, planning.expected_return(self.mdp, values)))
-        return True
-
-
 def run(preset: dict[str, Any], seed: int, steps: int, every: int, optimum: float) -> dict[str, Any]:
     env = gym.make("FrozenLake8x8-v1")
-    tracker = ExactSuccess(planning.model_of(env), every, horizon=200)
+    tracker = ExactReturnCallback(env, every, horizon=200)
     model = QLearning("TabularPolicy", env, gamma=0.99, seed=seed, **preset)
     model.set_logger(Logger(folder=None, output_formats=[]))  # silent, and no log folder
     start = time.perf_counter()
@@ -88,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     mdp = planning.model_of(gym.make("FrozenLake8x8-v1"))
     policy = planning.value_iteration(mdp, gamma=0.99).policy
-    optimum = planning.expected_return(mdp, planning.evaluate_policy(mdp, policy, gamma=1.0, horizon=200))
+    optimum = planning.policy_return(mdp, policy, horizon=200)
     print(f"optimal success within 200 steps: {optimum:.4f}; 95% of it: {0.95 * optimum:.4f}")
     print(f"{'preset':34} {'seed':>4} {'first 95%':>10} {'holds from':>11} {'final':>6} {'s':>6}")
     for name in args.preset or list(PRESETS):

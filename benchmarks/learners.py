@@ -33,8 +33,7 @@ def percent_of_optimum(env_id: str, q_table: np.ndarray) -> float | None:
         return None
     model = planning.model_of(gym.make(env_id))
     horizon = gym.spec(env_id).max_episode_steps
-    values = planning.evaluate_policy(model, planning.greedy_policy(q_table), horizon=horizon)
-    return 100.0 * planning.expected_return(model, values) / optimum
+    return 100.0 * planning.policy_return(model, planning.greedy_policy(q_table), horizon=horizon) / optimum
 
 
 def epsilon(done_fraction: float) -> float:

@@ -31,6 +31,7 @@ __all__ = [
     "expected_return",
     "greedy_policy",
     "model_of",
+    "policy_return",
     "value_iteration",
 ]
 
@@ -250,6 +251,13 @@ def evaluate_policy(
         f"policy evaluation did not converge within max_iterations={max_iterations}: with gamma=1 "
         "the policy must terminate; pass horizon=... or gamma<1"
     )
+
+
+def policy_return(
+    model: TransitionModel, policy: ArrayLike, gamma: float = 1.0, horizon: int | None = None
+) -> float:
+    """Exact expected return of ``policy`` from the start distribution (see :func:`evaluate_policy`)."""
+    return expected_return(model, evaluate_policy(model, policy, gamma=gamma, horizon=horizon))
 
 
 def expected_return(model: TransitionModel, values: ArrayLike) -> float:

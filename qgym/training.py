@@ -367,8 +367,7 @@ def _exact_return(model: Any, env_id: str) -> float | None:
             for i in range(0, len(observations), 65_536)
         ]
         policy = np.concatenate(chunks).astype(np.int64).reshape(-1)
-    values = planning.evaluate_policy(transitions, policy, horizon=_horizon(env_id))
-    return planning.expected_return(transitions, values)
+    return planning.policy_return(transitions, policy, horizon=_horizon(env_id))
 
 
 def _all_observations(space: gym.Space[Any], n_states: int) -> np.ndarray | None:

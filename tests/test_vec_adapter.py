@@ -133,8 +133,7 @@ def test_dqn_trains_on_the_adapted_native_env() -> None:
 def _greedy_return(env_id: str, q_table: np.ndarray) -> float:
     model = planning.model_of(gym.make(env_id))
     horizon = gym.spec(env_id).max_episode_steps
-    values = planning.evaluate_policy(model, planning.greedy_policy(q_table), horizon=horizon)
-    return planning.expected_return(model, values)
+    return planning.policy_return(model, planning.greedy_policy(q_table), horizon=horizon)
 
 
 def test_q_learning_on_many_native_envs_reaches_the_optimum_reproducibly() -> None:

@@ -9,11 +9,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
-from stable_baselines3.common.callbacks import BaseCallback, StopTrainingOnMaxEpisodes
+from stable_baselines3.common.callbacks import StopTrainingOnMaxEpisodes
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
 from qgym import planning
 from qgym.agents import SARSA, DoubleQLearning, ExpectedSARSA, QLearning, TabularAlgorithm
+from qgym.callbacks import ExactReturnCallback
 
 ALGORITHMS = [QLearning, SARSA, ExpectedSARSA, DoubleQLearning]
 
@@ -24,7 +25,7 @@ def greedy_return(
     """Exact expected return of the model's greedy policy from the env's start distribution."""
     mdp = planning.model_of(env)
     policy = model.predict(np.arange(mdp.n_states), deterministic=True)[0]
-    return planning.expected_return(mdp, planning.evaluate_policy(mdp, policy, gamma=gamma, horizon=horizon))
+    return planning.policy_return(mdp, policy, gamma=gamma, horizon=horizon)
 
 
 @pytest.mark.parametrize("cls", ALGORITHMS)
@@ -153,23 +154,6 @@ def test_several_envs_learn_the_optimum_together() -> None:
     )
 
 
-class ExactSuccessTracker(BaseCallback):
-    """Every ``every`` steps, the exact success probability of the greedy policy within the step limit."""
-
-    def __init__(self, env: gym.Env[Any, Any], every: int, horizon: int) -> None:
-        super().__init__()
-        self.mdp = planning.model_of(env)
-        self.every, self.horizon = every, horizon
-        self.history: list[tuple[int, float]] = []
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps % self.every == 0:
-            policy = self.model.predict(np.arange(self.mdp.n_states), deterministic=True)[0]
-            values = planning.evaluate_policy(self.mdp, policy, gamma=1.0, horizon=self.horizon)
-            self.history.append((self.num_timesteps, planning.expected_return(self.mdp, values)))
-        return True
-
-
 @pytest.mark.slow
 def test_q_learning_reaches_95_percent_of_the_optimum_on_frozen_lake_8x8_and_stays_there() -> None:
     """Slippery 8x8, 200-step limit: exact success probability of the greedy policy every 10k steps.
@@ -182,11 +166,9 @@ def test_q_learning_reaches_95_percent_of_the_optimum_on_frozen_lake_8x8_and_sta
     env = gym.make("FrozenLake8x8-v1")
     mdp = planning.model_of(env)
     optimal_policy = planning.value_iteration(mdp, gamma=0.99).policy
-    optimum = planning.expected_return(
-        mdp, planning.evaluate_policy(mdp, optimal_policy, gamma=1.0, horizon=200)
-    )
+    optimum = planning.policy_return(mdp, optimal_policy, horizon=200)
     assert optimum == pytest.approx(0.863, abs=5e-4)
-    tracker = ExactSuccessTracker(env, every=10_000, horizon=200)
+    tracker = ExactReturnCallback(env, every=10_000, horizon=200)
     model = QLearning(
         "TabularPolicy",
         env,
