@@ -77,9 +77,11 @@ def load_preset(algo: str, env_id: str, path: str | Path | None = None) -> dict[
             f"the preset file {file} must map env IDs to hyperparameters, got {type(document).__name__}"
         )
     if env_id not in document:
+        tabular = algo != "dqn" and path is None
+        hint = " (tables are shipped only for the rungs they learn to 95% of the optimum: try --algo dqn)"
         raise PresetError(
-            f"the preset file {file} has no key {env_id!r}{_near(env_id, [str(k) for k in document])}; "
-            f"add a block '{env_id}:' with n_timesteps and the hyperparameters"
+            f"the preset file {file} has no key {env_id!r}{_near(env_id, [str(k) for k in document])}"
+            f"{hint if tabular else ''}; add a block '{env_id}:' with n_timesteps and the hyperparameters"
         )
     block = document[env_id]
     if not isinstance(block, dict):

@@ -128,15 +128,27 @@ def check_env_id(env_id: str) -> str:
     raise ValueError(f"unknown env ID {env_id!r}{hint}; 'qgym list' shows the qgym IDs")
 
 
-def make_env(env_id: str, preset: dict[str, Any], seed: int | None = 0, n_envs: int | None = None) -> Any:
-    """The SB3 VecEnv a preset asks for: qgym's native vector env when it can, else a DummyVecEnv."""
+def make_env(
+    env_id: str,
+    preset: dict[str, Any],
+    seed: int | None = 0,
+    n_envs: int | None = None,
+    *,
+    own_rewards: bool = False,
+) -> Any:
+    """The SB3 VecEnv a preset asks for: qgym's native vector env when it can, else a DummyVecEnv.
+
+    ``own_rewards=True`` leaves out the preset's reward-only wrappers (``qgym.wrappers.ScaleReward``),
+    so returns are in the env's own units, and keeps the VecEnv type the preset trains on.
+    """
     from stable_baselines3.common.env_util import make_vec_env
 
     check_env_id(env_id)
     n = int(preset.get("n_envs", 1) if n_envs is None else n_envs)
-    wrapper = _wrapper(preset.get("env_wrapper"))
+    spec = preset.get("env_wrapper")
+    wrapper = None if own_rewards and _rewards_only(spec) else _wrapper(spec)
     horizon = gym.spec(env_id).max_episode_steps
-    if wrapper is None and horizon is not None and env_id.startswith("qgym/"):
+    if spec is None and horizon is not None and env_id.startswith("qgym/"):
         from qgym.vec_adapter import make_sb3_vec_env
 
         return make_sb3_vec_env(env_id, n, seed=seed)
@@ -226,7 +238,7 @@ def train(
     model.set_logger(configure(str(folder), ["csv"] + (["stdout"] if verbose else [])))
     callbacks = [] if callback is None else [callback]
     if eval_freq > 0:
-        eval_env = make_env(env_id, preset, seed=seed + 10_000, n_envs=1)
+        eval_env = make_env(env_id, preset, seed=seed + 10_000, n_envs=1, own_rewards=True)
         callbacks.append(
             EvalCallback(
                 eval_env,
@@ -266,19 +278,22 @@ def evaluate(
     env_wrapper: Any = None,
 ) -> Evaluation:
     """Mean return of ``model``'s greedy policy over ``n_episodes`` and, where the env has an exact
-    model whose states are the observations, the exact expected return of that policy."""
+    model whose states are the observations, the exact expected return of that policy.
+
+    Returns are the env's own: reward-only wrappers of ``env_wrapper`` (``qgym.wrappers.ScaleReward``)
+    are left out, since the policy sees the same observations with or without them."""
     from stable_baselines3.common.evaluation import evaluate_policy
 
     check_env_id(env_id)
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be a positive number, got {n_episodes}")
-    env = make_env(env_id, {"env_wrapper": env_wrapper}, seed=seed, n_envs=1)
+    env = make_env(env_id, {"env_wrapper": env_wrapper}, seed=seed, n_envs=1, own_rewards=True)
     returns, _ = evaluate_policy(
         model, env, n_eval_episodes=n_episodes, deterministic=True, return_episode_rewards=True
     )
     env.close()
     exact, optimum = None, None
-    if env_wrapper is None and _has_exact_model(env_id):
+    if (env_wrapper is None or _rewards_only(env_wrapper)) and _has_exact_model(env_id):
         optimum = exact_optimum(env_id)
         exact = _exact_return(model, env_id)
     array = np.asarray(returns, dtype=np.float64)
@@ -384,11 +399,23 @@ def _all_observations(space: gym.Space[Any], n_states: int) -> np.ndarray | None
 
 
 def _wrapper(spec: Any) -> Any:
-    """RL Zoo's ``env_wrapper``: a dotted name or ``[{dotted.Name: {kwargs}}, ...]`` (qgym/gymnasium only)."""
+    """RL Zoo's ``env_wrapper`` as one function env -> wrapped env (None when there is none)."""
     if spec is None:
         return None
+    wrappers = [functools.partial(cls, **kwargs) for cls, kwargs in _wrapper_classes(spec)]
+
+    def wrap(env: gym.Env[Any, Any]) -> gym.Env[Any, Any]:
+        for wrapper in wrappers:
+            env = wrapper(env)
+        return env
+
+    return wrap
+
+
+def _wrapper_classes(spec: Any) -> list[tuple[type, dict[str, Any]]]:
+    """``env_wrapper`` resolved: a dotted name or ``[{dotted.Name: {kwargs}}, ...]`` (qgym/gymnasium)."""
     items = spec if isinstance(spec, list) else [spec]
-    wrappers = []
+    resolved = []
     for item in items:
         name: Any
         kwargs: Any
@@ -409,14 +436,15 @@ def _wrapper(spec: Any) -> Any:
             cls = getattr(importlib.import_module(module), attribute)
         except (ImportError, AttributeError) as error:
             raise ValueError(f"env_wrapper {name!r} does not exist: {error}") from error
-        wrappers.append(functools.partial(cls, **(kwargs or {})))
+        resolved.append((cls, dict(kwargs or {})))
+    return resolved
 
-    def wrap(env: gym.Env[Any, Any]) -> gym.Env[Any, Any]:
-        for wrapper in wrappers:
-            env = wrapper(env)
-        return env
 
-    return wrap
+def _rewards_only(spec: Any) -> bool:
+    """True when every wrapper of ``env_wrapper`` is a RewardWrapper: the agent sees the bare env."""
+    return spec is not None and all(
+        isinstance(cls, type) and issubclass(cls, gym.RewardWrapper) for cls, _ in _wrapper_classes(spec)
+    )
 
 
 def _new_run_folder(parent: Path, env_id: str) -> Path:

@@ -1,23 +1,25 @@
-"""Observation wrappers that make continuous envs tabular.
+"""Wrappers the presets name in ``env_wrapper``: bin a continuous observation, scale the reward.
 
 >>> import gymnasium as gym
->>> from qgym.wrappers import DiscretizeObservation
+>>> from qgym.wrappers import DiscretizeObservation, ScaleReward
 >>> env = DiscretizeObservation(gym.make("MountainCar-v0"), bins=(18, 14))
 >>> env.observation_space
 MultiDiscrete([18 14])
+>>> ScaleReward(gym.make("qgym:qgym/GridFarm-1x1-v0"), scale=0.1).scale
+0.1
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["DiscretizeObservation"]
+__all__ = ["DiscretizeObservation", "ScaleReward"]
 
 
 class DiscretizeObservation(gym.ObservationWrapper[NDArray[np.int64], Any, NDArray[np.floating[Any]]]):
@@ -63,6 +65,34 @@ class DiscretizeObservation(gym.ObservationWrapper[NDArray[np.int64], Any, NDArr
         """Bin indices of one observation."""
         fraction = (np.asarray(observation, dtype=np.float64).reshape(-1) - self.low) / (self.high - self.low)
         return np.clip(np.floor(fraction * self.bins), 0, self.bins - 1).astype(np.int64)
+
+
+class ScaleReward(gym.RewardWrapper[Any, Any]):
+    """Multiply every reward by a fixed ``scale``; observations, actions and episodes are unchanged.
+
+    For DQN on envs whose rewards are large and rare (a harvest of 10 every 20-odd steps): SB3's DQN
+    fits Q with the Huber loss, which treats TD errors above 1 like an absolute error and so pulls
+    Q towards the median of its targets, below their mean. Rewards scaled down keep the errors in
+    the loss's quadratic part, where the fixed point is the Bellman one. The greedy policy is the
+    same for any positive scale, so qgym judges it on the env's own rewards.
+
+    :param env: any env with scalar rewards.
+    :param scale: a finite number > 0.
+    """
+
+    def __init__(self, env: gym.Env[Any, Any], scale: float) -> None:
+        super().__init__(env)
+        if (
+            isinstance(scale, bool)
+            or not isinstance(scale, int | float | np.integer | np.floating)
+            or not 0.0 < float(scale) < np.inf
+        ):
+            raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
+        self.scale = float(scale)
+
+    def reward(self, reward: SupportsFloat) -> float:
+        """The scaled reward."""
+        return self.scale * float(reward)
 
 
 def _per_component(value: ArrayLike, size: int, name: str) -> NDArray[np.float64]:

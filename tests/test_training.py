@@ -94,13 +94,27 @@ def test_an_unknown_algorithm_suggests_the_nearest() -> None:
         load_preset("expected-sarsa", "FrozenLake-v1")
 
 
-@pytest.mark.parametrize("algo", ["qlearning", "dqn"])
-def test_every_registered_id_and_the_toy_text_envs_have_a_shipped_preset(algo: str) -> None:
-    document = yaml.safe_load(default_preset_path(algo).read_text(encoding="utf-8"))
+def test_every_registered_id_and_the_toy_text_envs_have_a_shipped_dqn_preset() -> None:
+    document = yaml.safe_load(default_preset_path("dqn").read_text(encoding="utf-8"))
     for env_id in [*qgym_env_ids(), *training.TOY_TEXT_IDS]:
-        assert env_id in document, f"{default_preset_path(algo)} has no preset for {env_id}"
-        preset = load_preset(algo, env_id)
-        assert preset["n_timesteps"] >= 1
+        assert env_id in document, f"{default_preset_path('dqn')} has no preset for {env_id}"
+        assert load_preset("dqn", env_id)["n_timesteps"] >= 1
+
+
+def test_tables_are_shipped_for_every_rung_a_table_learns_and_only_there() -> None:
+    document = yaml.safe_load(default_preset_path("qlearning").read_text(encoding="utf-8"))
+    small_farms = {"qgym/GridFarm-1x1-Det-v0", "qgym/GridFarm-1x1-v0", "qgym/GridFarm-1x2-v0"}
+    chains = {"qgym/Trading-Chain-v0", "qgym/Trading-ChainRegime-v0", "qgym/Trading-ChainCostly-v0"}
+    assert small_farms | chains | set(training.TOY_TEXT_IDS) <= set(document)
+    assert not {"qgym/GridFarm-2x2-v0", "qgym/GridFarm-2x3-v0", "qgym/GridFarm-3x3-v0"} & set(document)
+
+
+@pytest.mark.parametrize("algo", ["qlearning", "double_qlearning"])
+def test_a_rung_without_a_tabular_preset_says_so_and_points_to_dqn(algo: str, tmp_path: Path) -> None:
+    message = r"qlearning\.yml has no key 'qgym/GridFarm-2x2-v0'.*try --algo dqn"
+    with pytest.raises(PresetError, match=message):
+        training.train(algo, "qgym/GridFarm-2x2-v0", log_folder=tmp_path)
+    assert not (tmp_path / algo).exists()
 
 
 def test_the_other_tabular_algorithms_fall_back_to_the_qlearning_presets() -> None:
@@ -180,6 +194,61 @@ def test_a_box_env_trains_a_table_through_the_presets_env_wrapper(tmp_path: Path
     )
     assert run.evaluation.exact_return is None
     assert run.evaluation.optimum is None
+
+
+def test_scale_reward_scales_rewards_only_and_refuses_a_bad_scale() -> None:
+    from qgym.wrappers import ScaleReward
+
+    plain, scaled = gym.make("qgym/GridFarm-1x1-v0"), ScaleReward(gym.make("qgym/GridFarm-1x1-v0"), 0.1)
+    assert plain.reset(seed=5)[0] == scaled.reset(seed=5)[0]
+    rewards = []
+    for action in [4, 5, 7, 7, 5, 7, 6, 4] * 10:
+        obs, reward, *_ = plain.step(action)
+        scaled_obs, scaled_reward, *_ = scaled.step(action)
+        assert obs == scaled_obs
+        assert scaled_reward == pytest.approx(0.1 * float(reward))
+        rewards.append(reward)
+    assert min(rewards) < 0 < max(rewards)
+    for bad in (0, -1.0, float("inf"), float("nan"), True, "0.1"):
+        with pytest.raises(ValueError, match="scale must be a finite number > 0"):
+            ScaleReward(gym.make("qgym/GridFarm-1x1-v0"), bad)  # type: ignore[arg-type]
+
+
+def test_a_reward_only_wrapper_is_left_out_of_evaluation_so_returns_are_the_envs_own(tmp_path: Path) -> None:
+    preset = load_preset("qlearning", "qgym/GridFarm-1x1-Det-v0")
+    preset["env_wrapper"] = [{"qgym.wrappers.ScaleReward": {"scale": 0.05}}]
+    run = training.train(
+        "qlearning", "qgym/GridFarm-1x1-Det-v0", preset=preset, log_folder=tmp_path, eval_freq=10_000
+    )
+    plain = training.evaluate(run.model, "qgym/GridFarm-1x1-Det-v0", 100, seed=20_000)
+    assert run.evaluation.mean_return == pytest.approx(plain.mean_return)
+    assert run.evaluation.exact_return == pytest.approx(plain.exact_return)
+    assert run.evaluation.mean_return > 90  # the scaled env pays at most 0.05 x 96
+    assert np.load(run.folder / "evaluations.npz")["results"].max() > 90
+
+
+@pytest.mark.slow
+def test_dqn_learns_the_stochastic_farm_only_with_its_rewards_scaled_below_the_huber_knee(
+    tmp_path: Path,
+) -> None:
+    # SB3's Huber loss pulls Q towards the median of its targets when TD errors exceed 1: with the
+    # farm's harvest of 10 DQN never learns that watering pays (71.3% of optimal); scaled by 0.1 it does.
+    preset = load_preset("dqn", "qgym/GridFarm-1x1-v0")
+    assert preset["env_wrapper"] == [{"qgym.wrappers.ScaleReward": {"scale": 0.1}}]
+    scaled = training.train(
+        "dqn", "qgym/GridFarm-1x1-v0", preset=preset, log_folder=tmp_path, eval_episodes=5
+    )
+    unscaled = training.train(
+        "dqn",
+        "qgym/GridFarm-1x1-v0",
+        preset={key: value for key, value in preset.items() if key != "env_wrapper"},
+        log_folder=tmp_path,
+        eval_episodes=5,
+    )
+    assert scaled.evaluation.percent_of_optimum is not None
+    assert unscaled.evaluation.percent_of_optimum is not None
+    assert scaled.evaluation.percent_of_optimum >= 90.0
+    assert unscaled.evaluation.percent_of_optimum < 80.0
 
 
 def test_a_wrapper_outside_qgym_and_gymnasium_is_refused() -> None:

@@ -32,21 +32,21 @@ def test_neither_import_qgym_nor_the_training_api_imports_rl_zoo(tmp_path: Path)
 
 @needs_zoo
 @pytest.mark.slow
-def test_rl_zoo_trains_dqn_on_a_qgym_env_from_the_shipped_preset_file(tmp_path: Path) -> None:
+def test_rl_zoo_trains_dqn_on_a_qgym_env_from_the_shipped_preset_with_its_env_wrapper(tmp_path: Path) -> None:
     argv = [
         "-m",
         "rl_zoo3.train",
         "--algo",
         "dqn",
         "--env",
-        "qgym/Trading-Chain-v0",
+        "qgym/GridFarm-1x1-v0",
         "--gym-packages",
         "qgym",
     ]
     argv += ["-conf", "zoo_configs/dqn.yml", "-n", "3000", "-f", str(tmp_path / "logs"), "--seed", "0"]
     result = run(argv, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "logs" / "dqn" / "qgym-Trading-Chain-v0_1" / "qgym-Trading-Chain-v0.zip").is_file()
+    assert (tmp_path / "logs" / "dqn" / "qgym-GridFarm-1x1-v0_1" / "qgym-GridFarm-1x1-v0.zip").is_file()
 
 
 @needs_zoo
