@@ -138,15 +138,15 @@ def make_env(
 ) -> Any:
     """The SB3 VecEnv a preset asks for: qgym's native vector env when it can, else a DummyVecEnv.
 
-    ``own_rewards=True`` leaves out the preset's reward-only wrappers (``qgym.wrappers.ScaleReward``),
-    so returns are in the env's own units, and keeps the VecEnv type the preset trains on.
+    ``own_rewards=True`` leaves out the preset's reward wrappers (``qgym.wrappers.ScaleReward``), so
+    returns are in the env's own units, and keeps the VecEnv type the preset trains on.
     """
     from stable_baselines3.common.env_util import make_vec_env
 
     check_env_id(env_id)
     n = int(preset.get("n_envs", 1) if n_envs is None else n_envs)
     spec = preset.get("env_wrapper")
-    wrapper = None if own_rewards and _rewards_only(spec) else _wrapper(spec)
+    wrapper = _wrapper(spec, own_rewards=own_rewards)
     horizon = gym.spec(env_id).max_episode_steps
     if spec is None and horizon is not None and env_id.startswith("qgym/"):
         from qgym.vec_adapter import make_sb3_vec_env
@@ -293,9 +293,9 @@ def evaluate(
     )
     env.close()
     exact, optimum = None, None
-    if (env_wrapper is None or _rewards_only(env_wrapper)) and _has_exact_model(env_id):
+    if _keeps_states(env_wrapper) and _has_exact_model(env_id):
         optimum = exact_optimum(env_id)
-        exact = _exact_return(model, env_id)
+        exact = _exact_return(model, env_id, env_wrapper)
     array = np.asarray(returns, dtype=np.float64)
     return Evaluation(env_id, n_episodes, float(array.mean()), float(array.std()), exact, optimum)
 
@@ -363,8 +363,9 @@ def exact_optimum_known(env_id: str) -> bool:
     return known_optimum(env_id) is not None
 
 
-def _exact_return(model: Any, env_id: str) -> float | None:
-    """Exact expected return of the model's greedy policy, when env states are its observations."""
+def _exact_return(model: Any, env_id: str, env_wrapper: Any = None) -> float | None:
+    """Exact expected return of the model's greedy policy, when env states are its observations
+    (as the observation wrappers of ``env_wrapper`` encode them)."""
     from qgym import planning
 
     env = gym.make(env_id)
@@ -373,8 +374,10 @@ def _exact_return(model: Any, env_id: str) -> float | None:
     env.close()
     if observations is None:
         return None
+    if env_wrapper is not None:
+        observations = _encode(_wrapper(env_wrapper, own_rewards=True)(gym.make(env_id)), observations)
     table = getattr(model, "q_table", None)
-    if table is not None and np.shape(table)[0] == transitions.n_states:
+    if table is not None and env_wrapper is None and np.shape(table)[0] == transitions.n_states:
         policy = planning.greedy_policy(np.asarray(table))
     else:
         chunks = [
@@ -383,6 +386,18 @@ def _exact_return(model: Any, env_id: str) -> float | None:
         ]
         policy = np.concatenate(chunks).astype(np.int64).reshape(-1)
     return planning.policy_return(transitions, policy, horizon=_horizon(env_id))
+
+
+def _encode(wrapped: gym.Env[Any, Any], observations: np.ndarray) -> np.ndarray:
+    """``observations`` of the bare env as the ObservationWrappers of ``wrapped`` pass them on."""
+    layers = []
+    while isinstance(wrapped, gym.Wrapper):
+        layers.append(wrapped)
+        wrapped = wrapped.env
+    for layer in reversed(layers):
+        if isinstance(layer, gym.ObservationWrapper):
+            observations = np.stack([np.asarray(layer.observation(obs)) for obs in observations])
+    return observations
 
 
 def _all_observations(space: gym.Space[Any], n_states: int) -> np.ndarray | None:
@@ -398,11 +413,16 @@ def _all_observations(space: gym.Space[Any], n_states: int) -> np.ndarray | None
     return None
 
 
-def _wrapper(spec: Any) -> Any:
-    """RL Zoo's ``env_wrapper`` as one function env -> wrapped env (None when there is none)."""
+def _wrapper(spec: Any, own_rewards: bool = False) -> Any:
+    """RL Zoo's ``env_wrapper`` as one function env -> wrapped env (None when there is none);
+    ``own_rewards`` leaves its reward wrappers out."""
     if spec is None:
         return None
-    wrappers = [functools.partial(cls, **kwargs) for cls, kwargs in _wrapper_classes(spec)]
+    wrappers = [
+        functools.partial(cls, **kwargs)
+        for cls, kwargs in _wrapper_classes(spec)
+        if not (own_rewards and issubclass(cls, gym.RewardWrapper))
+    ]
 
     def wrap(env: gym.Env[Any, Any]) -> gym.Env[Any, Any]:
         for wrapper in wrappers:
@@ -440,10 +460,14 @@ def _wrapper_classes(spec: Any) -> list[tuple[type, dict[str, Any]]]:
     return resolved
 
 
-def _rewards_only(spec: Any) -> bool:
-    """True when every wrapper of ``env_wrapper`` is a RewardWrapper: the agent sees the bare env."""
-    return spec is not None and all(
-        isinstance(cls, type) and issubclass(cls, gym.RewardWrapper) for cls, _ in _wrapper_classes(spec)
+def _keeps_states(spec: Any) -> bool:
+    """True when ``env_wrapper`` only re-encodes observations (wrappers marked ``stateless``, a
+    function of the observation alone) or rewards: each observation still stands for one state of
+    the env's exact model, so the greedy policy can be valued exactly."""
+    return spec is None or all(
+        issubclass(cls, gym.RewardWrapper)
+        or (issubclass(cls, gym.ObservationWrapper) and getattr(cls, "stateless", False) is True)
+        for cls, _ in _wrapper_classes(spec)
     )
 
 

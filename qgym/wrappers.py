@@ -1,10 +1,13 @@
-"""Wrappers the presets name in ``env_wrapper``: bin a continuous observation, scale the reward.
+"""Wrappers the presets name in ``env_wrapper``: bin a continuous observation, split a state index
+into its components, scale the reward.
 
 >>> import gymnasium as gym
->>> from qgym.wrappers import DiscretizeObservation, ScaleReward
+>>> from qgym.wrappers import DiscretizeObservation, ScaleReward, UnravelObservation
 >>> env = DiscretizeObservation(gym.make("MountainCar-v0"), bins=(18, 14))
 >>> env.observation_space
 MultiDiscrete([18 14])
+>>> UnravelObservation(gym.make("Taxi-v4"), dims=(5, 5, 5, 4)).observation(328)
+array([3, 1, 2, 0])
 >>> ScaleReward(gym.make("qgym:qgym/GridFarm-1x1-v0"), scale=0.1).scale
 0.1
 """
@@ -12,14 +15,14 @@ MultiDiscrete([18 14])
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["DiscretizeObservation", "ScaleReward"]
+__all__ = ["DiscretizeObservation", "ScaleReward", "UnravelObservation"]
 
 
 class DiscretizeObservation(gym.ObservationWrapper[NDArray[np.int64], Any, NDArray[np.floating[Any]]]):
@@ -33,6 +36,9 @@ class DiscretizeObservation(gym.ObservationWrapper[NDArray[np.int64], Any, NDArr
     :param low: lower edge of the binned range; defaults to the space's ``low`` (must then be finite).
     :param high: upper edge of the binned range; defaults to the space's ``high`` (must then be finite).
     """
+
+    # The observation is a function of the wrapped env's observation alone (no memory, no clock).
+    stateless: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -65,6 +71,41 @@ class DiscretizeObservation(gym.ObservationWrapper[NDArray[np.int64], Any, NDArr
         """Bin indices of one observation."""
         fraction = (np.asarray(observation, dtype=np.float64).reshape(-1) - self.low) / (self.high - self.low)
         return np.clip(np.floor(fraction * self.bins), 0, self.bins - 1).astype(np.int64)
+
+
+class UnravelObservation(gym.ObservationWrapper[NDArray[np.int64], Any, int]):
+    """Split a Discrete state index into its components: ``numpy.unravel_index(obs, dims)``.
+
+    A network sees a one-hot of 9,604 inputs for the 2x2 farm's index and must learn each state
+    apart; unravelled by ``dims=(7, 7, 7, 7, 4)`` (four plots' stages and the farmer's cell) SB3
+    one-hots each component, 32 inputs from which what is learned on one plot carries to others.
+
+    :param env: an env with a ``Discrete(n)`` observation space (``start`` 0).
+    :param dims: component sizes, row-major, whose product is ``n``.
+    """
+
+    stateless: ClassVar[bool] = True
+
+    def __init__(self, env: gym.Env[int, Any], dims: Sequence[int]) -> None:
+        super().__init__(env)
+        space = env.observation_space
+        if not isinstance(space, spaces.Discrete) or int(space.start) != 0:
+            raise ValueError(f"UnravelObservation needs a Discrete observation space from 0, got {space}")
+        if (
+            not isinstance(dims, list | tuple)
+            or not dims
+            or not all(isinstance(d, int | np.integer) and not isinstance(d, bool) and d >= 1 for d in dims)
+        ):
+            raise ValueError(f"dims must be a list of positive integers, got {dims!r}")
+        sizes = [int(d) for d in dims]
+        if int(np.prod(sizes, dtype=np.float64)) != int(space.n):
+            raise ValueError(f"dims must multiply to the {int(space.n)} states of {space}, got {sizes}")
+        self.dims = tuple(sizes)
+        self.observation_space = spaces.MultiDiscrete(sizes)
+
+    def observation(self, observation: int) -> NDArray[np.int64]:
+        """The components of one state index."""
+        return np.array(np.unravel_index(int(observation), self.dims), dtype=np.int64)
 
 
 class ScaleReward(gym.RewardWrapper[Any, Any]):

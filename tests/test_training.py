@@ -227,6 +227,53 @@ def test_a_reward_only_wrapper_is_left_out_of_evaluation_so_returns_are_the_envs
     assert np.load(run.folder / "evaluations.npz")["results"].max() > 90
 
 
+def test_unravel_observation_splits_a_state_index_and_refuses_bad_dims() -> None:
+    from qgym.wrappers import UnravelObservation
+
+    env = UnravelObservation(gym.make("qgym/GridFarm-2x2-v0"), dims=[7, 7, 7, 7, 4])
+    obs, _ = env.reset(seed=1)
+    assert env.observation_space == gym.spaces.MultiDiscrete([7, 7, 7, 7, 4])
+    for action in [4, 3, 4, 1, 4, 5, 2, 4, 5]:
+        obs, *_ = env.step(action)
+        farm = env.unwrapped
+        assert obs.tolist() == [*farm.crops.tolist(), farm.state_index % 4]  # type: ignore[attr-defined]
+        assert obs in env.observation_space
+    for dims, message in [
+        ([7, 7, 7, 7], "must multiply to the 9604 states"),
+        ([7, 7, 7, 7, 4.0], "list of positive integers"),
+        ("77774", "list of positive integers"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            UnravelObservation(gym.make("qgym/GridFarm-2x2-v0"), dims=dims)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs a Discrete observation space"):
+        UnravelObservation(gym.make("CartPole-v1"), dims=[2])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("algo", ["qlearning", "dqn"])
+def test_a_policy_behind_an_observation_wrapper_is_still_valued_exactly(algo: str, tmp_path: Path) -> None:
+    wrappers = [{"qgym.wrappers.UnravelObservation": {"dims": [4, 4]}}]
+    preset = {"n_timesteps": 2000, "env_wrapper": wrappers, "learning_starts": 100}
+    if algo == "qlearning":
+        del preset["learning_starts"]
+    run = training.train(algo, "FrozenLake-v1", preset=preset, log_folder=tmp_path, eval_episodes=5)
+    model = planning.model_of(gym.make("FrozenLake-v1"))
+    cells = np.stack(np.unravel_index(np.arange(16), (4, 4)), axis=1)
+    policy = run.model.predict(cells, deterministic=True)[0]
+    expected = planning.policy_return(model, policy, horizon=100)
+    assert run.evaluation.exact_return == pytest.approx(expected)
+    assert run.evaluation.optimum == pytest.approx(training.exact_optimum("FrozenLake-v1"))
+
+
+def test_an_observation_wrapper_with_memory_or_a_clock_is_not_valued_exactly(tmp_path: Path) -> None:
+    # TimeAwareObservation adds the step count, which no state of FrozenLake's model carries.
+    preset = {**FAST, "env_wrapper": ["gymnasium.wrappers.TimeAwareObservation"], "policy": "MlpPolicy"}
+    preset.update(learning_starts=100, n_timesteps=300)
+    run = training.train("dqn", "FrozenLake-v1", preset=preset, log_folder=tmp_path, eval_episodes=3)
+    assert run.evaluation.exact_return is None
+    assert run.evaluation.optimum is None
+    assert run.evaluation.percent_of_optimum is None
+
+
 @pytest.mark.slow
 def test_dqn_learns_the_stochastic_farm_only_with_its_rewards_scaled_below_the_huber_knee(
     tmp_path: Path,
