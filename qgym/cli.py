@@ -274,7 +274,9 @@ def _eval(args: argparse.Namespace) -> int:
     env = gym.make(args.env)
     agent = load_agent(args.model, env, args.env)
     env.close()
-    evaluation = training.evaluate(agent.model, args.env, args.episodes, seed=args.seed)
+    evaluation = training.evaluate(
+        agent.model, args.env, args.episodes, seed=args.seed, env_wrapper=agent.env_wrapper
+    )
     print(f"{args.model} on {args.env}:")
     print(evaluation.summary())
     return 0

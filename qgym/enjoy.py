@@ -30,14 +30,27 @@ class Agent:
 
     model: Any
     name: str
+    # The run's env_wrapper (config.yml beside the model) and the env as the model sees it through it:
+    # observations of the bare env are encoded as the wrapper's observation layers do.
+    env_wrapper: Any = None
+    wrapped_env: gym.Env[Any, Any] | None = None
+
+    def encode(self, observation: Any) -> Any:
+        """The bare env's ``observation`` as the model sees it."""
+        if self.wrapped_env is None:
+            return observation
+        from qgym.training import encode_observations
+
+        return encode_observations(self.wrapped_env, np.asarray([observation]))[0]
 
     def act(self, observation: Any) -> int:
         """The greedy (deterministic) action."""
-        action, _ = self.model.predict(observation, deterministic=True)
+        action, _ = self.model.predict(self.encode(observation), deterministic=True)
         return int(np.asarray(action).reshape(-1)[0])
 
     def q_values(self, observation: Any) -> NDArray[np.float64] | None:
         """Q-values of every action here, or None for an agent without them (PPO, A2C)."""
+        observation = self.encode(observation)
         policy = self.model.policy
         if hasattr(policy, "states") and hasattr(policy, "tables"):
             row = policy.states.index(observation)
@@ -61,20 +74,31 @@ class Agent:
 def load_agent(path: str | Path, env: gym.Env[Any, Any] | None, env_id: str = "the env") -> Agent:
     """Load the model at ``path`` for ``env``; a ValueError names the problem (missing, not a model,
     spaces that do not match the env)."""
+    from qgym import training
+
     path = _locate(path)
     kind = _model_kind(path)
+    spec = training.run_env_wrapper(path)
+    wrapped = None
+    if spec is not None and env is not None:
+        if not training.keeps_states(spec):
+            raise ValueError(
+                f"the model {path} was trained behind env_wrapper {spec!r} (its config.yml), which changes "
+                f"more than observations and rewards; it cannot be replayed on {env_id}"
+            )
+        wrapped = training.wrap_env(env, spec, own_rewards=True)
     try:
         if kind == "tabular":
             from qgym.agents import TabularAlgorithm
 
-            model = TabularAlgorithm.load(path, env=env)
+            model = TabularAlgorithm.load(path, env=wrapped or env)
         else:
             import stable_baselines3
 
-            model = getattr(stable_baselines3, kind).load(path, env=env, device="cpu")
+            model = getattr(stable_baselines3, kind).load(path, env=wrapped or env, device="cpu")
     except ValueError as error:
         raise ValueError(f"the model {path} does not fit {env_id}: {error}") from error
-    return Agent(model, f"{type(model).__name__} ({path.name})")
+    return Agent(model, f"{type(model).__name__} ({path.name})", spec, wrapped)
 
 
 def guess_env_id(path: str | Path) -> str:

@@ -31,12 +31,16 @@ __all__ = [
     "Run",
     "check_algorithm",
     "check_env_id",
+    "encode_observations",
     "evaluate",
     "exact_optimum",
+    "keeps_states",
     "load_preset",
     "make_env",
     "make_model",
+    "run_env_wrapper",
     "train",
+    "wrap_env",
 ]
 
 TOY_TEXT_IDS = ("FrozenLake-v1", "FrozenLake8x8-v1", "Taxi-v4", "CliffWalking-v1")
@@ -293,7 +297,7 @@ def evaluate(
     )
     env.close()
     exact, optimum = None, None
-    if _keeps_states(env_wrapper) and _has_exact_model(env_id):
+    if keeps_states(env_wrapper) and _has_exact_model(env_id):
         optimum = exact_optimum(env_id)
         exact = _exact_return(model, env_id, env_wrapper)
     array = np.asarray(returns, dtype=np.float64)
@@ -313,6 +317,25 @@ def exact_optimum(env_id: str) -> float | None:
     model = planning.model_of(env)
     solution = planning.backward_induction(model, _horizon(env_id))
     return planning.expected_return(model, solution.values)
+
+
+def wrap_env(env: gym.Env[Any, Any], env_wrapper: Any, own_rewards: bool = False) -> gym.Env[Any, Any]:
+    """``env`` inside the preset's ``env_wrapper`` (without its reward wrappers if ``own_rewards``)."""
+    wrapper = _wrapper(env_wrapper, own_rewards=own_rewards)
+    return env if wrapper is None else wrapper(env)
+
+
+def run_env_wrapper(model_path: str | Path) -> Any:
+    """The ``env_wrapper`` a model was trained behind, from the ``config.yml`` that :func:`train`
+    wrote beside it (None when there is no such file or no wrapper)."""
+    import yaml
+
+    config = Path(model_path).parent / "config.yml"
+    if not config.is_file():
+        return None
+    document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    hyperparameters = document.get("hyperparameters") if isinstance(document, dict) else None
+    return hyperparameters.get("env_wrapper") if isinstance(hyperparameters, dict) else None
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -375,7 +398,8 @@ def _exact_return(model: Any, env_id: str, env_wrapper: Any = None) -> float | N
     if observations is None:
         return None
     if env_wrapper is not None:
-        observations = _encode(_wrapper(env_wrapper, own_rewards=True)(gym.make(env_id)), observations)
+        wrapped = wrap_env(gym.make(env_id), env_wrapper, own_rewards=True)
+        observations = encode_observations(wrapped, observations)
     table = getattr(model, "q_table", None)
     if table is not None and env_wrapper is None and np.shape(table)[0] == transitions.n_states:
         policy = planning.greedy_policy(np.asarray(table))
@@ -388,7 +412,7 @@ def _exact_return(model: Any, env_id: str, env_wrapper: Any = None) -> float | N
     return planning.policy_return(transitions, policy, horizon=_horizon(env_id))
 
 
-def _encode(wrapped: gym.Env[Any, Any], observations: np.ndarray) -> np.ndarray:
+def encode_observations(wrapped: gym.Env[Any, Any], observations: np.ndarray) -> np.ndarray:
     """``observations`` of the bare env as the ObservationWrappers of ``wrapped`` pass them on."""
     layers = []
     while isinstance(wrapped, gym.Wrapper):
@@ -460,7 +484,7 @@ def _wrapper_classes(spec: Any) -> list[tuple[type, dict[str, Any]]]:
     return resolved
 
 
-def _keeps_states(spec: Any) -> bool:
+def keeps_states(spec: Any) -> bool:
     """True when ``env_wrapper`` only re-encodes observations (wrappers marked ``stateless``, a
     function of the observation alone) or rewards: each observation still stands for one state of
     the env's exact model, so the greedy policy can be valued exactly."""

@@ -66,6 +66,32 @@ def test_eval_reads_a_trained_model_and_compares_with_the_optimum(
     assert "of the exact optimum 96.00" in out
 
 
+def test_eval_and_enjoy_replay_a_model_through_the_observation_wrapper_it_was_trained_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gymnasium as gym
+
+    from qgym.enjoy import load_agent
+
+    wrapped = tmp_path / "wrapped.yml"
+    wrapped.write_text(
+        "FrozenLake-v1:\n  n_timesteps: 3000\n  env_wrapper:\n"
+        "    - qgym.wrappers.UnravelObservation:\n        dims: [4, 4]\n"
+        "    - qgym.wrappers.ScaleReward:\n        scale: 0.5\n",
+        encoding="utf-8",
+    )
+    argv = ["train", "--algo", "qlearning", "--env", "FrozenLake-v1", "--preset", str(wrapped)]
+    assert main([*argv, "--log-folder", str(tmp_path / "logs"), "--eval-episodes", "2"]) == 0
+    model = tmp_path / "logs" / "qlearning" / "FrozenLake-v1_1" / "model.zip"
+    trained = capsys.readouterr().out.splitlines()[-1]
+    assert main(["eval", str(model), "--env", "FrozenLake-v1", "--episodes", "3"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == trained  # same exact value, in the env's own units
+    agent = load_agent(model, gym.make("FrozenLake-v1"), "FrozenLake-v1")
+    for state in range(16):
+        assert agent.act(state) == agent.model.predict([state // 4, state % 4], deterministic=True)[0]
+    assert agent.q_values(5) is not None
+
+
 def test_eval_of_a_model_for_another_env_says_it_does_not_fit(
     tmp_path: Path, preset: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
