@@ -46,7 +46,9 @@ def test_rl_zoo_trains_dqn_on_a_qgym_env_from_the_shipped_preset_with_its_env_wr
     argv += ["-conf", "zoo_configs/dqn.yml", "-n", "3000", "-f", str(tmp_path / "logs"), "--seed", "0"]
     result = run(argv, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "logs" / "dqn" / "qgym-GridFarm-1x1-v0_1" / "qgym-GridFarm-1x1-v0.zip").is_file()
+    folder = tmp_path / "logs" / "dqn" / "qgym-GridFarm-1x1-v0_1"
+    assert (folder / "qgym-GridFarm-1x1-v0.zip").is_file()
+    assert "qgym.wrappers.ScaleReward" in (folder / "qgym-GridFarm-1x1-v0" / "config.yml").read_text()
 
 
 @needs_zoo
