@@ -91,11 +91,13 @@ def load_agent(path: str | Path, env: gym.Env[Any, Any] | None, env_id: str = "t
         if kind == "tabular":
             from qgym.agents import TabularAlgorithm
 
-            model = TabularAlgorithm.load(path, env=wrapped or env)
+            model = TabularAlgorithm.load(path, env=env if wrapped is None else wrapped)
         else:
             import stable_baselines3
 
-            model = getattr(stable_baselines3, kind).load(path, env=wrapped or env, device="cpu")
+            model = getattr(stable_baselines3, kind).load(
+                path, env=env if wrapped is None else wrapped, device="cpu"
+            )
     except ValueError as error:
         raise ValueError(f"the model {path} does not fit {env_id}: {error}") from error
     return Agent(model, f"{type(model).__name__} ({path.name})", spec, wrapped)

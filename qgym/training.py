@@ -284,7 +284,7 @@ def evaluate(
     """Mean return of ``model``'s greedy policy over ``n_episodes`` and, where the env has an exact
     model whose states are the observations, the exact expected return of that policy.
 
-    Returns are the env's own: reward-only wrappers of ``env_wrapper`` (``qgym.wrappers.ScaleReward``)
+    Returns are the env's own: the reward wrappers of ``env_wrapper`` (``qgym.wrappers.ScaleReward``)
     are left out, since the policy sees the same observations with or without them."""
     from stable_baselines3.common.evaluation import evaluate_policy
 
