@@ -394,12 +394,11 @@ def _exact_return(model: Any, env_id: str, env_wrapper: Any = None) -> float | N
     env = gym.make(env_id)
     transitions = planning.model_of(env)
     observations = _all_observations(env.observation_space, transitions.n_states)
+    if observations is not None and env_wrapper is not None:
+        observations = encode_observations(wrap_env(env, env_wrapper, own_rewards=True), observations)
     env.close()
     if observations is None:
         return None
-    if env_wrapper is not None:
-        wrapped = wrap_env(gym.make(env_id), env_wrapper, own_rewards=True)
-        observations = encode_observations(wrapped, observations)
     table = getattr(model, "q_table", None)
     if table is not None and env_wrapper is None and np.shape(table)[0] == transitions.n_states:
         policy = planning.greedy_policy(np.asarray(table))

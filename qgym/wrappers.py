@@ -14,6 +14,7 @@ array([3, 1, 2, 0])
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, SupportsFloat
 
@@ -98,7 +99,7 @@ class UnravelObservation(gym.ObservationWrapper[NDArray[np.int64], Any, int]):
         ):
             raise ValueError(f"dims must be a list of positive integers, got {dims!r}")
         sizes = [int(d) for d in dims]
-        if int(np.prod(sizes, dtype=np.float64)) != int(space.n):
+        if math.prod(sizes) != int(space.n):
             raise ValueError(f"dims must multiply to the {int(space.n)} states of {space}, got {sizes}")
         self.dims = tuple(sizes)
         self.observation_space = spaces.MultiDiscrete(sizes)

@@ -266,8 +266,11 @@ def test_a_policy_behind_an_observation_wrapper_is_still_valued_exactly(algo: st
 
 def test_an_observation_wrapper_with_memory_or_a_clock_is_not_valued_exactly(tmp_path: Path) -> None:
     # TimeAwareObservation adds the step count, which no state of FrozenLake's model carries.
-    preset = {**FAST, "env_wrapper": ["gymnasium.wrappers.TimeAwareObservation"], "policy": "MlpPolicy"}
-    preset.update(learning_starts=100, n_timesteps=300)
+    preset = {
+        "n_timesteps": 300,
+        "learning_starts": 100,
+        "env_wrapper": ["gymnasium.wrappers.TimeAwareObservation"],
+    }
     run = training.train("dqn", "FrozenLake-v1", preset=preset, log_folder=tmp_path, eval_episodes=3)
     assert run.evaluation.exact_return is None
     assert run.evaluation.optimum is None
