@@ -15,7 +15,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-__all__ = ["FarmHeuristic", "TrendFollower", "heuristic_for", "mean_return"]
+__all__ = ["FarmHeuristic", "TrendFollower", "episode_returns", "heuristic_for", "mean_return"]
 
 Policy = Callable[[Any], int]
 
@@ -100,18 +100,29 @@ def heuristic_for(env: gym.Env[Any, Any]) -> Policy:
     raise ValueError(f"no heuristic for {name}; there are heuristics for GridFarmEnv and TradingEnv")
 
 
-def mean_return(env_id: str, policy: Policy | None = None, n_episodes: int = 50, seed: int = 0) -> float:
-    """Mean undiscounted return of ``policy`` (default: the family heuristic) over seeded episodes."""
-    env = gym.make(env_id)
-    act = heuristic_for(env) if policy is None else policy
-    totals = []
+def episode_returns(env: gym.Env[Any, Any], policy: Policy, n_episodes: int, seed: int = 0) -> np.ndarray:
+    """The undiscounted return of ``policy`` in each of ``n_episodes`` episodes of ``env``, episode ``i``
+    reset with seed ``seed + i``: two policies run with the same ``seed`` meet the same episodes."""
+    if n_episodes < 1:
+        raise ValueError(f"n_episodes must be a positive number, got {n_episodes}")
+    totals = np.empty(n_episodes, dtype=np.float64)
     for episode in range(n_episodes):
         observation, _ = env.reset(seed=seed + episode)
         total, done = 0.0, False
         while not done:
-            observation, reward, terminated, truncated, _ = env.step(act(observation))
+            observation, reward, terminated, truncated, _ = env.step(policy(observation))
             total += float(reward)
             done = terminated or truncated
-        totals.append(total)
-    env.close()
-    return float(np.mean(totals))
+        totals[episode] = total
+    return totals
+
+
+def mean_return(env_id: str, policy: Policy | None = None, n_episodes: int = 50, seed: int = 0) -> float:
+    """Mean undiscounted return of ``policy`` (default: the family heuristic) over seeded episodes."""
+    env = gym.make(env_id)
+    try:
+        return float(
+            episode_returns(env, heuristic_for(env) if policy is None else policy, n_episodes, seed).mean()
+        )
+    finally:
+        env.close()

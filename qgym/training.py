@@ -15,6 +15,7 @@ import datetime
 import difflib
 import functools
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,8 @@ class Evaluation:
     std_return: float
     exact_return: float | None = None
     optimum: float | None = None
+    heuristic_return: float | None = None
+    difference_stderr: float | None = None
 
     @property
     def percent_of_optimum(self) -> float | None:
@@ -94,6 +97,12 @@ class Evaluation:
             lines.append(f"sampled mean = {percent:.1f}% of the exact optimum {self.optimum:.2f}")
         else:
             lines.append("no exact optimum is known for this env")
+        if self.heuristic_return is not None:
+            lines.append(
+                f"heuristic of qgym.baselines on the same episodes: {self.heuristic_return:.2f}; "
+                f"agent minus heuristic: {self.mean_return - self.heuristic_return:+.2f} "
+                f"+- {self.difference_stderr or 0.0:.2f}"
+            )
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
@@ -106,6 +115,8 @@ class Evaluation:
             "exact_return": self.exact_return,
             "optimum": self.optimum,
             "percent_of_optimum": self.percent_of_optimum,
+            "heuristic_return": self.heuristic_return,
+            "difference_stderr": self.difference_stderr,
         }
 
 
@@ -157,13 +168,17 @@ def make_env(
 
         return make_sb3_vec_env(env_id, n, seed=seed)
 
-    def build(**kwargs: Any) -> gym.Env[Any, Any]:
-        env = gym.make(env_id, **kwargs)
-        if horizon is None:
-            env = gym.wrappers.TimeLimit(env, DEFAULT_HORIZON)
-        return env if wrapper is None else wrapper(env)
+    return make_vec_env(lambda **kwargs: _single_env(env_id, wrapper, **kwargs), n_envs=n, seed=seed)
 
-    return make_vec_env(build, n_envs=n, seed=seed)
+
+def _single_env(
+    env_id: str, wrapper: Callable[[gym.Env[Any, Any]], gym.Env[Any, Any]] | None, **kwargs: Any
+) -> gym.Env[Any, Any]:
+    """``gym.make(env_id)``, time-limited to ``DEFAULT_HORIZON`` when unregistered, inside ``wrapper``."""
+    env = gym.make(env_id, **kwargs)
+    if gym.spec(env_id).max_episode_steps is None:
+        env = gym.wrappers.TimeLimit(env, DEFAULT_HORIZON)
+    return env if wrapper is None else wrapper(env)
 
 
 def make_model(algo: str, env_id: str, preset: dict[str, Any], seed: int | None = 0, **kwargs: Any) -> Any:
@@ -281,27 +296,53 @@ def evaluate(
     seed: int = 0,
     env_wrapper: Any = None,
 ) -> Evaluation:
-    """Mean return of ``model``'s greedy policy over ``n_episodes`` and, where the env has an exact
-    model whose states are the observations, the exact expected return of that policy.
+    """Mean return of ``model``'s greedy policy over ``n_episodes`` (episode ``i`` seeded ``seed + i``)
+    and, where the env has an exact model whose states are the observations, the exact expected
+    return of that policy; where no optimum is known, the heuristic of :mod:`qgym.baselines` plays
+    the same seeded episodes, so the two means differ by policy, not by luck of the draw.
 
     Returns are the env's own: the reward wrappers of ``env_wrapper`` (``qgym.wrappers.ScaleReward``)
     are left out, since the policy sees the same observations with or without them."""
-    from stable_baselines3.common.evaluation import evaluate_policy
+    from qgym import baselines
 
     check_env_id(env_id)
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be a positive number, got {n_episodes}")
-    env = make_env(env_id, {"env_wrapper": env_wrapper}, seed=seed, n_envs=1, own_rewards=True)
-    returns, _ = evaluate_policy(
-        model, env, n_eval_episodes=n_episodes, deterministic=True, return_episode_rewards=True
-    )
-    env.close()
+    env = _single_env(env_id, _wrapper(env_wrapper, own_rewards=True))
+    try:
+        returns = baselines.episode_returns(
+            env, lambda obs: int(model.predict(obs, deterministic=True)[0]), n_episodes, seed
+        )
+    finally:
+        env.close()
     exact, optimum = None, None
-    if keeps_states(env_wrapper) and _has_exact_model(env_id):
-        optimum = exact_optimum(env_id)
-        exact = _exact_return(model, env_id, env_wrapper)
-    array = np.asarray(returns, dtype=np.float64)
-    return Evaluation(env_id, n_episodes, float(array.mean()), float(array.std()), exact, optimum)
+    if _has_exact_model(env_id):
+        optimum = exact_optimum(env_id)  # the env's, whatever the wrappers: the sampled mean is its share
+        if keeps_states(env_wrapper):
+            exact = _exact_return(model, env_id, env_wrapper)
+    heuristic, stderr = _heuristic_on(env_id, returns, seed) if optimum is None else (None, None)
+    return Evaluation(
+        env_id, n_episodes, float(returns.mean()), float(returns.std()), exact, optimum, heuristic, stderr
+    )
+
+
+def _heuristic_on(env_id: str, returns: np.ndarray, seed: int) -> tuple[float | None, float | None]:
+    """The mean return of the heuristic of ``env_id``'s family over the episodes that gave ``returns``
+    (the same seeds), and the standard error of the paired difference; Nones without a heuristic."""
+    from qgym import baselines
+
+    env = _single_env(env_id, None)
+    try:
+        try:
+            heuristic = baselines.heuristic_for(env)
+        except ValueError:
+            return None, None
+        theirs = baselines.episode_returns(env, heuristic, len(returns), seed)
+    finally:
+        env.close()
+    difference = returns - theirs
+    stderr = float(difference.std(ddof=1) / np.sqrt(len(difference))) if len(difference) > 1 else None
+    return float(theirs.mean()), stderr
 
 
 @functools.cache

@@ -2,7 +2,8 @@
 
 Each trial trains from sampled hyperparameters and scores the result as
 :func:`qgym.training.evaluate` does: the exact % of the optimum where the env has an exact model, else
-the sampled mean return. The
+the mean return's edge over the heuristic of :mod:`qgym.baselines` on the same seeded episodes (so
+trials with different seeds are not ranked by the luck of their episodes), else the mean return. The
 study lives in Optuna's storage: an embedded SQLite file by default; a PostgreSQL or MySQL URL lets
 processes on many machines share one study (Optuna's RDB storage: nothing home-made).
 """
@@ -169,7 +170,7 @@ def _from_params(algo: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _score(algo: str, env_id: str, hyperparameters: dict[str, Any], seed: int, episodes: int) -> float:
-    """Train once; the exact % of the optimum where known, else the sampled mean return."""
+    """Train once; the % of the optimum where known, else the edge over the heuristic, else the mean."""
     from stable_baselines3.common.logger import Logger
 
     from qgym import training
@@ -182,4 +183,8 @@ def _score(algo: str, env_id: str, hyperparameters: dict[str, Any], seed: int, e
         model, env_id, episodes, seed=seed + 10_000, env_wrapper=hyperparameters.get("env_wrapper")
     )
     percent = evaluation.percent_of_optimum
-    return float(percent if percent is not None else evaluation.mean_return)
+    if percent is not None:
+        return float(percent)
+    if evaluation.heuristic_return is not None:
+        return evaluation.mean_return - evaluation.heuristic_return
+    return evaluation.mean_return

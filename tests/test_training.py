@@ -264,7 +264,9 @@ def test_a_policy_behind_an_observation_wrapper_is_still_valued_exactly(algo: st
     assert run.evaluation.optimum == pytest.approx(training.exact_optimum("FrozenLake-v1"))
 
 
-def test_an_observation_wrapper_with_memory_or_a_clock_is_not_valued_exactly(tmp_path: Path) -> None:
+def test_a_policy_behind_a_clock_is_measured_by_its_sampled_mean_against_the_envs_optimum(
+    tmp_path: Path,
+) -> None:
     # TimeAwareObservation adds the step count, which no state of FrozenLake's model carries.
     preset = {
         "n_timesteps": 300,
@@ -272,9 +274,12 @@ def test_an_observation_wrapper_with_memory_or_a_clock_is_not_valued_exactly(tmp
         "env_wrapper": ["gymnasium.wrappers.TimeAwareObservation"],
     }
     run = training.train("dqn", "FrozenLake-v1", preset=preset, log_folder=tmp_path, eval_episodes=3)
-    assert run.evaluation.exact_return is None
-    assert run.evaluation.optimum is None
-    assert run.evaluation.percent_of_optimum is None
+    evaluation = run.evaluation
+    assert evaluation.exact_return is None
+    assert evaluation.optimum == pytest.approx(training.exact_optimum("FrozenLake-v1"))
+    assert evaluation.percent_of_optimum == pytest.approx(100 * evaluation.mean_return / evaluation.optimum)
+    assert "sampled mean = " in evaluation.summary()
+    assert evaluation.heuristic_return is None
 
 
 @pytest.mark.slow
@@ -336,3 +341,56 @@ def test_a_heuristic_is_refused_for_an_env_without_one() -> None:
 
     with pytest.raises(ValueError, match="no heuristic for FrozenLakeEnv"):
         baselines.heuristic_for(gym.make("FrozenLake-v1"))
+
+
+class _HeuristicAsModel:
+    """A stand-in model whose greedy action is the heuristic's: the SB3 ``predict`` signature only."""
+
+    def __init__(self, env_id: str) -> None:
+        from qgym import baselines
+
+        self.policy = baselines.heuristic_for(gym.make(env_id))
+
+    def predict(self, observation: Any, deterministic: bool = True) -> tuple[np.ndarray, None]:
+        return np.asarray(self.policy(observation)), None
+
+
+@pytest.mark.parametrize("env_id", ["qgym/Trading-MarketHidden-v0", "qgym/GridFarm-3x3-v0"])
+def test_on_a_large_rung_the_heuristic_plays_the_very_episodes_the_agent_played(env_id: str) -> None:
+    evaluation = training.evaluate(_HeuristicAsModel(env_id), env_id, 6, seed=123)
+    assert evaluation.optimum is None
+    assert evaluation.heuristic_return is not None
+    assert evaluation.mean_return == evaluation.heuristic_return  # same seeds, same policy: same returns
+    assert evaluation.difference_stderr == 0.0
+    assert evaluation.std_return > 0  # the episodes themselves differ
+    other_seed = training.evaluate(_HeuristicAsModel(env_id), env_id, 6, seed=124)
+    assert other_seed.mean_return != evaluation.mean_return
+    assert "agent minus heuristic: +0.00 +- 0.00" in evaluation.summary()
+
+
+def test_a_worse_policy_shows_a_negative_paired_difference_against_the_heuristic() -> None:
+    from qgym import baselines
+
+    class Idle:
+        def predict(self, observation: Any, deterministic: bool = True) -> tuple[np.ndarray, None]:
+            return np.asarray(7), None  # wait, always
+
+    evaluation = training.evaluate(Idle(), "qgym/GridFarm-3x3-v0", 4, seed=5)
+    assert evaluation.mean_return == 0.0
+    assert evaluation.heuristic_return == baselines.mean_return("qgym/GridFarm-3x3-v0", n_episodes=4, seed=5)
+    assert evaluation.heuristic_return > 50
+    assert evaluation.as_dict()["heuristic_return"] == evaluation.heuristic_return
+
+
+def test_an_exactly_solved_rung_is_measured_against_its_optimum_not_the_heuristic(tmp_path: Path) -> None:
+    run = training.train("qlearning", "qgym/GridFarm-1x1-Det-v0", n_timesteps=2_000, log_folder=tmp_path)
+    assert run.evaluation.optimum is not None
+    assert run.evaluation.heuristic_return is None
+    assert "heuristic" not in run.evaluation.summary()
+
+
+def test_episode_returns_refuses_a_non_positive_episode_count() -> None:
+    from qgym import baselines
+
+    with pytest.raises(ValueError, match="n_episodes must be a positive number, got 0"):
+        baselines.episode_returns(gym.make("qgym/Trading-Market-v0"), lambda _: 0, 0)

@@ -83,3 +83,24 @@ def test_two_tune_processes_on_one_sqlite_storage_finish_distinct_trials_of_one_
     assert len({t.params["learning_rate"] for t in finished}) == 6
     for i in range(2):
         assert "qgym/GridFarm-1x1-Det-v0" in yaml.safe_load((tmp_path / f"out{i}.yml").read_text())
+
+
+def test_without_an_optimum_a_trial_scores_its_edge_over_the_heuristic_on_the_same_episodes(
+    tmp_path: Path,
+) -> None:
+    from stable_baselines3.common.logger import Logger
+
+    from qgym import training, tuning
+    from qgym.presets import normalize_preset
+
+    env_id = "qgym/Trading-Market-v0"
+    result = tuning.tune(
+        "dqn", env_id, 1, storage=f"sqlite:///{tmp_path / 's.db'}", n_timesteps=300, eval_episodes=3
+    )
+    block = normalize_preset(result.best_block)
+    model = training.make_model("dqn", env_id, {k: v for k, v in block.items() if k != "n_timesteps"}, 0)
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    model.learn(300)
+    evaluation = training.evaluate(model, env_id, 3, seed=10_000)
+    assert evaluation.heuristic_return is not None
+    assert result.best_value == evaluation.mean_return - evaluation.heuristic_return
