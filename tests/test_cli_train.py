@@ -66,6 +66,21 @@ def test_eval_reads_a_trained_model_and_compares_with_the_optimum(
     assert "of the exact optimum 96.00" in out
 
 
+def test_on_a_rung_without_an_optimum_train_and_eval_print_the_paired_heuristic(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "market.yml"
+    path.write_text("qgym/Trading-Market-v0:\n  n_timesteps: 300\n  learning_starts: 100\n", encoding="utf-8")
+    argv = ["train", "--algo", "dqn", "--env", "qgym/Trading-Market-v0", "--preset", str(path)]
+    assert main([*argv, "--log-folder", str(tmp_path / "logs"), "--eval-episodes", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "no exact optimum is known for this env" in out
+    assert "heuristic of qgym.baselines on the same episodes:" in out
+    model = tmp_path / "logs" / "dqn" / "Trading-Market-v0_1" / "model.zip"
+    assert main(["eval", str(model), "--env", "qgym/Trading-Market-v0", "--episodes", "2"]) == 0
+    assert "agent minus heuristic:" in capsys.readouterr().out
+
+
 def test_eval_and_enjoy_replay_a_model_through_the_observation_wrapper_it_was_trained_behind(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
