@@ -5,11 +5,11 @@
 
 The promises (issue 5): a tabular preset reaches at least 95% of the exact optimum; a DQN preset on
 an exactly solvable rung at least 90%; on the rungs without an exact optimum a preset beats the
-heuristic of ``qgym.baselines``: over the same 200 seeded episodes, the agent's mean return exceeds
-the heuristic's by more than twice the standard error of the paired difference. '%' is the exact
-expected return of the greedy policy over the registered horizon (``qgym.training.evaluate``); the
-lowest seed decides. A preset whose comment begins with ``NO PROMISE`` is run only with --all and never
-fails the check. Exit status 1 when a promise fails.
+heuristic of ``qgym.baselines``: over the same seeded episodes (200 unless --episodes), the agent's
+mean return exceeds the heuristic's by more than twice the standard error of the paired difference.
+'%' is the exact expected return of the greedy policy over the registered horizon
+(``qgym.training.evaluate``); the lowest seed decides. A preset whose comment begins with
+``NO PROMISE`` is run only with --all and never fails the check. Exit status 1 when a promise fails.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from typing import NamedTuple
 import yaml
 
 THRESHOLD = {"qlearning": 95.0, "dqn": 90.0}
-EPISODES = 200
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,12 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", nargs="+", default=None, help="only these env IDs")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
+    parser.add_argument("--episodes", type=int, default=200, help="evaluation episodes (default 200)")
     parser.add_argument("--all", action="store_true", help="also run the NO PROMISE presets")
     args = parser.parse_args(argv)
 
     from qgym.presets import default_preset_path
 
-    jobs: list[tuple[str, str, int]] = []
+    jobs: list[tuple[str, str, int, int]] = []
     for algo in args.algo:
         path = default_preset_path(algo)
         comments = _comments(path)
@@ -50,12 +50,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if comments.get(env_id, "").startswith("NO PROMISE") and not args.all:
                 continue
-            jobs.extend((algo, env_id, seed) for seed in args.seeds)
+            jobs.extend((algo, env_id, seed, args.episodes) for seed in args.seeds)
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(_run_one, jobs))
     rows: dict[tuple[str, str], list[Measured]] = {}
-    for (algo, env_id, _), result in zip(jobs, results, strict=True):
+    for (algo, env_id, _, _), result in zip(jobs, results, strict=True):
         rows.setdefault((algo, env_id), []).append(result)
 
     print("| preset | steps | promise | measured (min / median over seeds) | s per seed | ok |")
@@ -122,8 +122,8 @@ def _comments(path: Path) -> dict[str, str]:
     return comments
 
 
-def _run_one(job: tuple[str, str, int]) -> Measured:
-    """Train one preset with one seed and evaluate it over ``EPISODES`` seeded episodes."""
+def _run_one(job: tuple[str, str, int, int]) -> Measured:
+    """Train one preset with one seed and evaluate it over seeded episodes."""
     import torch
     from stable_baselines3.common.logger import Logger
 
@@ -131,7 +131,7 @@ def _run_one(job: tuple[str, str, int]) -> Measured:
     from qgym.presets import load_preset
 
     torch.set_num_threads(1)
-    algo, env_id, seed = job
+    algo, env_id, seed, episodes = job
     os.environ.setdefault("SB3_LOGDIR", tempfile.mkdtemp(prefix="qgym-bench-"))
     preset = load_preset(algo, env_id)
     hyperparameters = {key: value for key, value in preset.items() if key != "n_timesteps"}
@@ -141,7 +141,7 @@ def _run_one(job: tuple[str, str, int]) -> Measured:
     model.learn(int(preset["n_timesteps"]))
     seconds = time.perf_counter() - start
     evaluation = training.evaluate(
-        model, env_id, EPISODES, seed=10_000 + 1_000 * seed, env_wrapper=preset.get("env_wrapper")
+        model, env_id, episodes, seed=10_000 + 1_000 * seed, env_wrapper=preset.get("env_wrapper")
     )
     if evaluation.percent_of_optimum is not None:
         return Measured(evaluation.percent_of_optimum, None, 0.0, seconds)
