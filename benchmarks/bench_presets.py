@@ -5,7 +5,7 @@
 
 The promises (issue 5): a tabular preset reaches at least 95% of the exact optimum; a DQN preset on
 an exactly solvable rung at least 90%; on the rungs without an exact optimum a preset beats the
-heuristic of ``qgym.baselines``: over the same seeded episodes (200 unless --episodes), the agent's
+heuristic of ``qgym.baselines``: over the same seeded episodes (500 unless --episodes), the agent's
 mean return exceeds the heuristic's by more than twice the standard error of the paired difference.
 '%' is the exact expected return of the greedy policy over the registered horizon
 (``qgym.training.evaluate``); the lowest seed decides. A preset whose comment begins with
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", nargs="+", default=None, help="only these env IDs")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
-    parser.add_argument("--episodes", type=int, default=200, help="evaluation episodes (default 200)")
+    parser.add_argument("--episodes", type=int, default=500, help="evaluation episodes (default 500)")
     parser.add_argument("--all", action="store_true", help="also run the NO PROMISE presets")
     args = parser.parse_args(argv)
 
