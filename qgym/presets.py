@@ -19,6 +19,7 @@ __all__ = [
     "ALGORITHMS",
     "PresetError",
     "default_preset_path",
+    "learning_rate_schedule",
     "load_preset",
     "normalize_preset",
     "parse_literal",
@@ -28,6 +29,7 @@ ALGORITHMS = ("qlearning", "sarsa", "expected_sarsa", "double_qlearning", "dqn")
 # Tabular algorithms without a preset file of their own use the Q-learning presets.
 _PRESET_FILE = {"sarsa": "qlearning", "expected_sarsa": "qlearning", "double_qlearning": "qlearning"}
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_LINEAR = re.compile(r"^lin_(.+)$")
 _INTEGER_KEYS = frozenset({"n_timesteps", "n_envs", "batch_size", "buffer_size", "learning_starts"})
 _INTEGER_KEYS |= {"train_freq", "gradient_steps", "target_update_interval", "seed", "verbose"}
 
@@ -97,6 +99,16 @@ def normalize_preset(preset: dict[str, Any]) -> dict[str, Any]:
     return {str(key): _clean(str(key), value) for key, value in preset.items()}
 
 
+def learning_rate_schedule(value: Any) -> Any:
+    """``value`` as the learning rate a model takes: RL Zoo's ``"lin_<rate>"`` becomes SB3's
+    ``LinearSchedule`` from ``rate`` at the start to 0 at the end of training; numbers stay numbers."""
+    if not isinstance(value, str):
+        return value
+    from stable_baselines3.common.utils import LinearSchedule
+
+    return LinearSchedule(_linear_rate(value), 0.0, 1.0)
+
+
 def parse_literal(text: str) -> Any:
     """Read RL Zoo's Python-literal strings like ``"dict(net_arch=[64, 64])"`` without ``eval``.
 
@@ -120,6 +132,9 @@ def _preset_folders() -> list[Path]:
 
 
 def _clean(key: str, value: Any) -> Any:
+    if key == "learning_rate" and isinstance(value, str) and not _NUMBER.match(value.strip()):
+        _linear_rate(value)  # refuse a malformed schedule now; the string stays, as RL Zoo reads it
+        return value.strip()
     if key == "policy_kwargs":
         if isinstance(value, str):
             value = parse_literal(value)
@@ -129,6 +144,17 @@ def _clean(key: str, value: Any) -> Any:
             )
         return {str(k): _number(str(k), v) for k, v in value.items()}
     return _number(key, value)
+
+
+def _linear_rate(text: str) -> float:
+    match = _LINEAR.match(text.strip())
+    rate = float(match.group(1)) if match and _NUMBER.match(match.group(1)) else 0.0
+    if not 0.0 < rate < float("inf"):
+        raise ValueError(
+            f"learning_rate must be a positive number or RL Zoo's 'lin_<rate>' (linear from <rate> to 0), "
+            f"got {text!r}"
+        )
+    return rate
 
 
 def _number(key: str, value: Any) -> Any:

@@ -23,7 +23,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from qgym.presets import ALGORITHMS, check_algorithm, load_preset, normalize_preset
+from qgym.presets import ALGORITHMS, check_algorithm, learning_rate_schedule, load_preset, normalize_preset
 
 __all__ = [
     "ALGORITHMS",
@@ -188,6 +188,8 @@ def make_model(algo: str, env_id: str, preset: dict[str, Any], seed: int | None 
     env = make_env(env_id, preset, seed)
     hyperparameters = {key: value for key, value in preset.items() if key not in _RUN_KEYS}
     hyperparameters.update(kwargs)
+    if "learning_rate" in hyperparameters:
+        hyperparameters["learning_rate"] = learning_rate_schedule(hyperparameters["learning_rate"])
     if algo == "dqn":
         import torch
 

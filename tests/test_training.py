@@ -68,6 +68,24 @@ def test_a_preset_reads_numbers_pyyaml_leaves_as_strings_and_both_policy_kwargs_
     }
 
 
+@pytest.mark.parametrize("algo", ["qlearning", "dqn"])
+def test_rl_zoos_linear_learning_rate_falls_from_its_value_to_zero_and_survives_save(
+    algo: str, tmp_path: Path
+) -> None:
+    path = write_preset(tmp_path, "FrozenLake-v1:\n  n_timesteps: 400\n  learning_rate: lin_2e-3\n")
+    preset = load_preset(algo, "FrozenLake-v1", path)
+    assert preset["learning_rate"] == "lin_2e-3"  # kept for config.yml, as RL Zoo reads it
+    run = training.train(algo, "FrozenLake-v1", preset=preset, log_folder=tmp_path, eval_episodes=2)
+    assert run.model.lr_schedule(1.0) == pytest.approx(2e-3)
+    assert run.model.lr_schedule(0.25) == pytest.approx(5e-4)
+    assert (
+        yaml.safe_load((run.folder / "config.yml").read_text())["hyperparameters"]["learning_rate"]
+        == "lin_2e-3"
+    )
+    reloaded = type(run.model).load(run.model_path)
+    assert reloaded.lr_schedule(0.5) == pytest.approx(1e-3)
+
+
 def test_a_missing_preset_names_the_file_and_the_key(tmp_path: Path) -> None:
     path = write_preset(tmp_path, "qgym/GridFarm-1x1-v0:\n  n_timesteps: 10\n")
     with pytest.raises(PresetError, match=r"preset\.yml has no key 'qgym/GridFarm-1x2-v0'.*GridFarm-1x1-v0"):
@@ -82,6 +100,12 @@ def test_a_missing_preset_names_the_file_and_the_key(tmp_path: Path) -> None:
         ("E-v0: 3\n", "must be a mapping"),
         ("E-v0:\n  n_timesteps: 1.5\n", "n_timesteps must be a whole number"),
         ("E-v0:\n  policy_kwargs: 'os.system(1)'\n", "only numbers"),
+        (
+            "E-v0:\n  learning_rate: cos_0.1\n",
+            "learning_rate must be a positive number or RL Zoo's 'lin_<rate>'",
+        ),
+        ("E-v0:\n  learning_rate: lin_-1\n", "got 'lin_-1'"),
+        ("E-v0:\n  learning_rate: lin_fast\n", "got 'lin_fast'"),
     ],
 )
 def test_malformed_presets_are_refused_with_a_sentence(tmp_path: Path, text: str, message: str) -> None:
