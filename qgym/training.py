@@ -98,10 +98,10 @@ class Evaluation:
         else:
             lines.append("no exact optimum is known for this env")
         if self.heuristic_return is not None:
+            spread = "" if self.difference_stderr is None else f" +- {self.difference_stderr:.2f}"
             lines.append(
                 f"heuristic of qgym.baselines on the same episodes: {self.heuristic_return:.2f}; "
-                f"agent minus heuristic: {self.mean_return - self.heuristic_return:+.2f} "
-                f"+- {self.difference_stderr or 0.0:.2f}"
+                f"agent minus heuristic: {self.mean_return - self.heuristic_return:+.2f}{spread}"
             )
         return "\n".join(lines)
 
