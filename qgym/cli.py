@@ -13,6 +13,7 @@ import numpy as np
 import qgym
 from qgym import planning
 from qgym.envs import known_optimum, qgym_env_ids
+from qgym.presets import ALGORITHMS
 
 __all__ = ["main"]
 
@@ -133,7 +134,7 @@ def _add_viewing_commands(commands: Any) -> None:
     play.set_defaults(run=_play)
 
     enjoy = commands.add_parser("enjoy", help="watch a trained agent play in a window")
-    enjoy.add_argument("model", metavar="MODEL", help="a model file (qgym tabular or SB3 DQN .zip)")
+    enjoy.add_argument("model", metavar="MODEL", help="a qgym tabular model, or a DQN or QR-DQN .zip")
     enjoy.add_argument("--env", default=None, help="the env ID (guessed from a tabular model's spaces)")
     enjoy.add_argument("--episodes", type=_positive_int, default=1, help="episodes to watch (default 1)")
     enjoy.add_argument("--fps", type=float, default=4.0, help="steps a second (default 4; + and - change it)")
@@ -158,7 +159,7 @@ def _add_viewing_commands(commands: Any) -> None:
     plot.set_defaults(run=_plot)
 
     record = commands.add_parser("record", help="a GIF (or MP4) of a trained agent, no window needed")
-    record.add_argument("model", metavar="MODEL", help="a model file (qgym tabular or SB3 DQN .zip)")
+    record.add_argument("model", metavar="MODEL", help="a qgym tabular model, or a DQN or QR-DQN .zip")
     record.add_argument("--out", required=True, help="FILE.gif or FILE.mp4 (mp4 needs qgym[video])")
     record.add_argument("--env", default=None, help="the env ID (guessed from a tabular model's spaces)")
     record.add_argument("--episodes", type=_positive_int, default=1, help="episodes (default 1)")
@@ -206,9 +207,7 @@ def _record(args: argparse.Namespace) -> int:
 
 def _add_training_commands(commands: Any) -> None:
     train = commands.add_parser("train", help="train an agent from a preset and compare it with the optimum")
-    train.add_argument(
-        "--algo", required=True, help="qlearning, sarsa, expected_sarsa, double_qlearning, dqn"
-    )
+    train.add_argument("--algo", required=True, help=", ".join(ALGORITHMS))
     train.add_argument("--env", required=True, metavar="ID", help="an env ID, e.g. qgym/GridFarm-1x2-v0")
     train.add_argument("--preset", default=None, metavar="FILE", help="preset file (default: shipped)")
     train.add_argument(
@@ -223,14 +222,14 @@ def _add_training_commands(commands: Any) -> None:
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("eval", help="mean return of a trained model and %% of the exact optimum")
-    evaluate.add_argument("model", metavar="MODEL", help="a model file (qgym tabular or SB3 DQN .zip)")
+    evaluate.add_argument("model", metavar="MODEL", help="a qgym tabular model, or a DQN or QR-DQN .zip")
     evaluate.add_argument("--env", required=True, metavar="ID", help="the env ID the model was trained on")
     evaluate.add_argument("--episodes", type=_positive_int, default=100, help="episodes (default 100)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
     evaluate.set_defaults(run=_eval)
 
     tune = commands.add_parser("tune", help="search hyperparameters with Optuna; write the best as a preset")
-    tune.add_argument("--algo", required=True, help="qlearning, sarsa, expected_sarsa, double_qlearning, dqn")
+    tune.add_argument("--algo", required=True, help=", ".join(ALGORITHMS))
     tune.add_argument("--env", required=True, metavar="ID", help="an env ID, e.g. qgym/Trading-Chain-v0")
     tune.add_argument("--trials", type=_positive_int, required=True, help="trials this process runs")
     tune.add_argument("--storage", default=None, help="Optuna storage URL (default sqlite:///qgym-tune.db)")

@@ -1,11 +1,13 @@
 """Watch a trained agent play: ``qgym enjoy MODEL [--env ID]``; and loading a model for an env.
 
-A model is a qgym tabular model file (``QLearning.save``) or a Stable-Baselines3 DQN zip.
+A model is a qgym tabular model file (``QLearning.save``), a Stable-Baselines3 DQN zip or an
+sb3-contrib QR-DQN zip.
 :func:`load_agent` checks that it fits the env and says so in a sentence when it does not.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import zipfile
 from dataclasses import dataclass
@@ -20,7 +22,8 @@ from qgym.envs.rendering import import_pygame
 
 __all__ = ["Agent", "enjoy", "guess_env_id", "load_agent"]
 
-_SB3_ALGOS = ("DQN",)
+# The SB3 algorithms qgym loads, and the package of each.
+_SB3_ALGOS = {"DQN": "stable_baselines3", "QRDQN": "sb3_contrib"}
 _TOY_TEXT = ("FrozenLake-v1", "FrozenLake8x8-v1", "Taxi-v4", "CliffWalking-v1")
 
 
@@ -55,12 +58,17 @@ class Agent:
         if hasattr(policy, "states") and hasattr(policy, "tables"):
             row = policy.states.index(observation)
             return np.asarray(policy.tables[:, row].mean(axis=0), dtype=np.float64)
-        if hasattr(self.model, "q_net"):
+        network = getattr(self.model, "q_net", None)
+        if network is None:
+            network = getattr(self.model, "quantile_net", None)
+        if network is not None:
             import torch as th
 
             tensor, _ = policy.obs_to_tensor(observation)
             with th.no_grad():
-                values = self.model.q_net(tensor)
+                values = network(tensor)
+            if values.dim() == 3:  # QR-DQN: (batch, quantiles, actions), Q is the quantiles' mean
+                values = values.mean(dim=1)
             return np.asarray(values.cpu().numpy()[0], dtype=np.float64)
         return None
 
@@ -93,9 +101,7 @@ def load_agent(path: str | Path, env: gym.Env[Any, Any] | None, env_id: str = "t
 
             model = TabularAlgorithm.load(path, env=env if wrapped is None else wrapped)
         else:
-            import stable_baselines3
-
-            model = getattr(stable_baselines3, kind).load(
+            model = getattr(importlib.import_module(_SB3_ALGOS[kind]), kind).load(
                 path, env=env if wrapped is None else wrapped, device="cpu"
             )
     except ValueError as error:

@@ -17,6 +17,7 @@ from typing import Any
 
 __all__ = [
     "ALGORITHMS",
+    "DEEP_ALGORITHMS",
     "PresetError",
     "default_preset_path",
     "learning_rate_schedule",
@@ -25,9 +26,15 @@ __all__ = [
     "parse_literal",
 ]
 
-ALGORITHMS = ("qlearning", "sarsa", "expected_sarsa", "double_qlearning", "dqn")
+ALGORITHMS = ("qlearning", "sarsa", "expected_sarsa", "double_qlearning", "dqn", "qrdqn")
+# Neural algorithms: SB3's DQN and sb3-contrib's QR-DQN (a DQN that learns quantiles of the return).
+DEEP_ALGORITHMS = ("dqn", "qrdqn")
 # Tabular algorithms without a preset file of their own use the Q-learning presets.
 _PRESET_FILE = {"sarsa": "qlearning", "expected_sarsa": "qlearning", "double_qlearning": "qlearning"}
+_MISSING_HINT = {
+    "tabular": " (tables are shipped only for the rungs they learn to 95% of the optimum: try --algo dqn)",
+    "qrdqn": " (QR-DQN is shipped only where it beats DQN's preset: try --algo dqn)",
+}
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _LINEAR = re.compile(r"^lin_(.+)$")
 _INTEGER_KEYS = frozenset({"n_timesteps", "n_envs", "batch_size", "buffer_size", "learning_starts"})
@@ -79,11 +86,10 @@ def load_preset(algo: str, env_id: str, path: str | Path | None = None) -> dict[
             f"the preset file {file} must map env IDs to hyperparameters, got {type(document).__name__}"
         )
     if env_id not in document:
-        tabular = algo != "dqn" and path is None
-        hint = " (tables are shipped only for the rungs they learn to 95% of the optimum: try --algo dqn)"
+        hint = "" if path is not None or algo == "dqn" else _MISSING_HINT.get(algo, _MISSING_HINT["tabular"])
         raise PresetError(
             f"the preset file {file} has no key {env_id!r}{_near(env_id, [str(k) for k in document])}"
-            f"{hint if tabular else ''}; add a block '{env_id}:' with n_timesteps and the hyperparameters"
+            f"{hint}; add a block '{env_id}:' with n_timesteps and the hyperparameters"
         )
     block = document[env_id]
     if not isinstance(block, dict):

@@ -4,7 +4,7 @@
 >>> run = training.train("qlearning", "qgym/GridFarm-1x1-v0", seed=0)  # doctest: +SKIP
 >>> print(run.evaluation.summary())  # doctest: +SKIP
 
-Tabular agents and DQN share one preset format (RL Zoo's YAML) and one evaluation: the mean
+Tabular agents, DQN and QR-DQN share one preset format (RL Zoo's YAML) and one evaluation: the mean
 sampled return and, where the env has an exact model, the exact expected return of the greedy policy
 over the registered horizon as a share of the exact optimum (:mod:`qgym.planning`).
 """
@@ -23,7 +23,14 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from qgym.presets import ALGORITHMS, check_algorithm, learning_rate_schedule, load_preset, normalize_preset
+from qgym.presets import (
+    ALGORITHMS,
+    DEEP_ALGORITHMS,
+    check_algorithm,
+    learning_rate_schedule,
+    load_preset,
+    normalize_preset,
+)
 
 __all__ = [
     "ALGORITHMS",
@@ -190,14 +197,15 @@ def make_model(algo: str, env_id: str, preset: dict[str, Any], seed: int | None 
     hyperparameters.update(kwargs)
     if "learning_rate" in hyperparameters:
         hyperparameters["learning_rate"] = learning_rate_schedule(hyperparameters["learning_rate"])
-    if algo == "dqn":
+    deep = algo in DEEP_ALGORITHMS
+    if deep:
         import torch
 
         torch.set_num_threads(1)
         hyperparameters.setdefault("device", "cpu")
-    if algo != "dqn":
+    else:
         _check_table_fits(algo, env_id, env.observation_space)
-    policy = preset.get("policy", "MlpPolicy" if algo == "dqn" else "TabularPolicy")
+    policy = preset.get("policy", "MlpPolicy" if deep else "TabularPolicy")
     try:
         return cls(policy, env, seed=seed, **hyperparameters)
     except TypeError as error:
@@ -390,6 +398,10 @@ def _algorithm_class(algo: str) -> Any:
         from stable_baselines3 import DQN
 
         return DQN
+    if algo == "qrdqn":
+        from sb3_contrib import QRDQN
+
+        return QRDQN
     from qgym import agents
 
     return getattr(agents, _TABULAR[algo])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qgym.presets import PresetError, check_algorithm, load_preset
+from qgym.presets import DEEP_ALGORITHMS, PresetError, check_algorithm, load_preset
 
 __all__ = [
     "TuneResult",
@@ -88,7 +88,7 @@ def tune(
 
 def sample_hyperparameters(algo: str, trial: Any) -> dict[str, Any]:
     """Hyperparameters of ``algo`` drawn by an Optuna ``trial``, ready for the model's constructor."""
-    if algo == "dqn":
+    if algo in DEEP_ALGORITHMS:
         params = {
             "learning_rate": trial.suggest_float("learning_rate", 1e-4, 3e-3, log=True),
             "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
@@ -101,6 +101,8 @@ def sample_hyperparameters(algo: str, trial: Any) -> dict[str, Any]:
             "exploration_final_eps": trial.suggest_float("exploration_final_eps", 0.01, 0.1),
             "net_arch": trial.suggest_categorical("net_arch", list(_NET_ARCHS)),
         }
+        if algo == "qrdqn":
+            params["n_quantiles"] = trial.suggest_categorical("n_quantiles", [25, 50, 100, 200])
     else:
         params = {
             "learning_rate": trial.suggest_float("learning_rate", 1e-3, 0.5, log=True),
@@ -116,8 +118,9 @@ def preset_block(hyperparameters: dict[str, Any]) -> dict[str, Any]:
     """Hyperparameters as a preset block RL Zoo reads too (``policy_kwargs`` in its string form)."""
     block = dict(hyperparameters)
     kwargs = block.get("policy_kwargs")
-    if isinstance(kwargs, dict) and set(kwargs) == {"net_arch"}:
-        block["policy_kwargs"] = f"dict(net_arch={list(kwargs['net_arch'])})"
+    if isinstance(kwargs, dict):
+        pairs = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+        block["policy_kwargs"] = f"dict({pairs})"
     return block
 
 
@@ -162,8 +165,10 @@ def _open_study(storage: str, study_name: str, attempts: int = 10) -> Any:
 def _from_params(algo: str, params: dict[str, Any]) -> dict[str, Any]:
     """Optuna's stored parameters as constructor keyword arguments."""
     result = dict(params)
-    if algo == "dqn" and "net_arch" in result:
+    if "net_arch" in result:
         result["policy_kwargs"] = {"net_arch": list(_NET_ARCHS[str(result.pop("net_arch"))])}
+    if "n_quantiles" in result:
+        result.setdefault("policy_kwargs", {})["n_quantiles"] = int(result.pop("n_quantiles"))
     if "visit_decay" in result and result["visit_decay"] == _VISIT_DECAY_OFF:
         result["visit_decay"] = None
     return result

@@ -66,6 +66,21 @@ def test_eval_reads_a_trained_model_and_compares_with_the_optimum(
     assert "of the exact optimum 96.00" in out
 
 
+def test_train_and_eval_a_qrdqn_on_a_rung_with_an_exact_optimum(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "qr.yml"
+    path.write_text("qgym/GridFarm-1x1-v0:\n  n_timesteps: 300\n  learning_starts: 100\n", encoding="utf-8")
+    argv = ["train", "--algo", "qrdqn", "--env", "qgym/GridFarm-1x1-v0", "--preset", str(path)]
+    assert main([*argv, "--log-folder", str(tmp_path / "logs"), "--eval-episodes", "2"]) == 0
+    assert "of the exact optimum" in capsys.readouterr().out
+    model = tmp_path / "logs" / "qrdqn" / "GridFarm-1x1-v0_1" / "model.zip"
+    assert main(["eval", str(model), "--env", "qgym/GridFarm-1x1-v0", "--episodes", "2"]) == 0
+    assert "of the exact optimum" in capsys.readouterr().out
+    assert main(["eval", str(model), "--env", "FrozenLake-v1"]) == 2
+    assert "does not fit FrozenLake-v1" in capsys.readouterr().err
+
+
 def test_on_a_rung_without_an_optimum_train_and_eval_print_the_paired_heuristic(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -75,6 +75,23 @@ def test_a_dqn_model_gives_actions_and_q_values(dqn_model: Path) -> None:
     assert agent.q_table is None
 
 
+def test_a_qrdqn_model_acts_on_the_mean_of_its_quantiles(tmp_path: Path) -> None:
+    import torch
+    from sb3_contrib import QRDQN
+
+    path = tmp_path / "qrdqn-frozen-lake.zip"
+    model = QRDQN("MlpPolicy", "FrozenLake-v1", learning_starts=0, seed=0, device="cpu")
+    model.learn(50).save(path)
+    agent = load_agent(path, gym.make("FrozenLake-v1"))
+    q = agent.q_values(3)
+    assert q is not None
+    with torch.no_grad():
+        quantiles = model.quantile_net(model.policy.obs_to_tensor(3)[0]).numpy()[0]
+    assert quantiles.shape[0] == model.policy.n_quantiles
+    np.testing.assert_allclose(q, quantiles.mean(axis=0), rtol=1e-6)
+    assert agent.act(3) == int(np.argmax(q))
+
+
 def test_the_env_of_a_tabular_model_is_guessed_from_its_spaces(tabular_model: Path, tmp_path: Path) -> None:
     assert guess_env_id(tabular_model) == FARM
     from qgym.agents import QLearning

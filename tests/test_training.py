@@ -179,6 +179,29 @@ def test_the_optimum_of_toy_text_envs_comes_from_planning_over_the_registered_ho
     assert training.exact_optimum("qgym/GridFarm-3x3-v0") is None
 
 
+def test_qrdqn_trains_from_a_preset_with_its_quantiles_and_is_evaluated_exactly(tmp_path: Path) -> None:
+    kwargs = "dict(net_arch=[16], n_quantiles=7)"
+    preset = {"n_timesteps": 300, "learning_starts": 100, "policy_kwargs": kwargs}
+    run = training.train("qrdqn", "qgym/GridFarm-1x1-v0", preset=preset, log_folder=tmp_path, eval_episodes=3)
+    assert type(run.model).__name__ == "QRDQN"
+    assert run.model.policy.n_quantiles == 7
+    assert run.evaluation.exact_return is not None
+    assert (tmp_path / "qrdqn" / "GridFarm-1x1-v0_1" / "model.zip").is_file()
+
+
+def test_a_rung_without_a_qrdqn_preset_points_to_dqn(tmp_path: Path) -> None:
+    with pytest.raises(PresetError, match=r"qrdqn\.yml has no key 'FrozenLake-v1'.*try --algo dqn"):
+        training.train("qrdqn", "FrozenLake-v1", log_folder=tmp_path)
+
+
+def test_every_shipped_qrdqn_preset_is_a_registered_id_and_loads() -> None:
+    document = yaml.safe_load(default_preset_path("qrdqn").read_text(encoding="utf-8"))
+    assert document, "qrdqn.yml ships no preset"
+    for env_id in document:
+        assert env_id in qgym_env_ids(), f"qrdqn.yml has a preset for the unknown ID {env_id}"
+        assert load_preset("qrdqn", env_id)["policy_kwargs"]["n_quantiles"] >= 1
+
+
 def test_dqn_is_evaluated_exactly_on_a_discrete_rung(tmp_path: Path) -> None:
     preset = {"n_timesteps": 300, "learning_starts": 100, "policy_kwargs": "dict(net_arch=[16])"}
     run = training.train("dqn", "qgym/GridFarm-1x1-v0", preset=preset, log_folder=tmp_path, eval_episodes=3)

@@ -45,6 +45,19 @@ def test_a_dqn_block_keeps_rl_zoos_policy_kwargs_string(tmp_path: Path) -> None:
     assert isinstance(load_preset("dqn", "FrozenLake-v1", path)["policy_kwargs"]["net_arch"], list)
 
 
+def test_a_qrdqn_block_carries_its_quantiles_in_rl_zoos_policy_kwargs_string(tmp_path: Path) -> None:
+    from qgym import tuning
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    result = tuning.tune("qrdqn", "FrozenLake-v1", 1, storage=storage, n_timesteps=200, eval_episodes=2)
+    assert "n_quantiles=" in result.best_block["policy_kwargs"]
+    path = tmp_path / "qrdqn.yml"
+    tuning.write_preset_block(path, "FrozenLake-v1", result.best_block)
+    kwargs = load_preset("qrdqn", "FrozenLake-v1", path)["policy_kwargs"]
+    assert kwargs["n_quantiles"] in (25, 50, 100, 200)
+    assert isinstance(kwargs["net_arch"], list)
+
+
 def test_tune_refuses_an_unknown_env_with_the_nearest_id(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tune", "--algo", "qlearning", "--env", "Taxi-v3x", "--trials", "1"]) == 2
     assert "did you mean" in capsys.readouterr().err

@@ -53,6 +53,19 @@ def test_rl_zoo_trains_dqn_on_a_qgym_env_from_the_shipped_preset_with_its_env_wr
 
 @needs_zoo
 @pytest.mark.slow
+def test_rl_zoo_trains_qrdqn_from_the_shipped_preset(tmp_path: Path) -> None:
+    argv = ["-m", "rl_zoo3.train", "--algo", "qrdqn", "--env", "qgym/GridFarm-2x3-v0"]
+    argv += ["--gym-packages", "qgym", "-conf", "zoo_configs/qrdqn.yml", "-n", "6000", "--seed", "0"]
+    argv += ["-f", str(tmp_path / "logs")]
+    result = run(argv, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = tmp_path / "logs" / "qrdqn" / "qgym-GridFarm-2x3-v0_1"
+    assert (folder / "qgym-GridFarm-2x3-v0.zip").is_file()
+    assert "n_quantiles" in (folder / "qgym-GridFarm-2x3-v0" / "config.yml").read_text()
+
+
+@needs_zoo
+@pytest.mark.slow
 def test_qgym_zoo_runs_the_tabular_algorithms_through_rl_zoo(tmp_path: Path) -> None:
     argv = ["-m", "qgym.zoo", "train", "--algo", "qlearning", "--env", "FrozenLake-v1", "--gym-packages"]
     argv += ["qgym", "-conf", "zoo_configs/qlearning.yml", "-n", "5000", "-f", str(tmp_path / "logs")]
