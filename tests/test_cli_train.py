@@ -66,15 +66,20 @@ def test_eval_reads_a_trained_model_and_compares_with_the_optimum(
     assert "of the exact optimum 96.00" in out
 
 
+def train_briefly(tmp_path: Path, algo: str, env_id: str) -> Path:
+    """``qgym train`` for 300 steps (learning from step 100) and 3 evaluation episodes; the model file."""
+    path = tmp_path / "brief.yml"
+    path.write_text(f"{env_id}:\n  n_timesteps: 300\n  learning_starts: 100\n", encoding="utf-8")
+    argv = ["train", "--algo", algo, "--env", env_id, "--preset", str(path), "--eval-episodes", "3"]
+    assert main([*argv, "--log-folder", str(tmp_path / "logs")]) == 0
+    return tmp_path / "logs" / algo / f"{env_id.split('/')[-1]}_1" / "model.zip"
+
+
 def test_train_and_eval_a_qrdqn_on_a_rung_with_an_exact_optimum(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "qr.yml"
-    path.write_text("qgym/GridFarm-1x1-v0:\n  n_timesteps: 300\n  learning_starts: 100\n", encoding="utf-8")
-    argv = ["train", "--algo", "qrdqn", "--env", "qgym/GridFarm-1x1-v0", "--preset", str(path)]
-    assert main([*argv, "--log-folder", str(tmp_path / "logs"), "--eval-episodes", "2"]) == 0
+    model = train_briefly(tmp_path, "qrdqn", "qgym/GridFarm-1x1-v0")
     assert "of the exact optimum" in capsys.readouterr().out
-    model = tmp_path / "logs" / "qrdqn" / "GridFarm-1x1-v0_1" / "model.zip"
     assert main(["eval", str(model), "--env", "qgym/GridFarm-1x1-v0", "--episodes", "2"]) == 0
     assert "of the exact optimum" in capsys.readouterr().out
     assert main(["eval", str(model), "--env", "FrozenLake-v1"]) == 2
@@ -84,14 +89,10 @@ def test_train_and_eval_a_qrdqn_on_a_rung_with_an_exact_optimum(
 def test_on_a_rung_without_an_optimum_train_and_eval_print_the_paired_heuristic(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "market.yml"
-    path.write_text("qgym/Trading-Market-v0:\n  n_timesteps: 300\n  learning_starts: 100\n", encoding="utf-8")
-    argv = ["train", "--algo", "dqn", "--env", "qgym/Trading-Market-v0", "--preset", str(path)]
-    assert main([*argv, "--log-folder", str(tmp_path / "logs"), "--eval-episodes", "3"]) == 0
+    model = train_briefly(tmp_path, "dqn", "qgym/Trading-Market-v0")
     out = capsys.readouterr().out
     assert "no exact optimum is known for this env" in out
     assert "heuristic of qgym.baselines on the same episodes:" in out
-    model = tmp_path / "logs" / "dqn" / "Trading-Market-v0_1" / "model.zip"
     assert main(["eval", str(model), "--env", "qgym/Trading-Market-v0", "--episodes", "2"]) == 0
     assert "agent minus heuristic:" in capsys.readouterr().out
 
