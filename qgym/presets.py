@@ -31,8 +31,9 @@ ALGORITHMS = ("qlearning", "sarsa", "expected_sarsa", "double_qlearning", "dqn",
 DEEP_ALGORITHMS = ("dqn", "qrdqn")
 # Tabular algorithms without a preset file of their own use the Q-learning presets.
 _PRESET_FILE = {"sarsa": "qlearning", "expected_sarsa": "qlearning", "double_qlearning": "qlearning"}
+# What a shipped preset file without the env's key says (by file name; dqn.yml covers every ID).
 _MISSING_HINT = {
-    "tabular": " (tables are shipped only for the rungs they learn to 95% of the optimum: try --algo dqn)",
+    "qlearning": " (tables are shipped only for the rungs they learn to 95% of the optimum: try --algo dqn)",
     "qrdqn": " (QR-DQN is shipped only where it beats DQN's preset: try --algo dqn)",
 }
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -86,7 +87,7 @@ def load_preset(algo: str, env_id: str, path: str | Path | None = None) -> dict[
             f"the preset file {file} must map env IDs to hyperparameters, got {type(document).__name__}"
         )
     if env_id not in document:
-        hint = "" if path is not None or algo == "dqn" else _MISSING_HINT.get(algo, _MISSING_HINT["tabular"])
+        hint = "" if path is not None else _MISSING_HINT.get(file.stem, "")
         raise PresetError(
             f"the preset file {file} has no key {env_id!r}{_near(env_id, [str(k) for k in document])}"
             f"{hint}; add a block '{env_id}:' with n_timesteps and the hyperparameters"

@@ -82,7 +82,7 @@ def tune(
         return _score(algo, env_id, hyperparameters, seed + trial.number, eval_episodes)
 
     study.optimize(objective, n_trials=n_trials)
-    best = {**base, **_from_params(algo, study.best_trial.params), "n_timesteps": steps}
+    best = {**base, **_from_params(study.best_trial.params), "n_timesteps": steps}
     return TuneResult(study_name, storage, n_trials, float(study.best_value), preset_block(best))
 
 
@@ -111,7 +111,7 @@ def sample_hyperparameters(algo: str, trial: Any) -> dict[str, Any]:
             "exploration_final_eps": trial.suggest_float("exploration_final_eps", 0.01, 0.2),
             "visit_decay": trial.suggest_categorical("visit_decay", [_VISIT_DECAY_OFF, 0.6, 0.8, 1.0]),
         }
-    return _from_params(algo, params)
+    return _from_params(params)
 
 
 def preset_block(hyperparameters: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +162,7 @@ def _open_study(storage: str, study_name: str, attempts: int = 10) -> Any:
     raise AssertionError("unreachable")
 
 
-def _from_params(algo: str, params: dict[str, Any]) -> dict[str, Any]:
+def _from_params(params: dict[str, Any]) -> dict[str, Any]:
     """Optuna's stored parameters as constructor keyword arguments."""
     result = dict(params)
     if "net_arch" in result:
