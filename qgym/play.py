@@ -117,12 +117,13 @@ def key_map(env: gym.Env[Any, Any]) -> dict[int, int]:
 
 def action_names(env: gym.Env[Any, Any]) -> list[str]:
     """Readable names of the env's actions (``0``, ``1``, ... when the env names none)."""
-    from qgym.envs import farm_rules, grid_farm, trading
+    from qgym.envs import trading
+    from qgym.envs.farm import ACTION_NAMES, GridFarmEnv
 
     base = env.unwrapped
     n = int(getattr(env.action_space, "n", 0))
-    if isinstance(base, grid_farm.GridFarmEnv):
-        return list(farm_rules.ACTION_NAMES)
+    if isinstance(base, GridFarmEnv):
+        return list(ACTION_NAMES)
     if isinstance(base, trading.ChainTradingEnv | trading.TradingEnv):
         return list(trading.ACTION_NAMES)
     return [str(i) for i in range(n)]
@@ -429,7 +430,7 @@ def redraw(session: PlaySession, screen: Screen) -> None:
 
 def farm_cell_of(env: gym.Env[Any, Any]) -> tuple[int, int, int] | None:
     """(row, col, rows) of the farmer on a grid farm, else None."""
-    from qgym.envs.grid_farm import GridFarmEnv
+    from qgym.envs.farm import GridFarmEnv
 
     base = env.unwrapped
     if not isinstance(base, GridFarmEnv):
@@ -469,8 +470,8 @@ def render_frame(env: gym.Env[Any, Any]) -> NDArray[np.uint8]:
 
 def _draw_farm_hint(pygame: Any, surface: Any, action: int, cell: tuple[int, int, int], height: int) -> None:
     """An arrow from the farmer's cell for a move, a letter on it for work."""
-    from qgym.envs.farm_rules import ACTION_NAMES, Action
-    from qgym.envs.grid_farm import _CELL
+    from qgym.envs.farm.render import _CELL
+    from qgym.envs.farm.rules import ACTION_NAMES, Action
 
     row, col, _ = cell
     cx, cy = col * _CELL + _CELL // 2, row * _CELL + _CELL // 2

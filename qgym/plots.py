@@ -149,7 +149,7 @@ def grid_values(
     Grid envs: the grid farm (each cell with the farmer on it and the field's crops fixed to
     ``crops``, empty by default), FrozenLake and CliffWalking (one state per cell).
     """
-    from qgym.envs.grid_farm import GridFarmEnv
+    from qgym.envs.farm import GridFarmEnv
     from qgym.play import action_names
 
     base = env.unwrapped
@@ -357,14 +357,11 @@ def _busiest_states(table: FloatArray, visits: Any, limit: int) -> list[int]:
 
 def _state_label(env: gym.Env[Any, Any], state: int) -> str:
     """A readable state name: the farm's crop letters and cell, the chain's level and position."""
-    from qgym.envs.farm_rules import Crop
-    from qgym.envs.grid_farm import _CROP_LETTERS, GridFarmEnv
+    from qgym.envs.farm import GridFarmEnv
 
     base = env.unwrapped
     if isinstance(base, GridFarmEnv) and base.config.obs_mode == "index":
-        plots = base.config.n_plots
-        *crops, cell = np.unravel_index(state, (7,) * plots + (plots,))
-        return "".join(_CROP_LETTERS[Crop(int(c))] for c in crops) + f" @{int(cell)}"
+        return base.state_label(state)
     describe = getattr(base, "describe_state", None)
     if describe is not None:
         info = describe(state)

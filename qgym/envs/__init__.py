@@ -52,8 +52,8 @@ def _register(
 
 
 # --- grid farm ------------------------------------------------------------------------------------
-_FARM = "qgym.envs.grid_farm:GridFarmEnv"
-_FARM_VECTOR = "qgym.envs.vector:GridFarmVectorEnv"
+_FARM = "qgym.envs.farm.env:GridFarmEnv"
+_FARM_VECTOR = "qgym.envs.farm.vector:GridFarmVectorEnv"
 _DETERMINISTIC = {"p_rain": 0.0, "p_grow": 1.0, "p_evap": 1.0, "p_wither": 0.0, "p_rot": 0.0}
 _STOCHASTIC = {"p_rain": 0.25, "p_grow": 0.15, "p_evap": 0.2, "p_wither": 0.05, "p_rot": 0.05}
 # Optima: exact best expected season return from qgym.planning.backward_induction (4 decimals).

@@ -19,12 +19,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 import numpy as np
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
 
-from qgym.envs.farm_rules import N_CROPS, act, action_mask, nature_step
-from qgym.envs.grid_farm import GridFarmEnv
+from qgym.envs.native_vector import FloatArray, IntArray, NativeVectorEnv, Selection
 from qgym.envs.prices import REGIME_NAMES
 from qgym.envs.trading import (
     CLIP,
@@ -42,18 +39,11 @@ from qgym.envs.trading import action_mask as trading_action_mask
 
 __all__ = [
     "ChainTradingVectorEnv",
-    "GridFarmVectorEnv",
     "TradingVectorEnv",
     "batch_market_features",
 ]
 
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
 ArrayLikeInt = int | list[int] | list[list[int]] | NDArray[np.integer[Any]]
-# Which sub-envs an operation touches: all of them (a slice, so no copies) or an index array.
-Selection = slice | NDArray[np.intp]
-_ALL = slice(None)
 
 # The trading rules are plain arithmetic, so they apply elementwise to arrays unchanged; these
 # aliases only tell the type checker so.
@@ -61,240 +51,7 @@ _trade_cost_elementwise = cast(Any, trade_cost)
 _step_reward_elementwise = cast(Any, step_reward)
 
 
-class _NativeVectorEnv(VectorEnv[Any, Any, Any]):
-    """Time limit, NEXT_STEP autoreset, seeding and action checks shared by the native vector envs.
-
-    A subclass supplies :meth:`_reset_envs` (fresh episodes for the selected sub-envs),
-    :meth:`_advance` (one step of the rules for them, returning their rewards), :meth:`_observations`
-    and :meth:`_infos`.
-    """
-
-    metadata: dict[str, Any] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
-
-    def __init__(
-        self,
-        single_env: Any,
-        num_envs: int,
-        max_episode_steps: int | None,
-        render_mode: str | None,
-        episode_limit: int | None = None,
-    ) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-        if max_episode_steps is not None and (
-            isinstance(max_episode_steps, bool)
-            or not isinstance(max_episode_steps, int | np.integer)
-            or max_episode_steps < 1
-        ):
-            raise ValueError(
-                f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}"
-            )
-        if render_mode is not None:
-            raise ValueError(
-                f"render_mode must be None (a native vector env does not render), got {render_mode!r}; "
-                "render a single env, or use gym.make_vec(..., vectorization_mode='sync')"
-            )
-        self.num_envs = int(num_envs)
-        self.render_mode = render_mode
-        limits = [limit for limit in (max_episode_steps, episode_limit) if limit is not None]
-        self.max_episode_steps: int | None = min(limits) if limits else None
-        self.single_env = single_env
-        self.single_action_space = single_env.action_space
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.single_observation_space = single_env.observation_space
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self._n_actions = int(single_env.action_space.n)
-        self._elapsed = np.zeros(self.num_envs, dtype=np.int64)
-        self._prev_done = np.zeros(self.num_envs, dtype=np.bool_)
-        self._started = False
-
-    # --- the Gymnasium VectorEnv API -------------------------------------------------------------
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[Any, dict[str, Any]]:
-        """Reset every sub-env, or only those marked by ``options["reset_mask"]`` (a bool array)."""
-        super().reset(seed=seed)
-        mask = _reset_mask(options, self.num_envs)
-        if mask is None or not self._started:
-            selection: Selection = _ALL
-            count = self.num_envs
-        else:
-            selection = np.flatnonzero(mask)
-            count = len(selection)
-        self._reset_envs(selection, count)
-        self._elapsed[selection] = 0
-        self._prev_done[selection] = False
-        self._started = True
-        return self._observations(), self._infos()
-
-    def step(self, actions: Any) -> tuple[Any, FloatArray, BoolArray, BoolArray, dict[str, Any]]:
-        """One step of every sub-env; those that finished last step are reset instead (NEXT_STEP)."""
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
-        actions = self._check_actions(actions)
-        resetting = self._prev_done
-        rewards = np.zeros(self.num_envs, dtype=np.float64)
-        if resetting.any():
-            restart = np.flatnonzero(resetting)
-            moving = np.flatnonzero(~resetting)
-            self._reset_envs(restart, len(restart))
-            self._elapsed[restart] = 0
-            if len(moving):
-                rewards[moving] = self._advance(actions, moving, len(moving))
-                self._elapsed[moving] += 1
-        else:
-            rewards[:] = self._advance(actions, _ALL, self.num_envs)
-            self._elapsed += 1
-        terminated = np.zeros(self.num_envs, dtype=np.bool_)
-        if self.max_episode_steps is None:
-            truncated = np.zeros(self.num_envs, dtype=np.bool_)
-        else:
-            truncated = (self._elapsed >= self.max_episode_steps) & ~resetting
-        self._prev_done = terminated | truncated
-        return self._observations(), rewards, terminated, truncated, self._infos()
-
-    def close_extras(self, **kwargs: Any) -> None:
-        self.single_env.close()
-
-    def action_masks(self) -> NDArray[np.int8]:
-        """Valid actions of every sub-env now, shape (N, actions) (``info["action_mask"]``)."""
-        mask: NDArray[np.int8] = self._infos()["action_mask"]
-        return mask
-
-    @property
-    def elapsed_steps(self) -> IntArray:
-        """Steps taken in each sub-env's current episode (a copy)."""
-        return self._elapsed.copy()
-
-    # --- what a subclass supplies ----------------------------------------------------------------
-
-    def _reset_envs(self, selection: Selection, count: int) -> None:
-        raise NotImplementedError
-
-    def _advance(self, actions: IntArray, selection: Selection, count: int) -> FloatArray:
-        raise NotImplementedError
-
-    def _observations(self) -> Any:
-        raise NotImplementedError
-
-    def _infos(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    # --- helpers ---------------------------------------------------------------------------------
-
-    def _check_actions(self, actions: Any) -> IntArray:
-        array = np.asarray(actions)
-        if array.shape != (self.num_envs,) or array.dtype.kind not in "iu":
-            raise ValueError(
-                f"actions must be an integer array of shape ({self.num_envs},), "
-                f"got shape {array.shape} dtype {array.dtype}"
-            )
-        if self.num_envs and (array.min() < 0 or array.max() >= self._n_actions):
-            raise ValueError(f"actions must be integers in [0, {self._n_actions - 1}], got {array!r}")
-        return array.astype(np.int64, copy=False)
-
-
-class GridFarmVectorEnv(_NativeVectorEnv):
-    """N grid farms in lockstep: the vector version of :class:`qgym.envs.grid_farm.GridFarmEnv`.
-
-    Takes the single env's arguments plus ``num_envs``, ``max_episode_steps`` (the season; the farm
-    itself never ends) and ``render_mode`` (None). Observations stack the single env's (all three
-    ``obs_mode``); ``info`` holds arrays ``day``, ``rained`` and ``action_mask`` (N, 8).
-    """
-
-    def __init__(
-        self,
-        num_envs: int = 1,
-        max_episode_steps: int | None = 100,
-        render_mode: str | None = None,
-        **config: Any,
-    ) -> None:
-        single = GridFarmEnv(**config)
-        super().__init__(single, num_envs, max_episode_steps, render_mode)
-        self.config = single.config
-        n, plots = self.num_envs, self.config.n_plots
-        self._crops = np.zeros((n, plots), dtype=np.int8)
-        self._cells = np.zeros(n, dtype=np.int64)
-        self._rained = np.zeros(n, dtype=np.bool_)
-        self._rows = np.arange(n)
-        # state index = ravel_multi_index((*crops, cell), (7,) * plots + (plots,))
-        self._index_weights = (N_CROPS ** np.arange(plots - 1, -1, -1, dtype=np.int64)) * plots
-        # action_mask depends only on the cell and the crop under it: tabulate the rule once.
-        self._mask_table = np.stack(
-            [
-                np.stack(
-                    [
-                        action_mask(np.full(plots, crop, dtype=np.int8), cell, self.config)
-                        for crop in range(N_CROPS)
-                    ]
-                )
-                for cell in range(plots)
-            ]
-        )
-
-    def _reset_envs(self, selection: Selection, count: int) -> None:
-        self._crops[selection] = 0
-        self._cells[selection] = self.np_random.integers(self.config.n_plots, size=count)
-        self._rained[selection] = False
-
-    def _advance(self, actions: IntArray, selection: Selection, count: int) -> FloatArray:
-        crops, cells, rewards = act(
-            self._crops[selection], self._cells[selection], actions[selection], self.config
-        )
-        rain = self.np_random.random(count) < self.config.p_rain
-        uniforms = self.np_random.random((count, self.config.n_plots))
-        self._crops[selection] = nature_step(crops, rain, uniforms, self.config)
-        self._cells[selection] = cells
-        self._rained[selection] = rain
-        return rewards
-
-    def _observations(self) -> Any:
-        mode = self.config.obs_mode
-        if mode == "index":
-            return self._crops @ self._index_weights + self._cells
-        if mode == "factored":
-            rows, cols = np.divmod(self._cells, self.config.cols)
-            return np.concatenate([self._crops.astype(np.int64), rows[:, None], cols[:, None]], axis=1)
-        plots = self.config.n_plots
-        planes = np.zeros((self.num_envs, N_CROPS + 1, plots), dtype=np.float32)
-        planes[self._rows[:, None], self._crops, np.arange(plots)] = 1.0
-        planes[self._rows, N_CROPS, self._cells] = 1.0
-        return planes.reshape(self.num_envs, -1)
-
-    def _infos(self) -> dict[str, Any]:
-        under = self._crops[self._rows, self._cells]
-        return {
-            "day": self._elapsed.copy(),
-            "rained": self._rained.copy(),
-            "action_mask": self._mask_table[self._cells, under],
-        }
-
-    # --- state access, for tests and planners ----------------------------------------------------
-
-    @property
-    def crops(self) -> NDArray[np.int8]:
-        """A copy of every sub-env's plot stages, shape (N, plots)."""
-        return self._crops.copy()
-
-    @property
-    def cells(self) -> IntArray:
-        """A copy of every sub-env's farmer cell (row-major), shape (N,)."""
-        return self._cells.copy()
-
-    def set_state(self, crops: ArrayLikeInt, cells: ArrayLikeInt) -> None:
-        """Put every sub-env in the given state (crops broadcast to (N, plots), cells to (N,))."""
-        new_crops = np.broadcast_to(np.asarray(crops, dtype=np.int8), self._crops.shape)
-        new_cells = np.broadcast_to(np.asarray(cells, dtype=np.int64), self._cells.shape)
-        if new_crops.min() < 0 or new_crops.max() >= N_CROPS:
-            raise ValueError(f"crops must be stages in [0, {N_CROPS - 1}], got {crops!r}")
-        if new_cells.min() < 0 or new_cells.max() >= self.config.n_plots:
-            raise ValueError(f"cells must be in [0, {self.config.n_plots - 1}], got {cells!r}")
-        self._crops[:] = new_crops
-        self._cells[:] = new_cells
-
-
-class _TradingVectorBase(_NativeVectorEnv):
+class _TradingVectorBase(NativeVectorEnv):
     """Positions, costs, equity and masks shared by the two trading vector envs."""
 
     def __init__(
@@ -586,14 +343,3 @@ def _batch_scaled_returns_and_z(window_prices: FloatArray) -> tuple[FloatArray, 
     centred = log_prices[:, -1] - np.mean(log_prices, axis=1)
     z[spread_out] = centred[spread_out] / spread[spread_out]
     return scaled, np.clip(z, -CLIP, CLIP)
-
-
-def _reset_mask(options: dict[str, Any] | None, num_envs: int) -> BoolArray | None:
-    if options is None or "reset_mask" not in options:
-        return None
-    mask = options["reset_mask"]
-    if not (isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and mask.shape == (num_envs,)):
-        raise ValueError(
-            f"options['reset_mask'] must be a bool numpy array of shape ({num_envs},), got {mask!r}"
-        )
-    return mask

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 import qgym  # noqa: F401 - registers the envs
 from qgym import planning
 from qgym.envs import KNOWN_OPTIMA
-from qgym.envs.farm_model import FarmModel
-from qgym.envs.farm_rules import Action, Crop, FarmConfig, act, nature_matrices
-from qgym.envs.grid_farm import GridFarmEnv
+from qgym.envs.farm.env import GridFarmEnv
+from qgym.envs.farm.model import FarmModel
+from qgym.envs.farm.rules import Action, Crop, FarmConfig, act, nature_matrices
 
 FARM_OPTIMA = {env_id: value for env_id, value in KNOWN_OPTIMA.items() if "GridFarm" in env_id}
 
@@ -173,8 +173,8 @@ def test_action_mask_marks_exactly_the_actions_that_change_something() -> None:
         mask = env.action_masks()
         for action in range(8):
             env.state_index = state
-            crops, cell, _ = _act_one(env.crops.tolist(), env._cell, Action(action), env.config)
-            changes = (crops, cell) != (env.crops.tolist(), env._cell)
+            crops, cell, _ = _act_one(env.crops.tolist(), env.cell, Action(action), env.config)
+            changes = (crops, cell) != (env.crops.tolist(), env.cell)
             assert bool(mask[action]) == (changes or action == Action.WAIT)
         env.state_index = state
         env.step(int(env.np_random.integers(8)))

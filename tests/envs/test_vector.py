@@ -10,14 +10,10 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 from qgym.envs import qgym_env_ids
+from qgym.envs.farm.vector import GridFarmVectorEnv
 from qgym.envs.prices import REGIME_NAMES, generate_prices
 from qgym.envs.trading import TradingConfig, market_features
-from qgym.envs.vector import (
-    ChainTradingVectorEnv,
-    GridFarmVectorEnv,
-    TradingVectorEnv,
-    batch_market_features,
-)
+from qgym.envs.vector import ChainTradingVectorEnv, TradingVectorEnv, batch_market_features
 
 VECTOR_IDS = [env_id for env_id in qgym_env_ids() if gym.spec(env_id).vector_entry_point is not None]
 
@@ -190,12 +186,7 @@ def test_action_masks_match_the_single_env_rule_in_every_sub_env(env_id: str) ->
         _, _, _, _, info = vector.step(rng.integers(vector.single_action_space.n, size=64))  # type: ignore[attr-defined]
         base = vector.unwrapped
         for i in range(64):
-            if isinstance(base, GridFarmVectorEnv):
-                single.state_index = int(
-                    np.ravel_multi_index((*base.crops[i], base.cells[i]), single._state_shape)
-                )  # type: ignore[attr-defined]
-            else:
-                single.state_index = int(base.state_indices[i])  # type: ignore[attr-defined]
+            single.state_index = int(base.state_indices[i])  # type: ignore[attr-defined]
             np.testing.assert_array_equal(info["action_mask"][i], single.action_masks())  # type: ignore[attr-defined]
         np.testing.assert_array_equal(base.action_masks(), info["action_mask"])  # type: ignore[attr-defined]
 

@@ -14,12 +14,25 @@ import itertools
 import numpy as np
 from numpy.typing import NDArray
 
-from qgym.envs.farm_rules import N_ACTIONS, N_CROPS, Crop, FarmConfig, act, nature_matrices
+from qgym.envs.farm.rules import (
+    N_ACTIONS,
+    N_CROPS,
+    Crop,
+    FarmConfig,
+    act,
+    decode_states,
+    nature_matrices,
+    state_indices,
+)
 
-__all__ = ["FarmModel"]
+__all__ = ["MAX_MODEL_PLOTS", "FarmModel", "model_for", "toy_text_for"]
 
 #: Above this many states the model still answers ``outcomes`` but refuses whole-table planning.
 MAX_PLANNING_STATES = 20_000_000
+#: The exact model (and so planning) is offered for fields of at most this many plots (2x3).
+MAX_MODEL_PLOTS = 6
+#: The toy-text dict ``P`` enumerates every state: offered up to this many (fields up to 2x2).
+MAX_TOY_TEXT_STATES = 100_000
 
 
 class FarmModel:
@@ -50,14 +63,13 @@ class FarmModel:
 
     def encode(self, crops: NDArray[np.integer], cell: int) -> int:
         """State index of ``crops`` with the agent on ``cell``."""
-        return int(np.ravel_multi_index((*(int(c) for c in crops), int(cell)), self.shape))
+        farm = np.asarray(crops, dtype=np.int8)[None]
+        return int(state_indices(farm, np.array([int(cell)], dtype=np.int64), self.config)[0])
 
     def decode(self, state: int) -> tuple[NDArray[np.int8], int]:
         """Crops and cell of a state index."""
-        if not 0 <= state < self.n_states:
-            raise ValueError(f"state must be in [0, {self.n_states - 1}], got {state}")
-        *crops, cell = np.unravel_index(state, self.shape)
-        return np.array(crops, dtype=np.int8), int(cell)
+        crops, cells = decode_states(state, self.config)
+        return crops[0], int(cells[0])
 
     def backup(self, values: NDArray[np.float64], gamma: float) -> NDArray[np.float64]:
         """``Q[s, a] = r(s, a) + gamma * E[values[s'] | s, a]`` for every state and action."""
@@ -95,7 +107,7 @@ class FarmModel:
 
     def transitions(self) -> dict[int, dict[int, list[tuple[float, int, float, bool]]]]:
         """The whole toy-text dict ``P`` (small fields only: it enumerates every state)."""
-        if self.n_states > 100_000:
+        if self.n_states > MAX_TOY_TEXT_STATES:
             raise ValueError(
                 f"this farm has {self.n_states} states, too many for a toy-text dict; "
                 "plan with qgym.planning on transition_model() instead"
@@ -106,17 +118,13 @@ class FarmModel:
     def _after_action(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """For every (state, action): the index after the agent's action, and its reward."""
         self._check_plannable()
-        states = np.arange(self.n_states)
-        *crop_axes, cells = np.unravel_index(states, self.shape)
-        crops = np.stack(crop_axes, axis=1).astype(np.int8)
+        crops, cells = decode_states(np.arange(self.n_states), self.config)
         after = np.empty((self.n_states, N_ACTIONS), dtype=np.int64)
         rewards = np.empty((self.n_states, N_ACTIONS))
         for action in range(N_ACTIONS):
             actions = np.full(self.n_states, action, dtype=np.int64)
-            new_crops, new_cells, rewards[:, action] = act(
-                crops, cells.astype(np.int64), actions, self.config
-            )
-            after[:, action] = np.ravel_multi_index((*new_crops.T, new_cells), self.shape)
+            new_crops, new_cells, rewards[:, action] = act(crops, cells, actions, self.config)
+            after[:, action] = state_indices(new_crops, new_cells, self.config)
         return after, rewards
 
     def _contract_plots(self, table: NDArray[np.float64], matrix: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -134,3 +142,20 @@ class FarmModel:
                 f"this farm has {self.n_states:,} states: whole-table planning is limited to "
                 f"{MAX_PLANNING_STATES:,} (fields up to 2x3); outcomes(state, action) still works"
             )
+
+
+@functools.lru_cache(maxsize=16)
+def model_for(config: FarmConfig) -> FarmModel:
+    """The exact model of a farm of at most :data:`MAX_MODEL_PLOTS` plots (one per config, cached)."""
+    if config.n_plots > MAX_MODEL_PLOTS:
+        raise ValueError(
+            f"a {config.rows}x{config.cols} field has no exact model: the model is offered "
+            f"for fields of at most {MAX_MODEL_PLOTS} plots (e.g. 2x3)"
+        )
+    return FarmModel(config)
+
+
+@functools.lru_cache(maxsize=4)
+def toy_text_for(config: FarmConfig) -> dict[int, dict[int, list[tuple[float, int, float, bool]]]]:
+    """The toy-text dict ``P`` of a small farm (cached)."""
+    return model_for(config).transitions()

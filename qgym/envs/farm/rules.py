@@ -3,6 +3,10 @@
 A state is the crop stage of every plot (row-major) and the agent's cell. One step is the agent's
 action (deterministic, :func:`act`) followed by nature: field-wide rain with probability ``p_rain``,
 then every plot moves independently by the row of :func:`nature_matrices` for that weather.
+
+Every function works on a batch of N farms: the single env is a batch of one, the vector env a batch
+of N, and the exact model applies :func:`act` to every state at once. The state index, the three
+observation modes and the action masks are defined here and nowhere else.
 """
 
 from __future__ import annotations
@@ -10,20 +14,30 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, fields
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 from numpy.typing import NDArray
+
+from qgym.validation import is_number, require_int
 
 __all__ = [
     "ACTION_NAMES",
+    "CROP_NAMES",
     "OBS_MODES",
     "Action",
     "Crop",
     "FarmConfig",
     "act",
-    "action_mask",
+    "action_masks",
+    "decode_states",
     "nature_matrices",
     "nature_step",
+    "observation_space",
+    "observations",
+    "state_indices",
+    "step",
 ]
 
 OBS_MODES = ("index", "factored", "grid")
@@ -58,6 +72,8 @@ class Action(IntEnum):
 N_CROPS = len(Crop)
 N_ACTIONS = len(Action)
 ACTION_NAMES = tuple(action.name.lower() for action in Action)
+CROP_NAMES = ("empty", "seeded, dry", "seeded, wet", "growing, dry", "growing, wet", "ripe", "withered")
+"""What each :class:`Crop` stage is called in legends and help texts."""
 _STEPS = {Action.NORTH: (-1, 0), Action.SOUTH: (1, 0), Action.WEST: (0, -1), Action.EAST: (0, 1)}
 
 
@@ -93,22 +109,16 @@ class FarmConfig:
 
     def __post_init__(self) -> None:
         for name in ("rows", "cols"):
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | np.integer)
-                or not 1 <= value <= MAX_SIDE
-            ):
-                raise ValueError(f"{name} must be an integer from 1 to {MAX_SIDE}, got {value!r}")
+            require_int(name, getattr(self, name), 1, MAX_SIDE)
         for field in fields(self):
             value = getattr(self, field.name)
-            if field.name.startswith("p_") and not (_is_real(value) and 0.0 <= value <= 1.0):
+            if field.name.startswith("p_") and not (is_number(value) and 0.0 <= value <= 1.0):
                 raise ValueError(f"{field.name} must be a probability in [0, 1], got {value!r}")
         for name in ("plant_cost", "water_cost"):
             value = getattr(self, name)
-            if not (_is_real(value) and 0.0 <= value < np.inf):
+            if not (is_number(value) and 0.0 <= value < np.inf):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if not (_is_real(self.harvest_reward) and 0.0 < self.harvest_reward < np.inf):
+        if not (is_number(self.harvest_reward) and 0.0 < self.harvest_reward < np.inf):
             raise ValueError(f"harvest_reward must be a finite number > 0, got {self.harvest_reward!r}")
         if self.obs_mode not in OBS_MODES:
             raise ValueError(f"obs_mode must be one of {', '.join(OBS_MODES)}; got {self.obs_mode!r}")
@@ -116,6 +126,11 @@ class FarmConfig:
     @property
     def n_plots(self) -> int:
         return self.rows * self.cols
+
+    @property
+    def n_states(self) -> int:
+        """Crop stages of every plot times the agent's cells (a Python int: it may exceed int64)."""
+        return int(N_CROPS**self.n_plots * self.n_plots)
 
     @property
     def is_deterministic(self) -> bool:
@@ -138,10 +153,79 @@ def act(
     return new_crops, tables.moves[positions, actions], tables.rewards[actions, crop]
 
 
-def action_mask(crops: NDArray[np.int8], position: int, config: FarmConfig) -> NDArray[np.int8]:
-    """1 for every action that changes something in this state, 0 for the no-ops (``wait`` is always 1)."""
-    mask: NDArray[np.int8] = _tables(config).masks[position, crops[position]].copy()
-    return mask
+def step(
+    crops: NDArray[np.int8],
+    cells: NDArray[np.int64],
+    actions: NDArray[np.int64],
+    rng: np.random.Generator,
+    config: FarmConfig,
+) -> tuple[NDArray[np.int8], NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_]]:
+    """One whole step of N farms: the agents act, then nature, driven by ``rng``.
+
+    Returns the new crops, cells, rewards and rain flags. It draws N uniforms for the rain, then
+    (N, plots) for the plots: a batch of one draws what the single env always drew.
+    """
+    acted, new_cells, rewards = act(crops, cells, actions, config)
+    rain = rng.random(len(cells)) < config.p_rain
+    uniforms = rng.random((len(cells), config.n_plots))
+    return nature_step(acted, rain, uniforms, config), new_cells, rewards, rain
+
+
+def action_masks(crops: NDArray[np.int8], cells: NDArray[np.int64], config: FarmConfig) -> NDArray[np.int8]:
+    """(N, actions): 1 for every action that changes something, 0 for the no-ops (``wait`` is always 1)."""
+    under = crops[np.arange(len(cells)), cells]
+    masks: NDArray[np.int8] = _tables(config).masks[cells, under]
+    return masks
+
+
+def state_indices(crops: NDArray[np.int8], cells: NDArray[np.int64], config: FarmConfig) -> NDArray[np.int64]:
+    """State index of N farms: ``ravel_multi_index((*crops, cell), (7,) * plots + (plots,))``."""
+    indices: NDArray[np.int64] = crops.astype(np.int64) @ _index_weights(config) + cells
+    return indices
+
+
+def decode_states(states: Any, config: FarmConfig) -> tuple[NDArray[np.int8], NDArray[np.int64]]:
+    """Crops (N, plots) and cells (N,) of N state indices; a ValueError names an index out of range."""
+    indices = np.asarray(states, dtype=np.int64).reshape(-1)
+    if indices.size and (indices.min() < 0 or indices.max() >= config.n_states):
+        raise ValueError(f"a state index must be in [0, {config.n_states - 1}], got {states!r}")
+    rest, cells = np.divmod(indices, config.n_plots)
+    crops = np.empty((len(indices), config.n_plots), dtype=np.int8)
+    for plot in reversed(range(config.n_plots)):
+        rest, crops[:, plot] = np.divmod(rest, N_CROPS)
+    return crops, cells
+
+
+def observation_space(config: FarmConfig) -> spaces.Space[Any]:
+    """The observation space of ``config.obs_mode`` (see :func:`observations`)."""
+    if config.obs_mode == "index":
+        if config.n_states > np.iinfo(np.int64).max // 2:
+            raise ValueError(
+                f"obs_mode 'index' cannot number the states of a "
+                f"{config.rows}x{config.cols} field; use obs_mode 'factored' or 'grid'"
+            )
+        return spaces.Discrete(config.n_states)
+    if config.obs_mode == "factored":
+        return spaces.MultiDiscrete([N_CROPS] * config.n_plots + [config.rows, config.cols])
+    return spaces.Box(0.0, 1.0, shape=((N_CROPS + 1) * config.n_plots,), dtype=np.float32)
+
+
+def observations(crops: NDArray[np.int8], cells: NDArray[np.int64], config: FarmConfig) -> NDArray[Any]:
+    """What N farms observe in ``config.obs_mode``: ``index``, the state index (N,); ``factored``, every
+    plot's stage then the agent's row and column (N, plots + 2); ``grid``, flat one-hot planes
+    (N, 8 * plots): 7 crop planes and the agent's, ``reshape(8, rows, cols)`` per farm."""
+    if config.obs_mode == "index":
+        return state_indices(crops, cells, config)
+    n = len(cells)
+    if config.obs_mode == "factored":
+        rows, cols = np.divmod(cells, config.cols)
+        return np.concatenate([crops.astype(np.int64), rows[:, None], cols[:, None]], axis=1)
+    plots = config.n_plots
+    planes = np.zeros((n, N_CROPS + 1, plots), dtype=np.float32)
+    farms = np.arange(n)
+    planes[farms[:, None], crops, np.arange(plots)] = 1.0
+    planes[farms, N_CROPS, cells] = 1.0
+    return planes.reshape(n, -1)
 
 
 def nature_step(
@@ -196,6 +280,14 @@ def _tables(config: FarmConfig) -> _Tables:
 
 
 @functools.lru_cache(maxsize=64)
+def _index_weights(config: FarmConfig) -> NDArray[np.int64]:
+    """``7 ** (plots - 1 - i) * plots`` for plot i: the state index is a dot product with the crops."""
+    if config.n_states > np.iinfo(np.int64).max:
+        raise ValueError(f"a {config.rows}x{config.cols} field has more states than an int64 can number")
+    return np.array([N_CROPS ** (config.n_plots - 1 - i) * config.n_plots for i in range(config.n_plots)])
+
+
+@functools.lru_cache(maxsize=64)
 def _nature_cdf(config: FarmConfig) -> NDArray[np.float64]:
     """Cumulative rows of both matrices, exactly 1.0 from each row's last possible outcome on."""
     matrices = np.stack(nature_matrices(config))
@@ -229,7 +321,3 @@ def _nature_matrix(config: FarmConfig, rain: bool) -> NDArray[np.float64]:
             matrix[crop, dry] += (1.0 - config.p_grow) * p_dry_out
             matrix[crop, wet] += (1.0 - config.p_grow) * (1.0 - p_dry_out)
     return matrix
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
