@@ -115,12 +115,10 @@ def guess_env_id(path: str | Path) -> str:
     if _model_kind(path) != "tabular":
         raise ValueError(f"cannot tell which env {path} was trained on: pass --env ID")
     from qgym.agents.persistence import read_model_file
-    from qgym.agents.spaces import space_from_data
     from qgym.envs import qgym_env_ids
 
-    document, _, _ = read_model_file(path)
-    observations = space_from_data(document["observation_space"])
-    actions = space_from_data(document["action_space"])
+    record = read_model_file(path)
+    observations, actions = record.observation_space, record.action_space
     matches = []
     for env_id in [*qgym_env_ids(), *_TOY_TEXT]:
         env = gym.make(env_id)

@@ -7,24 +7,24 @@ rate belongs is always a mistake.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
 __all__ = ["is_finite_number", "is_int", "is_number", "require_int"]
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     """True for Python and numpy integers, never for ``bool``."""
     return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[float]:
     """True for Python and numpy integers and floats (NaN and infinities included), never for ``bool``."""
     return is_int(value) or isinstance(value, float | np.floating)
 
 
-def is_finite_number(value: Any) -> bool:
+def is_finite_number(value: Any) -> TypeGuard[float]:
     """A number that is neither NaN nor infinite."""
     return is_number(value) and math.isfinite(float(value))
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from qgym.agents.base import TabularAlgorithm
@@ -20,43 +21,16 @@ __all__ = ["SARSA", "DoubleQLearning", "ExpectedSARSA", "QLearning"]
 class QLearning(TabularAlgorithm):
     """Q-learning (Watkins 1989): ``Q(s,a) <- Q(s,a) + alpha [r + gamma max_a' Q(s',a') - Q(s,a)]``.
 
-    Off-policy: it learns the greedy policy's values while acting epsilon-greedily. On a VecEnv of
-    several envs it picks actions and applies updates for the whole batch at once, with the same
-    result as one env after the other (see :meth:`TabularAlgorithm._train_batched`).
+    Off-policy: it learns the greedy policy's values while acting epsilon-greedily. The rule is its
+    target, ``r + gamma max_a' Q(s', a')`` (just ``r`` when the episode terminated); every loop moves
+    Q(s, a) a step towards it. On a VecEnv of several envs it picks actions and applies updates for
+    the whole batch at once, with the same result as one env after the other.
     """
 
     _has_batch_rule: ClassVar[bool] = True
 
-    def _update(
-        self, state: int, action: int, reward: float, next_state: int | None, alpha: float, epsilon: float
-    ) -> int | None:
-        q = self._q
-        step = self._step_size(0, state, action, alpha)
-        target = reward if next_state is None else reward + self.gamma * max(q[next_state].tolist())
-        old = q.item(state, action)
-        q[state, action] = old + step * (target - old)
-        return None
-
-    def _update_batch(
-        self,
-        rows: list[list[float]],
-        states: list[int],
-        actions: list[int],
-        rewards: list[float],
-        next_states: list[int],
-        steps: list[float],
-        epsilon: float,
-    ) -> None:
-        gamma = self.gamma
-        # next_state -1 (terminated) reads this row of -0.0: reward + gamma * -0.0 is reward, bit for bit.
-        rows.append([-0.0] * len(rows[0]))
-        for state, action, reward, next_state, step in zip(
-            states, actions, rewards, next_states, steps, strict=False
-        ):
-            row = rows[state]
-            old = row[action]
-            row[action] = old + step * (reward + gamma * max(rows[next_state]) - old)
-        rows.pop()
+    def _target(self, reward: float, next_values: Sequence[float] | None, epsilon: float) -> float:
+        return reward if next_values is None else reward + self.gamma * max(next_values)
 
 
 class SARSA(TabularAlgorithm):
@@ -91,42 +65,11 @@ class ExpectedSARSA(TabularAlgorithm):
 
     _has_batch_rule: ClassVar[bool] = True
 
-    def _update(
-        self, state: int, action: int, reward: float, next_state: int | None, alpha: float, epsilon: float
-    ) -> int | None:
-        q = self._q
-        step = self._step_size(0, state, action, alpha)
-        target = reward
-        if next_state is not None:
-            values = q[next_state].tolist()
-            expected = epsilon * sum(values) / len(values) + (1.0 - epsilon) * max(values)
-            target = reward + self.gamma * expected
-        old = q.item(state, action)
-        q[state, action] = old + step * (target - old)
-        return None
-
-    def _update_batch(
-        self,
-        rows: list[list[float]],
-        states: list[int],
-        actions: list[int],
-        rewards: list[float],
-        next_states: list[int],
-        steps: list[float],
-        epsilon: float,
-    ) -> None:
-        gamma = self.gamma
-        for state, action, reward, next_state, step in zip(
-            states, actions, rewards, next_states, steps, strict=False
-        ):
-            target = reward
-            if next_state >= 0:
-                values = rows[next_state]
-                expected = epsilon * sum(values) / len(values) + (1.0 - epsilon) * max(values)
-                target = reward + gamma * expected
-            row = rows[state]
-            old = row[action]
-            row[action] = old + step * (target - old)
+    def _target(self, reward: float, next_values: Sequence[float] | None, epsilon: float) -> float:
+        if next_values is None:
+            return reward
+        expected = epsilon * sum(next_values) / len(next_values) + (1.0 - epsilon) * max(next_values)
+        return reward + self.gamma * expected
 
 
 class DoubleQLearning(TabularAlgorithm):

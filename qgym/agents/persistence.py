@@ -1,10 +1,12 @@
-"""Saving and loading tabular models without pickle.
+"""The tabular model file: a zip of plain JSON and ``.npy`` arrays that never needs unpickling.
 
-A model file is a zip holding exactly three entries: ``qgym-model.json`` (format, algorithm,
-spaces, hyperparameters and counters as plain JSON), ``q_values.npy`` and ``visit_counts.npy``
-(read with ``allow_pickle=False``). Anything else in the file (an SB3 ``data`` entry, a
-``":serialized:"`` value, an object array, an unknown key) is refused with :class:`ModelFileError`
-before any of it is used: SB3's own ``load()`` runs the cloudpickle payloads such files can hide.
+A model file holds exactly three entries: ``qgym-model.json`` (format, algorithm name, spaces, and
+the algorithm's hyperparameters and training state as plain JSON), ``q_values.npy`` and
+``visit_counts.npy`` (read with ``allow_pickle=False``). This module knows the format, not the
+algorithms: it writes and reads a :class:`ModelRecord`, and the algorithm says what goes in it.
+Anything else in a file (an SB3 ``data`` entry, a ``":serialized:"`` value, an object array, an
+unknown key, a size the spaces cannot have) is refused with :class:`ModelFileError` before any of it
+is used: SB3's own ``load()`` runs the cloudpickle payloads such files can hide.
 """
 
 from __future__ import annotations
@@ -16,24 +18,16 @@ import pathlib
 import platform
 import secrets
 import zipfile
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
-import gymnasium as gym
 import numpy as np
-import stable_baselines3 as sb3
-import torch as th
+from gymnasium import spaces
 from numpy.typing import NDArray
-from stable_baselines3.common.type_aliases import GymEnv
-from stable_baselines3.common.utils import check_for_correct_spaces
 
-from qgym.agents.schedules import schedule_from_data, schedule_to_data
 from qgym.agents.spaces import ActionIndexer, StateIndexer, space_from_data, space_to_data
 
-if TYPE_CHECKING:
-    from qgym.agents.base import TabularAlgorithm
-
-__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "load_model", "read_model_file", "save_model"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "ModelRecord", "read_model_file", "write_model_file"]
 
 FORMAT = "qgym-tabular-model"
 FORMAT_VERSION = 1
@@ -48,16 +42,7 @@ _DOCUMENT_KEYS = frozenset(
     {"format", "format_version", "algorithm", "policy", "observation_space", "action_space"}
     | {"hyperparameters", "state", "versions"}
 )
-_HYPERPARAMETER_KEYS = frozenset(
-    {"learning_rate", "gamma", "exploration_fraction", "exploration_initial_eps", "exploration_final_eps"}
-    | {"visit_decay", "stats_window_size", "tensorboard_log", "policy_kwargs", "verbose", "seed"}
-)
-_STATE_KEYS = frozenset(
-    {"num_timesteps", "total_timesteps", "episode_num", "n_updates", "progress_remaining", "exploration_rate"}
-    | {"n_envs", "rng_state", "predict_rng_state"}
-)
 
-SelfTabular = TypeVar("SelfTabular", bound="TabularAlgorithm")
 PathLike = str | pathlib.Path | io.BufferedIOBase
 
 
@@ -65,34 +50,42 @@ class ModelFileError(ValueError):
     """The file is not a valid qgym tabular model (or holds something qgym refuses to load)."""
 
 
-def save_model(model: TabularAlgorithm, path: PathLike) -> None:
-    """Write ``model`` as a qgym model zip; a path is replaced atomically (temp file + ``os.replace``)."""
+@dataclass(frozen=True)
+class ModelRecord:
+    """Everything a tabular model file holds; ``hyperparameters`` and ``state`` are the algorithm's
+    plain JSON, ``q_values`` and ``visit_counts`` have shape (n_tables, n_states, n_actions)."""
+
+    algorithm: str
+    observation_space: spaces.Discrete | spaces.MultiDiscrete
+    action_space: spaces.Discrete | spaces.MultiDiscrete
+    hyperparameters: dict[str, Any]
+    state: dict[str, Any]
+    q_values: NDArray[np.float64]
+    visit_counts: NDArray[np.int64]
+    versions: dict[str, str]
+
+
+def write_model_file(record: ModelRecord, path: PathLike) -> None:
+    """Write ``record`` as a model zip; a path is replaced atomically (temp file + ``os.replace``).
+
+    As in SB3, ``.zip`` is appended to a path without suffix.
+    """
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "algorithm": type(model).__name__,
+        "algorithm": record.algorithm,
         "policy": "TabularPolicy",
-        "observation_space": space_to_data(model.observation_space),
-        "action_space": space_to_data(model.action_space),
-        "hyperparameters": _hyperparameters_to_data(model.hyperparameters()),
-        "state": {
-            "num_timesteps": int(model.num_timesteps),
-            "total_timesteps": int(model._total_timesteps),
-            "episode_num": int(model._episode_num),
-            "n_updates": int(model._n_updates),
-            "progress_remaining": float(model._current_progress_remaining),
-            "exploration_rate": float(model.exploration_rate),
-            "n_envs": int(model.n_envs),
-            "rng_state": _rng_state_to_data(model._rng.getstate()),
-            "predict_rng_state": _rng_state_to_data(model._predict_rng.getstate()),
-        },
-        "versions": _versions(),
+        "observation_space": space_to_data(record.observation_space),
+        "action_space": space_to_data(record.action_space),
+        "hyperparameters": record.hyperparameters,
+        "state": record.state,
+        "versions": record.versions,
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(MANIFEST, json.dumps(document, indent=2, allow_nan=False))
-        archive.writestr(Q_VALUES, _npy_bytes(model.policy.tables))
-        archive.writestr(VISIT_COUNTS, _npy_bytes(model.policy.visits))
+        archive.writestr(Q_VALUES, _npy_bytes(record.q_values))
+        archive.writestr(VISIT_COUNTS, _npy_bytes(record.visit_counts))
     payload = buffer.getvalue()
     if isinstance(path, io.BufferedIOBase):
         path.write(payload)
@@ -100,11 +93,11 @@ def save_model(model: TabularAlgorithm, path: PathLike) -> None:
     target = pathlib.Path(path)
     if target.suffix == "":
         target = target.with_suffix(".zip")
-    _write_atomically(target, payload)
+    write_atomically(target, payload)
 
 
-def read_model_file(path: PathLike) -> tuple[dict[str, Any], NDArray[np.float64], NDArray[np.int64]]:
-    """Read and validate a model file: its JSON document, Q-values and visit counts. Never unpickles."""
+def read_model_file(path: PathLike) -> ModelRecord:
+    """Read and validate a model file. Never unpickles; a :class:`ModelFileError` says what is wrong."""
     source = _open_for_reading(path)
     try:
         archive = zipfile.ZipFile(source)
@@ -119,8 +112,7 @@ def read_model_file(path: PathLike) -> tuple[dict[str, Any], NDArray[np.float64]
         if _SB3_ENTRIES & set(names):
             raise ModelFileError(
                 f"{_name(path)} is a Stable-Baselines3 model file, whose 'data' entry can carry pickled "
-                "code; "
-                "qgym's tabular agents load only their own pickle-free format (saved by their save())"
+                "code; qgym's tabular agents load only their own pickle-free format (saved by their save())"
             )
         if set(names) != _ENTRIES:
             raise ModelFileError(
@@ -128,7 +120,9 @@ def read_model_file(path: PathLike) -> tuple[dict[str, Any], NDArray[np.float64]
                 "refusing to load unknown content"
             )
         document = _parse_document(_read_entry(archive, MANIFEST, _MAX_MANIFEST_BYTES), path)
-        n_states, n_actions = _table_size(document)
+        observation_space = space_from_data(document["observation_space"])
+        action_space = space_from_data(document["action_space"])
+        n_states, n_actions = _table_size(observation_space, action_space)
         n_bytes = 2 * n_states * n_actions * 8 + _NPY_HEADER_ALLOWANCE
         q_values = _parse_array(
             _read_entry(archive, Q_VALUES, n_bytes), Q_VALUES, np.float64, (n_states, n_actions)
@@ -136,109 +130,25 @@ def read_model_file(path: PathLike) -> tuple[dict[str, Any], NDArray[np.float64]
         visits = _parse_array(
             _read_entry(archive, VISIT_COUNTS, n_bytes), VISIT_COUNTS, np.int64, (n_states, n_actions)
         )
-        if visits.shape != q_values.shape:
-            raise ModelFileError(f"{VISIT_COUNTS} must have the shape of {Q_VALUES} {q_values.shape}")
+    if visits.shape != q_values.shape:
+        raise ModelFileError(f"{VISIT_COUNTS} must have the shape of {Q_VALUES} {q_values.shape}")
     if not np.all(np.isfinite(q_values)):
         raise ModelFileError(f"{Q_VALUES} holds non-finite values")
     if np.any(visits < 0):
         raise ModelFileError(f"{VISIT_COUNTS} holds negative counts")
-    return document, q_values, visits
-
-
-def load_model(
-    cls: type[SelfTabular],
-    path: PathLike,
-    env: GymEnv | None,
-    device: th.device | str,
-    custom_objects: dict[str, Any] | None,
-    print_system_info: bool,
-    overrides: dict[str, Any],
-) -> SelfTabular:
-    """Rebuild a model of class ``cls`` (or of the subclass the file names) from a model file."""
-    document, q_values, visits = read_model_file(path)
-    algorithm = _resolve_class(cls, document["algorithm"])
-    if q_values.shape[0] != algorithm.n_tables:
-        raise ModelFileError(
-            f"a {algorithm.__name__} model has {algorithm.n_tables} table(s), the file {q_values.shape[0]}"
-        )
-    if print_system_info:
-        print(
-            "== SAVED SYSTEM INFO ==",
-            document["versions"],
-            "== CURRENT SYSTEM INFO ==",
-            _versions(),
-            sep="\n",
-        )
-    hyperparameters = _hyperparameters_from_data(document["hyperparameters"])
-    for key, value in (custom_objects or {}).items():
-        if key in hyperparameters:  # SB3 semantics: names the file does not hold are ignored
-            hyperparameters[key] = value
-    for key, value in overrides.items():
-        if key == "policy":
-            if value not in algorithm.policy_aliases:
-                raise ValueError(f"policy must be one of {sorted(algorithm.policy_aliases)}, got {value!r}")
-        elif key == "policy_kwargs":
-            if value != hyperparameters["policy_kwargs"]:
-                raise ValueError(
-                    f"The specified policy kwargs do not equal the stored policy kwargs. "
-                    f"Stored kwargs: {hyperparameters['policy_kwargs']}, specified kwargs: {value}"
-                )
-        elif key in hyperparameters:
-            hyperparameters[key] = value
-        else:
-            raise ValueError(
-                f"load() accepts as keyword arguments only {sorted(_HYPERPARAMETER_KEYS)}, got {key!r}"
-            )
-    observation_space = space_from_data(document["observation_space"])
-    action_space = space_from_data(document["action_space"])
-    state = document["state"]
-    if env is not None:
-        env = algorithm._wrap_env(env, hyperparameters["verbose"])
-        try:
-            check_for_correct_spaces(env, observation_space, action_space)
-        except ValueError as error:
-            raise ValueError(
-                f"the env given to load() does not match the saved {algorithm.__name__}: {error}"
-            ) from error
-    model = algorithm(
-        policy=document["policy"], env=env, device=device, _init_setup_model=False, **hyperparameters
+    return ModelRecord(
+        document["algorithm"],
+        observation_space,
+        action_space,
+        document["hyperparameters"],
+        document["state"],
+        q_values,
+        visits,
+        document["versions"],
     )
-    if env is None:
-        model.observation_space, model.action_space, model.n_envs = (
-            observation_space,
-            action_space,
-            state["n_envs"],
-        )
-    model.num_timesteps = state["num_timesteps"]
-    model._total_timesteps = state["total_timesteps"]
-    model._episode_num = state["episode_num"]
-    model._n_updates = state["n_updates"]
-    model._current_progress_remaining = state["progress_remaining"]
-    model.exploration_rate = state["exploration_rate"]
-    model._setup_model()
-    model.policy.tables[...] = q_values
-    model.policy.visits[...] = visits
-    model._rng.setstate(_rng_state_from_data(state["rng_state"]))
-    model._predict_rng.setstate(_rng_state_from_data(state["predict_rng_state"]))
-    return model
 
 
-# --- writing ---------------------------------------------------------------------------------------
-
-
-def _hyperparameters_to_data(hyperparameters: dict[str, Any]) -> dict[str, Any]:
-    data = dict(hyperparameters)
-    data["learning_rate"] = schedule_to_data(hyperparameters["learning_rate"])
-    return data
-
-
-def _npy_bytes(array: NDArray[Any]) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
-    return buffer.getvalue()
-
-
-def _write_atomically(target: pathlib.Path, payload: bytes) -> None:
+def write_atomically(target: pathlib.Path, payload: bytes) -> None:
     """Write to a fresh temp file beside ``target``, flush it to disk, then rename it over ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
@@ -253,24 +163,29 @@ def _write_atomically(target: pathlib.Path, payload: bytes) -> None:
         raise
 
 
-def _versions() -> dict[str, str]:
-    from qgym import __version__ as qgym_version
+def library_versions() -> dict[str, str]:
+    """The versions a model file records (shown by ``load(..., print_system_info=True)``)."""
+    import gymnasium
+    import stable_baselines3
+
+    from qgym import __version__
 
     return {
-        "qgym": qgym_version,
-        "stable_baselines3": sb3.__version__,
-        "gymnasium": gym.__version__,
+        "qgym": __version__,
+        "stable_baselines3": stable_baselines3.__version__,
+        "gymnasium": gymnasium.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
     }
 
 
-def _rng_state_to_data(state: tuple[Any, ...]) -> dict[str, Any]:
-    version, internal, gauss_next = state
-    return {"version": version, "internal": list(internal), "gauss_next": gauss_next}
+# --- helpers -------------------------------------------------------------------------------------
 
 
-# --- reading ---------------------------------------------------------------------------------------
+def _npy_bytes(array: NDArray[Any]) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
 
 
 def _open_for_reading(path: PathLike) -> io.BufferedIOBase | pathlib.Path:
@@ -321,17 +236,16 @@ def _parse_document(raw: bytes, path: PathLike) -> dict[str, Any]:
         )
     if not isinstance(document["algorithm"], str) or document["policy"] != "TabularPolicy":
         raise ModelFileError(f"{MANIFEST} must name an algorithm and the policy 'TabularPolicy'")
-    try:
-        for key in ("observation_space", "action_space"):
+    for key in ("observation_space", "action_space"):
+        try:
             space_from_data(document[key])
-    except ValueError as error:
-        raise ModelFileError(f"{MANIFEST} has an invalid space: {error}") from error
-    _check_fields(document["hyperparameters"], _HYPERPARAMETER_KEYS, "hyperparameters")
-    _check_fields(document["state"], _STATE_KEYS, "state")
-    _check_state(document["state"])
-    if not isinstance(document["versions"], dict) or not all(
-        isinstance(v, str) for v in document["versions"].values()
-    ):
+        except ValueError as error:
+            raise ModelFileError(f"{MANIFEST} has an invalid {key}: {error}") from error
+    for key in ("hyperparameters", "state"):
+        if not isinstance(document[key], dict):
+            raise ModelFileError(f"{MANIFEST} '{key}' must be a JSON object")
+    versions = document["versions"]
+    if not isinstance(versions, dict) or not all(isinstance(v, str) for v in versions.values()):
         raise ModelFileError(f"{MANIFEST} 'versions' must map names to version strings")
     return document
 
@@ -356,71 +270,11 @@ def _find_serialized(node: Any, where: str = "") -> str | None:
     return None
 
 
-def _check_fields(section: Any, keys: frozenset[str], name: str) -> None:
-    if not isinstance(section, dict) or set(section) != keys:
-        got = sorted(section) if isinstance(section, dict) else type(section).__name__
-        raise ModelFileError(f"{MANIFEST} '{name}' must have exactly the keys {sorted(keys)}, got {got}")
-
-
-def _check_state(state: dict[str, Any]) -> None:
-    for key in ("num_timesteps", "total_timesteps", "episode_num", "n_updates", "n_envs"):
-        if not _is_int(state[key]) or state[key] < 0:
-            raise ModelFileError(f"state '{key}' must be a non-negative integer, got {state[key]!r}")
-    for key in ("progress_remaining", "exploration_rate"):
-        if not _is_number(state[key]):
-            raise ModelFileError(f"state '{key}' must be a number, got {state[key]!r}")
-    for key in ("rng_state", "predict_rng_state"):
-        _rng_state_from_data(state[key])
-
-
-def _hyperparameters_from_data(data: dict[str, Any]) -> dict[str, Any]:
-    """Types are checked here; ranges by the algorithm's constructor."""
-    hyperparameters = dict(data)
+def _table_size(observations: spaces.Space[Any], actions: spaces.Space[Any]) -> tuple[int, int]:
     try:
-        hyperparameters["learning_rate"] = schedule_from_data(data["learning_rate"])
-    except ValueError as error:
-        raise ModelFileError(f"hyperparameter learning_rate: {error}") from error
-    for key in ("gamma", "exploration_fraction", "exploration_initial_eps", "exploration_final_eps"):
-        if not _is_number(data[key]):
-            raise ModelFileError(f"hyperparameter {key} must be a number, got {data[key]!r}")
-    checks: dict[str, Callable[[Any], bool]] = {
-        "visit_decay": lambda v: v is None or _is_number(v),
-        "stats_window_size": _is_int,
-        "tensorboard_log": lambda v: v is None or isinstance(v, str),
-        "verbose": _is_int,
-        "seed": lambda v: v is None or _is_int(v),
-        "policy_kwargs": lambda v: isinstance(v, dict) and all(_is_number(x) for x in v.values()),
-    }
-    for key, check in checks.items():
-        if not check(data[key]):
-            raise ModelFileError(f"hyperparameter {key} has an invalid value {data[key]!r}")
-    return hyperparameters
-
-
-def _rng_state_from_data(data: Any) -> tuple[Any, ...]:
-    valid = (
-        isinstance(data, dict)
-        and set(data) == {"version", "internal", "gauss_next"}
-        and data["version"] == 3
-        and isinstance(data["internal"], list)
-        and len(data["internal"]) == 625
-        and all(_is_int(v) and 0 <= v < 2**32 for v in data["internal"][:-1])
-        and _is_int(data["internal"][-1])
-        and 0 <= data["internal"][-1] <= 624
-        and (data["gauss_next"] is None or _is_number(data["gauss_next"]))
-    )
-    if not valid:
-        raise ModelFileError("a random generator state must be Python's Mersenne Twister state (version 3)")
-    return (3, tuple(data["internal"]), data["gauss_next"])
-
-
-def _table_size(document: dict[str, Any]) -> tuple[int, int]:
-    try:
-        n_states = StateIndexer(space_from_data(document["observation_space"])).n_states
-        n_actions = ActionIndexer(space_from_data(document["action_space"])).n_actions
+        return StateIndexer(observations).n_states, ActionIndexer(actions).n_actions
     except ValueError as error:
         raise ModelFileError(f"{MANIFEST} has spaces no Q-table can index: {error}") from error
-    return n_states, n_actions
 
 
 def _parse_array(
@@ -437,30 +291,7 @@ def _parse_array(
     if array.dtype != np.dtype(dtype) or not valid_shape:
         raise ModelFileError(
             f"{name} must be a {np.dtype(dtype)} array of shape "
-            f"(n_tables, {table_shape[0]}, {table_shape[1]}), "
-            f"got {array.dtype} {array.shape}"
+            f"(n_tables, {table_shape[0]}, {table_shape[1]}), got {array.dtype} {array.shape}"
         )
     result: NDArray[Any] = array
     return result
-
-
-def _resolve_class(cls: type[SelfTabular], name: str) -> type[SelfTabular]:
-    """``cls`` itself, or the subclass of ``cls`` the file names (``TabularAlgorithm.load`` dispatches)."""
-    pending: list[type[SelfTabular]] = [cls]
-    while pending:
-        candidate = pending.pop()
-        if candidate.__name__ == name:
-            return candidate
-        pending.extend(candidate.__subclasses__())
-    raise ModelFileError(
-        f"the file holds a {name!r} model, which {cls.__name__}.load cannot load; use {name}.load "
-        "(or TabularAlgorithm.load, which loads any tabular algorithm)"
-    )
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule, LinearSchedule
 
+from qgym.validation import is_number
+
 __all__ = [
     "TABULATION_POINTS",
     "LearningRate",
@@ -39,9 +41,7 @@ def constant_value(learning_rate: LearningRate) -> float | None:
         return constant_value(learning_rate.value_schedule)
     if isinstance(learning_rate, ConstantSchedule):
         return float(learning_rate.val)
-    if isinstance(learning_rate, int | float | np.floating | np.integer) and not isinstance(
-        learning_rate, bool
-    ):
+    if is_number(learning_rate):
         return float(learning_rate)
     return None
 
@@ -96,20 +96,12 @@ def schedule_from_data(data: Any) -> LearningRate:
     kind = data.get("type")
     if kind == "linear":
         fields = ("start", "end", "end_fraction")
-        if set(data) != {"type", *fields} or not all(_is_number(data[f]) for f in fields):
+        if set(data) != {"type", *fields} or not all(is_number(data[f]) for f in fields):
             raise ValueError(f"a linear schedule needs numbers start, end and end_fraction, got {data}")
         return LinearSchedule(float(data["start"]), float(data["end"]), float(data["end_fraction"]))
     if kind == "tabulated":
         values = data.get("values")
-        if (
-            set(data) != {"type", "values"}
-            or not isinstance(values, list)
-            or not all(map(_is_number, values))
-        ):
+        if set(data) != {"type", "values"} or not isinstance(values, list) or not all(map(is_number, values)):
             raise ValueError(f"a tabulated schedule needs a list of numbers 'values', got {data}")
         return TabulatedSchedule(values)
     raise ValueError(f"learning rate schedule type must be 'linear' or 'tabulated', got {kind!r}")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
