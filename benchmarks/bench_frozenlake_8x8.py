@@ -21,7 +21,7 @@ from stable_baselines3.common.logger import Logger
 
 from qgym import planning
 from qgym.agents import QLearning
-from qgym.callbacks import ExactReturnCallback
+from qgym.training.callbacks import ExactReturnCallback
 
 PRESETS: dict[str, dict[str, Any]] = {
     "visit-count n^-0.6, eps 1->0.5": {

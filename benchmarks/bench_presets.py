@@ -6,7 +6,7 @@
 
 The promises (issue 5): a tabular preset reaches at least 95% of the exact optimum; a DQN (or QR-DQN)
 preset on an exactly solvable rung at least 90%; on the rungs without an exact optimum a preset beats
-the heuristic of ``qgym.baselines``: over the same seeded episodes (500 unless --episodes), the
+the env family's heuristic: over the same seeded episodes (500 unless --episodes), the
 agent's mean return exceeds the heuristic's by more than twice the standard error of the paired
 difference. '%' is the exact expected return of the greedy policy over the registered horizon
 (``qgym.training.evaluate``); the lowest seed decides. A preset whose comment begins with
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="also run the NO PROMISE presets")
     args = parser.parse_args(argv)
 
-    from qgym.presets import default_preset_path
+    from qgym.training.presets import default_preset_path
 
     jobs: list[tuple[str, str, int, int]] = []
     for algo in args.algo:
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---|---|---:|:-:|")
     failed = 0
     for (algo, env_id), measured in rows.items():
-        from qgym.presets import load_preset
+        from qgym.training.presets import load_preset
 
         steps = load_preset(algo, env_id)["n_timesteps"]
         comment = comments_of(algo).get(env_id, "")
@@ -113,7 +113,7 @@ def _per_seed(m: Measured) -> str:
 
 def comments_of(algo: str) -> dict[str, str]:
     """The comment above each env ID's block in the shipped preset file of ``algo``."""
-    from qgym.presets import default_preset_path
+    from qgym.training.presets import default_preset_path
 
     return _comments(default_preset_path(algo))
 
@@ -138,7 +138,7 @@ def _run_one(job: tuple[str, str, int, int]) -> Measured:
     from stable_baselines3.common.logger import Logger
 
     from qgym import training
-    from qgym.presets import load_preset
+    from qgym.training.presets import load_preset
 
     torch.set_num_threads(1)
     algo, env_id, seed, episodes = job

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from qgym import envs as envs
 from qgym.envs.prices import generate_prices as generate_prices
+from qgym.version import __version__ as __version__
 
 if TYPE_CHECKING:
     from qgym.agents import SARSA as SARSA
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from qgym.agents import TabularAlgorithm as TabularAlgorithm
     from qgym.agents import TabularPolicy as TabularPolicy
 
-__version__ = "0.1.0"
 
 _LAZY_AGENTS = frozenset(
     {"QLearning", "SARSA", "ExpectedSARSA", "DoubleQLearning", "TabularAlgorithm", "TabularPolicy"}

@@ -11,9 +11,8 @@ import gymnasium as gym
 import numpy as np
 
 import qgym
-from qgym import planning
 from qgym.envs import known_optimum, qgym_env_ids
-from qgym.presets import ALGORITHMS
+from qgym.training.registry import ALGORITHMS, check_env_id
 
 __all__ = ["main"]
 
@@ -78,30 +77,21 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _optimal(args: argparse.Namespace) -> int:
-    env = gym.make(args.env)
+    from qgym.training.rollouts import OptimalPolicy, episode_returns
+
+    env = gym.make(check_env_id(args.env))
     horizon = env.spec.max_episode_steps if env.spec else None
     if horizon is None:
         raise ValueError(f"{args.env} has no max_episode_steps, so its finite-horizon optimum is undefined")
-    model = planning.model_of(env)
-    solution = planning.backward_induction(model, horizon)
-    optimum = planning.expected_return(model, solution.values)
-    returns = []
-    for episode in range(args.episodes):
-        env.reset(seed=args.seed + episode)
-        total, done, step = 0.0, False, 0
-        while not done:
-            action = int(solution.policy[step, planning.current_state(env)])
-            _, reward, terminated, truncated, _ = env.step(action)
-            total += float(reward)
-            done = terminated or truncated
-            step += 1
-        returns.append(total)
+    policy = OptimalPolicy(env, horizon)
+    returns = episode_returns(env, policy, args.episodes, args.seed)
     env.close()
-    mean = float(np.mean(returns))
+    mean, optimum = float(np.mean(returns)), policy.optimum
     error = float(np.std(returns, ddof=1) / np.sqrt(len(returns))) if len(returns) > 1 else 0.0
     print(f"{args.env}: the optimal policy played {args.episodes} episodes (seeds {args.seed}..)")
     print(f"  mean return      {mean:10.3f} +- {error:.3f} (standard error)")
-    print(f"  exact optimum    {optimum:10.3f} (qgym.planning, {model.n_states:,} states, horizon {horizon})")
+    states = policy.model.n_states
+    print(f"  exact optimum    {optimum:10.3f} (qgym.planning, {states:,} states, horizon {horizon})")
     print(f"  ratio            {mean / optimum:10.1%}" if optimum else "")
     return 0
 
@@ -123,7 +113,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-# --- play, enjoy, plot, record: parsing here, the work in qgym.play / enjoy / plots / record -------
+# --- play, enjoy, plot, record: parsing here, the work in qgym.viewing ------------------------------
 
 
 def _add_viewing_commands(commands: Any) -> None:
@@ -170,20 +160,20 @@ def _add_viewing_commands(commands: Any) -> None:
 
 
 def _play(args: argparse.Namespace) -> int:
-    from qgym.play import play
+    from qgym.viewing.play import play
 
     return play(args.env, seed=args.seed, hint_path=args.hint)
 
 
 def _enjoy(args: argparse.Namespace) -> int:
-    from qgym.enjoy import enjoy
+    from qgym.viewing.enjoy import enjoy
 
     enjoy(args.model, args.env, episodes=args.episodes, fps=args.fps, seed=args.seed)
     return 0
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from qgym.plots import make_plots
+    from qgym.viewing.plots import make_plots
 
     crops = None
     if args.crops is not None:
@@ -196,7 +186,7 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from qgym.record import record
+    from qgym.viewing.record import record
 
     record(args.model, args.out, args.env, args.episodes, args.max_frames, args.fps, args.seed)
     return 0
@@ -245,8 +235,6 @@ def _add_training_commands(commands: Any) -> None:
 def _train(args: argparse.Namespace) -> int:
     from qgym import training
 
-    training.check_algorithm(args.algo)
-    training.check_env_id(args.env)
     run = training.train(
         args.algo,
         args.env,
@@ -267,10 +255,9 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from qgym import training
-    from qgym.enjoy import load_agent
+    from qgym.viewing.agent import load_agent
 
-    training.check_env_id(args.env)
-    env = gym.make(args.env)
+    env = gym.make(check_env_id(args.env))
     agent = load_agent(args.model, env, args.env)
     env.close()
     evaluation = training.evaluate(
@@ -284,14 +271,12 @@ def _eval(args: argparse.Namespace) -> int:
 def _tune(args: argparse.Namespace) -> int:
     import yaml
 
-    from qgym import training, tuning
-
-    training.check_algorithm(args.algo)
-    training.check_env_id(args.env)
     try:
         import optuna  # noqa: F401
     except ImportError:
         raise ValueError("qgym tune needs Optuna: pip install 'qgym[tune]'") from None
+    from qgym.training import tuning
+
     result = tuning.tune(
         args.algo,
         args.env,

@@ -92,7 +92,7 @@ def test_on_a_rung_without_an_optimum_train_and_eval_print_the_paired_heuristic(
     model = train_briefly(tmp_path, "dqn", "qgym/Trading-Market-v0")
     out = capsys.readouterr().out
     assert "no exact optimum is known for this env" in out
-    assert "heuristic of qgym.baselines on the same episodes:" in out
+    assert "heuristic (TrendFollower) on the same episodes:" in out
     assert main(["eval", str(model), "--env", "qgym/Trading-Market-v0", "--episodes", "2"]) == 0
     assert "agent minus heuristic:" in capsys.readouterr().out
 
@@ -102,7 +102,7 @@ def test_eval_and_enjoy_replay_a_model_through_the_observation_wrapper_it_was_tr
 ) -> None:
     import gymnasium as gym
 
-    from qgym.enjoy import load_agent
+    from qgym.viewing.agent import load_agent
 
     wrapped = tmp_path / "wrapped.yml"
     wrapped.write_text(

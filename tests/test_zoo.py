@@ -24,7 +24,7 @@ def run(argv: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_neither_import_qgym_nor_the_training_api_imports_rl_zoo(tmp_path: Path) -> None:
-    code = "import sys, qgym, qgym.cli, qgym.training, qgym.tuning; print('rl_zoo3' in sys.modules)"
+    code = "import sys, qgym, qgym.cli, qgym.training, qgym.training.tuning; print('rl_zoo3' in sys.modules)"
     result = run(["-c", code], tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

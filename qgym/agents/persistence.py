@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import pathlib
 import platform
-import secrets
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +24,7 @@ from gymnasium import spaces
 from numpy.typing import NDArray
 
 from qgym.agents.spaces import ActionIndexer, StateIndexer, space_from_data, space_to_data
+from qgym.files import write_atomically
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "ModelRecord", "read_model_file", "write_model_file"]
 
@@ -148,27 +147,12 @@ def read_model_file(path: PathLike) -> ModelRecord:
     )
 
 
-def write_atomically(target: pathlib.Path, payload: bytes) -> None:
-    """Write to a fresh temp file beside ``target``, flush it to disk, then rename it over ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(temporary, "xb") as handle:  # "x": never follow or reuse an existing file
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 def library_versions() -> dict[str, str]:
     """The versions a model file records (shown by ``load(..., print_system_info=True)``)."""
     import gymnasium
     import stable_baselines3
 
-    from qgym import __version__
+    from qgym.version import __version__
 
     return {
         "qgym": __version__,

@@ -14,7 +14,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
 from qgym import planning
 from qgym.agents import SARSA, DoubleQLearning, ExpectedSARSA, QLearning, TabularAlgorithm
-from qgym.callbacks import ExactReturnCallback
+from qgym.training.callbacks import ExactReturnCallback
 
 ALGORITHMS = [QLearning, SARSA, ExpectedSARSA, DoubleQLearning]
 

@@ -9,10 +9,12 @@ import numpy as np
 import pygame
 import pytest
 
-from qgym import record as record_module
 from qgym.cli import main
-from qgym.enjoy import enjoy, guess_env_id, load_agent
-from qgym.record import collect_frames
+from qgym.training.models import guess_env_id
+from qgym.viewing import record as record_module
+from qgym.viewing.agent import load_agent
+from qgym.viewing.enjoy import enjoy
+from qgym.viewing.record import collect_frames
 
 FARM = "qgym/GridFarm-1x2-v0"
 AGENT_BLUE = (40, 110, 235)
@@ -107,7 +109,7 @@ def test_recorded_frames_show_the_farmer_on_its_cell(tabular_model: Path) -> Non
     agent = load_agent(tabular_model, env)
     cells = []
 
-    def policy(observation: int) -> int:
+    def policy(observation: int, step: int = 0) -> int:
         cells.append(env.unwrapped.agent_cell)
         return agent.act(observation)
 

@@ -13,17 +13,17 @@ import pytest
 
 from qgym.cli import main
 from qgym.envs import known_optimum, qgym_env_ids
-from qgym.play import (
+from qgym.viewing.play import (
     Command,
     CommandKind,
     PlaySession,
-    Screen,
     handle_key,
     key_map,
     render_frame,
     reserved_keys,
     run_loop,
 )
+from qgym.viewing.screen import Screen
 
 AGENT_BLUE = (40, 110, 235)
 FARM_CELL = 84
@@ -177,7 +177,7 @@ def test_hints_show_the_agents_greedy_action_and_its_q_values(tabular_model: Pat
     from qgym.agents import QLearning
 
     session = _session("qgym/GridFarm-1x1-Det-v0")
-    from qgym.enjoy import load_agent
+    from qgym.viewing.agent import load_agent
 
     session.agent = load_agent(tabular_model, session.env)
     assert session.hint() is None, "hints start switched off"
@@ -193,7 +193,7 @@ def test_hints_show_the_agents_greedy_action_and_its_q_values(tabular_model: Pat
 
 
 def test_play_with_hints_runs_in_the_window_until_closed(screen_closer: Any, tabular_model: Path) -> None:
-    from qgym.enjoy import load_agent
+    from qgym.viewing.agent import load_agent
 
     session = _session("qgym/GridFarm-1x1-Det-v0")
     session.agent = load_agent(tabular_model, session.env)

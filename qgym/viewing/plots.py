@@ -18,6 +18,11 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
+from qgym.training.evaluation import exact_optimum
+from qgym.training.models import guess_env_id
+from qgym.viewing.agent import load_agent
+from qgym.viewing.views import grid_view, state_names, view_of
+
 __all__ = [
     "Curve",
     "grid_values",
@@ -32,9 +37,9 @@ QFunction = Callable[[Any], "FloatArray | None"]
 OPTIMUM_GID = "optimum"
 _TRAIN_COLUMNS = ("rollout/ep_rew_mean", "eval/mean_reward")
 _STEP_COLUMN = "time/total_timesteps"
-_MOVE_ARROWS = {"north": (0.0, -0.35), "south": (0.0, 0.35), "west": (-0.35, 0.0), "east": (0.35, 0.0)}
-_FROZEN_LAKE_ARROWS = {0: "west", 1: "south", 2: "east", 3: "north"}
-_CLIFF_ARROWS = {0: "north", 1: "east", 2: "south", 3: "west"}
+_UP, _DOWN, _LEFT, _RIGHT = (0.0, -0.35), (0.0, 0.35), (-0.35, 0.0), (0.35, 0.0)
+_MOVE_ARROWS = {"north": _UP, "south": _DOWN, "west": _LEFT, "east": _RIGHT}
+_MOVE_ARROWS |= {"up": _UP, "down": _DOWN, "left": _LEFT, "right": _RIGHT}
 
 
 @dataclass(frozen=True)
@@ -146,48 +151,25 @@ def grid_values(
 ) -> tuple[FloatArray, NDArray[np.int64], list[str]]:
     """State values ``max_a Q`` and greedy actions on every cell of a grid env, and the action names.
 
-    Grid envs: the grid farm (each cell with the farmer on it and the field's crops fixed to
-    ``crops``, empty by default), FrozenLake and CliffWalking (one state per cell).
+    Grid envs (:class:`qgym.envs.interface.GridView`): the grid farm (each cell with the farmer on it
+    and the field's crops fixed to ``crops``, empty by default), FrozenLake and CliffWalking.
     """
-    from qgym.envs.farm import GridFarmEnv
-    from qgym.play import action_names
-
-    base = env.unwrapped
-    names = action_names(env)
-    shape: tuple[int, ...]
-    if isinstance(base, GridFarmEnv):
-        shape = (base.config.rows, base.config.cols)
-        field = np.zeros(base.config.n_plots, dtype=np.int64) if crops is None else np.asarray(crops)
-        if field.shape != (base.config.n_plots,) or field.min() < 0 or field.max() > 6:
-            raise ValueError(f"crops must be {base.config.n_plots} stages from 0 to 6, got {list(field)}")
-        plots = base.config.n_plots
-
-        def observation(cell: int) -> Any:
-            base.state_index = int(np.ravel_multi_index((*field, cell), (7,) * plots + (plots,)))
-            return base._observation()
-
-    elif hasattr(base, "desc") or type(base).__name__ == "CliffWalkingEnv":
-        shape = _shape_of(np.asarray(base.desc)) if hasattr(base, "desc") else _shape_of(base)
-        arrows = _FROZEN_LAKE_ARROWS if hasattr(base, "desc") else _CLIFF_ARROWS
-        names = [arrows[a] for a in range(len(arrows))]
-
-        def observation(cell: int) -> Any:
-            return cell
-
-    else:
+    grid = grid_view(env)
+    if grid is None:
         raise ValueError(
-            f"{type(base).__name__} is not a grid env: policies are drawn for the grid farm, "
+            f"{type(env.unwrapped).__name__} is not a grid env: policies are drawn for the grid farm, "
             "FrozenLake and CliffWalking"
         )
+    shape = grid.grid_size
     values = np.zeros(shape)
     policy = np.zeros(shape, dtype=np.int64)
-    for cell in range(int(np.prod(shape))):
-        q = q_of(observation(cell))
+    for cell, observation in enumerate(grid.grid_observations(crops)):
+        q = q_of(observation)
         if q is None:
             raise ValueError("the agent has no Q-values to draw (a tabular agent or DQN has)")
         values.flat[cell] = float(np.max(q))
         policy.flat[cell] = int(np.argmax(q))
-    return values, policy, names
+    return values, policy, list(view_of(env).action_names)
 
 
 def plot_grid_policy(
@@ -219,10 +201,6 @@ def plot_grid_policy(
     axes.set_yticks(range(rows))
     axes.set_title(title or "greedy policy and state values")
     return _finish(figure, out)
-
-
-def _shape_of(base: Any) -> tuple[int, ...]:
-    return tuple(int(side) for side in base.shape)
 
 
 def _read_progress(path: Path) -> list[Curve]:
@@ -290,15 +268,11 @@ def make_plots(
 ) -> list[Path]:
     """What ``qgym plot`` draws: the run's learning curve, the model's Q-table and, on grid envs, its
     greedy policy; returns the PNG files written in ``out_dir``."""
-    from qgym.play import exact_optimum
-
     if run is None and model is None:
         raise ValueError("give a run folder (--run) and/or a model (--model) to plot")
     out_dir = Path(out_dir)
     written: list[Path] = []
     if model is not None and env_id is None:
-        from qgym.enjoy import guess_env_id
-
         env_id = guess_env_id(model)
     optimum = exact_optimum(env_id) if env_id is not None else None
     if run is not None:
@@ -313,14 +287,11 @@ def make_plots(
 def _plot_model(
     model: str | Path, env_id: str, out_dir: Path, crops: Sequence[int] | None, max_states: int
 ) -> list[Path]:
-    from qgym.enjoy import load_agent
-    from qgym.play import action_names
-
     env = gym.make(env_id)
     written = []
     try:
         agent = load_agent(model, env, env_id)
-        names = action_names(env)
+        names = list(view_of(env).action_names)
         table = agent.q_table
         short = env_id.removeprefix("qgym/")
         if table is not None:
@@ -330,12 +301,8 @@ def _plot_model(
             title = f"{short}: Q-table, {len(states)} of {table.shape[0]:,} states"
             plot_q_table(table, names, states, labels, title, out_dir / "q_table.png")
             written.append(out_dir / "q_table.png")
-        try:
+        if grid_view(env) is not None:
             values, policy, grid_names = grid_values(env, agent.q_values, crops)
-        except ValueError as error:
-            if "not a grid env" not in str(error):
-                raise
-        else:
             field = "" if crops is None else f", crops {''.join(str(c) for c in crops)}"
             title = f"{short}: greedy policy{field}"
             plot_grid_policy(values, policy, grid_names, title, out_dir / "policy.png")
@@ -356,15 +323,6 @@ def _busiest_states(table: FloatArray, visits: Any, limit: int) -> list[int]:
 
 
 def _state_label(env: gym.Env[Any, Any], state: int) -> str:
-    """A readable state name: the farm's crop letters and cell, the chain's level and position."""
-    from qgym.envs.farm import GridFarmEnv
-
-    base = env.unwrapped
-    if isinstance(base, GridFarmEnv) and base.config.obs_mode == "index":
-        return base.state_label(state)
-    describe = getattr(base, "describe_state", None)
-    if describe is not None:
-        info = describe(state)
-        text = f"lvl {info['level']} pos {info['position']:+d}"
-        return text + (f" {info['regime']}" if getattr(base, "n_regimes", 1) > 1 else "")
-    return f"s{state}"
+    """A readable name of a Q-table row: the env's own label of that state, else its number."""
+    names = state_names(env)
+    return f"s{state}" if names is None else names.state_label(state)

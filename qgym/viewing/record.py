@@ -16,6 +16,12 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
+from qgym.envs.interface import Overlay, Policy
+from qgym.training.models import guess_env_id
+from qgym.training.rollouts import run_episode
+from qgym.viewing.agent import load_agent
+from qgym.viewing.views import view_of
+
 __all__ = ["MissingDependencyError", "collect_frames", "record", "write_video"]
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
@@ -35,8 +41,6 @@ def record(
     seed: int | None = 0,
 ) -> Path:
     """Play the agent and write the frames to ``out`` (.gif or .mp4); returns the path written."""
-    from qgym.enjoy import guess_env_id, load_agent
-
     out = Path(out)
     _check_suffix(out)
     if out.suffix.lower() == ".mp4":
@@ -57,26 +61,26 @@ def record(
 
 def collect_frames(
     env: gym.Env[Any, Any],
-    policy: Any,
+    policy: Policy,
     episodes: int = 1,
     max_frames: int = 300,
     seed: int | None = 0,
+    advice: bool = False,
 ) -> tuple[list[NDArray[np.uint8]], list[float]]:
-    """Frames of ``policy(observation) -> action`` playing up to ``episodes`` episodes (at most
-    ``max_frames`` frames), and the returns of the episodes that finished."""
+    """Frames of ``policy(observation, step) -> action`` playing up to ``episodes`` episodes (at most
+    ``max_frames`` frames), and the returns of the episodes that finished. With ``advice`` every
+    frame shows the action the policy takes next, drawn by the env."""
+    view = view_of(env)
     frames: list[NDArray[np.uint8]] = []
     returns: list[float] = []
     for episode in range(episodes):
-        observation, _ = env.reset(seed=None if seed is None else seed + episode)
-        frames.append(_frame(env))
-        total, done = 0.0, False
-        while not done and len(frames) < max_frames:
-            observation, reward, terminated, truncated, _ = env.step(policy(observation))
-            total += float(reward)
-            done = terminated or truncated
-            frames.append(_frame(env))
-        if done:
-            returns.append(total)
+        for step in run_episode(
+            env, policy, None if seed is None else seed + episode, max_frames - len(frames) - 1
+        ):
+            action = policy(step.observation, step.t) if advice and not step.done else None
+            frames.append(view.draw(Overlay(action=action) if action is not None else None))
+            if step.done:
+                returns.append(step.episode_return)
         if len(frames) >= max_frames:
             break
     return frames, returns
@@ -165,10 +169,3 @@ def _ffmpeg(program: str, frames: Sequence[NDArray[np.uint8]], out: Path, fps: f
 def _check_suffix(out: Path) -> None:
     if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise ValueError(f"--out must end in .gif or .mp4, got {out.name}")
-
-
-def _frame(env: gym.Env[Any, Any]) -> NDArray[np.uint8]:
-    frame = env.render()
-    if not isinstance(frame, np.ndarray):
-        raise ValueError("the env did not render an rgb_array frame")
-    return np.asarray(frame, dtype=np.uint8)

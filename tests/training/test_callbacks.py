@@ -9,7 +9,7 @@ import pytest
 from stable_baselines3.common.logger import configure
 
 from qgym import QLearning, planning
-from qgym.callbacks import ExactReturnCallback
+from qgym.training.callbacks import ExactReturnCallback
 
 
 def test_exact_return_is_recorded_every_n_steps_and_ends_at_the_greedy_policys_value(tmp_path: Path) -> None:

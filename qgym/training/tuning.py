@@ -2,7 +2,7 @@
 
 Each trial trains from sampled hyperparameters and scores the result as
 :func:`qgym.training.evaluate` does: the exact % of the optimum where the env has an exact model, else
-the mean return's edge over the heuristic of :mod:`qgym.baselines` on the same seeded episodes (so
+the mean return's edge over the env family's heuristic on the same seeded episodes (so
 trials with different seeds are not ranked by the luck of their episodes), else the mean return. The
 study lives in Optuna's storage: an embedded SQLite file by default; a PostgreSQL or MySQL URL lets
 processes on many machines share one study (Optuna's RDB storage: nothing home-made).
@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qgym.presets import DEEP_ALGORITHMS, PresetError, check_algorithm, load_preset
+from qgym.training.evaluation import evaluate
+from qgym.training.presets import PresetError, load_preset
+from qgym.training.registry import DEEP_ALGORITHMS, check_algorithm, check_env_id
+from qgym.training.train import make_model
 
 __all__ = [
     "TuneResult",
@@ -61,10 +64,8 @@ def tune(
     """Run ``n_trials`` trials of the study (created, or joined when it exists) and return its best block."""
     import optuna
 
-    from qgym import training
-
     check_algorithm(algo)
-    training.check_env_id(env_id)
+    check_env_id(env_id)
     if n_trials < 1:
         raise ValueError(f"n_trials must be a positive number, got {n_trials}")
     try:
@@ -178,13 +179,11 @@ def _score(algo: str, env_id: str, hyperparameters: dict[str, Any], seed: int, e
     """Train once; the % of the optimum where known, else the edge over the heuristic, else the mean."""
     from stable_baselines3.common.logger import Logger
 
-    from qgym import training
-
     steps = int(hyperparameters["n_timesteps"])
-    model = training.make_model(algo, env_id, hyperparameters, seed)
+    model = make_model(algo, env_id, hyperparameters, seed)
     model.set_logger(Logger(folder=None, output_formats=[]))
     model.learn(steps)
-    evaluation = training.evaluate(
+    evaluation = evaluate(
         model, env_id, episodes, seed=seed + 10_000, env_wrapper=hyperparameters.get("env_wrapper")
     )
     percent = evaluation.percent_of_optimum

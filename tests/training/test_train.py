@@ -1,4 +1,4 @@
-"""qgym.presets and qgym.training: presets read safely, runs written, evaluation exact."""
+"""qgym.training: presets read safely, runs written, evaluation exact."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from qgym import planning, training
 from qgym.envs import qgym_env_ids
-from qgym.presets import PresetError, default_preset_path, load_preset, parse_literal
+from qgym.training.envs import make_env
+from qgym.training.presets import PresetError, default_preset_path, load_preset, parse_literal
 
 FAST = {"n_timesteps": 3000, "policy": "TabularPolicy"}
 
@@ -355,7 +356,7 @@ def test_dqn_learns_the_stochastic_farm_only_with_its_rewards_scaled_below_the_h
 
 def test_a_wrapper_outside_qgym_and_gymnasium_is_refused() -> None:
     with pytest.raises(ValueError, match="must be a class in qgym"):
-        training.make_env("FrozenLake-v1", {"env_wrapper": "os.system"})
+        make_env("FrozenLake-v1", 1, "os.system")
 
 
 def test_an_unknown_env_id_suggests_the_nearest() -> None:
@@ -366,40 +367,39 @@ def test_an_unknown_env_id_suggests_the_nearest() -> None:
 # --- heuristic baselines ----------------------------------------------------------------------------
 
 
-def test_the_farm_heuristic_works_the_plot_underfoot_and_earns_a_profit() -> None:
-    from qgym import baselines
+def _mean_return(env_id: str, policy: Any = None, n_episodes: int = 50, seed: int = 0) -> float:
+    """Mean return of ``policy`` (default: the env family's heuristic) over seeded episodes."""
+    env = gym.make(env_id)
+    policy = training.heuristic_for(env) if policy is None else policy
+    return float(training.episode_returns(env, policy, n_episodes, seed).mean())
 
+
+def test_the_farm_heuristic_works_the_plot_underfoot_and_earns_a_profit() -> None:
     env = gym.make("qgym/GridFarm-3x3-v0")
-    heuristic = baselines.heuristic_for(env)
+    heuristic = training.heuristic_for(env)
     observation, _ = env.reset(seed=0)
-    assert heuristic(observation) == 4  # an empty field: plant where it stands
-    assert baselines.mean_return("qgym/GridFarm-3x3-v0", n_episodes=3) > 50
+    assert heuristic(observation, 0) == 4  # an empty field: plant where it stands
+    assert _mean_return("qgym/GridFarm-3x3-v0", n_episodes=3) > 50
 
 
 def test_the_trading_heuristic_beats_holding_cash_on_the_market_rung() -> None:
-    from qgym import baselines
-
-    assert baselines.mean_return("qgym/Trading-Market-v0", n_episodes=10) > 0
-    assert baselines.mean_return("qgym/Trading-Market-v0", lambda _: 0, n_episodes=2) == 0
+    assert _mean_return("qgym/Trading-Market-v0", n_episodes=10) > 0
+    assert _mean_return("qgym/Trading-Market-v0", lambda *_: 0, n_episodes=2) == 0
 
 
 def test_a_heuristic_is_refused_for_an_env_without_one() -> None:
-    from qgym import baselines
-
     with pytest.raises(ValueError, match="no heuristic for FrozenLakeEnv"):
-        baselines.heuristic_for(gym.make("FrozenLake-v1"))
+        training.heuristic_for(gym.make("FrozenLake-v1"))
 
 
 class _HeuristicAsModel:
     """A stand-in model whose greedy action is the heuristic's: the SB3 ``predict`` signature only."""
 
     def __init__(self, env_id: str) -> None:
-        from qgym import baselines
-
-        self.policy = baselines.heuristic_for(gym.make(env_id))
+        self.policy = training.heuristic_for(gym.make(env_id))
 
     def predict(self, observation: Any, deterministic: bool = True) -> tuple[np.ndarray, None]:
-        return np.asarray(self.policy(observation)), None
+        return np.asarray(self.policy(observation, 0)), None
 
 
 @pytest.mark.parametrize("env_id", ["qgym/Trading-MarketHidden-v0", "qgym/GridFarm-3x3-v0"])
@@ -416,15 +416,13 @@ def test_on_a_large_rung_the_heuristic_plays_the_very_episodes_the_agent_played(
 
 
 def test_a_worse_policy_shows_a_negative_paired_difference_against_the_heuristic() -> None:
-    from qgym import baselines
-
     class Idle:
         def predict(self, observation: Any, deterministic: bool = True) -> tuple[np.ndarray, None]:
             return np.asarray(7), None  # wait, always
 
     evaluation = training.evaluate(Idle(), "qgym/GridFarm-3x3-v0", 4, seed=5)
     assert evaluation.mean_return == 0.0
-    assert evaluation.heuristic_return == baselines.mean_return("qgym/GridFarm-3x3-v0", n_episodes=4, seed=5)
+    assert evaluation.heuristic_return == _mean_return("qgym/GridFarm-3x3-v0", n_episodes=4, seed=5)
     assert evaluation.heuristic_return > 50
     assert evaluation.as_dict()["heuristic_return"] == evaluation.heuristic_return
     one = training.evaluate(Idle(), "qgym/GridFarm-3x3-v0", 1, seed=5)
@@ -440,7 +438,5 @@ def test_an_exactly_solved_rung_is_measured_against_its_optimum_not_the_heuristi
 
 
 def test_episode_returns_refuses_a_non_positive_episode_count() -> None:
-    from qgym import baselines
-
     with pytest.raises(ValueError, match="n_episodes must be a positive number, got 0"):
-        baselines.episode_returns(gym.make("qgym/Trading-Market-v0"), lambda _: 0, 0)
+        training.episode_returns(gym.make("qgym/Trading-Market-v0"), lambda *_: 0, 0)

@@ -1,23 +1,26 @@
-"""Training presets in RL Zoo's YAML format, read safely.
+"""Training presets in RL Zoo's YAML format, read safely, and what each key means.
 
 A preset file (``zoo_configs/<algo>.yml``) maps exact env IDs to hyperparameters. It is read with
 ``yaml.safe_load``; RL Zoo's string form of ``policy_kwargs`` (``"dict(net_arch=[64, 64])"``) is
 read by a restricted literal parser, never ``eval``; numbers PyYAML leaves as strings (``1e5``)
-become numbers.
+become numbers. :class:`Preset` splits a block into the run's settings (steps, envs, wrappers,
+policy) and the algorithm's constructor arguments.
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
 import re
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from qgym.training.registry import DEEP_ALGORITHMS, TABULAR_ALGORITHMS, check_algorithm, nearest
+
 __all__ = [
-    "ALGORITHMS",
-    "DEEP_ALGORITHMS",
+    "RUN_KEYS",
+    "Preset",
     "PresetError",
     "default_preset_path",
     "learning_rate_schedule",
@@ -26,11 +29,10 @@ __all__ = [
     "parse_literal",
 ]
 
-ALGORITHMS = ("qlearning", "sarsa", "expected_sarsa", "double_qlearning", "dqn", "qrdqn")
-# Neural algorithms: SB3's DQN and sb3-contrib's QR-DQN (a DQN that learns quantiles of the return).
-DEEP_ALGORITHMS = ("dqn", "qrdqn")
-# Tabular algorithms without a preset file of their own use the Q-learning presets.
-_PRESET_FILE = {"sarsa": "qlearning", "expected_sarsa": "qlearning", "double_qlearning": "qlearning"}
+RUN_KEYS = frozenset({"n_timesteps", "n_envs", "env_wrapper", "policy", "normalize", "frame_stack"})
+"""Preset keys that configure the run (RL Zoo's names) rather than the algorithm's constructor."""
+# Every tabular algorithm reads the Q-learning presets; the neural ones have a file each.
+_PRESET_FILE = dict.fromkeys(TABULAR_ALGORITHMS, "qlearning") | {name: name for name in DEEP_ALGORITHMS}
 # What a shipped preset file without the env's key says (by file name; dqn.yml covers every ID).
 _MISSING_HINT = {
     "qlearning": " (tables are shipped only for the rungs they learn to 95% of the optimum: try --algo dqn)",
@@ -46,18 +48,62 @@ class PresetError(ValueError):
     """A preset file that is missing, malformed, or has no entry for the env."""
 
 
-def check_algorithm(algo: str) -> str:
-    """``algo`` itself when known, else a ValueError listing the algorithms and the nearest match."""
-    if algo in ALGORITHMS:
-        return algo
-    raise ValueError(
-        f"unknown algorithm {algo!r}{_near(algo, ALGORITHMS)}; choose one of {', '.join(ALGORITHMS)}"
-    )
+@dataclass(frozen=True)
+class Preset:
+    """One preset block, normalized once, and what each of its keys configures.
+
+    The run's settings are RL Zoo's keys (:data:`RUN_KEYS`); every other key is a constructor
+    argument of the algorithm (``learning_rate: lin_2e-4`` stays a string in :attr:`block`, as RL Zoo
+    keeps it; :meth:`constructor_kwargs` makes it a schedule).
+    """
+
+    block: dict[str, Any]
+
+    @classmethod
+    def from_block(cls, block: dict[str, Any]) -> Preset:
+        """Validate and normalize a block (numbers as numbers, ``policy_kwargs`` as a dict)."""
+        preset = normalize_preset(block)
+        n_envs = preset.get("n_envs", 1)
+        if not isinstance(n_envs, int) or isinstance(n_envs, bool) or n_envs < 1:
+            raise ValueError(f"n_envs must be a positive whole number, got {n_envs!r}")
+        steps = preset.get("n_timesteps")
+        if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+            raise ValueError(f"n_timesteps must be a positive whole number, got {steps!r}")
+        return cls(preset)
+
+    def with_steps(self, n_timesteps: int | None) -> Preset:
+        """This preset with ``n_timesteps`` replaced (unchanged for None)."""
+        return self if n_timesteps is None else Preset.from_block({**self.block, "n_timesteps": n_timesteps})
+
+    @property
+    def n_timesteps(self) -> int | None:
+        steps = self.block.get("n_timesteps")
+        return None if steps is None else int(steps)
+
+    @property
+    def n_envs(self) -> int:
+        return int(self.block.get("n_envs", 1))
+
+    @property
+    def env_wrapper(self) -> Any:
+        return self.block.get("env_wrapper")
+
+    @property
+    def policy(self) -> str | None:
+        policy = self.block.get("policy")
+        return None if policy is None else str(policy)
+
+    def constructor_kwargs(self) -> dict[str, Any]:
+        """The hyperparameters as the algorithm's constructor takes them (schedules built)."""
+        kwargs = {key: value for key, value in self.block.items() if key not in RUN_KEYS}
+        if "learning_rate" in kwargs:
+            kwargs["learning_rate"] = learning_rate_schedule(kwargs["learning_rate"])
+        return kwargs
 
 
 def default_preset_path(algo: str) -> Path:
     """The shipped preset file of ``algo``: ``qgym/zoo_configs`` when installed, else the source tree's."""
-    name = f"{_PRESET_FILE.get(check_algorithm(algo), algo)}.yml"
+    name = f"{_PRESET_FILE[check_algorithm(algo)]}.yml"
     for folder in _preset_folders():
         candidate = folder / name
         if candidate.is_file():
@@ -89,7 +135,7 @@ def load_preset(algo: str, env_id: str, path: str | Path | None = None) -> dict[
     if env_id not in document:
         hint = "" if path is not None else _MISSING_HINT.get(file.stem, "")
         raise PresetError(
-            f"the preset file {file} has no key {env_id!r}{_near(env_id, [str(k) for k in document])}"
+            f"the preset file {file} has no key {env_id!r}{nearest(env_id, [str(k) for k in document])}"
             f"{hint}; add a block '{env_id}:' with n_timesteps and the hyperparameters"
         )
     block = document[env_id]
@@ -134,7 +180,7 @@ def parse_literal(text: str) -> Any:
 
 def _preset_folders() -> list[Path]:
     installed = Path(str(resources.files("qgym"))) / "zoo_configs"
-    source = Path(__file__).resolve().parent.parent / "zoo_configs"
+    source = Path(__file__).resolve().parents[2] / "zoo_configs"
     return [installed, source]
 
 
@@ -204,8 +250,3 @@ def _literal(node: ast.AST, text: str) -> Any:
         f"cannot read {ast.unparse(node)!r} in {text!r}: only numbers, strings, True/False/None, "
         "lists, tuples, {...} and dict(key=value) are allowed"
     )
-
-
-def _near(word: str, choices: Any) -> str:
-    matches = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
-    return f" (did you mean {' or '.join(repr(m) for m in matches)}?)" if matches else ""

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from qgym.cli import main
-from qgym.presets import load_preset
+from qgym.training.presets import load_preset
 
 
 def test_tune_writes_the_best_trial_as_a_preset_block_qgym_can_train_from(
@@ -34,7 +34,7 @@ def test_tune_writes_the_best_trial_as_a_preset_block_qgym_can_train_from(
 
 
 def test_a_dqn_block_keeps_rl_zoos_policy_kwargs_string(tmp_path: Path) -> None:
-    from qgym import tuning
+    from qgym.training import tuning
 
     result = tuning.tune(
         "dqn", "FrozenLake-v1", 1, storage=f"sqlite:///{tmp_path / 's.db'}", n_timesteps=200, eval_episodes=2
@@ -46,7 +46,7 @@ def test_a_dqn_block_keeps_rl_zoos_policy_kwargs_string(tmp_path: Path) -> None:
 
 
 def test_a_qrdqn_block_carries_its_quantiles_in_rl_zoos_policy_kwargs_string(tmp_path: Path) -> None:
-    from qgym import tuning
+    from qgym.training import tuning
 
     storage = f"sqlite:///{tmp_path / 's.db'}"
     result = tuning.tune("qrdqn", "FrozenLake-v1", 1, storage=storage, n_timesteps=200, eval_episodes=2)
@@ -103,8 +103,9 @@ def test_without_an_optimum_a_trial_scores_its_edge_over_the_heuristic_on_the_sa
 ) -> None:
     from stable_baselines3.common.logger import Logger
 
-    from qgym import training, tuning
-    from qgym.presets import normalize_preset
+    from qgym import training
+    from qgym.training import tuning
+    from qgym.training.presets import normalize_preset
 
     env_id = "qgym/Trading-Market-v0"
     result = tuning.tune(

@@ -1,0 +1,144 @@
+"""The envs a run trains and is judged on: RL Zoo's ``env_wrapper`` resolved, and VecEnvs built.
+
+Training gets qgym's native vector env where it can (many envs stepped as arrays), else SB3's
+``DummyVecEnv``. Evaluation gets a single env in the env's own rewards: a preset's reward wrappers
+(``qgym.wrappers.ScaleReward``) change what is learned from, not what is judged.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+__all__ = [
+    "DEFAULT_HORIZON",
+    "Wrap",
+    "encode_observations",
+    "horizon_of",
+    "keeps_states",
+    "make_env",
+    "single_env",
+    "wrap_env",
+    "wrapper",
+]
+
+DEFAULT_HORIZON = 1000
+"""Envs without a registered time limit (CliffWalking) are trained and judged over this many steps."""
+_WRAPPER_PREFIXES = ("qgym.", "gymnasium.")
+
+Wrap = Callable[[gym.Env[Any, Any]], gym.Env[Any, Any]]
+
+
+def make_env(
+    env_id: str, n_envs: int, env_wrapper: Any, seed: int | None = 0, *, own_rewards: bool = False
+) -> Any:
+    """The SB3 VecEnv of ``n_envs`` copies of ``env_id`` behind ``env_wrapper``: qgym's native vector
+    env when there is no wrapper and the env has one, else a ``DummyVecEnv``.
+
+    ``own_rewards=True`` leaves out the reward wrappers, so returns are in the env's own units, and
+    keeps the VecEnv type the preset trains on.
+    """
+    from stable_baselines3.common.env_util import make_vec_env
+
+    wrap = wrapper(env_wrapper, own_rewards=own_rewards)
+    horizon = gym.spec(env_id).max_episode_steps
+    if env_wrapper is None and horizon is not None and env_id.startswith("qgym/"):
+        from qgym.vec_adapter import make_sb3_vec_env
+
+        return make_sb3_vec_env(env_id, n_envs, seed=seed)
+    return make_vec_env(lambda **kwargs: single_env(env_id, wrap, **kwargs), n_envs=n_envs, seed=seed)
+
+
+def single_env(env_id: str, wrap: Wrap | None = None, **kwargs: Any) -> gym.Env[Any, Any]:
+    """``gym.make(env_id)``, time-limited to :data:`DEFAULT_HORIZON` when unregistered, inside ``wrap``."""
+    env = gym.make(env_id, **kwargs)
+    if gym.spec(env_id).max_episode_steps is None:
+        env = gym.wrappers.TimeLimit(env, DEFAULT_HORIZON)
+    return env if wrap is None else wrap(env)
+
+
+def horizon_of(env_id: str) -> int:
+    """The steps an episode of ``env_id`` lasts at most: its time limit, else :data:`DEFAULT_HORIZON`."""
+    horizon = gym.spec(env_id).max_episode_steps
+    return DEFAULT_HORIZON if horizon is None else int(horizon)
+
+
+def wrap_env(env: gym.Env[Any, Any], env_wrapper: Any, own_rewards: bool = False) -> gym.Env[Any, Any]:
+    """``env`` inside the preset's ``env_wrapper`` (without its reward wrappers if ``own_rewards``)."""
+    wrap = wrapper(env_wrapper, own_rewards=own_rewards)
+    return env if wrap is None else wrap(env)
+
+
+def wrapper(spec: Any, own_rewards: bool = False) -> Wrap | None:
+    """RL Zoo's ``env_wrapper`` as one function env -> wrapped env (None when there is none);
+    ``own_rewards`` leaves its reward wrappers out."""
+    if spec is None:
+        return None
+    layers = [
+        functools.partial(cls, **kwargs)
+        for cls, kwargs in _wrapper_classes(spec)
+        if not (own_rewards and issubclass(cls, gym.RewardWrapper))
+    ]
+
+    def wrap(env: gym.Env[Any, Any]) -> gym.Env[Any, Any]:
+        for layer in layers:
+            env = layer(env)
+        return env
+
+    return wrap
+
+
+def keeps_states(spec: Any) -> bool:
+    """True when ``env_wrapper`` only re-encodes observations (wrappers marked ``stateless``, a
+    function of the observation alone) or rewards: each observation still stands for one state of
+    the env's exact model, so the greedy policy can be valued exactly."""
+    return spec is None or all(
+        issubclass(cls, gym.RewardWrapper)
+        or (issubclass(cls, gym.ObservationWrapper) and getattr(cls, "stateless", False) is True)
+        for cls, _ in _wrapper_classes(spec)
+    )
+
+
+def encode_observations(wrapped: gym.Env[Any, Any], observations: np.ndarray) -> np.ndarray:
+    """``observations`` of the bare env as the ObservationWrappers of ``wrapped`` pass them on."""
+    layers = []
+    while isinstance(wrapped, gym.Wrapper):
+        layers.append(wrapped)
+        wrapped = wrapped.env
+    for layer in reversed(layers):
+        if isinstance(layer, gym.ObservationWrapper):
+            observations = np.stack([np.asarray(layer.observation(obs)) for obs in observations])
+    return observations
+
+
+def _wrapper_classes(spec: Any) -> list[tuple[type, dict[str, Any]]]:
+    """``env_wrapper`` resolved: a dotted name or ``[{dotted.Name: {kwargs}}, ...]`` (qgym/gymnasium)."""
+    items = spec if isinstance(spec, list) else [spec]
+    resolved = []
+    for item in items:
+        name: Any
+        kwargs: Any
+        if isinstance(item, str):
+            name, kwargs = item, {}
+        elif isinstance(item, dict) and len(item) == 1:
+            name, kwargs = next(iter(item.items()))
+        else:
+            name, kwargs = None, None
+        if not isinstance(name, str) or not isinstance(kwargs, dict | type(None)):
+            raise ValueError(
+                f"env_wrapper must be a dotted class name or [{{name: {{kwargs}}}}], got {item!r}"
+            )
+        if not name.startswith(_WRAPPER_PREFIXES):
+            raise ValueError(f"env_wrapper {name!r} must be a class in {' or '.join(_WRAPPER_PREFIXES)}")
+        module, _, attribute = name.rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError) as error:
+            raise ValueError(f"env_wrapper {name!r} does not exist: {error}") from error
+        resolved.append((cls, dict(kwargs or {})))
+    return resolved

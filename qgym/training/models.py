@@ -1,0 +1,126 @@
+"""Loading a saved model of any algorithm qgym trains, for the env it will play.
+
+A model is a qgym tabular model file (``QLearning.save``), a Stable-Baselines3 DQN zip or an
+sb3-contrib QR-DQN zip. :func:`load_model` checks that it fits the env and says so in a sentence
+when it does not; when the model's run folder records an ``env_wrapper``, the model is loaded
+behind it, so it sees the observations it was trained on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from qgym.training.envs import keeps_states, wrap_env
+from qgym.training.registry import DEEP_ALGORITHMS
+from qgym.training.runs import read_run_config
+
+__all__ = ["LoadedModel", "guess_env_id", "load_model", "locate_model", "model_kind"]
+
+# The SB3 algorithms qgym loads, by class name, and the package of each.
+_SB3_CLASSES = {name: module for module, name in DEEP_ALGORITHMS.values()}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model, and the ``env_wrapper`` it was trained behind (from its run's ``config.yml``) with
+    the env as the model sees it through that wrapper (None without one)."""
+
+    model: Any
+    path: Path
+    env_wrapper: Any = None
+    wrapped_env: gym.Env[Any, Any] | None = None
+
+
+def load_model(path: str | Path, env: gym.Env[Any, Any] | None, env_id: str = "the env") -> LoadedModel:
+    """Load the model at ``path`` for ``env``; a ValueError names the problem (missing, not a model,
+    spaces that do not match the env)."""
+    path = locate_model(path)
+    kind = model_kind(path)
+    config = read_run_config(path) or {}
+    hyperparameters = config.get("hyperparameters")
+    spec = hyperparameters.get("env_wrapper") if isinstance(hyperparameters, dict) else None
+    wrapped = None
+    if spec is not None and env is not None:
+        if not keeps_states(spec):
+            raise ValueError(
+                f"the model {path} was trained behind env_wrapper {spec!r} (its config.yml), which changes "
+                f"more than observations and rewards; it cannot be replayed on {env_id}"
+            )
+        wrapped = wrap_env(env, spec, own_rewards=True)
+    target = env if wrapped is None else wrapped
+    try:
+        if kind == "tabular":
+            from qgym.agents import TabularAlgorithm
+
+            model = TabularAlgorithm.load(path, env=target)
+        else:
+            model = getattr(importlib.import_module(_SB3_CLASSES[kind]), kind).load(
+                path, env=target, device="cpu"
+            )
+    except ValueError as error:
+        raise ValueError(f"the model {path} does not fit {env_id}: {error}") from error
+    return LoadedModel(model, path, spec, wrapped)
+
+
+def locate_model(path: str | Path) -> Path:
+    """The model file at ``path`` (``.zip`` added when missing, as SB3 saves it)."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.suffix == "" and path.with_suffix(".zip").is_file():
+        return path.with_suffix(".zip")
+    raise ValueError(f"no model file at {path}")
+
+
+def model_kind(path: Path) -> str:
+    """``"tabular"`` for a qgym model file, else the SB3 class name that saved the zip."""
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a model file (not a zip archive)")
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        if "qgym-model.json" in names:
+            return "tabular"
+        if "data" not in names:
+            raise ValueError(f"{path} is neither a qgym tabular model nor a Stable-Baselines3 model")
+        data = json.loads(archive.read("data"))
+    module = str(data.get("policy_class", {}).get("__module__", ""))
+    for name in _SB3_CLASSES:
+        if f".{name.lower()}." in module + ".":
+            return name
+    raise ValueError(
+        f"{path} was saved by a Stable-Baselines3 algorithm qgym cannot show ({module or 'unknown'}); "
+        f"it shows {', '.join(_SB3_CLASSES)} and the tabular agents"
+    )
+
+
+def guess_env_id(path: str | Path) -> str:
+    """The env a model was trained on: its run's ``config.yml``, else (tabular models) the one qgym or
+    toy-text ID whose spaces it fits."""
+    path = locate_model(path)
+    config = read_run_config(path) or {}
+    if isinstance(config.get("env_id"), str):
+        return str(config["env_id"])
+    if model_kind(path) != "tabular":
+        raise ValueError(f"cannot tell which env {path} was trained on: pass --env ID")
+    from qgym.agents.persistence import read_model_file
+    from qgym.envs import qgym_env_ids
+    from qgym.training.registry import TOY_TEXT_IDS
+
+    record = read_model_file(path)
+    matches = []
+    for env_id in [*qgym_env_ids(), *TOY_TEXT_IDS]:
+        env = gym.make(env_id)
+        if env.observation_space == record.observation_space and env.action_space == record.action_space:
+            matches.append(env_id)
+        env.close()
+    if len(matches) != 1:
+        found = f"it fits {', '.join(matches)}" if matches else "no registered env has its spaces"
+        raise ValueError(f"cannot tell which env {path} was trained on ({found}): pass --env ID")
+    return matches[0]

@@ -1,0 +1,162 @@
+"""Train an agent from a preset and judge it: the plain API under ``qgym train``.
+
+>>> from qgym import training  # doctest: +SKIP
+>>> run = training.train("qlearning", "qgym/GridFarm-1x1-v0", seed=0)  # doctest: +SKIP
+>>> print(run.evaluation.summary())  # doctest: +SKIP
+
+Tabular agents, DQN and QR-DQN share one preset format (RL Zoo's YAML) and one evaluation.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from qgym.training.envs import make_env
+from qgym.training.evaluation import Evaluation, evaluate
+from qgym.training.presets import Preset, load_preset
+from qgym.training.registry import DEEP_ALGORITHMS, algorithm_class, check_algorithm, check_env_id
+from qgym.training.runs import new_run_folder, write_yaml
+
+__all__ = ["Run", "make_model", "train"]
+
+
+@dataclass
+class Run:
+    """What :func:`train` produced: the model, its folder and files, and its evaluation."""
+
+    model: Any
+    folder: Path
+    model_path: Path
+    evaluation: Evaluation
+    interrupted: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def make_model(
+    algo: str, env_id: str, preset: Preset | dict[str, Any], seed: int | None = 0, **kwargs: Any
+) -> Any:
+    """A fresh model of ``algo`` on ``env_id`` with the preset's hyperparameters (``kwargs`` override)."""
+    if not isinstance(preset, Preset):
+        preset = Preset.from_block(preset)
+    cls = algorithm_class(algo)
+    env = make_env(env_id, preset.n_envs, preset.env_wrapper, seed)
+    hyperparameters = preset.constructor_kwargs() | kwargs
+    deep = algo in DEEP_ALGORITHMS
+    if deep:
+        import torch
+
+        torch.set_num_threads(1)
+        hyperparameters.setdefault("device", "cpu")
+    else:
+        _check_table_fits(algo, env_id, env)
+    policy = preset.policy or ("MlpPolicy" if deep else "TabularPolicy")
+    try:
+        return cls(policy, env, seed=seed, **hyperparameters)
+    except TypeError as error:
+        if "unexpected keyword" not in str(error):
+            raise
+        raise ValueError(
+            f"the preset for {algo} on {env_id} has a key {cls.__name__} does not take: {error}"
+        ) from error
+
+
+def train(
+    algo: str,
+    env_id: str,
+    *,
+    preset: dict[str, Any] | None = None,
+    preset_path: str | Path | None = None,
+    n_timesteps: int | None = None,
+    seed: int = 0,
+    log_folder: str | Path = "logs",
+    eval_freq: int = 0,
+    eval_episodes: int = 100,
+    progress: bool = False,
+    verbose: int = 0,
+    callback: Any = None,
+) -> Run:
+    """Train ``algo`` on ``env_id`` and write a run folder; Ctrl-C stops early and keeps the model.
+
+    The folder ``log_folder/algo/<env name>_<N>`` gets ``model.zip``, ``config.yml`` (the resolved
+    hyperparameters, plain YAML), ``progress.csv`` (SB3 logger), ``evaluations.npz`` (when
+    ``eval_freq`` > 0, SB3's EvalCallback) and ``evaluation.yml`` (the final :func:`evaluate`).
+    """
+    from stable_baselines3.common.callbacks import CallbackList, EvalCallback
+    from stable_baselines3.common.logger import configure
+
+    check_algorithm(algo)
+    check_env_id(env_id)
+    if n_timesteps is not None and n_timesteps < 1:
+        raise ValueError(f"n_timesteps must be a positive number of steps, got {n_timesteps}")
+    block = load_preset(algo, env_id, preset_path) if preset is None else preset
+    resolved = Preset.from_block(block).with_steps(n_timesteps)
+    steps = resolved.n_timesteps
+    if steps is None:
+        raise ValueError(f"the preset for {env_id} needs n_timesteps (a positive number)")
+    folder = new_run_folder(Path(log_folder) / algo, env_id)
+    config = {
+        "algo": algo,
+        "env_id": env_id,
+        "seed": seed,
+        "hyperparameters": resolved.block,
+        "started": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+    write_yaml(folder / "config.yml", config)
+
+    model = make_model(algo, env_id, resolved, seed)
+    model.set_logger(configure(str(folder), ["csv"] + (["stdout"] if verbose else [])))
+    callbacks = [] if callback is None else [callback]
+    if eval_freq > 0:
+        eval_env = make_env(env_id, 1, resolved.env_wrapper, seed=seed + 10_000, own_rewards=True)
+        callbacks.append(
+            EvalCallback(
+                eval_env,
+                n_eval_episodes=10,
+                eval_freq=max(1, eval_freq // max(1, model.n_envs)),
+                log_path=str(folder),
+                best_model_save_path=None,
+                deterministic=True,
+                verbose=verbose,
+            )
+        )
+    interrupted = False
+    try:
+        model.learn(steps, callback=CallbackList(callbacks) if callbacks else None, progress_bar=progress)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        model.logger.close()
+        for item in callbacks:
+            if isinstance(item, EvalCallback):
+                item.eval_env.close()
+    model_path = folder / "model.zip"
+    model.save(model_path)
+    evaluation = evaluate(model, env_id, eval_episodes, seed=seed + 20_000, env_wrapper=resolved.env_wrapper)
+    result = {**evaluation.as_dict(), "timesteps": int(model.num_timesteps), "interrupted": interrupted}
+    write_yaml(folder / "evaluation.yml", result)
+    return Run(model, folder, model_path, evaluation, interrupted, config)
+
+
+def _check_table_fits(algo: str, env_id: str, env: Any) -> None:
+    """Refuse, in a sentence, a Q-table too large for memory (before it is built)."""
+    from qgym.agents.spaces import ActionIndexer, StateIndexer, check_table_size
+
+    if isinstance(env.observation_space, gym.spaces.Box):
+        raise ValueError(
+            f"{algo} on {env_id} needs a tabular observation, got {env.observation_space}: a table cannot "
+            "hold this env; train --algo dqn, or add env_wrapper: qgym.wrappers.DiscretizeObservation "
+            "to its preset"
+        )
+    try:
+        states, actions = StateIndexer(env.observation_space), ActionIndexer(env.action_space)
+    except ValueError:
+        return  # the algorithm's constructor names what is wrong with the spaces
+    try:
+        check_table_size(algorithm_class(algo).n_tables, states.n_states, actions.n_actions)
+    except ValueError as error:
+        raise ValueError(f"{algo} on {env_id}: {error}") from None

@@ -1,0 +1,109 @@
+"""Every env seen through qgym's viewer interface (:mod:`qgym.envs.interface`).
+
+qgym's envs implement the interface themselves. Gymnasium's toy-text envs get their documented
+action names, their grid and readable states from an adapter here; any other env gets numbered
+actions and its own ``rgb_array`` frame. Viewers call :func:`view_of` and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.envs.toy_text import CliffWalkingEnv, FrozenLakeEnv, TaxiEnv
+from numpy.typing import NDArray
+
+from qgym.envs.interface import EnvView, GridView, Overlay, StateNames
+
+__all__ = ["GenericView", "ToyTextGridView", "ToyTextView", "grid_view", "state_names", "view_of"]
+
+# Gymnasium's documented action meanings of its toy-text envs.
+_TOY_TEXT_ACTIONS: dict[type, tuple[str, ...]] = {
+    FrozenLakeEnv: ("left", "down", "right", "up"),
+    CliffWalkingEnv: ("up", "right", "down", "left"),
+    TaxiEnv: ("south", "north", "east", "west", "pickup", "dropoff"),
+}
+
+
+def view_of(env: gym.Env[Any, Any]) -> EnvView:
+    """What a viewer asks of ``env``: the env itself when it implements the interface, else an adapter."""
+    base = env.unwrapped
+    if isinstance(base, EnvView):
+        return base
+    if isinstance(base, FrozenLakeEnv | CliffWalkingEnv):
+        return ToyTextGridView(env)
+    if type(base) in _TOY_TEXT_ACTIONS:
+        return ToyTextView(env)
+    return GenericView(env)
+
+
+def grid_view(env: gym.Env[Any, Any]) -> GridView | None:
+    """The env's grid (qgym's farm, FrozenLake, CliffWalking), or None for an env without one."""
+    view = view_of(env)
+    return view if isinstance(view, GridView) else None
+
+
+def state_names(env: gym.Env[Any, Any]) -> StateNames | None:
+    """Readable names of the env's model states, or None when it names none."""
+    view = view_of(env)
+    return view if isinstance(view, StateNames) else None
+
+
+class GenericView:
+    """Any env: actions by number, no status lines, its own ``rgb_array`` frame."""
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        self.env = env
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        return tuple(str(i) for i in range(int(getattr(self.env.action_space, "n", 0))))
+
+    def status_lines(self) -> list[str]:
+        return []
+
+    def draw(self, overlay: Overlay | None = None) -> NDArray[np.uint8]:
+        frame = self.env.render()
+        if not isinstance(frame, np.ndarray) or frame.ndim != 3:
+            name = self.env.spec.id if self.env.spec is not None else type(self.env.unwrapped).__name__
+            raise ValueError(
+                f"{name} did not render an rgb_array frame (make it with render_mode='rgb_array')"
+            )
+        return np.asarray(frame, dtype=np.uint8)
+
+
+class ToyTextView(GenericView):
+    """Gymnasium's toy-text envs: their documented action names, states by number."""
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        return _TOY_TEXT_ACTIONS[type(self.env.unwrapped)]
+
+    def state_label(self, state: int) -> str:
+        return f"s{state}"
+
+    def state_legend(self) -> str:
+        return "the env's state number"
+
+
+class ToyTextGridView(ToyTextView):
+    """FrozenLake and CliffWalking: one state per cell of a grid, numbered row-major."""
+
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        base: Any = self.env.unwrapped
+        shape = np.asarray(base.desc).shape if isinstance(base, FrozenLakeEnv) else base.shape
+        return int(shape[0]), int(shape[1])
+
+    def grid_observations(self, context: Sequence[int] | None = None) -> list[Any]:
+        rows, cols = self.grid_size
+        return list(range(rows * cols))
+
+    def state_label(self, state: int) -> str:
+        row, col = divmod(int(state), self.grid_size[1])
+        return f"row {row} col {col}"
+
+    def state_legend(self) -> str:
+        return "the agent's cell (row 0 at the top)"
