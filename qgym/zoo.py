@@ -26,16 +26,9 @@ def register_algorithms() -> None:
         from rl_zoo3 import ALGOS
     except ImportError:
         raise SystemExit("python -m qgym.zoo needs RL Zoo: pip install 'qgym[zoo]'") from None
-    from qgym.agents import SARSA, DoubleQLearning, ExpectedSARSA, QLearning
+    from qgym.training.registry import TABULAR_ALGORITHMS, algorithm_class
 
-    ALGOS.update(
-        {
-            "qlearning": QLearning,
-            "sarsa": SARSA,
-            "expected_sarsa": ExpectedSARSA,
-            "double_qlearning": DoubleQLearning,
-        }
-    )
+    ALGOS.update({name: algorithm_class(name) for name in TABULAR_ALGORITHMS})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -177,12 +177,9 @@ class TrainingLoops:
                 chosen = update(states[i], chosen_actions[i], float(rewards[i]), bootstrap, alpha, epsilon)
                 pending[i] = None if dones[i] else chosen
             states = next_states
-            self._last_obs = new_obs
-            self._last_episode_starts = dones
             self._pending_actions = list(pending)
-            step_locals: dict[str, Any] = {"actions": actions, "new_obs": new_obs, "rewards": rewards}
-            step_locals |= {"dones": dones, "infos": infos, "total_timesteps": total_timesteps}
-            if not self._end_vec_step(callback if notify else None, step_locals, log_interval):
+            step = (actions, new_obs, rewards, dones, infos)
+            if not self._end_vec_step(callback if notify else None, step, total_timesteps, log_interval):
                 break
             if notify:
                 callback.on_rollout_end()
@@ -227,11 +224,8 @@ class TrainingLoops:
                 bootstrap[i] = -1 if last is None else last
             self._learn_from_batch(states, chosen, rewards, bootstrap, alpha, epsilon)
             states = next_states
-            self._last_obs = new_obs
-            self._last_episode_starts = dones
-            step_locals: dict[str, Any] = {"actions": actions, "new_obs": new_obs, "rewards": rewards}
-            step_locals |= {"dones": dones, "infos": infos, "total_timesteps": total_timesteps}
-            if not self._end_vec_step(callback if notify else None, step_locals, log_interval):
+            step = (actions, new_obs, rewards, dones, infos)
+            if not self._end_vec_step(callback if notify else None, step, total_timesteps, log_interval):
                 break
             if notify:
                 callback.on_rollout_end()
@@ -245,15 +239,26 @@ class TrainingLoops:
         return self.exploration_rate, alpha
 
     def _end_vec_step(
-        self, callback: BaseCallback | None, step_locals: dict[str, Any], log_interval: int | None
+        self,
+        callback: BaseCallback | None,
+        step: tuple[Any, Any, Any, np.ndarray, list[dict[str, Any]]],
+        total_timesteps: int,
+        log_interval: int | None,
     ) -> bool:
-        """Callback and episode bookkeeping after one VecEnv step; False when a callback stops training."""
+        """After one VecEnv step (actions, new observations, rewards, dones, infos): the model's last
+        observation, the callback and the episode bookkeeping; False when a callback stops training."""
+        actions, new_obs, rewards, dones, infos = step
+        self._last_obs = new_obs
+        self._last_episode_starts = dones
         keep_going = True
         if callback is not None:
-            callback.update_locals(step_locals)
+            callback.update_locals(
+                {"actions": actions, "new_obs": new_obs, "rewards": rewards, "dones": dones, "infos": infos}
+                | {"total_timesteps": total_timesteps}
+            )
             keep_going = callback.on_step()
-        if step_locals["dones"].any():
-            self._end_episodes(step_locals["infos"], step_locals["dones"], log_interval)
+        if dones.any():
+            self._end_episodes(infos, dones, log_interval)
         return keep_going
 
     def _exploration(self) -> tuple[float, float, float]:

@@ -86,11 +86,7 @@ class Hyperparameters:
     @classmethod
     def from_data(cls, data: Any) -> Hyperparameters:
         """Inverse of :meth:`to_data`: exactly the known keys, every value validated."""
-        expected = {f.name for f in fields(cls)}
-        if not isinstance(data, dict) or set(data) != expected:
-            got = sorted(data) if isinstance(data, dict) else type(data).__name__
-            raise ValueError(f"'hyperparameters' must have exactly the keys {sorted(expected)}, got {got}")
-        values = dict(data)
+        values = _exact_fields(cls, data, "hyperparameters")
         values["learning_rate"] = schedule_from_data(data["learning_rate"])
         return cls(**values)
 
@@ -130,14 +126,19 @@ class TrainingState:
     @classmethod
     def from_data(cls, data: Any) -> TrainingState:
         """Inverse of :meth:`to_data`: exactly the known keys, every value validated."""
-        expected = {f.name for f in fields(cls)}
-        if not isinstance(data, dict) or set(data) != expected:
-            got = sorted(data) if isinstance(data, dict) else type(data).__name__
-            raise ValueError(f"'state' must have exactly the keys {sorted(expected)}, got {got}")
-        values = dict(data)
+        values = _exact_fields(cls, data, "state")
         for name in ("rng_state", "predict_rng_state"):
             values[name] = _random_state_from_data(data[name])
         return cls(**values)
+
+
+def _exact_fields(cls: type, data: Any, section: str) -> dict[str, Any]:
+    """A copy of ``data`` when it is a dict with exactly the dataclass's field names, else a ValueError."""
+    expected = {f.name for f in fields(cls)}
+    if not isinstance(data, dict) or set(data) != expected:
+        got = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"'{section}' must have exactly the keys {sorted(expected)}, got {got}")
+    return dict(data)
 
 
 def _random_state_from_data(data: Any) -> RandomState:

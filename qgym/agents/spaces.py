@@ -9,6 +9,8 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
+from qgym.validation import is_int
+
 __all__ = [
     "MAX_TABLE_ENTRIES",
     "ActionIndexer",
@@ -137,7 +139,7 @@ def space_from_data(data: Any) -> spaces.Discrete | spaces.MultiDiscrete:
     if kind == "Discrete":
         _expect_keys(data, {"type", "n", "start", "dtype"})
         n, start = data["n"], data["start"]
-        if not (_is_int(n) and n >= 1 and _is_int(start)):
+        if not (is_int(n) and n >= 1 and is_int(start)):
             raise ValueError(f"a Discrete space needs an integer n >= 1 and an integer start, got {data}")
         return spaces.Discrete(n, start=start, dtype=dtype)
     if kind == "MultiDiscrete":
@@ -147,8 +149,8 @@ def space_from_data(data: Any) -> spaces.Discrete | spaces.MultiDiscrete:
             isinstance(nvec, list)
             and isinstance(start, list)
             and len(nvec) == len(start) >= 1
-            and all(_is_int(v) and v >= 1 for v in nvec)
-            and all(_is_int(v) for v in start)
+            and all(is_int(v) and v >= 1 for v in nvec)
+            and all(is_int(v) for v in start)
         )
         if not valid:
             raise ValueError(
@@ -158,10 +160,6 @@ def space_from_data(data: Any) -> spaces.Discrete | spaces.MultiDiscrete:
             np.array(nvec, dtype=dtype), dtype=dtype, start=np.array(start, dtype=dtype)
         )
     raise ValueError(f"space type must be 'Discrete' or 'MultiDiscrete', got {kind!r}")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _expect_keys(data: dict[str, Any], keys: set[str]) -> None:
