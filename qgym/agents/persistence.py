@@ -23,8 +23,9 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
-from qgym.agents.spaces import ActionIndexer, StateIndexer, space_from_data, space_to_data
+from qgym.agents.spaces import ActionIndexer, StateIndexer
 from qgym.files import write_atomically
+from qgym.space_data import space_from_data, space_to_data
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "ModelRecord", "read_model_file", "write_model_file"]
 
@@ -55,8 +56,8 @@ class ModelRecord:
     plain JSON, ``q_values`` and ``visit_counts`` have shape (n_tables, n_states, n_actions)."""
 
     algorithm: str
-    observation_space: spaces.Discrete | spaces.MultiDiscrete
-    action_space: spaces.Discrete | spaces.MultiDiscrete
+    observation_space: spaces.Space[Any]
+    action_space: spaces.Space[Any]
     hyperparameters: dict[str, Any]
     state: dict[str, Any]
     q_values: NDArray[np.float64]

@@ -88,8 +88,8 @@ class ModelFiles:
         )
         record = ModelRecord(
             type(self).__name__,
-            self.observation_space,  # type: ignore[arg-type]  # the policy's indexers checked the types
-            self.action_space,  # type: ignore[arg-type]
+            self.observation_space,
+            self.action_space,
             self._settings().to_data(),
             state.to_data(),
             self.policy.tables,

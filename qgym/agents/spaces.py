@@ -1,4 +1,4 @@
-"""Which spaces a Q-table can index, how observations become row numbers, and spaces as plain data."""
+"""Which spaces a Q-table can index, and how observations become row numbers."""
 
 from __future__ import annotations
 
@@ -9,21 +9,14 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
-from qgym.validation import is_int
-
 __all__ = [
     "MAX_TABLE_ENTRIES",
     "ActionIndexer",
     "StateIndexer",
     "check_table_size",
-    "space_from_data",
-    "space_to_data",
 ]
 
 MAX_TABLE_ENTRIES = 50_000_000
-_INTEGER_DTYPES = frozenset(
-    {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"},
-)
 
 
 class StateIndexer:
@@ -112,56 +105,3 @@ def check_table_size(n_tables: int, n_states: int, n_actions: int) -> None:
             "more than "
             f"{MAX_TABLE_ENTRIES}; use coarser discretization bins or a function approximator such as DQN"
         )
-
-
-def space_to_data(space: spaces.Space[Any]) -> dict[str, Any]:
-    """Describe a Discrete or MultiDiscrete space as JSON-ready plain data."""
-    if isinstance(space, spaces.Discrete):
-        return {"type": "Discrete", "n": int(space.n), "start": int(space.start), "dtype": str(space.dtype)}
-    if isinstance(space, spaces.MultiDiscrete):
-        return {
-            "type": "MultiDiscrete",
-            "nvec": space.nvec.astype(np.int64).tolist(),
-            "start": np.asarray(space.start, dtype=np.int64).tolist(),
-            "dtype": str(space.dtype),
-        }
-    raise ValueError(f"only Discrete and MultiDiscrete spaces can be described as data, got {space}")
-
-
-def space_from_data(data: Any) -> spaces.Discrete | spaces.MultiDiscrete:
-    """Rebuild a space from :func:`space_to_data`'s description, validating every field."""
-    if not isinstance(data, dict):
-        raise ValueError(f"a space description must be a JSON object, got {type(data).__name__}")
-    kind = data.get("type")
-    dtype = data.get("dtype")
-    if dtype not in _INTEGER_DTYPES:
-        raise ValueError(f"space dtype must be one of {sorted(_INTEGER_DTYPES)}, got {dtype!r}")
-    if kind == "Discrete":
-        _expect_keys(data, {"type", "n", "start", "dtype"})
-        n, start = data["n"], data["start"]
-        if not (is_int(n) and n >= 1 and is_int(start)):
-            raise ValueError(f"a Discrete space needs an integer n >= 1 and an integer start, got {data}")
-        return spaces.Discrete(n, start=start, dtype=dtype)
-    if kind == "MultiDiscrete":
-        _expect_keys(data, {"type", "nvec", "start", "dtype"})
-        nvec, start = data["nvec"], data["start"]
-        valid = (
-            isinstance(nvec, list)
-            and isinstance(start, list)
-            and len(nvec) == len(start) >= 1
-            and all(is_int(v) and v >= 1 for v in nvec)
-            and all(is_int(v) for v in start)
-        )
-        if not valid:
-            raise ValueError(
-                f"a MultiDiscrete space needs lists nvec (each >= 1) and start of equal length, got {data}"
-            )
-        return spaces.MultiDiscrete(
-            np.array(nvec, dtype=dtype), dtype=dtype, start=np.array(start, dtype=dtype)
-        )
-    raise ValueError(f"space type must be 'Discrete' or 'MultiDiscrete', got {kind!r}")
-
-
-def _expect_keys(data: dict[str, Any], keys: set[str]) -> None:
-    if set(data) != keys:
-        raise ValueError(f"space description must have exactly the keys {sorted(keys)}, got {sorted(data)}")
