@@ -106,6 +106,15 @@ def _describe_space(space: gym.Space[Any]) -> str:
     return type(space).__name__
 
 
+def _add_trust_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="load a Stable-Baselines3 zip qgym did not write; SB3 runs any code stored in it, so use this "
+        "only for files you trust (qgym's own models never need it)",
+    )
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -121,6 +130,7 @@ def _add_viewing_commands(commands: Any) -> None:
     play.add_argument("env", metavar="ID", help="a qgym env ID, e.g. qgym/GridFarm-2x2-v0")
     play.add_argument("--seed", type=int, default=None, help="seed of the first episode (R adds one)")
     play.add_argument("--hint", metavar="MODEL", default=None, help="a trained model whose advice to show")
+    _add_trust_flag(play)
     play.set_defaults(run=_play)
 
     enjoy = commands.add_parser("enjoy", help="watch a trained agent play in a window")
@@ -129,6 +139,7 @@ def _add_viewing_commands(commands: Any) -> None:
     enjoy.add_argument("--episodes", type=_positive_int, default=1, help="episodes to watch (default 1)")
     enjoy.add_argument("--fps", type=float, default=4.0, help="steps a second (default 4; + and - change it)")
     enjoy.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    _add_trust_flag(enjoy)
     enjoy.set_defaults(run=_enjoy)
 
     plot = commands.add_parser(
@@ -146,6 +157,7 @@ def _add_viewing_commands(commands: Any) -> None:
         "--crops", default=None, help="farm policy: the field's crop stages 0-6, one digit a plot (e.g. 0051)"
     )
     plot.add_argument("--max-states", type=_positive_int, default=60, help="Q-table rows shown (default 60)")
+    _add_trust_flag(plot)
     plot.set_defaults(run=_plot)
 
     record = commands.add_parser("record", help="a GIF (or MP4) of a trained agent, no window needed")
@@ -156,19 +168,27 @@ def _add_viewing_commands(commands: Any) -> None:
     record.add_argument("--max-frames", type=_positive_int, default=300, help="frame limit (default 300)")
     record.add_argument("--fps", type=float, default=6.0, help="frames a second (default 6)")
     record.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    _add_trust_flag(record)
     record.set_defaults(run=_record)
 
 
 def _play(args: argparse.Namespace) -> int:
     from qgym.viewing.play import play
 
-    return play(args.env, seed=args.seed, hint_path=args.hint)
+    return play(args.env, seed=args.seed, hint_path=args.hint, trust_pickle=args.trust_pickle)
 
 
 def _enjoy(args: argparse.Namespace) -> int:
     from qgym.viewing.enjoy import enjoy
 
-    enjoy(args.model, args.env, episodes=args.episodes, fps=args.fps, seed=args.seed)
+    enjoy(
+        args.model,
+        args.env,
+        episodes=args.episodes,
+        fps=args.fps,
+        seed=args.seed,
+        trust_pickle=args.trust_pickle,
+    )
     return 0
 
 
@@ -180,7 +200,10 @@ def _plot(args: argparse.Namespace) -> int:
         if not args.crops.isdigit():
             raise ValueError(f"--crops must be digits 0-6, one per plot, got {args.crops!r}")
         crops = [int(digit) for digit in args.crops]
-    for path in make_plots(args.out, args.run_folder, args.model, args.env, crops, args.max_states):
+    written = make_plots(
+        args.out, args.run_folder, args.model, args.env, crops, args.max_states, args.trust_pickle
+    )
+    for path in written:
         print(f"wrote {path}")
     return 0
 
@@ -188,7 +211,9 @@ def _plot(args: argparse.Namespace) -> int:
 def _record(args: argparse.Namespace) -> int:
     from qgym.viewing.record import record
 
-    record(args.model, args.out, args.env, args.episodes, args.max_frames, args.fps, args.seed)
+    record(
+        args.model, args.out, args.env, args.episodes, args.max_frames, args.fps, args.seed, args.trust_pickle
+    )
     return 0
 
 
@@ -216,6 +241,7 @@ def _add_training_commands(commands: Any) -> None:
     evaluate.add_argument("--env", required=True, metavar="ID", help="the env ID the model was trained on")
     evaluate.add_argument("--episodes", type=_positive_int, default=100, help="episodes (default 100)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    _add_trust_flag(evaluate)
     evaluate.set_defaults(run=_eval)
 
     tune = commands.add_parser("tune", help="search hyperparameters with Optuna; write the best as a preset")
@@ -258,7 +284,7 @@ def _eval(args: argparse.Namespace) -> int:
     from qgym.viewing.agent import load_agent
 
     env = gym.make(check_env_id(args.env))
-    agent = load_agent(args.model, env, args.env)
+    agent = load_agent(args.model, env, args.env, args.trust_pickle)
     env.close()
     evaluation = training.evaluate(
         agent.model, args.env, args.episodes, seed=args.seed, env_wrapper=agent.env_wrapper

@@ -1,9 +1,9 @@
 """Loading a saved model of any algorithm qgym trains, for the env it will play.
 
-A model is a qgym tabular model file (``QLearning.save``), a Stable-Baselines3 DQN zip or an
-sb3-contrib QR-DQN zip. :func:`load_model` checks that it fits the env and says so in a sentence
-when it does not; when the model's run folder records an ``env_wrapper``, the model is loaded
-behind it, so it sees the observations it was trained on.
+A model is a qgym tabular model file (``QLearning.save``), a DQN or QR-DQN zip qgym saved
+(:mod:`qgym.training.network_files`), or one from a qgym 0.1.0 run folder. :func:`load_model` checks
+that it fits the env and says so in a sentence when it does not; when the model's run folder records
+an ``env_wrapper``, the model is loaded behind it, so it sees the observations it was trained on.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any
 import gymnasium as gym
 
 from qgym.training.envs import keeps_states, wrap_env
+from qgym.training.network_files import FORMAT as NETWORK_FORMAT
+from qgym.training.network_files import MANIFEST, NetworkFileError, load_network_model, rebuild_network_model
 from qgym.training.registry import DEEP_ALGORITHMS
 from qgym.training.runs import read_run_config
 
@@ -38,14 +40,23 @@ class LoadedModel:
     wrapped_env: gym.Env[Any, Any] | None = None
 
 
-def load_model(path: str | Path, env: gym.Env[Any, Any] | None, env_id: str = "the env") -> LoadedModel:
+def load_model(
+    path: str | Path, env: gym.Env[Any, Any] | None, env_id: str = "the env", trust_pickle: bool = False
+) -> LoadedModel:
     """Load the model at ``path`` for ``env``; a ValueError names the problem (missing, not a model,
-    spaces that do not match the env)."""
+    spaces that do not match the env, a file that could run code).
+
+    Nothing is unpickled: tables and networks saved by qgym are read from JSON and weights, networks of
+    qgym 0.1.0 runs are rebuilt from their ``config.yml``. A Stable-Baselines3 zip qgym did not write is
+    refused unless ``trust_pickle``, since SB3's ``load()`` runs the code its ``data`` entry may hold.
+    """
     path = locate_model(path)
     kind = model_kind(path)
     config = read_run_config(path) or {}
     hyperparameters = config.get("hyperparameters")
     spec = hyperparameters.get("env_wrapper") if isinstance(hyperparameters, dict) else None
+    if env is None and kind == "sb3" and isinstance(config.get("env_id"), str):
+        env = gym.make(config["env_id"])  # an old run's network is rebuilt for its env
     wrapped = None
     if spec is not None and env is not None:
         if not keeps_states(spec):
@@ -56,17 +67,36 @@ def load_model(path: str | Path, env: gym.Env[Any, Any] | None, env_id: str = "t
         wrapped = wrap_env(env, spec, own_rewards=True)
     target = env if wrapped is None else wrapped
     try:
-        if kind == "tabular":
-            from qgym.agents import TabularAlgorithm
-
-            model = TabularAlgorithm.load(path, env=target)
-        else:
-            model = getattr(importlib.import_module(_SB3_CLASSES[kind]), kind).load(
-                path, env=target, device="cpu"
-            )
+        model = _load(path, kind, target, config, trust_pickle)
+    except NetworkFileError:
+        raise
     except ValueError as error:
         raise ValueError(f"the model {path} does not fit {env_id}: {error}") from error
     return LoadedModel(model, path, spec, wrapped)
+
+
+def _load(path: Path, kind: str, env: gym.Env[Any, Any] | None, config: dict[str, Any], trust: bool) -> Any:
+    """The model of each kind of file, read without unpickling unless ``trust``."""
+    if kind == "tabular":
+        from qgym.agents import TabularAlgorithm
+
+        return TabularAlgorithm.load(path, env=env)
+    if kind == "network":
+        return load_network_model(path, env)
+    algo = config.get("algo")
+    if algo in DEEP_ALGORITHMS and env is not None and not trust:
+        hyperparameters = config.get("hyperparameters")
+        policy_kwargs = hyperparameters.get("policy_kwargs") if isinstance(hyperparameters, dict) else None
+        return rebuild_network_model(path, str(algo), env, policy_kwargs)
+    if not trust:
+        raise NetworkFileError(
+            f"{path} is a Stable-Baselines3 zip qgym did not write (no qgym-model.json inside, no qgym run "
+            "config.yml beside it). Loading it runs any code stored in its 'data' entry (Stable-Baselines3 "
+            "issue #2281), so qgym refuses; if you trust where it came from, pass --trust-pickle "
+            "(trust_pickle=True)"
+        )
+    name = _sb3_class(path)
+    return getattr(importlib.import_module(_SB3_CLASSES[name]), name).load(path, env=env, device="cpu")
 
 
 def locate_model(path: str | Path) -> Path:
@@ -80,17 +110,36 @@ def locate_model(path: str | Path) -> Path:
 
 
 def model_kind(path: Path) -> str:
-    """``"tabular"`` for a qgym model file, else the SB3 class name that saved the zip."""
+    """``"tabular"`` or ``"network"`` for the files qgym writes, ``"sb3"`` for another SB3 zip."""
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a model file (not a zip archive)")
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
-        if "qgym-model.json" in names:
-            return "tabular"
+        if MANIFEST in names:
+            info = archive.getinfo(MANIFEST)
+            if info.file_size > 1 << 20:
+                raise ValueError(f"{MANIFEST} in {path} is larger than any manifest qgym writes")
+            try:
+                manifest = json.loads(archive.read(info))
+            except (ValueError, RecursionError, zipfile.BadZipFile) as error:
+                raise ValueError(f"{MANIFEST} in {path} is not valid JSON: {error}") from None
+            return (
+                "network"
+                if isinstance(manifest, dict) and manifest.get("format") == NETWORK_FORMAT
+                else "tabular"
+            )
         if "data" not in names:
-            raise ValueError(f"{path} is neither a qgym tabular model nor a Stable-Baselines3 model")
+            raise ValueError(f"{path} is neither a qgym model nor a Stable-Baselines3 model")
+    return "sb3"
+
+
+def _sb3_class(path: Path) -> str:
+    """The SB3 class that saved a zip, from its ``data`` JSON (read as JSON, never unpickled)."""
+    with zipfile.ZipFile(path) as archive:
+        if archive.getinfo("data").file_size > 16 << 20:
+            raise ValueError(f"the data entry of {path} is larger than any SB3 model's")
         data = json.loads(archive.read("data"))
-    module = str(data.get("policy_class", {}).get("__module__", ""))
+    module = str(data.get("policy_class", {}).get("__module__", "")) if isinstance(data, dict) else ""
     for name in _SB3_CLASSES:
         if f".{name.lower()}." in module + ".":
             return name
@@ -108,7 +157,9 @@ def guess_env_id(path: str | Path) -> str:
     if isinstance(config.get("env_id"), str):
         return str(config["env_id"])
     if model_kind(path) != "tabular":
-        raise ValueError(f"cannot tell which env {path} was trained on: pass --env ID")
+        raise ValueError(
+            f"cannot tell which env {path} was trained on (no config.yml beside it): pass --env ID"
+        )
     from qgym.agents.persistence import read_model_file
     from qgym.envs import qgym_env_ids
     from qgym.training.registry import TOY_TEXT_IDS

@@ -18,6 +18,7 @@ import gymnasium as gym
 
 from qgym.training.envs import make_env
 from qgym.training.evaluation import Evaluation, evaluate
+from qgym.training.network_files import save_network_model
 from qgym.training.presets import Preset, load_preset
 from qgym.training.registry import DEEP_ALGORITHMS, algorithm_class, check_algorithm, check_env_id
 from qgym.training.runs import new_run_folder, write_yaml
@@ -135,7 +136,10 @@ def train(
             if isinstance(item, EvalCallback):
                 item.eval_env.close()
     model_path = folder / "model.zip"
-    model.save(model_path)
+    if algo in DEEP_ALGORITHMS:
+        save_network_model(model, model_path)
+    else:
+        model.save(model_path)
     evaluation = evaluate(model, env_id, eval_episodes, seed=seed + 20_000, env_wrapper=resolved.env_wrapper)
     result = {**evaluation.as_dict(), "timesteps": int(model.num_timesteps), "interrupted": interrupted}
     write_yaml(folder / "evaluation.yml", result)

@@ -66,8 +66,10 @@ class Agent:
         return None if table is None else np.asarray(table, dtype=np.float64)
 
 
-def load_agent(path: str | Path, env: gym.Env[Any, Any] | None, env_id: str = "the env") -> Agent:
+def load_agent(
+    path: str | Path, env: gym.Env[Any, Any] | None, env_id: str = "the env", trust_pickle: bool = False
+) -> Agent:
     """Load the model at ``path`` for ``env`` (see :func:`qgym.training.models.load_model`)."""
-    loaded = load_model(path, env, env_id)
+    loaded = load_model(path, env, env_id, trust_pickle)
     name = f"{type(loaded.model).__name__} ({loaded.path.name})"
     return Agent(loaded.model, name, loaded.env_wrapper, loaded.wrapped_env)

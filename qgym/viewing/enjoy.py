@@ -32,6 +32,7 @@ def enjoy(
     fps: float = 4.0,
     seed: int | None = 0,
     idle_timeout: float | None = None,
+    trust_pickle: bool = False,
 ) -> list[float]:
     """Watch the agent for ``episodes`` episodes at ``fps`` steps a second; returns the episode returns.
 
@@ -45,7 +46,7 @@ def enjoy(
     returns: list[float] = []
     screen: Screen | None = None
     try:
-        agent = load_agent(model_path, env, env_id)
+        agent = load_agent(model_path, env, env_id, trust_pickle)
         view = view_of(env)
         optimum = exact_optimum(env_id)
         horizon = env.spec.max_episode_steps if env.spec is not None else None

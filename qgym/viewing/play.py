@@ -195,11 +195,13 @@ class PlaySession:
         return Hint(self.agent.act(self.observation), q, self.show_hint)
 
 
-def play(env_id: str, seed: int | None = None, hint_path: str | Path | None = None) -> int:
+def play(
+    env_id: str, seed: int | None = None, hint_path: str | Path | None = None, trust_pickle: bool = False
+) -> int:
     """Open a window and let a person play ``env_id``; returns when they quit. Prints each episode."""
     env = gym.make(env_id, render_mode="rgb_array")
     try:
-        agent = None if hint_path is None else load_agent(hint_path, env, env_id)
+        agent = None if hint_path is None else load_agent(hint_path, env, env_id, trust_pickle)
         session = PlaySession(env, env_id, seed=seed, optimum=exact_optimum(env_id), agent=agent)
         frame = render_frame(env)
         screen = Screen((frame.shape[1], frame.shape[0]), f"qgym play {env_id}")

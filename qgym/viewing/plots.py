@@ -265,6 +265,7 @@ def make_plots(
     env_id: str | None = None,
     crops: Sequence[int] | None = None,
     max_states: int = 60,
+    trust_pickle: bool = False,
 ) -> list[Path]:
     """What ``qgym plot`` draws: the run's learning curve, the model's Q-table and, on grid envs, its
     greedy policy; returns the PNG files written in ``out_dir``."""
@@ -280,17 +281,17 @@ def make_plots(
         plot_learning_curve(read_run(run), optimum, f"{name}: learning curve", out_dir / "learning_curve.png")
         written.append(out_dir / "learning_curve.png")
     if model is not None and env_id is not None:
-        written += _plot_model(model, env_id, out_dir, crops, max_states)
+        written += _plot_model(model, env_id, out_dir, crops, max_states, trust_pickle)
     return written
 
 
 def _plot_model(
-    model: str | Path, env_id: str, out_dir: Path, crops: Sequence[int] | None, max_states: int
+    model: str | Path, env_id: str, out_dir: Path, crops: Sequence[int] | None, max_states: int, trust: bool
 ) -> list[Path]:
     env = gym.make(env_id)
     written = []
     try:
-        agent = load_agent(model, env, env_id)
+        agent = load_agent(model, env, env_id, trust)
         names = list(view_of(env).action_names)
         table = agent.q_table
         short = env_id.removeprefix("qgym/")

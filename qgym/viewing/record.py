@@ -39,6 +39,7 @@ def record(
     max_frames: int = 300,
     fps: float = 6.0,
     seed: int | None = 0,
+    trust_pickle: bool = False,
 ) -> Path:
     """Play the agent and write the frames to ``out`` (.gif or .mp4); returns the path written."""
     out = Path(out)
@@ -49,7 +50,7 @@ def record(
         env_id = guess_env_id(model_path)
     env = gym.make(env_id, render_mode="rgb_array")
     try:
-        agent = load_agent(model_path, env, env_id)
+        agent = load_agent(model_path, env, env_id, trust_pickle)
         frames, returns = collect_frames(env, agent.act, episodes, max_frames, seed)
     finally:
         env.close()

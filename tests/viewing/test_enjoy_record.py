@@ -11,6 +11,7 @@ import pytest
 
 from qgym.cli import main
 from qgym.training.models import guess_env_id
+from qgym.training.network_files import save_network_model
 from qgym.viewing import record as record_module
 from qgym.viewing.agent import load_agent
 from qgym.viewing.enjoy import enjoy
@@ -37,7 +38,7 @@ def dqn_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     path = tmp_path_factory.mktemp("models") / "dqn-frozen-lake.zip"
     env = gym.make("FrozenLake-v1")
-    DQN("MlpPolicy", env, learning_starts=0, seed=0, device="cpu").learn(50).save(path)
+    save_network_model(DQN("MlpPolicy", env, learning_starts=0, seed=0, device="cpu").learn(50), path)
     return path
 
 
@@ -83,7 +84,7 @@ def test_a_qrdqn_model_acts_on_the_mean_of_its_quantiles(tmp_path: Path) -> None
 
     path = tmp_path / "qrdqn-frozen-lake.zip"
     model = QRDQN("MlpPolicy", "FrozenLake-v1", learning_starts=0, seed=0, device="cpu")
-    model.learn(50).save(path)
+    save_network_model(model.learn(50), path)
     agent = load_agent(path, gym.make("FrozenLake-v1"))
     q = agent.q_values(3)
     assert q is not None
