@@ -21,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 
 from qgym import baselines
-from qgym.envs.prices import PriceProcess
+from qgym.envs.trading.prices import PriceProcess
 
 ENV_ID = "qgym/Trading-MarketHidden-v0"
 _HOLD, _BUY, _SELL = 0, 1, 2

@@ -15,6 +15,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from qgym.envs.trading import TradingEnv, TrendFollower
+
 __all__ = ["FarmHeuristic", "TrendFollower", "episode_returns", "heuristic_for", "mean_return"]
 
 Policy = Callable[[Any], int]
@@ -23,8 +25,6 @@ Policy = Callable[[Any], int]
 _NORTH, _SOUTH, _WEST, _EAST, _PLANT, _WATER, _HARVEST, _WAIT = range(8)
 _EMPTY, _SEED_DRY, _SEED_WET, _GROWING_DRY, _GROWING_WET, _RIPE, _DEAD = range(7)
 _WORK = {_EMPTY: _PLANT, _SEED_DRY: _WATER, _GROWING_DRY: _WATER, _RIPE: _HARVEST, _DEAD: _HARVEST}
-# Trading actions (qgym.envs.trading).
-_HOLD, _BUY, _SELL = 0, 1, 2
 
 
 class FarmHeuristic:
@@ -53,50 +53,13 @@ class FarmHeuristic:
         return _EAST if target_col > col else _WEST
 
 
-class TrendFollower:
-    """Ride the trend: long in a rally, short in a slump (when the regime is observed), else follow the
-    mean of the latest volatility-scaled returns beyond ``threshold``; keep the position in between."""
-
-    def __init__(self, env: gym.Env[Any, Any], threshold: float = 0.5) -> None:
-        config = getattr(env.unwrapped, "config", None)
-        if getattr(config, "observation", None) != "features":
-            raise ValueError("TrendFollower reads the 'features' observation of a trading env")
-        self.n_returns = int(config.n_returns)  # type: ignore[union-attr]
-        self.max_position = int(config.max_position)  # type: ignore[union-attr]
-        self.lowest = -self.max_position if bool(config.allow_short) else 0  # type: ignore[union-attr]
-        self.regime_observed = bool(getattr(env.unwrapped, "observe_regime", False)) or (
-            env.observation_space.shape is not None and env.observation_space.shape[0] > self.n_returns + 3
-        )
-        self.threshold = float(threshold)
-
-    def __call__(self, observation: Any) -> int:
-        """The action for one feature observation."""
-        features = np.asarray(observation, dtype=np.float64)
-        position = round(features[self.n_returns + 1] * self.max_position)
-        target = position
-        if self.regime_observed and int(np.argmax(features[self.n_returns + 3 :])) != 0:
-            rally = int(np.argmax(features[self.n_returns + 3 :])) == 1
-            target = self.max_position if rally else self.lowest
-        elif not self.regime_observed:
-            momentum = float(features[: self.n_returns].mean())
-            if momentum > self.threshold:
-                target = self.max_position
-            elif momentum < -self.threshold:
-                target = self.lowest
-        else:
-            target = 0
-        if target > position:
-            return _BUY
-        return _SELL if target < position else _HOLD
-
-
 def heuristic_for(env: gym.Env[Any, Any]) -> Policy:
     """The heuristic of the env's family (a grid farm or a feature-observed trading env)."""
     name = type(env.unwrapped).__name__
     if name == "GridFarmEnv":
         return FarmHeuristic(env)
-    if name == "TradingEnv":
-        return TrendFollower(env)
+    if isinstance(env.unwrapped, TradingEnv):
+        return env.unwrapped.heuristic()
     raise ValueError(f"no heuristic for {name}; there are heuristics for GridFarmEnv and TradingEnv")
 
 

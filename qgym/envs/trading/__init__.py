@@ -1,0 +1,42 @@
+"""Toy trading: one asset, hold / buy / sell, costs on every trade, reward = change in equity.
+
+``rules`` (the trading rules on arrays of N traders) serves ``desk`` (N traders' accounts on N price
+streams), which the single envs (a desk of one) and ``vector`` (a desk of N) both step. ``chain`` is the
+exact rung (a finite Ehrenfest price chain, with its exact model); ``market`` the market rungs (the
+synthetic paths of ``prices``, or the user's prices). ``render`` draws an episode, ``heuristic`` plays the
+market rungs.
+"""
+
+from qgym.envs.trading.chain import ChainTradingEnv, chain_outcomes, chain_price
+from qgym.envs.trading.heuristic import TrendFollower
+from qgym.envs.trading.market import TradingEnv
+from qgym.envs.trading.prices import (
+    REGIME_NAMES,
+    PriceProcess,
+    generate_prices,
+    load_csv_prices,
+    validate_prices,
+)
+from qgym.envs.trading.rules import ACTION_NAMES, BUY, HOLD, SELL, TradingConfig, market_features
+from qgym.envs.trading.vector import ChainTradingVectorEnv, TradingVectorEnv
+
+__all__ = [
+    "ACTION_NAMES",
+    "BUY",
+    "HOLD",
+    "REGIME_NAMES",
+    "SELL",
+    "ChainTradingEnv",
+    "ChainTradingVectorEnv",
+    "PriceProcess",
+    "TradingConfig",
+    "TradingEnv",
+    "TradingVectorEnv",
+    "TrendFollower",
+    "chain_outcomes",
+    "chain_price",
+    "generate_prices",
+    "load_csv_prices",
+    "market_features",
+    "validate_prices",
+]

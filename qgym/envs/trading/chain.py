@@ -1,0 +1,429 @@
+"""The exact rung: a finite mean-reverting (Ehrenfest) price chain, as tables, as N price streams,
+as a Gymnasium env and as an exact model for :mod:`qgym.planning`.
+
+:func:`chain_outcomes` states the chain's rule once; :func:`chain_tables` turns it into tables over the
+chain state ``level * n_regimes + regime``, which :class:`ChainPrices` (the streams the single and the
+vector env step) and :func:`chain_model` (the exact model) both read.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import NDArray
+
+from qgym.envs.native_vector import ALL, FloatArray, IntArray
+from qgym.envs.trading.desk import ONE, Desk, Traders
+from qgym.envs.trading.env import TradingEnvBase
+from qgym.envs.trading.rules import (
+    N_ACTIONS,
+    Floats,
+    Ints,
+    TradingConfig,
+    decode_index,
+    encode_index,
+    feature_space,
+    market_features,
+    position_tables,
+    step_rewards,
+    trade_costs,
+)
+from qgym.planning import TabularModel
+from qgym.validation import is_number, require_int
+
+__all__ = [
+    "REGIMES",
+    "Chain",
+    "ChainPrices",
+    "ChainTables",
+    "ChainTradingEnv",
+    "chain_model",
+    "chain_outcomes",
+    "chain_price",
+    "chain_tables",
+]
+
+REGIMES = ("bull", "bear")
+"""The chain's regimes: regime 0 reverts above the middle level, regime 1 below."""
+
+
+def chain_price(level: int, levels: int) -> float:
+    """Price of a chain level: one tick per level, centred on 100."""
+    return 100.0 + level - (levels - 1) / 2
+
+
+def chain_outcomes(
+    level: int, regime: int, levels: int, regime_switch: float, tilt: float
+) -> list[tuple[float, int, int]]:
+    """``(probability, next level, next regime)`` of the (biased) Ehrenfest price chain.
+
+    With ``top = levels - 1`` and ``theta = 0.5 + tilt`` in regime 0 (``0.5 - tilt`` in regime 1), the
+    price moves up with probability ``theta * (top - level) / (top * m)`` and down with ``(1 - theta) *
+    level / (top * m)``, where ``m = max(theta, 1 - theta)``; otherwise it stays. It reverts towards
+    level ``theta * top`` (stationary law Binomial(top, theta)); ``theta = 0.5`` is the classic urn,
+    which moves every step. With ``regime_switch > 0`` the regime flips with that probability after
+    each move.
+    """
+    top = levels - 1
+    theta = 0.5 + tilt if regime == 0 else 0.5 - tilt
+    scale = top * max(theta, 1 - theta)
+    up = theta * (top - level) / scale
+    down = (1 - theta) * level / scale
+    moves = [(up, level + 1), (down, level - 1), (max(0.0, 1 - up - down), level)]
+    regimes = (
+        [(1.0, regime)] if regime_switch == 0 else [(1 - regime_switch, regime), (regime_switch, 1 - regime)]
+    )
+    return [(p * q, lvl, reg) for p, lvl in moves if p > 1e-15 for q, reg in regimes if q > 0]
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The chain's parameters, validated: ``levels`` ticks, the regime switch probability, the tilt."""
+
+    levels: int = 21
+    regime_switch: float = 0.0
+    tilt: float = 0.0
+
+    def __post_init__(self) -> None:
+        require_int("levels", self.levels, 3)
+        if not (is_number(self.regime_switch) and 0.0 <= self.regime_switch < 1.0):
+            raise ValueError(f"regime_switch must be a probability in [0, 1), got {self.regime_switch}")
+        if not (is_number(self.tilt) and 0.0 <= self.tilt < 0.5):
+            raise ValueError(f"tilt must be in [0, 0.5), got {self.tilt}")
+
+    @property
+    def n_regimes(self) -> int:
+        """2 when the regime switches (bull and bear), else 1."""
+        return 2 if self.regime_switch > 0 else 1
+
+
+@dataclass(frozen=True)
+class ChainTables:
+    """:func:`chain_outcomes` as tables over the chain state ``s = level * n_regimes + regime``."""
+
+    level: IntArray
+    """(S,) the level of each chain state."""
+    regime: IntArray
+    """(S,) the regime of each chain state."""
+    price: FloatArray
+    """(S,) the price of each chain state (:func:`chain_price` of its level)."""
+    probs: FloatArray
+    """(S, K) the probability of each outcome, 0 past the state's outcomes."""
+    outcome: IntArray
+    """(S, K + 1) the chain state after each outcome; past the state's outcomes, its last one again."""
+    cumulative: FloatArray
+    """(S, K + 1) running sums of ``probs``; 2.0 (above any uniform) past the state's outcomes."""
+    stationary: FloatArray
+    """(S,) the stationary law of the chain state: where an episode starts."""
+    start_cdf: FloatArray
+    """(S,) the stationary law's cumulative sums, normalised as ``Generator.choice(p=...)`` draws."""
+    n_outcomes: IntArray
+    """(S,) how many outcomes each chain state has."""
+
+
+@functools.lru_cache(maxsize=16)
+def chain_tables(chain: Chain) -> ChainTables:
+    """The tables of ``chain`` (read-only, one per chain)."""
+    n_regimes = chain.n_regimes
+    states = np.arange(chain.levels * n_regimes)
+    level, regime = np.divmod(states, n_regimes)
+    rows = [
+        chain_outcomes(int(lvl), int(reg), chain.levels, chain.regime_switch, chain.tilt)
+        for lvl, reg in zip(level, regime, strict=True)
+    ]
+    width = max(len(row) for row in rows)
+    probs = np.zeros((len(rows), width))
+    outcome = np.zeros((len(rows), width + 1), dtype=np.int64)
+    cumulative = np.full((len(rows), width + 1), 2.0)
+    for s, row in enumerate(rows):
+        k = len(row)
+        probs[s, :k] = [prob for prob, _, _ in row]
+        outcome[s, :k] = [lvl * n_regimes + reg for _, lvl, reg in row]
+        outcome[s, k:] = outcome[s, k - 1]
+        cumulative[s, :k] = np.cumsum([prob for prob, _, _ in row])
+    stationary = _stationary_law(probs, outcome[:, :width])
+    start_cdf = np.cumsum(stationary)
+    start_cdf /= start_cdf[-1]
+    price = np.array([chain_price(int(lvl), chain.levels) for lvl in level])
+    tables = ChainTables(
+        level,
+        regime,
+        price,
+        probs,
+        outcome,
+        cumulative,
+        stationary,
+        start_cdf,
+        np.array([len(r) for r in rows]),
+    )
+    for table in vars(tables).values():
+        table.flags.writeable = False
+    return tables
+
+
+def _stationary_law(probs: FloatArray, outcome: IntArray) -> FloatArray:
+    """Solve ``pi (M - I) = 0`` with ``sum(pi) = 1`` for the chain's transition matrix ``M``."""
+    size = len(probs)
+    matrix = np.zeros((size, size))
+    np.add.at(matrix, (np.repeat(np.arange(size), probs.shape[1]), outcome.ravel()), probs.ravel())
+    system = np.vstack([matrix.T - np.eye(size), np.ones(size)])
+    rhs = np.zeros(size + 1)
+    rhs[-1] = 1.0
+    pi = np.clip(np.linalg.lstsq(system, rhs, rcond=None)[0], 0.0, None)
+    return np.asarray(pi / pi.sum(), dtype=np.float64)
+
+
+class ChainPrices:
+    """N independent chains (a :class:`~qgym.envs.trading.desk.PriceStream`), with the last
+    ``window + 1`` prices of each when the observation is ``features``."""
+
+    def __init__(self, size: int, chain: Chain, config: TradingConfig) -> None:
+        self.size = size
+        self.chain = chain
+        self.config = config
+        self.tables = chain_tables(chain)
+        self.regime_names: tuple[str, ...] | None = REGIMES if chain.n_regimes > 1 else None
+        self.state = np.zeros(size, dtype=np.int64)
+        """Every stream's chain state ``level * n_regimes + regime``."""
+        self._features = config.observation == "features"
+        self._window = np.zeros((size, config.window + 1 if self._features else 0))
+
+    def reset(self, traders: Traders, size: int | None, rng: np.random.Generator) -> Floats:
+        # One uniform per start, as Generator.choice(p=stationary) draws it.
+        start = np.searchsorted(self.tables.start_cdf, rng.random(size), side="right")
+        self.state[traders] = start
+        if self._features:
+            self._window[traders] = np.asarray(self.tables.price[start])[..., None]
+            for _ in range(self.config.window):
+                self.advance(traders, size, rng)
+        return np.ones_like(self.tables.price[start])
+
+    def prices(self, traders: Traders = ALL) -> Floats:
+        return self.tables.price[self.state[traders]]
+
+    def advance(self, traders: Traders, size: int | None, rng: np.random.Generator) -> tuple[Floats, Floats]:
+        tables = self.tables
+        state = self.state[traders]
+        before, price_of = tables.price[state], tables.price
+        # Counting the cumulative probabilities <= u is searchsorted(cumulative, u, side="right").
+        passed = tables.cumulative[state] <= np.asarray(rng.random(size))[..., None]
+        after = tables.outcome[state, np.add.reduce(passed, axis=-1)]
+        self.state[traders] = after
+        if self._features:
+            self._push(traders, price_of[after])
+        return before, price_of[after]
+
+    def place(self, traders: Traders, states: Ints) -> Floats:
+        """Put the selected streams in chain ``states`` (their prices move there); the new prices."""
+        self.state[traders] = states
+        prices = self.tables.price[states]
+        if self._features:
+            self._push(traders, prices)
+        return prices
+
+    def windows(self, traders: Traders = ALL) -> FloatArray:
+        if self._features:
+            return self._window[traders]
+        return np.asarray(self.prices(traders))[..., None]
+
+    def regimes(self, traders: Traders = ALL) -> Ints:
+        return self.tables.regime[self.state[traders]]
+
+    def observations(self, traders: Traders, positions: Ints, steps_left: Ints) -> NDArray[Any] | Ints:
+        if self._features:
+            return market_features(self._window[traders], positions, steps_left, self.config)
+        tables = self.tables
+        state = self.state[traders]
+        return encode_index(
+            tables.level[state], positions, tables.regime[state], self.config, self.chain.n_regimes
+        )
+
+    def _push(self, traders: Traders, prices: Floats) -> None:
+        """Append ``prices`` to the selected windows, dropping their oldest price."""
+        window = self._window[traders]
+        self._window[traders] = np.concatenate([window[..., 1:], np.asarray(prices)[..., None]], axis=-1)
+
+
+def chain_model(chain: Chain, config: TradingConfig) -> TabularModel:
+    """The exact model of trading on ``chain``, from the same tables and rules as a step.
+
+    States are the ``index`` observations (:func:`~qgym.envs.trading.rules.encode_index` of level,
+    position and regime); one unit is one share. Outcome ``k`` of ``(s, a)`` is the chain's outcome
+    ``k``; the padding past a state's outcomes repeats its first next state with probability 0.
+    """
+    tables = chain_tables(chain)
+    n_regimes = chain.n_regimes
+    n_states = chain.levels * config.n_positions * n_regimes
+    level, position, regime = decode_index(np.arange(n_states), config, n_regimes)
+    chain_state = level * n_regimes + regime
+    width = tables.probs.shape[1]
+    outcome = tables.outcome[chain_state, :width]
+    probs = tables.probs[chain_state]
+    price = tables.price[chain_state]
+    next_states = np.empty((n_states, N_ACTIONS, width), dtype=np.int64)
+    rewards = np.empty((n_states, N_ACTIONS, width))
+    for action in range(N_ACTIONS):
+        new = position_tables(config).next_position[position - config.min_position, action]
+        cost = trade_costs(position, new, price, np.ones(n_states), config)
+        next_level, next_regime = tables.level[outcome], tables.regime[outcome]
+        next_states[:, action] = encode_index(next_level, new[:, None], next_regime, config, n_regimes)
+        rewards[:, action] = step_rewards(
+            new[:, None], np.ones((n_states, 1)), price[:, None], tables.price[outcome], cost[:, None]
+        )
+    padding = (np.arange(width) >= tables.n_outcomes[chain_state][:, None])[:, None, :]
+    next_states = np.where(padding, next_states[:, :, :1], next_states)
+    rewards = np.where(padding, 0.0, rewards)
+    start = np.zeros(n_states)
+    start[encode_index(tables.level, np.zeros_like(tables.level), tables.regime, config, n_regimes)] = (
+        tables.stationary
+    )
+    all_probs = np.repeat(probs[:, None, :], N_ACTIONS, axis=1)
+    return TabularModel(next_states, all_probs, rewards, np.zeros(next_states.shape, dtype=bool), start)
+
+
+class ChainTradingEnv(TradingEnvBase):
+    """
+    ## Description
+    Trade one asset whose price follows a finite mean-reverting chain (an Ehrenfest urn): the price
+    sits on one of ``levels`` ticks around 100 and drifts back towards the middle. With
+    ``regime_switch > 0`` an observed regime flips between *bull* (the chain reverts to a level above
+    the middle) and *bear* (below it), ``tilt`` apart. The state is small (21 levels x 3 positions =
+    63 states, 126 with the regime), the model is exact (:meth:`transition_model`, ``P``) and
+    :func:`qgym.planning.backward_induction` solves it. The lesson: as costs rise, the optimal
+    policy's no-trade band widens (cost 0: buy at level <= 9 and sell at >= 11 of 21; cost 2: buy at
+    <= 6 and sell at >= 14).
+
+    ## Action Space
+    ``Discrete(3)``: 0 hold, 1 buy one unit, 2 sell one unit. A buy at ``max_position`` or a sell at
+    the lowest position (``-max_position``, or 0 without shorting) is masked and acts as a hold.
+
+    ## Observation Space
+    ``observation="index"`` (default): ``Discrete(levels * n_positions * n_regimes)``, the state
+    number ``(level * n_positions + position - min_position) * n_regimes + regime``.
+    ``observation="features"``: the market rungs' bounded Box of features (see :class:`TradingEnv`).
+
+    ## Starting State
+    Level and regime drawn from the chain's stationary distribution; flat position; equity
+    ``initial_equity``.
+
+    ## Rewards
+    Change in equity: ``new_position * (price[t + 1] - price[t]) - cost``, with cost
+    ``|change| * (fixed_cost + proportional_cost * price[t])``. One unit is one share here.
+
+    ## Episode End
+    Never terminates; truncated after ``episode_length`` steps (the registered horizon).
+
+    ## Arguments
+    ``levels`` (>= 3), ``regime_switch`` ([0, 1)), ``tilt`` ([0, 0.5)), plus the
+    trading arguments of :class:`TradingConfig`. ``info`` holds ``equity``, ``position``, ``price``,
+    ``trade_cost``, ``total_cost``, ``buy_and_hold_equity``, ``action_mask`` (and ``regime``).
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    def __init__(
+        self,
+        levels: int = 21,
+        regime_switch: float = 0.0,
+        tilt: float = 0.0,
+        render_mode: str | None = None,
+        **trading: Any,
+    ) -> None:
+        allowed = [field.name for field in fields(TradingConfig)]
+        unknown = sorted(set(trading) - set(allowed))
+        if unknown:
+            raise TypeError(f"unknown argument(s) {unknown}; allowed: levels, regime_switch, tilt, {allowed}")
+        config = TradingConfig(**{"observation": "index", **trading})
+        self.chain = Chain(levels, regime_switch, tilt)
+        self.levels = levels
+        self.regime_switch = float(regime_switch)
+        self.tilt = float(tilt)
+        self.n_regimes = self.chain.n_regimes
+        self.n_states = levels * config.n_positions * self.n_regimes
+        self.config = config
+        super().__init__(config, render_mode)
+        stream = self.desk.stream
+        assert isinstance(stream, ChainPrices)
+        self._stream = stream
+        self._model: TabularModel | None = None
+        if config.observation == "index":
+            self.observation_space: spaces.Space[Any] = spaces.Discrete(self.n_states)
+        else:
+            self.observation_space = feature_space(config)
+
+    def make_desk(self, size: int) -> Desk:
+        return Desk(ChainPrices(size, self.chain, self.config), self.config)
+
+    # --- the exact model --------------------------------------------------------------------------
+
+    @property
+    def state_index(self) -> int:
+        """The current state's number in :meth:`transition_model`."""
+        tables, state = self._stream.tables, self._stream.state[ONE]
+        position = self.desk.book.position[ONE]
+        return int(
+            encode_index(tables.level[state], position, tables.regime[state], self.config, self.n_regimes)
+        )
+
+    @state_index.setter
+    def state_index(self, index: int) -> None:
+        if not 0 <= int(index) < self.n_states:
+            raise ValueError(f"state_index must be in [0, {self.n_states - 1}], got {index}")
+        level, position, regime = self.decode_state(int(index))
+        price = self._stream.place(ONE, level * self.n_regimes + regime)
+        self.desk.book.place(ONE, position, price)
+        self.chart.move(float(price))
+
+    def transition_model(self) -> TabularModel:
+        """The exact model, built from the same tables and rules as :meth:`step`."""
+        if self._model is None:
+            self._model = chain_model(self.chain, self.config)
+        return self._model
+
+    @property
+    def P(self) -> dict[int, dict[int, list[tuple[float, int, float, bool]]]]:  # noqa: N802 - toy-text name
+        """Toy-text ``P[s][a] = [(prob, next_state, reward, terminated), ...]``."""
+        model = self.transition_model()
+        return {s: {a: model.outcomes(s, a) for a in range(N_ACTIONS)} for s in range(self.n_states)}
+
+    @property
+    def initial_state_distrib(self) -> FloatArray:
+        """Start distribution over states (stationary level and regime, flat position)."""
+        return self.transition_model().initial_distribution.copy()
+
+    def encode_state(self, level: int, position: int, regime: int = 0) -> int:
+        """The number of the state with the price at ``level``, ``position`` held, in ``regime``."""
+        return int(encode_index(level, position, regime, self.config, self.n_regimes))
+
+    def decode_state(self, index: int) -> tuple[int, int, int]:
+        """``(level, position, regime)`` of state number ``index``."""
+        level, position, regime = decode_index(index, self.config, self.n_regimes)
+        return int(level), int(position), int(regime)
+
+    def describe_state(self, index: int) -> dict[str, Any]:
+        """``level``, ``price``, ``position`` and ``regime`` of state number ``index``."""
+        level, position, regime = self.decode_state(index)
+        return {
+            "level": level,
+            "price": chain_price(level, self.levels),
+            "position": position,
+            "regime": REGIMES[regime],
+        }
+
+    # --- what viewers ask (qgym.envs.interface) ---------------------------------------------------
+
+    def state_label(self, state: int) -> str:
+        level, position, regime = self.decode_state(state)
+        return f"lvl {level} pos {position:+d}" + (f" {REGIMES[regime]}" if self.n_regimes > 1 else "")
+
+    def state_legend(self) -> str:
+        regimes = f", then the regime ({' or '.join(REGIMES)})" if self.n_regimes > 1 else ""
+        return (
+            f"lvl: the price level, 0 to {self.levels - 1} (price 100 at the middle level); "
+            f"pos: the position held{regimes}"
+        )
