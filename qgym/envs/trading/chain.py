@@ -149,17 +149,8 @@ def chain_tables(chain: Chain) -> ChainTables:
     start_cdf = np.cumsum(stationary)
     start_cdf /= start_cdf[-1]
     price = np.array([chain_price(int(lvl), chain.levels) for lvl in level])
-    tables = ChainTables(
-        level,
-        regime,
-        price,
-        probs,
-        outcome,
-        cumulative,
-        stationary,
-        start_cdf,
-        np.array([len(r) for r in rows]),
-    )
+    n_outcomes = np.array([len(row) for row in rows])
+    tables = ChainTables(level, regime, price, probs, outcome, cumulative, stationary, start_cdf, n_outcomes)
     for table in vars(tables).values():
         table.flags.writeable = False
     return tables
@@ -267,7 +258,7 @@ def chain_model(chain: Chain, config: TradingConfig) -> TabularModel:
     next_states = np.empty((n_states, N_ACTIONS, width), dtype=np.int64)
     rewards = np.empty((n_states, N_ACTIONS, width))
     for action in range(N_ACTIONS):
-        new = position_tables(config).next_position[position - config.min_position, action]
+        new = position_tables(config).next_positions(position, action)
         cost = trade_costs(position, new, price, np.ones(n_states), config)
         next_level, next_regime = tables.level[outcome], tables.regime[outcome]
         next_states[:, action] = encode_index(next_level, new[:, None], next_regime, config, n_regimes)
@@ -278,14 +269,13 @@ def chain_model(chain: Chain, config: TradingConfig) -> TabularModel:
     next_states = np.where(padding, next_states[:, :, :1], next_states)
     rewards = np.where(padding, 0.0, rewards)
     start = np.zeros(n_states)
-    start[encode_index(tables.level, np.zeros_like(tables.level), tables.regime, config, n_regimes)] = (
-        tables.stationary
-    )
+    flat = encode_index(tables.level, 0, tables.regime, config, n_regimes)
+    start[flat] = tables.stationary
     all_probs = np.repeat(probs[:, None, :], N_ACTIONS, axis=1)
     return TabularModel(next_states, all_probs, rewards, np.zeros(next_states.shape, dtype=bool), start)
 
 
-class ChainTradingEnv(TradingEnvBase):
+class ChainTradingEnv(TradingEnvBase[ChainPrices]):
     """
     ## Description
     Trade one asset whose price follows a finite mean-reverting chain (an Ehrenfest urn): the price
@@ -347,16 +337,13 @@ class ChainTradingEnv(TradingEnvBase):
         self.n_states = levels * config.n_positions * self.n_regimes
         self.config = config
         super().__init__(config, render_mode)
-        stream = self.desk.stream
-        assert isinstance(stream, ChainPrices)
-        self._stream = stream
         self._model: TabularModel | None = None
         if config.observation == "index":
             self.observation_space: spaces.Space[Any] = spaces.Discrete(self.n_states)
         else:
             self.observation_space = feature_space(config)
 
-    def make_desk(self, size: int) -> Desk:
+    def make_desk(self, size: int) -> Desk[ChainPrices]:
         return Desk(ChainPrices(size, self.chain, self.config), self.config)
 
     # --- the exact model --------------------------------------------------------------------------
@@ -364,7 +351,7 @@ class ChainTradingEnv(TradingEnvBase):
     @property
     def state_index(self) -> int:
         """The current state's number in :meth:`transition_model`."""
-        tables, state = self._stream.tables, self._stream.state[ONE]
+        tables, state = self.desk.stream.tables, self.desk.stream.state[ONE]
         position = self.desk.book.position[ONE]
         return int(
             encode_index(tables.level[state], position, tables.regime[state], self.config, self.n_regimes)
@@ -375,7 +362,7 @@ class ChainTradingEnv(TradingEnvBase):
         if not 0 <= int(index) < self.n_states:
             raise ValueError(f"state_index must be in [0, {self.n_states - 1}], got {index}")
         level, position, regime = self.decode_state(int(index))
-        price = self._stream.place(ONE, level * self.n_regimes + regime)
+        price = self.desk.stream.place(ONE, level * self.n_regimes + regime)
         self.desk.book.place(ONE, position, price)
         self.chart.move(float(price))
 

@@ -15,7 +15,7 @@ the per-call cost of tiny arrays.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from qgym.envs.native_vector import ALL, Selection
 from qgym.envs.trading.rules import Floats, Ints, TradingConfig, position_tables, step_rewards, trade_costs
 
-__all__ = ["ONE", "Book", "Desk", "PriceStream", "Traders"]
+__all__ = ["ONE", "Book", "Desk", "PriceStream", "StreamT", "Traders"]
 
 Traders = Selection | int
 """A slice or index array of traders, or one trader's number."""
@@ -129,10 +129,13 @@ class Book:
         return self.tables.action_masks(self.position[traders])
 
 
-class Desk:
+StreamT = TypeVar("StreamT", bound=PriceStream)
+
+
+class Desk(Generic[StreamT]):
     """N traders on N price streams: fresh episodes, steps and observations of any selection of them."""
 
-    def __init__(self, stream: PriceStream, config: TradingConfig) -> None:
+    def __init__(self, stream: StreamT, config: TradingConfig) -> None:
         self.stream = stream
         self.config = config
         self.book = Book(stream.size, config)

@@ -6,7 +6,7 @@ vector envs call the same method for N traders, so both step the same code.
 
 from __future__ import annotations
 
-from typing import Any, SupportsFloat
+from typing import Any, Generic, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -15,15 +15,18 @@ from numpy.typing import NDArray
 
 from qgym.envs.interface import Overlay
 from qgym.envs.rendering import HumanWindow, import_pygame
-from qgym.envs.trading.desk import ONE, Desk
+from qgym.envs.trading.desk import ONE, Desk, StreamT
 from qgym.envs.trading.render import Chart, Status, draw_frame, ticker
 from qgym.envs.trading.rules import ACTION_NAMES, BUY, HOLD, N_ACTIONS, SELL, TradingConfig
 
 __all__ = ["TradingEnvBase"]
 
 
-class TradingEnvBase(gym.Env[Any, Any]):
-    """Steps, masks, ``info``, rendering and the viewer interface of one trader (see the subclasses)."""
+class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
+    """Steps, masks, ``info``, rendering and the viewer interface of one trader (see the subclasses).
+
+    ``__init__`` calls :meth:`make_desk`, so a subclass sets what that reads before calling it.
+    """
 
     metadata: dict[str, Any] = {"render_modes": ["human", "rgb_array", "ansi"], "render_fps": 8}
 
@@ -35,7 +38,7 @@ class TradingEnvBase(gym.Env[Any, Any]):
         self.config = config
         self.render_mode = render_mode
         self.action_space = spaces.Discrete(N_ACTIONS)
-        self.desk = self.make_desk(1)
+        self.desk: Desk[StreamT] = self.make_desk(1)
         """The one trader this env steps (a batch of one)."""
         self.chart = Chart()
         """What this episode has shown, for the frame and the ticker."""
@@ -44,7 +47,7 @@ class TradingEnvBase(gym.Env[Any, Any]):
         self._index_observation = config.observation == "index"
         self._last_reward = 0.0
 
-    def make_desk(self, size: int) -> Desk:
+    def make_desk(self, size: int) -> Desk[StreamT]:
         """``size`` traders on this env's kind of prices (the vector envs ask for N)."""
         raise NotImplementedError
 

@@ -126,7 +126,7 @@ class MarketPaths:
         return encode_index(bins, positions, 0 if regimes is None else regimes, self.config, self.n_regimes)
 
 
-class TradingEnv(TradingEnvBase):
+class TradingEnv(TradingEnvBase[MarketPaths]):
     """
     ## Description
     Trade one asset on a price path: by default a seeded synthetic process (mean reversion, Markov
@@ -238,9 +238,6 @@ class TradingEnv(TradingEnvBase):
         self.source = PathSource(needed, self.process, split, data, segment)
         self.config = config
         super().__init__(config, render_mode)
-        stream = self.desk.stream
-        assert isinstance(stream, MarketPaths)
-        self._stream = stream
         if config.observation == "index":
             self.observation_space: spaces.Space[Any] = spaces.Discrete(
                 config.z_bins * config.n_positions * self.n_regimes
@@ -248,13 +245,13 @@ class TradingEnv(TradingEnvBase):
         else:
             self.observation_space = feature_space(config, regimes=observe_regime)
 
-    def make_desk(self, size: int) -> Desk:
+    def make_desk(self, size: int) -> Desk[MarketPaths]:
         return Desk(MarketPaths(size, self.source, self.config, self.observe_regime), self.config)
 
     @property
     def price_path(self) -> list[float]:
         """The whole price path of this episode: the warm-up window, then every price it will reach."""
-        return [float(price) for price in self._stream.paths[ONE]]
+        return [float(price) for price in self.desk.stream.paths[ONE]]
 
     def heuristic(self) -> TrendFollower:
         """The trend follower for this env's features (a ValueError says why for ``index`` observations)."""

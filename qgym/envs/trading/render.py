@@ -90,7 +90,7 @@ def draw_frame(
     chart: Chart, status: Status, config: TradingConfig, overlay: Overlay | None = None
 ) -> NDArray[np.uint8]:
     """Price (shaded green when long, red when short) above equity and buy & hold, then two status lines;
-    the overlay's advised action as its name in a coloured box at the latest price."""
+    the overlay's advised action as its name in a coloured box beside the latest price."""
     pygame = import_pygame()
     width, height = FRAME_SIZE
     surface = pygame.Surface((width, height))
@@ -161,13 +161,14 @@ def _draw_series(
 
 
 def _draw_advice(pygame: Any, surface: Any, action: int, point: tuple[float, float], box: Any) -> None:
-    """The action's name in a box coloured by the action (buy green, sell red), above the latest price."""
+    """A dot on the latest price and the action's name in a box coloured by the action (buy green,
+    sell red) just after it, where the rest of the episode will be drawn."""
     colour = _ADVICE.get(action, _ADVICE_HOLD)
     font = pygame.font.SysFont("dejavusans,sans", 14, bold=True)
     label = font.render(ACTION_NAMES[action], True, (255, 255, 255))
-    x, y = point
-    pygame.draw.circle(surface, colour, (int(x), int(y)), 5)
-    area = label.get_rect(center=(int(x), int(y) - 18)).inflate(10, 4)
+    x, y = int(point[0]), int(point[1])
+    pygame.draw.circle(surface, colour, (x, y), 5)
+    area = label.get_rect(midleft=(x + 12, y)).inflate(10, 4)
     area.clamp_ip(box)
     pygame.draw.rect(surface, colour, area, border_radius=4)
     surface.blit(label, label.get_rect(center=area.center))

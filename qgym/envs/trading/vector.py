@@ -6,15 +6,16 @@ Each runs the very :class:`~qgym.envs.trading.desk.Desk` its single env runs, bu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic
 
 import numpy as np
 from numpy.typing import NDArray
 
 from qgym.envs.native_vector import ALL, FloatArray, IntArray, NativeVectorEnv, Selection
 from qgym.envs.trading.chain import ChainPrices, ChainTradingEnv
+from qgym.envs.trading.desk import Desk, StreamT
 from qgym.envs.trading.env import TradingEnvBase
-from qgym.envs.trading.market import TradingEnv
+from qgym.envs.trading.market import MarketPaths, TradingEnv
 from qgym.envs.trading.rules import decode_index, encode_index
 
 __all__ = ["ChainTradingVectorEnv", "TradingVectorEnv"]
@@ -22,18 +23,22 @@ __all__ = ["ChainTradingVectorEnv", "TradingVectorEnv"]
 ArrayLikeInt = int | list[int] | list[list[int]] | NDArray[np.integer[Any]]
 
 
-class _TradingVectorEnv(NativeVectorEnv):
+class _TradingVectorEnv(NativeVectorEnv, Generic[StreamT]):
     """The lockstep shell of both trading vector envs, around N traders of the single env's kind."""
 
     def __init__(
-        self, single: TradingEnvBase, num_envs: int, max_episode_steps: int | None, render_mode: str | None
+        self,
+        single: TradingEnvBase[StreamT],
+        num_envs: int,
+        max_episode_steps: int | None,
+        render_mode: str | None,
     ) -> None:
         config = single.config
         super().__init__(
             single, num_envs, max_episode_steps, render_mode, episode_limit=config.episode_length
         )
         self.config = config
-        self.desk = single.make_desk(self.num_envs)
+        self.desk: Desk[StreamT] = single.make_desk(self.num_envs)
 
     def _reset_envs(self, selection: Selection, count: int) -> None:
         self.desk.reset(selection, count, self.np_random)
@@ -56,7 +61,7 @@ class _TradingVectorEnv(NativeVectorEnv):
         }
 
 
-class ChainTradingVectorEnv(_TradingVectorEnv):
+class ChainTradingVectorEnv(_TradingVectorEnv[ChainPrices]):
     """N traders on independent Ehrenfest chains: the vector version of
     :class:`~qgym.envs.trading.chain.ChainTradingEnv`.
 
@@ -76,14 +81,11 @@ class ChainTradingVectorEnv(_TradingVectorEnv):
         self.levels = single.levels
         self.n_regimes = single.n_regimes
         self.n_states = single.n_states
-        stream = self.desk.stream
-        assert isinstance(stream, ChainPrices)
-        self._chain = stream
 
     @property
     def state_indices(self) -> IntArray:
         """Every sub-env's state number in the single env's :meth:`transition_model`."""
-        tables, state = self._chain.tables, self._chain.state
+        tables, state = self.desk.stream.tables, self.desk.stream.state
         indices: IntArray = encode_index(
             tables.level[state], self.desk.book.position, tables.regime[state], self.config, self.n_regimes
         )
@@ -97,11 +99,11 @@ class ChainTradingVectorEnv(_TradingVectorEnv):
         if states.min() < 0 or states.max() >= self.n_states:
             raise ValueError(f"indices must be state numbers in [0, {self.n_states - 1}], got {indices!r}")
         level, position, regime = decode_index(states, self.config, self.n_regimes)
-        prices = self._chain.place(ALL, level * self.n_regimes + regime)
+        prices = self.desk.stream.place(ALL, level * self.n_regimes + regime)
         self.desk.book.place(ALL, position, prices)
 
 
-class TradingVectorEnv(_TradingVectorEnv):
+class TradingVectorEnv(_TradingVectorEnv[MarketPaths]):
     """N traders on independent market paths: the vector :class:`~qgym.envs.trading.market.TradingEnv`.
 
     Every reset draws each sub-env's path exactly as the single env does (one seeded generator per
