@@ -17,7 +17,19 @@ from qgym.envs.trading.prices import (
     load_csv_prices,
     validate_prices,
 )
-from qgym.envs.trading.rules import ACTION_NAMES, BUY, HOLD, SELL, TradingConfig, market_features
+from qgym.envs.trading.rules import (
+    ACTION_NAMES,
+    BUY,
+    HOLD,
+    SELL,
+    TradingConfig,
+    decode_index,
+    encode_index,
+    market_features,
+    position_tables,
+    step_rewards,
+    trade_costs,
+)
 from qgym.envs.trading.vector import ChainTradingVectorEnv, TradingVectorEnv
 
 __all__ = [
@@ -35,8 +47,13 @@ __all__ = [
     "TrendFollower",
     "chain_outcomes",
     "chain_price",
+    "decode_index",
+    "encode_index",
     "generate_prices",
     "load_csv_prices",
     "market_features",
+    "position_tables",
+    "step_rewards",
+    "trade_costs",
     "validate_prices",
 ]

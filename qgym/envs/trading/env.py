@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from qgym.envs.interface import Overlay
 from qgym.envs.rendering import HumanWindow, import_pygame
 from qgym.envs.trading.desk import ONE, Desk, StreamT
-from qgym.envs.trading.render import Chart, Status, draw_frame, ticker
+from qgym.envs.trading.render import FRAME_SIZE, Chart, Status, draw_frame, ticker
 from qgym.envs.trading.rules import ACTION_NAMES, BUY, HOLD, N_ACTIONS, SELL, TradingConfig
 
 __all__ = ["TradingEnvBase"]
@@ -29,6 +29,7 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
     """
 
     metadata: dict[str, Any] = {"render_modes": ["human", "rgb_array", "ansi"], "render_fps": 8}
+    frame_size = FRAME_SIZE
 
     def __init__(self, config: TradingConfig, render_mode: str | None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -39,7 +40,7 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
         self.render_mode = render_mode
         self.action_space = spaces.Discrete(N_ACTIONS)
         self.desk: Desk[StreamT] = self.make_desk(1)
-        """The one trader this env steps (a batch of one)."""
+        """The one trader this env steps (trader ``ONE`` of a desk of one)."""
         self.chart = Chart()
         """What this episode has shown, for the frame and the ticker."""
         self._window = HumanWindow(type(self).__name__)
@@ -123,7 +124,7 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
         return [*lines, f"position {int(self.desk.book.position[ONE]):+d}"]
 
     def draw(self, overlay: Overlay | None = None) -> NDArray[np.uint8]:
-        return draw_frame(self.chart, self._status(), self.config, overlay)
+        return draw_frame(self.chart, self._status(), self.config, overlay, self.frame_size)
 
     def regime_label(self) -> str | None:
         """The name of the current regime when the env shows one (in ``info`` and the HUD), else None."""

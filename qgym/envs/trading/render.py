@@ -87,12 +87,16 @@ def ticker(chart: Chart, status: Status, config: TradingConfig) -> str:
 
 
 def draw_frame(
-    chart: Chart, status: Status, config: TradingConfig, overlay: Overlay | None = None
+    chart: Chart,
+    status: Status,
+    config: TradingConfig,
+    overlay: Overlay | None = None,
+    size: tuple[int, int] = FRAME_SIZE,
 ) -> NDArray[np.uint8]:
     """Price (shaded green when long, red when short) above equity and buy & hold, then two status lines;
     the overlay's advised action as its name in a coloured box beside the latest price."""
     pygame = import_pygame()
-    width, height = FRAME_SIZE
+    width, height = size
     surface = pygame.Surface((width, height))
     surface.fill((250, 250, 247))
     span = config.episode_length
