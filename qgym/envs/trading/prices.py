@@ -100,7 +100,7 @@ class PriceProcess:
 
         Row ``i`` depends on ``rngs[i]`` alone, whatever the batch: the draws from each generator come
         in the same order (start regime, switches, directions, noise, jumps) and every float operation
-        is done row by row, so a batch of one is :meth:`simulate`.
+        is elementwise, so a batch of one is :meth:`simulate`.
         """
         if n < 1:
             raise ValueError(f"n must be a positive number of prices, got {n}")
@@ -119,7 +119,7 @@ class PriceProcess:
             jumps[i] = np.where(rng.random(n) < self.jump_rate, rng.standard_normal(n) * self.jump_size, 0.0)
         regimes = _regime_paths(start, leave, up)
         anchor = math.log(self.start)
-        # Time-major rows: the loop below walks time, each step a row of all paths.
+        # Time-major, so that each step of the loop below takes one row: every path at that time.
         trending = (np.where(regimes == 1, self.trend, -self.trend) + self.trend_volatility * noise).T
         ranging_noise = (self.volatility * noise).T
         log_prices = np.empty((n, count))
@@ -131,7 +131,7 @@ class PriceProcess:
         for t, (ranging, ranging_noise_t, trending_t, jump_t) in enumerate(steps, start=1):
             move = np.where(ranging, reversion * (anchors - current) + ranging_noise_t, trending_t)
             log_prices[t] = current = current + move + jump_t
-        # exp of a C-ordered (paths, n) array, as every path has always been exponentiated.
+        # exp over a C-ordered (paths, n) array, the layout paths have always been exponentiated in.
         return np.exp(np.ascontiguousarray(log_prices.T)), regimes
 
     def simulate(self, n: int, rng: np.random.Generator) -> tuple[FloatArray, NDArray[np.int8]]:
