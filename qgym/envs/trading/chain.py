@@ -105,24 +105,15 @@ class Chain:
 class ChainTables:
     """:func:`chain_outcomes` as tables over the chain state ``s = level * n_regimes + regime``."""
 
-    level: IntArray
-    """(S,) the level of each chain state."""
-    regime: IntArray
-    """(S,) the regime of each chain state."""
-    price: FloatArray
-    """(S,) the price of each chain state (:func:`chain_price` of its level)."""
-    probs: FloatArray
-    """(S, K) the probability of each outcome, 0 past the state's outcomes."""
-    outcome: IntArray
-    """(S, K + 1) the chain state after each outcome; past the state's outcomes, its last one again."""
-    cumulative: FloatArray
-    """(S, K + 1) running sums of ``probs``; 2.0 (above any uniform) past the state's outcomes."""
-    stationary: FloatArray
-    """(S,) the stationary law of the chain state: where an episode starts."""
-    start_cdf: FloatArray
-    """(S,) the stationary law's cumulative sums, normalised as ``Generator.choice(p=...)`` draws."""
-    n_outcomes: IntArray
-    """(S,) how many outcomes each chain state has."""
+    level: IntArray  # (S,) the level of each chain state
+    regime: IntArray  # (S,) its regime
+    price: FloatArray  # (S,) its price (chain_price of its level)
+    probs: FloatArray  # (S, K) the probability of each outcome, 0 past the state's outcomes
+    outcome: IntArray  # (S, K + 1) the chain state after each outcome; past them, the last one again
+    cumulative: FloatArray  # (S, K + 1) running sums of probs; 2.0 (above any uniform) past the outcomes
+    stationary: FloatArray  # (S,) the stationary law: where an episode starts
+    start_cdf: FloatArray  # (S,) its running sums, normalised as Generator.choice(p=...) draws
+    n_outcomes: IntArray  # (S,) how many outcomes each chain state has
 
 
 @functools.lru_cache(maxsize=16)
@@ -199,14 +190,10 @@ class ChainPrices:
     def advance(self, traders: Traders, size: int | None, rng: np.random.Generator) -> tuple[Floats, Floats]:
         tables = self.tables
         state = self.state[traders]
-        before, price_of = tables.price[state], tables.price
+        before = tables.price[state]
         # Counting the cumulative probabilities <= u is searchsorted(cumulative, u, side="right").
         passed = tables.cumulative[state] <= np.asarray(rng.random(size))[..., None]
-        after = tables.outcome[state, np.add.reduce(passed, axis=-1)]
-        self.state[traders] = after
-        if self._features:
-            self._push(traders, price_of[after])
-        return before, price_of[after]
+        return before, self.place(traders, tables.outcome[state, np.add.reduce(passed, axis=-1)])
 
     def place(self, traders: Traders, states: Ints) -> Floats:
         """Put the selected streams in chain ``states`` (their prices move there); the new prices."""
