@@ -4,7 +4,7 @@
 
 All policies play the same seeded episodes of ``qgym/Trading-MarketHidden-v0`` (paired, as
 ``qgym.training.evaluate`` does); each row shows its mean return and its paired difference to the
-heuristic of ``qgym.baselines``. The rows that beat the heuristic by far use what the observation does
+env family's heuristic. The rows that beat the heuristic by far use what the observation does
 not carry: the true regime (read from the env's internals), or a Bayes filter over the whole price
 history that knows the process, with or without its anchor (the level the ranging regime reverts to).
 """
@@ -20,8 +20,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from qgym import baselines
-from qgym.envs.prices import PriceProcess
+from qgym.envs.trading import PriceProcess
+from qgym.training import episode_returns, heuristic_for
 
 ENV_ID = "qgym/Trading-MarketHidden-v0"
 _HOLD, _BUY, _SELL = 0, 1, 2
@@ -36,21 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     env = gym.make(ENV_ID)
-    policies: dict[str, Callable[[Any], int]] = {
-        "trend heuristic (qgym.baselines)": baselines.heuristic_for(env),
-        "hold cash": lambda _: _HOLD,
+    stream: Any = env.unwrapped.desk.stream  # type: ignore[attr-defined]  # the hidden regime, for the oracle
+    policies: dict[str, Callable[[Any, int], int]] = {
+        "trend heuristic": heuristic_for(env),
+        "hold cash": lambda *_: _HOLD,
         "Bayes filter, trend only (no anchor)": BayesFilter(env, use_anchor=False),
         "Bayes filter knowing the anchor": BayesFilter(env, use_anchor=True),
-        "regime oracle (long rally, short slump, flat ranging)": lambda obs: _towards(
-            obs,
-            {0: 0, 1: 1, 2: -1}[int(env.unwrapped._regimes[env.unwrapped._now])],  # type: ignore[attr-defined]
+        "regime oracle (long rally, short slump, flat ranging)": lambda obs, t: _towards(
+            obs, {0: 0, 1: 1, 2: -1}[int(stream.path_regimes[0, stream.now[0]])]
         ),
     }
     results = {
-        name: baselines.episode_returns(env, policy, args.episodes, args.seed)
-        for name, policy in policies.items()
+        name: episode_returns(env, policy, args.episodes, args.seed) for name, policy in policies.items()
     }
-    heuristic = results["trend heuristic (qgym.baselines)"]
+    heuristic = results["trend heuristic"]
     print(f"{ENV_ID}, {args.episodes} paired episodes (seeds {args.seed}..)\n")
     print("| policy | mean return | minus heuristic (s.e.) |")
     print("|---|---:|---:|")
@@ -75,14 +74,12 @@ class BayesFilter:
         self.process = PriceProcess()
         self.use_anchor = use_anchor
         self.threshold = threshold
-        self._path_id = -1
         self._drifts: list[float] = []
 
-    def __call__(self, observation: Any) -> int:
-        if id(self.base._prices) != self._path_id:  # a new episode: filter its whole path once
-            self._path_id = id(self.base._prices)
-            self._drifts = self._expected_drifts(np.log(np.asarray(self.base._prices)))
-        drift = self._drifts[self.base._now]  # uses prices up to now only
+    def __call__(self, observation: Any, step: int) -> int:
+        if step == 0:  # a new episode: filter its whole path once
+            self._drifts = self._expected_drifts(np.log(np.asarray(self.base.price_path)))
+        drift = self._drifts[self.base.desk.stream.now[0]]  # uses prices up to now only
         target = 1 if drift > self.threshold else -1 if drift < -self.threshold else 0
         return _towards(observation, target)
 

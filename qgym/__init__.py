@@ -7,7 +7,7 @@ gymnasium only; the agents (torch, Stable-Baselines3) load on first use: ``from 
 from typing import TYPE_CHECKING, Any
 
 from qgym import envs as envs
-from qgym.envs.prices import generate_prices as generate_prices
+from qgym.envs.trading.prices import generate_prices as generate_prices
 from qgym.version import __version__ as __version__
 
 if TYPE_CHECKING:

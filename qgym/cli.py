@@ -10,9 +10,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-import qgym
 from qgym.envs import known_optimum, qgym_env_ids
 from qgym.training.registry import ALGORITHMS, check_env_id
+from qgym.version import __version__
 
 __all__ = ["main"]
 
@@ -30,9 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="qgym", description=qgym.__doc__.splitlines()[0] if qgym.__doc__ else None
+        prog="qgym", description="Reinforcement learning made concrete, from the first Q-table to a DQN."
     )
-    parser.add_argument("--version", action="version", version=f"qgym {qgym.__version__}")
+    parser.add_argument("--version", action="version", version=f"qgym {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser(

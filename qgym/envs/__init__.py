@@ -115,10 +115,10 @@ _register(
 )
 
 # --- toy trading ----------------------------------------------------------------------------------
-_TRADING = "qgym.envs.trading:TradingEnv"
-_TRADING_CHAIN = "qgym.envs.trading:ChainTradingEnv"
-_TRADING_VECTOR = "qgym.envs.vector:TradingVectorEnv"
-_TRADING_CHAIN_VECTOR = "qgym.envs.vector:ChainTradingVectorEnv"
+_TRADING = "qgym.envs.trading.market:TradingEnv"
+_TRADING_CHAIN = "qgym.envs.trading.chain:ChainTradingEnv"
+_TRADING_VECTOR = "qgym.envs.trading.vector:TradingVectorEnv"
+_TRADING_CHAIN_VECTOR = "qgym.envs.trading.vector:ChainTradingVectorEnv"
 # The Chain rungs are exact (21 price levels x 3 positions, x 2 observed regimes): optima are the best
 # expected return over 100 steps from qgym.planning.backward_induction (4 decimals). Costs widen the
 # optimal no-trade band: cost 0.5 buys at level <= 8 and sells at >= 12, cost 2.0 at <= 6 and >= 14.

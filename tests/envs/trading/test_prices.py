@@ -1,4 +1,5 @@
-"""``PriceProcess.simulate_batch`` gives, path for path, exactly what ``simulate`` gives."""
+"""The synthetic price process: seeded, reverting, jumpy, validated; a batch of paths is path for path what
+``simulate`` draws."""
 
 from __future__ import annotations
 
@@ -7,7 +8,30 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qgym.envs.prices import PriceProcess
+from qgym.envs.trading.prices import PriceProcess, generate_prices
+
+
+def test_generate_prices_is_seeded_positive_and_reverts_in_the_ranging_regime() -> None:
+    a, b = generate_prices(300, seed=4), generate_prices(300, seed=4)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (300,)
+    assert np.all(a > 0)
+    ranging = generate_prices(5000, seed=1, regime_switch=0.0, volatility=0.01, reversion=0.1)
+    assert abs(float(np.mean(np.log(ranging))) - np.log(100)) < 0.01
+
+
+def test_jumps_fatten_the_tails() -> None:
+    calm = np.diff(np.log(generate_prices(20_000, seed=0, regime_switch=0.0)))
+    jumpy = np.diff(np.log(generate_prices(20_000, seed=0, regime_switch=0.0, jump_rate=0.05)))
+    assert np.abs(jumpy).max() > 2 * np.abs(calm).max()
+
+
+def test_unknown_process_parameters_are_named() -> None:
+    with pytest.raises(TypeError, match="volatilty"):
+        generate_prices(10, seed=0, volatilty=0.1)
+    with pytest.raises(ValueError, match="jump_rate"):
+        PriceProcess(jump_rate=2.0)
+
 
 PROCESSES = [
     {},

@@ -1,6 +1,6 @@
 """Price series for the trading envs: a seeded synthetic process and validated user data.
 
->>> from qgym.envs.prices import generate_prices
+>>> from qgym.envs.trading.prices import generate_prices
 >>> prices = generate_prices(250, seed=0, jump_rate=0.01)
 >>> prices.shape, bool(prices.min() > 0)
 ((250,), True)
@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from qgym.validation import is_finite_number, is_number
 
 __all__ = [
     "REGIME_NAMES",
@@ -61,15 +63,19 @@ class PriceProcess:
 
     def __post_init__(self) -> None:
         _require(
-            math.isfinite(self.start) and self.start > 0, f"start must be a positive price, got {self.start}"
+            is_finite_number(self.start) and self.start > 0,
+            f"start must be a positive price, got {self.start}",
         )
         for name in ("reversion", "regime_switch", "jump_rate"):
             value = getattr(self, name)
-            _require(0.0 <= value <= 1.0, f"{name} must be a probability in [0, 1], got {value}")
+            _require(
+                is_number(value) and 0.0 <= value <= 1.0,
+                f"{name} must be a probability in [0, 1], got {value}",
+            )
         for name in ("volatility", "trend_volatility", "jump_size"):
             value = getattr(self, name)
-            _require(math.isfinite(value) and value >= 0, f"{name} must be finite and >= 0, got {value}")
-        _require(math.isfinite(self.trend), f"trend must be finite, got {self.trend}")
+            _require(is_finite_number(value) and value >= 0, f"{name} must be finite and >= 0, got {value}")
+        _require(is_finite_number(self.trend), f"trend must be finite, got {self.trend}")
 
     @classmethod
     def from_params(cls, **params: Any) -> PriceProcess:
@@ -89,76 +95,49 @@ class PriceProcess:
     def simulate_batch(
         self, n: int, rngs: Sequence[np.random.Generator]
     ) -> tuple[FloatArray, NDArray[np.int8]]:
-        """One path of ``n`` prices per generator, shape ``(len(rngs), n)``, with their regimes.
+        """One path of ``n`` prices per generator, shape ``(len(rngs), n)``, and the regime in force at
+        each price.
 
-        Row ``i`` is exactly what ``simulate(n, rngs[i])`` returns (the same draws from
-        ``rngs[i]``, in the same order, and the same float operations); only the time loop runs over
-        all paths at once.
+        Row ``i`` depends on ``rngs[i]`` alone, whatever the batch: the draws from each generator come
+        in the same order (start regime, switches, directions, noise, jumps) and every float operation
+        is elementwise, so a batch of one is :meth:`simulate`.
         """
         if n < 1:
             raise ValueError(f"n must be a positive number of prices, got {n}")
         count = len(rngs)
-        regimes = np.empty((count, n), dtype=np.int8)
+        start = np.empty(count, dtype=np.int8)
         leave = np.empty((count, n), dtype=bool)
         up = np.empty((count, n), dtype=bool)
         noise = np.empty((count, n))
         jumps = np.empty((count, n))
         stationary = self.stationary_regimes()
         for i, rng in enumerate(rngs):
-            regimes[i, 0] = rng.choice(3, p=stationary)
+            start[i] = rng.choice(3, p=stationary)
             leave[i] = rng.random(n) < self.regime_switch
             up[i] = rng.random(n) < 0.5
             noise[i] = rng.standard_normal(n)
             jumps[i] = np.where(rng.random(n) < self.jump_rate, rng.standard_normal(n) * self.jump_size, 0.0)
-        switched_from_ranging = np.where(up, 1, 2).astype(np.int8)
-        for t in range(1, n):
-            previous = regimes[:, t - 1]
-            moved = np.where(previous == 0, switched_from_ranging[:, t], 0).astype(np.int8)
-            regimes[:, t] = np.where(leave[:, t], moved, previous)
+        regimes = _regime_paths(start, leave, up)
         anchor = math.log(self.start)
-        log_prices = np.empty((count, n))
-        log_prices[:, 0] = anchor
-        drift = np.where(regimes == 1, self.trend, -self.trend)
-        trending = drift + self.trend_volatility * noise
-        ranging_noise = self.volatility * noise
-        is_ranging = regimes == 0
-        for t in range(n - 1):
-            current = log_prices[:, t]
-            ranging = self.reversion * (anchor - current) + ranging_noise[:, t]
-            move = np.where(is_ranging[:, t], ranging, trending[:, t])
-            log_prices[:, t + 1] = current + move + jumps[:, t]
-        return np.exp(log_prices), regimes
+        # Time-major, so that each step of the loop below takes one row: every path at that time.
+        trending = (np.where(regimes == 1, self.trend, -self.trend) + self.trend_volatility * noise).T
+        ranging_noise = (self.volatility * noise).T
+        log_prices = np.empty((n, count))
+        # Rows, not Python floats, as operands: numpy's scalar conversions would cost more than the sums.
+        anchors, reversion = np.full(count, anchor), np.full(count, self.reversion)
+        log_prices[0] = current = anchors
+        # The ranging regime pulls the log price back towards the anchor, so each step needs the last.
+        steps = zip((regimes == 0).T[:-1], ranging_noise[:-1], trending[:-1], jumps.T[:-1], strict=True)
+        for t, (ranging, ranging_noise_t, trending_t, jump_t) in enumerate(steps, start=1):
+            move = np.where(ranging, reversion * (anchors - current) + ranging_noise_t, trending_t)
+            log_prices[t] = current = current + move + jump_t
+        # exp over a C-ordered (paths, n) array, the layout paths have always been exponentiated in.
+        return np.exp(np.ascontiguousarray(log_prices.T)), regimes
 
     def simulate(self, n: int, rng: np.random.Generator) -> tuple[FloatArray, NDArray[np.int8]]:
-        """``n`` prices and the regime in force at each of them, drawn with ``rng``."""
-        if n < 1:
-            raise ValueError(f"n must be a positive number of prices, got {n}")
-        regimes = np.empty(n, dtype=np.int8)
-        regimes[0] = rng.choice(3, p=self.stationary_regimes())
-        leave = rng.random(n) < self.regime_switch
-        up = rng.random(n) < 0.5
-        for t in range(1, n):
-            previous = regimes[t - 1]
-            if not leave[t]:
-                regimes[t] = previous
-            elif previous == 0:
-                regimes[t] = 1 if up[t] else 2
-            else:
-                regimes[t] = 0
-        noise = rng.standard_normal(n)
-        jumps = np.where(rng.random(n) < self.jump_rate, rng.standard_normal(n) * self.jump_size, 0.0)
-        anchor = math.log(self.start)
-        log_prices = np.empty(n)
-        log_prices[0] = anchor
-        for t in range(n - 1):
-            regime = regimes[t]
-            if regime == 0:
-                move = self.reversion * (anchor - log_prices[t]) + self.volatility * noise[t]
-            else:
-                drift = self.trend if regime == 1 else -self.trend
-                move = drift + self.trend_volatility * noise[t]
-            log_prices[t + 1] = log_prices[t] + move + jumps[t]
-        return np.exp(log_prices), regimes
+        """``n`` prices and the regime in force at each of them, drawn with ``rng`` (a batch of one)."""
+        prices, regimes = self.simulate_batch(n, [rng])
+        return prices[0], regimes[0]
 
 
 def generate_prices(n: int, seed: int | None = None, **params: Any) -> FloatArray:
@@ -232,6 +211,27 @@ def split_segment(n: int, split: str, train_fraction: float) -> tuple[int, int]:
     if split == "test":
         return cut, n
     return 0, n
+
+
+def _regime_paths(
+    start: NDArray[np.int8], leave: NDArray[np.bool_], up: NDArray[np.bool_]
+) -> NDArray[np.int8]:
+    """Regimes (N, n) from the start regimes (N,), the switch flags and the directions (N, n).
+
+    At a switch (``leave[:, t]``, t >= 1) the ranging regime 0 becomes a rally (1, ``up[:, t]``) or a
+    slump (2), and a rally or a slump becomes ranging. So the regime alternates between ranging and
+    a trend at every switch: after an even number of switches it is ranging exactly when it started
+    ranging, and a trend takes its direction from the switch that started it.
+    """
+    count, n = leave.shape
+    regimes = np.empty((count, n), dtype=np.int8)
+    regimes[:, 0] = start
+    switches = np.cumsum(leave[:, 1:], axis=1)
+    last_switch = np.maximum.accumulate(np.where(leave[:, 1:], np.arange(1, n), 0), axis=1)
+    trend = np.where(up[np.arange(count)[:, None], last_switch], 1, 2)
+    ranging = (switches % 2 == 0) == (start == 0)[:, None]
+    regimes[:, 1:] = np.where(switches == 0, start[:, None], np.where(ranging, 0, trend))
+    return regimes
 
 
 def _as_float(value: Any) -> float | None:

@@ -1,0 +1,171 @@
+"""The Gymnasium shell both single trading envs share: one trader on a :class:`~.desk.Desk` of size one.
+
+A subclass (the chain, the market) builds its price stream in :meth:`TradingEnvBase.make_desk`; the
+vector envs call the same method for N traders, so both step the same code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import NDArray
+
+from qgym.envs.interface import Overlay
+from qgym.envs.rendering import HumanWindow, import_pygame
+from qgym.envs.trading.desk import ONE, Desk, StreamT
+from qgym.envs.trading.render import FRAME_SIZE, Chart, Status, draw_frame, ticker
+from qgym.envs.trading.rules import ACTION_NAMES, BUY, HOLD, N_ACTIONS, SELL, TradingConfig
+
+__all__ = ["TradingEnvBase"]
+
+
+class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
+    """Steps, masks, ``info``, rendering and the viewer interface of one trader (see the subclasses).
+
+    ``__init__`` calls :meth:`make_desk`, so a subclass sets what that reads before calling it.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["human", "rgb_array", "ansi"], "render_fps": 8}
+    frame_size = FRAME_SIZE
+
+    def __init__(self, config: TradingConfig, render_mode: str | None) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
+            )
+        self.config = config
+        self.render_mode = render_mode
+        self.action_space = spaces.Discrete(N_ACTIONS)
+        self.desk: Desk[StreamT] = self.make_desk(1)
+        """The one trader this env steps (trader ``ONE`` of a desk of one)."""
+        self.chart = Chart()
+        """What this episode has shown, for the frame and the ticker."""
+        self._window = HumanWindow(type(self).__name__)
+        self._actions = np.zeros(1, dtype=np.int64)
+        self._index_observation = config.observation == "index"
+        self._last_reward = 0.0
+
+    def make_desk(self, size: int) -> Desk[StreamT]:
+        """``size`` traders on this env's kind of prices (the vector envs ask for N)."""
+        raise NotImplementedError
+
+    # --- the Gymnasium API ------------------------------------------------------------------------
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.desk.reset(ONE, None, self.np_random)
+        window = self.desk.stream.windows(ONE)
+        self._last_reward = 0.0
+        self.chart.begin(before=float(window[-2] if len(window) > 1 else window[-1]))
+        baseline = float(self.desk.book.buy_and_hold(ONE))
+        self._record(baseline)
+        if self.render_mode == "human":
+            self.render()
+        return self._observation(), self._info(baseline)
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        # A plain int in range is the common case, and Discrete.contains costs a fifth of a step.
+        if not (type(action) is int and 0 <= action < N_ACTIONS) and not self.action_space.contains(action):
+            raise ValueError(f"action must be 0 (hold), 1 (buy) or 2 (sell), got {action!r}")
+        self._actions[ONE] = action
+        reward = float(self.desk.step(self._actions, ONE, None, self.np_random))
+        self._last_reward = reward
+        baseline = float(self.desk.book.buy_and_hold(ONE))
+        self._record(baseline)
+        if self.render_mode == "human":
+            self.render()
+        truncated = int(self.desk.book.elapsed[ONE]) >= self.config.episode_length
+        return self._observation(), reward, False, truncated, self._info(baseline)
+
+    def action_masks(self) -> NDArray[np.int8]:
+        """Valid actions now (sb3-contrib MaskablePPO convention): a fresh int8 array."""
+        return self.desk.book.action_masks(ONE)
+
+    def render(self) -> Any:
+        if self.render_mode is None:
+            gym.logger.warn("render() was called without a render_mode; pass render_mode= to gym.make")
+            return None
+        if self.render_mode == "ansi":
+            return ticker(self.chart, self._status(), self.config)
+        if self.render_mode == "human":
+            self._window.show(self.draw(), int(self.metadata["render_fps"]))
+            return None
+        return self.draw()
+
+    def close(self) -> None:
+        self._window.close()
+
+    def get_keys_to_action(self) -> dict[tuple[int, ...], int]:
+        """Keyboard play: up or b buys, down or s sells, space or h holds."""
+        pygame = import_pygame()
+        return {
+            (pygame.K_UP,): BUY,
+            (pygame.K_b,): BUY,
+            (pygame.K_DOWN,): SELL,
+            (pygame.K_s,): SELL,
+            (pygame.K_SPACE,): HOLD,
+            (pygame.K_h,): HOLD,
+        }
+
+    # --- what viewers ask (qgym.envs.interface) ---------------------------------------------------
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        return ACTION_NAMES
+
+    def status_lines(self) -> list[str]:
+        regime = self.regime_label()
+        lines = [f"regime   {regime}"] if regime is not None else []
+        return [*lines, f"position {int(self.desk.book.position[ONE]):+d}"]
+
+    def draw(self, overlay: Overlay | None = None) -> NDArray[np.uint8]:
+        return draw_frame(self.chart, self._status(), self.config, overlay, self.frame_size)
+
+    def regime_label(self) -> str | None:
+        """The name of the current regime when the env shows one (in ``info`` and the HUD), else None."""
+        names = self.desk.stream.regime_names
+        return None if names is None else names[int(self.desk.stream.regimes(ONE))]
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def _observation(self) -> Any:
+        observation = self.desk.observations(ONE)
+        return int(observation) if self._index_observation else observation
+
+    def _record(self, baseline: float) -> None:
+        book = self.desk.book
+        self.chart.record(float(book.price[ONE]), int(book.position[ONE]), float(book.equity[ONE]), baseline)
+
+    def _info(self, baseline: float) -> dict[str, Any]:
+        book = self.desk.book
+        info: dict[str, Any] = {
+            "equity": float(book.equity[ONE]),
+            "position": int(book.position[ONE]),
+            "price": float(book.price[ONE]),
+            "trade_cost": float(book.last_cost[ONE]),
+            "total_cost": float(book.total_cost[ONE]),
+            "buy_and_hold_equity": baseline,
+            "action_mask": self.action_masks(),
+        }
+        regime = self.regime_label()
+        if regime is not None:
+            info["regime"] = regime
+        return info
+
+    def _status(self) -> Status:
+        book = self.desk.book
+        return Status(
+            step=int(book.elapsed[ONE]),
+            price=self.chart.prices[-1],
+            position=int(book.position[ONE]),
+            equity=float(book.equity[ONE]),
+            last_reward=self._last_reward,
+            buy_and_hold=float(book.buy_and_hold(ONE)),
+            total_cost=float(book.total_cost[ONE]),
+            regime=self.regime_label(),
+        )

@@ -1,0 +1,258 @@
+"""The market rungs: trade a synthetic path (a fresh one each reset) or a window of the user's prices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import ArrayLike, NDArray
+
+from qgym.envs.native_vector import ALL, FloatArray
+from qgym.envs.trading.desk import ONE, Desk, Traders
+from qgym.envs.trading.env import TradingEnvBase
+from qgym.envs.trading.heuristic import TrendFollower
+from qgym.envs.trading.prices import (
+    REGIME_NAMES,
+    PriceProcess,
+    load_csv_prices,
+    split_segment,
+    validate_prices,
+)
+from qgym.envs.trading.rules import (
+    Floats,
+    Ints,
+    TradingConfig,
+    encode_index,
+    feature_space,
+    market_features,
+    z_bins,
+)
+from qgym.validation import is_number
+
+__all__ = ["STREAMS", "MarketPaths", "PathSource", "TradingEnv"]
+
+STREAMS = {"train": 0, "test": 1, "all": 2}
+"""The spawn key of each split's seed stream: synthetic train and test paths never share a seed."""
+
+
+class PathSource:
+    """Where episode paths of ``length`` prices come from: the synthetic ``process`` (one seed stream
+    per split) when ``data`` is None, else random windows of ``data[segment[0]:segment[1]]``."""
+
+    def __init__(
+        self,
+        length: int,
+        process: PriceProcess,
+        split: str,
+        data: FloatArray | None = None,
+        segment: tuple[int, int] = (0, 0),
+    ) -> None:
+        self.length = length
+        self.process = process
+        self.stream = STREAMS[split]
+        self.data = data
+        self.segment = segment
+
+    def draw(self, count: int, rng: np.random.Generator) -> tuple[FloatArray, NDArray[np.int8]]:
+        """``count`` paths (count, length) and their regimes (0 throughout for user data)."""
+        if self.data is None:
+            # One generator per path, seeded from rng, so a path does not depend on the batch size.
+            generators = [
+                np.random.default_rng(
+                    np.random.SeedSequence(int(rng.integers(2**63)), spawn_key=(self.stream,))
+                )
+                for _ in range(count)
+            ]
+            return self.process.simulate_batch(self.length, generators)
+        low, high = self.segment
+        firsts = [int(rng.integers(low, high - self.length + 1)) for _ in range(count)]
+        paths = np.stack([self.data[first : first + self.length] for first in firsts])
+        return paths, np.zeros((count, self.length), dtype=np.int8)
+
+
+class MarketPaths:
+    """N episode paths (a :class:`~qgym.envs.trading.desk.PriceStream`): the whole path is drawn at reset
+    and a step moves each stream's clock along it."""
+
+    def __init__(self, size: int, source: PathSource, config: TradingConfig, observe_regime: bool) -> None:
+        self.size = size
+        self.source = source
+        self.config = config
+        self.regime_names: tuple[str, ...] | None = REGIME_NAMES if observe_regime else None
+        self.n_regimes = len(REGIME_NAMES) if observe_regime else 1
+        self.paths = np.ones((size, source.length))
+        self.path_regimes = np.zeros((size, source.length), dtype=np.int8)
+        self.now = np.full(size, config.window, dtype=np.int64)
+        """Every stream's position on its path."""
+        self._rows = np.arange(size)
+        self._offsets = np.arange(-config.window, 1)
+
+    def reset(self, traders: Traders, size: int | None, rng: np.random.Generator) -> Floats:
+        self.paths[traders], self.path_regimes[traders] = self.source.draw(1 if size is None else size, rng)
+        self.now[traders] = self.config.window
+        return self.config.initial_equity / self.paths[traders, self.config.window]
+
+    def prices(self, traders: Traders = ALL) -> Floats:
+        return self.paths[self._rows[traders], self.now[traders]]
+
+    def advance(self, traders: Traders, size: int | None, rng: np.random.Generator) -> tuple[Floats, Floats]:
+        rows, now = self._rows[traders], self.now[traders]
+        before = self.paths[rows, now]
+        try:
+            after = self.paths[rows, now + 1]
+        except IndexError:
+            raise RuntimeError(
+                "the episode is over (truncated after episode_length steps): call reset()"
+            ) from None
+        self.now[traders] = now + 1
+        return before, after
+
+    def windows(self, traders: Traders = ALL) -> FloatArray:
+        rows, now = np.asarray(self._rows[traders]), np.asarray(self.now[traders])
+        windows: FloatArray = self.paths[rows[..., None], now[..., None] + self._offsets]
+        return windows
+
+    def regimes(self, traders: Traders = ALL) -> Ints:
+        return self.path_regimes[self._rows[traders], self.now[traders]].astype(np.int64)
+
+    def observations(self, traders: Traders, positions: Ints, steps_left: Ints) -> NDArray[Any] | Ints:
+        windows = self.windows(traders)
+        regimes = self.regimes(traders) if self.regime_names is not None else None
+        if self.config.observation == "features":
+            return market_features(windows, positions, steps_left, self.config, regimes)
+        bins = z_bins(windows, self.config)
+        return encode_index(bins, positions, 0 if regimes is None else regimes, self.config, self.n_regimes)
+
+
+class TradingEnv(TradingEnvBase[MarketPaths]):
+    """
+    ## Description
+    Trade one asset on a price path: by default a seeded synthetic process (mean reversion, Markov
+    regimes *ranging* / *rally* / *slump*, optional jumps; see :func:`generate_prices`) with a fresh
+    path each reset, or the user's own prices given at ``make`` time (``prices=`` or ``csv_path=``)
+    with a random episode window each reset. ``split`` keeps training and testing apart: disjoint
+    segments of user data (the first ``train_fraction`` vs the rest), disjoint seed streams for the
+    synthetic process.
+
+    ## Action Space
+    ``Discrete(3)``: 0 hold, 1 buy one unit, 2 sell one unit. A buy at ``max_position`` or a sell at
+    the lowest position (``-max_position``, or 0 without shorting) is masked and acts as a hold.
+
+    ## Observation Space
+    ``observation="features"`` (default): a 1-D float32 Box, all bounded: the ``n_returns`` latest log
+    returns divided by their volatility over ``window`` (in [-4, 4]), the z-score of the log price over
+    ``window`` (in [-4, 4]), ``position / max_position``, the fraction of the episode left, and with
+    ``observe_regime`` a one-hot regime. ``observation="index"``: ``Discrete(z_bins * n_positions *
+    n_regimes)``, the z-score binned over [-2, 2] x position (x regime). Both use prices up to ``t`` only.
+
+    ## Starting State
+    Flat, equity ``initial_equity``, at the start of a new path (synthetic) or of a random window of
+    the chosen data segment (user data); ``window`` earlier prices warm the features up.
+
+    ## Rewards
+    Change in equity: ``new_position * shares * (price[t + 1] - price[t]) - cost``. One unit is
+    ``initial_equity / first price`` shares (position 1 = fully invested at the start); cost is
+    ``|change| * (fixed_cost + proportional_cost * shares * price[t])``.
+
+    ## Episode End
+    Never terminates; truncated after ``episode_length`` steps.
+
+    ## Arguments
+    ``prices`` (array-like) or ``csv_path`` and ``column``: user data; ``split`` ("train", "test",
+    "all"), ``train_fraction``; ``observe_regime``; the :class:`qgym.envs.trading.prices.PriceProcess`
+    parameters (``reversion``, ``volatility``, ``trend``, ``trend_volatility``, ``regime_switch``,
+    ``jump_rate``, ``jump_size``, ``start``); the trading arguments of :class:`TradingConfig`.
+    ``info`` holds ``equity``, ``position``, ``price``, ``trade_cost``, ``total_cost``,
+    ``buy_and_hold_equity``, ``action_mask`` (and ``regime`` when observed).
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    def __init__(
+        self,
+        prices: ArrayLike | None = None,
+        csv_path: str | Path | None = None,
+        column: str = "close",
+        split: str = "train",
+        train_fraction: float = 0.8,
+        observe_regime: bool = False,
+        render_mode: str | None = None,
+        *,
+        episode_length: int = 250,
+        max_position: int = 1,
+        allow_short: bool = True,
+        fixed_cost: float = 0.0,
+        proportional_cost: float = 0.001,
+        initial_equity: float = 100.0,
+        observation: str = "features",
+        window: int = 20,
+        n_returns: int = 5,
+        z_bins: int = 9,
+        **process: Any,
+    ) -> None:
+        config = TradingConfig(
+            episode_length=episode_length,
+            max_position=max_position,
+            allow_short=allow_short,
+            fixed_cost=fixed_cost,
+            proportional_cost=proportional_cost,
+            initial_equity=initial_equity,
+            observation=observation,
+            window=window,
+            n_returns=n_returns,
+            z_bins=z_bins,
+        )
+        if not (is_number(train_fraction) and 0.0 < train_fraction < 1.0):
+            raise ValueError(f"train_fraction must be strictly between 0 and 1, got {train_fraction}")
+        if not isinstance(observe_regime, bool):
+            raise ValueError(f"observe_regime must be True or False, got {observe_regime!r}")
+        self.process = PriceProcess.from_params(**process)
+        self.split = split
+        self.observe_regime = observe_regime
+        self.n_regimes = len(REGIME_NAMES) if observe_regime else 1
+        needed = config.window + config.episode_length + 1
+        if prices is not None and csv_path is not None:
+            raise ValueError("pass either prices= or csv_path=, not both")
+        data: FloatArray | None = None
+        if csv_path is not None:
+            data = load_csv_prices(csv_path, column)
+        elif prices is not None:
+            data = validate_prices(prices)
+        segment = split_segment(needed if data is None else data.size, split, train_fraction)
+        if data is not None:
+            if observe_regime:
+                raise ValueError(
+                    "observe_regime=True needs the synthetic process: user prices carry no regime; "
+                    "pass observe_regime=False"
+                )
+            length = segment[1] - segment[0]
+            if length < needed:
+                raise ValueError(
+                    f"the {split!r} segment holds {length} prices, shorter than one episode: it needs "
+                    f"window + episode_length + 1 = {needed}; pass more prices, a shorter episode_length "
+                    "or window, or another split/train_fraction"
+                )
+        self.source = PathSource(needed, self.process, split, data, segment)
+        self.config = config
+        super().__init__(config, render_mode)
+        if config.observation == "index":
+            self.observation_space: spaces.Space[Any] = spaces.Discrete(
+                config.z_bins * config.n_positions * self.n_regimes
+            )
+        else:
+            self.observation_space = feature_space(config, regimes=observe_regime)
+
+    def make_desk(self, size: int) -> Desk[MarketPaths]:
+        return Desk(MarketPaths(size, self.source, self.config, self.observe_regime), self.config)
+
+    @property
+    def price_path(self) -> list[float]:
+        """The whole price path of this episode: the warm-up window, then every price it will reach."""
+        return [float(price) for price in self.desk.stream.paths[ONE]]
+
+    def heuristic(self) -> TrendFollower:
+        """The trend follower for this env's features (a ValueError says why for ``index`` observations)."""
+        return TrendFollower(self.config, regime_observed=self.observe_regime)

@@ -1,0 +1,133 @@
+"""N traders in lockstep: the native vector versions of the chain and the market envs.
+
+Each runs the very :class:`~qgym.envs.trading.desk.Desk` its single env runs, built by the single env's
+``make_desk`` for N traders instead of one. With ``num_envs=1`` a seed gives the single env's episodes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qgym.envs.native_vector import ALL, FloatArray, IntArray, NativeVectorEnv, Selection
+from qgym.envs.trading.chain import ChainPrices, ChainTradingEnv
+from qgym.envs.trading.desk import Desk, StreamT
+from qgym.envs.trading.env import TradingEnvBase
+from qgym.envs.trading.market import MarketPaths, TradingEnv
+from qgym.envs.trading.rules import decode_index, encode_index
+
+__all__ = ["ChainTradingVectorEnv", "TradingVectorEnv"]
+
+ArrayLikeInt = int | list[int] | list[list[int]] | NDArray[np.integer[Any]]
+
+
+class _TradingVectorEnv(NativeVectorEnv, Generic[StreamT]):
+    """The lockstep shell of both trading vector envs, around N traders of the single env's kind."""
+
+    def __init__(
+        self,
+        single: TradingEnvBase[StreamT],
+        num_envs: int,
+        max_episode_steps: int | None,
+        render_mode: str | None,
+    ) -> None:
+        config = single.config
+        super().__init__(
+            single, num_envs, max_episode_steps, render_mode, episode_limit=config.episode_length
+        )
+        self.config = config
+        self.desk: Desk[StreamT] = single.make_desk(self.num_envs)
+
+    def _reset_envs(self, selection: Selection, count: int) -> None:
+        self.desk.reset(selection, count, self.np_random)
+
+    def _advance(self, actions: IntArray, selection: Selection, count: int) -> FloatArray:
+        rewards: FloatArray = self.desk.step(actions, selection, count, self.np_random)
+        return rewards
+
+    def _observations(self) -> Any:
+        return self.desk.observations()
+
+    def _infos(self) -> dict[str, Any]:
+        book = self.desk.book
+        return {
+            "equity": book.equity.copy(),
+            "position": book.position.copy(),
+            "price": book.price.copy(),
+            "trade_cost": book.last_cost.copy(),
+            "action_mask": book.action_masks(),
+        }
+
+
+class ChainTradingVectorEnv(_TradingVectorEnv[ChainPrices]):
+    """N traders on independent Ehrenfest chains: the vector version of
+    :class:`~qgym.envs.trading.chain.ChainTradingEnv`.
+
+    Takes the single env's arguments plus ``num_envs``, ``max_episode_steps`` and ``render_mode``
+    (None). ``info`` holds arrays ``equity``, ``position``, ``price``, ``trade_cost``, ``action_mask``.
+    """
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        single = ChainTradingEnv(**kwargs)
+        super().__init__(single, num_envs, max_episode_steps, render_mode)
+        self.levels = single.levels
+        self.n_regimes = single.n_regimes
+        self.n_states = single.n_states
+
+    @property
+    def state_indices(self) -> IntArray:
+        """Every sub-env's state number in the single env's :meth:`transition_model`."""
+        tables, state = self.desk.stream.tables, self.desk.stream.state
+        indices: IntArray = encode_index(
+            tables.level[state], self.desk.book.position, tables.regime[state], self.config, self.n_regimes
+        )
+        return indices
+
+    def set_state_indices(self, indices: ArrayLikeInt) -> None:
+        """Put the sub-envs in the given model states (broadcast to (N,)); index observations only."""
+        if self.config.observation == "features":
+            raise ValueError("set_state_indices needs observation='index' (features need a price history)")
+        states = np.broadcast_to(np.asarray(indices, dtype=np.int64), (self.num_envs,))
+        if states.min() < 0 or states.max() >= self.n_states:
+            raise ValueError(f"indices must be state numbers in [0, {self.n_states - 1}], got {indices!r}")
+        level, position, regime = decode_index(states, self.config, self.n_regimes)
+        prices = self.desk.stream.place(ALL, level * self.n_regimes + regime)
+        self.desk.book.place(ALL, position, prices)
+
+
+class TradingVectorEnv(_TradingVectorEnv[MarketPaths]):
+    """N traders on independent market paths: the vector :class:`~qgym.envs.trading.market.TradingEnv`.
+
+    Every reset draws each sub-env's path exactly as the single env does (one seeded generator per
+    synthetic path, all simulated at once by :meth:`~qgym.envs.trading.prices.PriceProcess.simulate_batch`,
+    or a random window of the user's prices). Takes the single env's arguments plus ``num_envs``,
+    ``max_episode_steps`` and ``render_mode`` (None). ``info`` holds arrays ``equity``, ``position``,
+    ``price``, ``trade_cost``, ``action_mask`` (and ``regime`` codes when observed).
+    """
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        single = TradingEnv(**kwargs)
+        super().__init__(single, num_envs, max_episode_steps, render_mode)
+        self.process = single.process
+        self.observe_regime = single.observe_regime
+        self.n_regimes = single.n_regimes
+
+    def _infos(self) -> dict[str, Any]:
+        infos = super()._infos()
+        if self.observe_regime:
+            infos["regime"] = self.desk.stream.regimes()
+        return infos
