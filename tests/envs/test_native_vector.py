@@ -1,5 +1,5 @@
-"""The native vector envs of every registered ID (make_vec, seeding), and the farm's: agreement with the
-single env and the exact model, autoreset, argument checks. The trading cases are in tests/envs/trading."""
+"""The native vector envs of every registered ID: make_vec, seeding, agreement with the single env and
+the exact model; and the farm's autoreset and argument checks (the trading ones: tests/envs/trading)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,18 @@ from gymnasium.vector import AutoresetMode
 
 from qgym.envs import qgym_env_ids
 from qgym.envs.farm.vector import GridFarmVectorEnv
+from qgym.envs.trading import REGIME_NAMES, generate_prices
 from qgym.envs.trading.vector import ChainTradingVectorEnv, TradingVectorEnv
 
 VECTOR_IDS = [env_id for env_id in qgym_env_ids() if gym.spec(env_id).vector_entry_point is not None]
 
 # Registered rungs plus variants that exercise the other observation modes and user data.
-FARM_IDS = [env_id for env_id in VECTOR_IDS if env_id.startswith("qgym/GridFarm-")]
-REPLAY_CASES: list[tuple[str, dict[str, Any]]] = [(env_id, {}) for env_id in FARM_IDS] + [
+REPLAY_CASES: list[tuple[str, dict[str, Any]]] = [(env_id, {}) for env_id in VECTOR_IDS] + [
     ("qgym/GridFarm-2x2-v0", {"obs_mode": "grid"}),
     ("qgym/GridFarm-2x2-v0", {"obs_mode": "factored"}),
+    ("qgym/Trading-Chain-v0", {"observation": "features"}),
+    ("qgym/Trading-Market-v0", {"observation": "index"}),
+    ("qgym/Trading-MarketHidden-v0", {"prices": generate_prices(700, seed=3), "split": "all"}),
 ]
 
 
@@ -67,7 +70,7 @@ def _assert_same_step(obs: Any, info: dict[str, Any], vec_obs: Any, vec_info: di
     np.testing.assert_array_equal(np.asarray(obs), vec_obs[0])
     for key, values in vec_info.items():
         expected = info[key]
-        got = values[0]
+        got = REGIME_NAMES[values[0]] if key == "regime" else values[0]
         np.testing.assert_array_equal(np.asarray(expected), got, err_msg=key)
 
 
@@ -77,6 +80,8 @@ def _assert_same_step(obs: Any, info: dict[str, Any], vec_obs: Any, vec_info: di
         ("qgym/GridFarm-2x2-v0", ((2, 4, 5, 1), 0), 5),  # water a wet seed: nothing to do, nature acts
         ("qgym/GridFarm-2x2-v0", ((1, 3, 0, 6), 1), 5),  # water the dry growing crop
         ("qgym/GridFarm-1x2-v0", ((5, 3), 0), 6),  # harvest the ripe crop while the other may wither
+        ("qgym/Trading-ChainRegime-v0", 40, 1),
+        ("qgym/Trading-Chain-v0", 30, 2),
     ],
 )
 def test_one_step_of_many_sub_envs_follows_the_exact_model(env_id: str, state: Any, action: int) -> None:
@@ -87,12 +92,15 @@ def test_one_step_of_many_sub_envs_follows_the_exact_model(env_id: str, state: A
     vector = gym.make_vec(env_id, num_envs=n)
     vector.reset(seed=2)
     base = vector.unwrapped
-    assert isinstance(base, GridFarmVectorEnv)
-    crops, cell = state
-    base.set_state(np.array(crops), cell)
-    start = int(base._observations()[0])
+    if isinstance(base, GridFarmVectorEnv):
+        crops, cell = state
+        base.set_state(np.array(crops), cell)
+    else:
+        assert isinstance(base, ChainTradingVectorEnv)
+        base.set_state_indices(state)
+    start = int(base.state_indices[0])
     _, rewards, _, _, _ = vector.step(np.full(n, action))
-    reached = base._observations()
+    reached = base.state_indices
     outcomes: dict[int, tuple[float, float]] = {}
     for prob, next_state, reward, _ in model.outcomes(start, action):
         old = outcomes.get(next_state, (0.0, reward))
