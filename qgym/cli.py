@@ -303,6 +303,8 @@ def _tune(args: argparse.Namespace) -> int:
         raise ValueError("qgym tune needs Optuna: pip install 'qgym[tune]'") from None
     from qgym.training import tuning
 
+    out = args.out or f"tuned-{args.algo}.yml"
+    tuning.check_writable(out)  # before hours of trials, not after
     result = tuning.tune(
         args.algo,
         args.env,
@@ -312,7 +314,6 @@ def _tune(args: argparse.Namespace) -> int:
         n_timesteps=args.n_timesteps,
         seed=args.seed,
     )
-    out = args.out or f"tuned-{args.algo}.yml"
     tuning.write_preset_block(out, args.env, result.best_block)
     print(f"study {result.study_name} in {result.storage}: {args.trials} trials run here")
     print(f"best score {result.best_value:.2f} (% of the exact optimum where known, else mean return)")

@@ -1,20 +1,44 @@
-"""Writing files so that nothing written is lost or half-written."""
+"""Files read and written safely: nothing written is lost or half-written, nothing read runs code or
+expands without bound.
+
+``write_atomically`` replaces a file in one rename; ``locked`` serializes the processes that update
+one file (``filelock``); ``read_yaml`` reads YAML with ``safe_load`` semantics, a size limit, a
+bounded number of aliases (an alias bomb of a few hundred bytes otherwise expands to gigabytes when
+walked) and a sentence naming the file for anything else wrong with it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import secrets
+import time
+from collections.abc import Iterator
+from typing import Any
 
-__all__ = ["write_atomically"]
+import yaml
+
+__all__ = ["FileFormatError", "locked", "read_yaml", "write_atomically"]
+
+MAX_YAML_BYTES = 1 << 20
+MAX_YAML_ALIASES = 64
+MAX_YAML_NODES = 200_000
+_STALE_TEMP_SECONDS = 3600
+
+
+class FileFormatError(ValueError):
+    """A file that cannot be read as what it should be; the message names the file and the problem."""
 
 
 def write_atomically(target: pathlib.Path, payload: bytes) -> None:
     """Write to a fresh temp file beside ``target``, flush it to disk, then rename it over ``target``.
 
-    A crash or a full disk leaves the old file as it was, never half of the new one.
+    A crash or a full disk leaves the old file as it was, never half of the new one; temp files that
+    a killed writer left behind (over an hour old) are removed on the next write.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(target)
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     try:
         with open(temporary, "xb") as handle:  # "x": never follow or reuse an existing file
@@ -25,3 +49,81 @@ def write_atomically(target: pathlib.Path, payload: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def locked(target: pathlib.Path, timeout: float = 60.0) -> Iterator[None]:
+    """Hold an exclusive lock on ``target`` (a ``.lock`` file beside it) across processes."""
+    import filelock
+
+    lock = filelock.FileLock(str(target.with_name(f".{target.name}.lock")), timeout=timeout)
+    try:
+        with lock:
+            yield
+    except filelock.Timeout:
+        raise FileFormatError(f"{target} is locked by another process for over {timeout:.0f} s") from None
+
+
+def read_yaml(path: str | pathlib.Path, what: str = "file") -> Any:
+    """The YAML document in ``path`` (``what`` it is, for messages), read as ``yaml.safe_load`` does."""
+    file = pathlib.Path(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise FileFormatError(
+                f"the {what} {file} has {size:,} bytes; at most {MAX_YAML_BYTES:,} are read"
+            )
+        text = file.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise FileFormatError(f"the {what} {file} is not UTF-8 text (byte {error.start})") from None
+    except OSError as error:
+        raise FileFormatError(f"cannot read the {what} {file}: {error.strerror or error}") from None
+    loader = _BoundedLoader(text)
+    try:
+        document = loader.get_single_data()
+    except yaml.YAMLError as error:
+        raise FileFormatError(f"the {what} {file} is not valid YAML: {_first_lines(error)}") from None
+    finally:
+        loader.dispose()
+    if _count_nodes(document) > MAX_YAML_NODES:
+        raise FileFormatError(f"the {what} {file} expands to more than {MAX_YAML_NODES:,} values")
+    return document
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses more than :data:`MAX_YAML_ALIASES` aliases."""
+
+    aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_YAML_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} aliases (*name)")
+        return super().compose_node(parent, index)
+
+
+def _count_nodes(document: Any) -> int:
+    """Values in ``document`` counting shared ones each time they appear, stopping past the limit."""
+    count, pending = 0, [document]
+    while pending and count <= MAX_YAML_NODES:
+        node = pending.pop()
+        count += 1
+        if isinstance(node, dict):
+            pending.extend(node.keys())
+            pending.extend(node.values())
+        elif isinstance(node, list | tuple):
+            pending.extend(node)
+    return count
+
+
+def _first_lines(error: Exception) -> str:
+    return " ".join(str(error).split())[:300]
+
+
+def _remove_stale_temporaries(target: pathlib.Path) -> None:
+    cutoff = time.time() - _STALE_TEMP_SECONDS
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()

@@ -11,7 +11,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
-__all__ = ["is_finite_number", "is_int", "is_number", "require_int"]
+__all__ = ["brief", "is_finite_number", "is_int", "is_number", "require_int"]
 
 
 def is_int(value: Any) -> TypeGuard[int]:
@@ -34,3 +34,9 @@ def require_int(name: str, value: Any, minimum: int, maximum: int | None = None)
     if not is_int(value) or value < minimum or (maximum is not None and value > maximum):
         allowed = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
         raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
+
+
+def brief(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error message never repeats a whole input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -92,6 +92,11 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
+        if type(self)._target is TabularAlgorithm._target and type(self)._update is TabularAlgorithm._update:
+            raise TypeError(
+                f"{type(self).__name__} has no update rule; "
+                "use QLearning, SARSA, ExpectedSARSA or DoubleQLearning"
+            )
         settings = Hyperparameters(
             learning_rate,
             gamma,

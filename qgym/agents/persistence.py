@@ -16,6 +16,7 @@ import json
 import pathlib
 import platform
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +24,10 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
-from qgym.agents.spaces import ActionIndexer, StateIndexer
+from qgym.agents.spaces import ActionIndexer, StateIndexer, check_table_size
 from qgym.files import write_atomically
 from qgym.space_data import space_from_data, space_to_data
+from qgym.validation import brief, is_int
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "ModelRecord", "read_model_file", "write_model_file"]
 
@@ -122,7 +124,7 @@ def read_model_file(path: PathLike) -> ModelRecord:
         document = _parse_document(_read_entry(archive, MANIFEST, _MAX_MANIFEST_BYTES), path)
         observation_space = space_from_data(document["observation_space"])
         action_space = space_from_data(document["action_space"])
-        n_states, n_actions = _table_size(observation_space, action_space)
+        n_states, n_actions = _table_size(observation_space, action_space)  # bounded before any read
         n_bytes = 2 * n_states * n_actions * 8 + _NPY_HEADER_ALLOWANCE
         q_values = _parse_array(
             _read_entry(archive, Q_VALUES, n_bytes), Q_VALUES, np.float64, (n_states, n_actions)
@@ -189,10 +191,14 @@ def _name(path: PathLike) -> str:
 
 
 def _read_entry(archive: zipfile.ZipFile, name: str, max_bytes: int) -> bytes:
+    """At most ``max_bytes`` of an entry, whatever its header claims; a damaged entry is a sentence."""
     if archive.getinfo(name).file_size > max_bytes:
         raise ModelFileError(f"entry {name} is larger than a model of the saved spaces can be")
-    with archive.open(name) as handle:
-        data = handle.read(max_bytes + 1)
+    try:
+        with archive.open(name) as handle:
+            data = handle.read(max_bytes + 1)
+    except (zipfile.BadZipFile, NotImplementedError, zlib.error, EOFError, OSError, RuntimeError) as error:
+        raise ModelFileError(f"entry {name} cannot be read (a damaged or unusual zip): {error}") from None
     if len(data) > max_bytes:
         raise ModelFileError(f"entry {name} is larger than a model of the saved spaces can be")
     return data
@@ -201,8 +207,8 @@ def _read_entry(archive: zipfile.ZipFile, name: str, max_bytes: int) -> bytes:
 def _parse_document(raw: bytes, path: PathLike) -> dict[str, Any]:
     try:
         document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelFileError(f"{MANIFEST} in {_name(path)} is not valid JSON: {error}") from error
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ModelFileError(f"{MANIFEST} in {_name(path)} is not valid JSON: {brief(error, 200)}") from None
     serialized = _find_serialized(document)
     if serialized is not None:
         raise ModelFileError(
@@ -214,7 +220,7 @@ def _parse_document(raw: bytes, path: PathLike) -> dict[str, Any]:
         raise ModelFileError(f"{MANIFEST} must have exactly the keys {sorted(_DOCUMENT_KEYS)}, got {keys}")
     if document["format"] != FORMAT:
         raise ModelFileError(f"{MANIFEST} format must be {FORMAT!r}, got {document['format']!r}")
-    if document["format_version"] != FORMAT_VERSION:
+    if not is_int(document["format_version"]) or document["format_version"] != FORMAT_VERSION:
         raise ModelFileError(
             f"{_name(path)} has format version {document['format_version']!r}; this qgym reads version "
             f"{FORMAT_VERSION}: upgrade qgym"
@@ -239,44 +245,59 @@ def _reject_constant(name: str) -> None:
     raise ModelFileError(f"{MANIFEST} holds the non-finite number {name}")
 
 
-def _find_serialized(node: Any, where: str = "") -> str | None:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == ":serialized:":
+def _find_serialized(document: Any) -> str | None:
+    """Where the first ``":serialized:"`` key (SB3's pickle marker) sits, or None (iterative: a deeply
+    nested document cannot exhaust the stack)."""
+    pending: list[tuple[Any, str]] = [(document, "")]
+    while pending:
+        node, where = pending.pop()
+        if isinstance(node, dict):
+            if ":serialized:" in node:
                 return where or "<top level>"
-            found = _find_serialized(value, f"{where}.{key}" if where else str(key))
-            if found is not None:
-                return found
-    elif isinstance(node, list):
-        for position, value in enumerate(node):
-            found = _find_serialized(value, f"{where}[{position}]")
-            if found is not None:
-                return found
+            pending.extend((value, f"{where}.{key}" if where else str(key)) for key, value in node.items())
+        elif isinstance(node, list):
+            pending.extend((value, f"{where}[{position}]") for position, value in enumerate(node))
     return None
 
 
 def _table_size(observations: spaces.Space[Any], actions: spaces.Space[Any]) -> tuple[int, int]:
     try:
-        return StateIndexer(observations).n_states, ActionIndexer(actions).n_actions
+        n_states, n_actions = StateIndexer(observations).n_states, ActionIndexer(actions).n_actions
+        check_table_size(2, n_states, n_actions)
     except ValueError as error:
-        raise ModelFileError(f"{MANIFEST} has spaces no Q-table can index: {error}") from error
+        raise ModelFileError(f"{MANIFEST} has spaces no Q-table in memory can index: {error}") from None
+    return n_states, n_actions
 
 
 def _parse_array(
     raw: bytes, name: str, dtype: type[np.generic], table_shape: tuple[int, int]
 ) -> NDArray[Any]:
-    """A (n_tables, n_states, n_actions) array of ``dtype``, one or two tables."""
+    """A (n_tables, n_states, n_actions) array of ``dtype``, one or two tables. The header's shape and
+    dtype are checked before numpy allocates anything (a header may claim terabytes)."""
+    header = io.BytesIO(raw)
+    try:
+        version = np.lib.format.read_magic(header)
+        read_header = (
+            np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        )
+        shape, _, declared = read_header(header)
+    except (ValueError, TypeError, EOFError, SyntaxError) as error:
+        raise ModelFileError(
+            f"{name} is not a plain numeric .npy array (pickled objects are refused): {brief(error, 200)}"
+        ) from None
+    if declared.hasobject:
+        raise ModelFileError(
+            f"{name} is not a plain numeric .npy array (pickled objects are refused): {declared}"
+        )
+    valid_shape = len(shape) == 3 and shape[0] in (1, 2) and tuple(shape[1:]) == table_shape
+    if declared != np.dtype(dtype) or not valid_shape:
+        raise ModelFileError(
+            f"{name} must be a {np.dtype(dtype)} array of shape "
+            f"(n_tables, {table_shape[0]}, {table_shape[1]}), got {declared} {shape}"
+        )
     try:
         array = np.load(io.BytesIO(raw), allow_pickle=False)
     except ValueError as error:
-        raise ModelFileError(
-            f"{name} is not a plain numeric .npy array (pickled objects are refused): {error}"
-        ) from error
-    valid_shape = array.ndim == 3 and array.shape[0] in (1, 2) and array.shape[1:] == table_shape
-    if array.dtype != np.dtype(dtype) or not valid_shape:
-        raise ModelFileError(
-            f"{name} must be a {np.dtype(dtype)} array of shape "
-            f"(n_tables, {table_shape[0]}, {table_shape[1]}), got {array.dtype} {array.shape}"
-        )
+        raise ModelFileError(f"{name} is not a plain numeric .npy array: {brief(error, 200)}") from None
     result: NDArray[Any] = array
     return result

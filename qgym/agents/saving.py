@@ -149,7 +149,12 @@ class ModelFiles:
                 raise ValueError(
                     f"the env given to load() does not match the saved {algorithm.__name__}: {error}"
                 ) from error
-        model = algorithm("TabularPolicy", env=env, device=device, _init_setup_model=False, **hyperparameters)
+        try:
+            model = algorithm(
+                "TabularPolicy", env=env, device=device, _init_setup_model=False, **hyperparameters
+            )
+        except TypeError as error:  # the abstract base named by a file
+            raise ModelFileError(f"the file names {record.algorithm!r}: {error}") from None
         if env is None:
             model.observation_space, model.action_space = record.observation_space, record.action_space
             model.n_envs = state.n_envs

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from qgym.agents.schedules import LearningRate, constant_value, schedule_from_data, schedule_to_data
-from qgym.validation import is_int, is_number
+from qgym.validation import brief, is_int, is_number
 
 __all__ = ["POLICY_KWARGS", "Hyperparameters", "TrainingState"]
 
@@ -109,7 +109,9 @@ class TrainingState:
         for name in ("num_timesteps", "total_timesteps", "episode_num", "n_updates", "n_envs"):
             value = getattr(self, name)
             if not is_int(value) or value < 0:
-                raise ValueError(f"state '{name}' must be a non-negative integer, got {value!r}")
+                raise ValueError(f"state '{name}' must be a non-negative integer, got {brief(value)}")
+        if self.n_envs < 1:
+            raise ValueError(f"state 'n_envs' must be at least 1, got {self.n_envs}")
         for name in ("progress_remaining", "exploration_rate"):
             value = getattr(self, name)
             if not (is_number(value) and math.isfinite(value)):

@@ -7,13 +7,14 @@ Training gets qgym's native vector env where it can (many envs stepped as arrays
 
 from __future__ import annotations
 
-import functools
 import importlib
 from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from qgym.validation import brief
 
 __all__ = [
     "DEFAULT_HORIZON",
@@ -29,7 +30,21 @@ __all__ = [
 
 DEFAULT_HORIZON = 1000
 """Envs without a registered time limit (CliffWalking) are trained and judged over this many steps."""
-_WRAPPER_PREFIXES = ("qgym.", "gymnasium.")
+ALLOWED_WRAPPERS = (
+    "qgym.wrappers.DiscretizeObservation",
+    "qgym.wrappers.ScaleReward",
+    "qgym.wrappers.UnravelObservation",
+    "gymnasium.wrappers.ClipReward",
+    "gymnasium.wrappers.DtypeObservation",
+    "gymnasium.wrappers.FlattenObservation",
+    "gymnasium.wrappers.FrameStackObservation",
+    "gymnasium.wrappers.NormalizeObservation",
+    "gymnasium.wrappers.NormalizeReward",
+    "gymnasium.wrappers.RescaleObservation",
+    "gymnasium.wrappers.ReshapeObservation",
+    "gymnasium.wrappers.TimeLimit",
+)
+"""The classes a preset's ``env_wrapper`` may name: looked up in this list, never imported by name."""
 
 Wrap = Callable[[gym.Env[Any, Any]], gym.Env[Any, Any]]
 
@@ -80,14 +95,17 @@ def wrapper(spec: Any, own_rewards: bool = False) -> Wrap | None:
     if spec is None:
         return None
     layers = [
-        functools.partial(cls, **kwargs)
+        (cls, kwargs)
         for cls, kwargs in _wrapper_classes(spec)
         if not (own_rewards and issubclass(cls, gym.RewardWrapper))
     ]
 
     def wrap(env: gym.Env[Any, Any]) -> gym.Env[Any, Any]:
-        for layer in layers:
-            env = layer(env)
+        for cls, kwargs in layers:
+            try:
+                env = cls(env, **kwargs)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"env_wrapper {cls.__name__} with {brief(kwargs)}: {error}") from None
         return env
 
     return wrap
@@ -117,8 +135,11 @@ def encode_observations(wrapped: gym.Env[Any, Any], observations: np.ndarray) ->
 
 
 def _wrapper_classes(spec: Any) -> list[tuple[type, dict[str, Any]]]:
-    """``env_wrapper`` resolved: a dotted name or ``[{dotted.Name: {kwargs}}, ...]`` (qgym/gymnasium)."""
+    """``env_wrapper`` resolved: a dotted name or ``[{dotted.Name: {kwargs}}, ...]``, each name one of
+    :data:`ALLOWED_WRAPPERS` (a module named by a file is never imported: importing runs its code)."""
     items = spec if isinstance(spec, list) else [spec]
+    if len(items) > 16:
+        raise ValueError(f"env_wrapper lists {len(items)} wrappers; at most 16 are allowed")
     resolved = []
     for item in items:
         name: Any
@@ -131,14 +152,12 @@ def _wrapper_classes(spec: Any) -> list[tuple[type, dict[str, Any]]]:
             name, kwargs = None, None
         if not isinstance(name, str) or not isinstance(kwargs, dict | type(None)):
             raise ValueError(
-                f"env_wrapper must be a dotted class name or [{{name: {{kwargs}}}}], got {item!r}"
+                f"env_wrapper must be a dotted class name or [{{name: {{kwargs}}}}], got {brief(item)}"
             )
-        if not name.startswith(_WRAPPER_PREFIXES):
-            raise ValueError(f"env_wrapper {name!r} must be a class in {' or '.join(_WRAPPER_PREFIXES)}")
+        if name not in ALLOWED_WRAPPERS:
+            raise ValueError(
+                f"env_wrapper {brief(name)} is not one of the allowed wrappers: {', '.join(ALLOWED_WRAPPERS)}"
+            )
         module, _, attribute = name.rpartition(".")
-        try:
-            cls = getattr(importlib.import_module(module), attribute)
-        except (ImportError, AttributeError) as error:
-            raise ValueError(f"env_wrapper {name!r} does not exist: {error}") from error
-        resolved.append((cls, dict(kwargs or {})))
+        resolved.append((getattr(importlib.import_module(module), attribute), dict(kwargs or {})))
     return resolved

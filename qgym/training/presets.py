@@ -16,7 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from qgym.files import FileFormatError, read_yaml
 from qgym.training.registry import DEEP_ALGORITHMS, TABULAR_ALGORITHMS, check_algorithm, nearest
+from qgym.validation import brief
 
 __all__ = [
     "RUN_KEYS",
@@ -116,18 +118,12 @@ def load_preset(algo: str, env_id: str, path: str | Path | None = None) -> dict[
 
     The result is a fresh dict with numbers as numbers and ``policy_kwargs`` as a dict.
     """
-    import yaml
-
     check_algorithm(algo)
     file = Path(path) if path is not None else default_preset_path(algo)
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise PresetError(f"cannot read the preset file {file}: {error.strerror or error}") from error
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise PresetError(f"the preset file {file} is not valid YAML: {error}") from error
+        document = read_yaml(file, "preset file")
+    except FileFormatError as error:
+        raise PresetError(str(error)) from None
     if not isinstance(document, dict):
         raise PresetError(
             f"the preset file {file} must map env IDs to hyperparameters, got {type(document).__name__}"
@@ -140,7 +136,7 @@ def load_preset(algo: str, env_id: str, path: str | Path | None = None) -> dict[
         )
     block = document[env_id]
     if not isinstance(block, dict):
-        raise PresetError(f"the preset {env_id!r} in {file} must be a mapping, got {block!r}")
+        raise PresetError(f"the preset {env_id!r} in {file} must be a mapping, got {brief(block)}")
     try:
         return normalize_preset(block)
     except ValueError as error:

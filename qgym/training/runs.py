@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from qgym.files import write_atomically
+from qgym.files import FileFormatError, read_yaml, write_atomically
 
 __all__ = ["new_run_folder", "plain", "read_run_config", "write_yaml"]
 
@@ -42,14 +42,17 @@ def write_yaml(path: Path, document: dict[str, Any]) -> None:
 
 
 def read_run_config(model_path: str | Path) -> dict[str, Any] | None:
-    """The ``config.yml`` that :func:`qgym.training.train` wrote beside a model, or None without one."""
-    import yaml
-
+    """The ``config.yml`` that :func:`qgym.training.train` wrote beside a model, or None without one;
+    a ValueError names the file when it is not a run's configuration."""
     config = Path(model_path).parent / CONFIG
     if not config.is_file():
         return None
-    document = yaml.safe_load(config.read_text(encoding="utf-8"))
-    return document if isinstance(document, dict) else None
+    document = read_yaml(config, "run configuration")
+    if not isinstance(document, dict):
+        raise FileFormatError(
+            f"the run configuration {config} must be a mapping, got {type(document).__name__}"
+        )
+    return document
 
 
 def plain(value: Any) -> Any:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qgym.files import FileFormatError, locked, read_yaml, write_atomically
 from qgym.training.evaluation import evaluate
 from qgym.training.presets import PresetError, load_preset
 from qgym.training.registry import DEEP_ALGORITHMS, check_algorithm, check_env_id
@@ -126,20 +127,44 @@ def preset_block(hyperparameters: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_preset_block(path: str | Path, env_id: str, block: dict[str, Any]) -> None:
-    """Put ``block`` under ``env_id`` in the preset file at ``path`` (created, or updated in place)."""
+    """Put ``block`` under ``env_id`` in the preset file at ``path`` (created, or updated).
+
+    Processes writing the same file take turns (a lock beside it), and each write replaces the file in
+    one rename: a concurrent writer's block is never lost, a full disk never leaves half a file.
+    """
     import yaml
 
     file = Path(path)
-    document: dict[str, Any] = {}
-    if file.is_file():
-        loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
-        if loaded is not None and not isinstance(loaded, dict):
-            raise PresetError(
-                f"{file} is not a preset file (a mapping of env IDs), so the block was not added"
-            )
-        document = dict(loaded or {})
-    document[env_id] = block
-    file.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    with locked(file):
+        document: dict[str, Any] = {}
+        if file.is_file():
+            try:
+                loaded = read_yaml(file, "preset file")
+            except FileFormatError as error:
+                raise PresetError(f"{error}, so the block was not added") from None
+            if loaded is not None and not isinstance(loaded, dict):
+                raise PresetError(
+                    f"{file} is not a preset file (a mapping of env IDs), so the block was not added"
+                )
+            document = dict(loaded or {})
+        document[env_id] = block
+        write_atomically(file, yaml.safe_dump(document, sort_keys=False).encode("utf-8"))
+
+
+def check_writable(path: str | Path) -> None:
+    """A ValueError naming ``path`` unless a preset file can be written there (checked before tuning)."""
+    file = Path(path)
+    folder = file.parent if str(file.parent) else Path(".")
+    if file.is_dir():
+        raise ValueError(f"--out {file} is a folder; name a preset file, e.g. {file / 'tuned.yml'}")
+    if not folder.is_dir():
+        raise ValueError(f"--out {file}: the folder {folder} does not exist")
+    probe = folder / f".{file.name}.write-test"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(f"--out {file} cannot be written: {error.strerror or error}") from None
 
 
 # --- helpers -------------------------------------------------------------------------------------
