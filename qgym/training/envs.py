@@ -17,8 +17,10 @@ import numpy as np
 from qgym.validation import brief
 
 __all__ = [
+    "ALLOWED_WRAPPERS",
     "DEFAULT_HORIZON",
     "Wrap",
+    "check_env_wrapper",
     "encode_observations",
     "horizon_of",
     "keeps_states",
@@ -109,6 +111,12 @@ def wrapper(spec: Any, own_rewards: bool = False) -> Wrap | None:
         return env
 
     return wrap
+
+
+def check_env_wrapper(spec: Any) -> None:
+    """A ValueError naming the problem unless ``spec`` is a valid ``env_wrapper`` (None is)."""
+    if spec is not None:
+        _wrapper_classes(spec)
 
 
 def keeps_states(spec: Any) -> bool:
