@@ -69,7 +69,7 @@ class Chain:
     tilt: float = 0.0
 
     def __post_init__(self) -> None:
-        require_int("levels", self.levels, 3)
+        require_int("levels", self.levels, 3, 1_001)
         if not (is_number(self.regime_switch) and 0.0 <= self.regime_switch < 1.0):
             raise ValueError(f"regime_switch must be a probability in [0, 1), got {self.regime_switch}")
         if not (is_number(self.tilt) and 0.0 <= self.tilt < 0.5):

@@ -47,6 +47,7 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
         self._actions = np.zeros(1, dtype=np.int64)
         self._index_observation = config.observation == "index"
         self._last_reward = 0.0
+        self._started = False
 
     def make_desk(self, size: int) -> Desk[StreamT]:
         """``size`` traders on this env's kind of prices (the vector envs ask for N)."""
@@ -59,6 +60,7 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
     ) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
         self.desk.reset(ONE, None, self.np_random)
+        self._started = True
         window = self.desk.stream.windows(ONE)
         self._last_reward = 0.0
         self.chart.begin(before=float(window[-2] if len(window) > 1 else window[-1]))
@@ -69,6 +71,8 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
         return self._observation(), self._info(baseline)
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        if not self._started:
+            raise gym.error.ResetNeeded("call reset() before step(): a trading episode starts at reset")
         # A plain int in range is the common case, and Discrete.contains costs a fifth of a step.
         if not (type(action) is int and 0 <= action < N_ACTIONS) and not self.action_space.contains(action):
             raise ValueError(f"action must be 0 (hold), 1 (buy) or 2 (sell), got {action!r}")
@@ -90,6 +94,8 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
         if self.render_mode is None:
             gym.logger.warn("render() was called without a render_mode; pass render_mode= to gym.make")
             return None
+        if not self._started:
+            raise gym.error.ResetNeeded("call reset() before render(): there is no episode to draw yet")
         if self.render_mode == "ansi":
             return ticker(self.chart, self._status(), self.config)
         if self.render_mode == "human":

@@ -160,10 +160,11 @@ class TradingEnv(TradingEnvBase[MarketPaths]):
     Never terminates; truncated after ``episode_length`` steps.
 
     ## Arguments
-    ``prices`` (array-like) or ``csv_path`` and ``column``: user data; ``split`` ("train", "test",
-    "all"), ``train_fraction``; ``observe_regime``; the :class:`qgym.envs.trading.prices.PriceProcess`
-    parameters (``reversion``, ``volatility``, ``trend``, ``trend_volatility``, ``regime_switch``,
-    ``jump_rate``, ``jump_size``, ``start``); the trading arguments of :class:`TradingConfig`.
+    ``prices`` (array-like) or ``csv_path`` and ``column`` (default "close"): user data; ``split``
+    ("train", "test", "all"), ``train_fraction``; ``observe_regime``; the
+    :class:`qgym.envs.trading.prices.PriceProcess` parameters (``reversion``, ``volatility``, ``trend``,
+    ``trend_volatility``, ``regime_switch``, ``jump_rate``, ``jump_size``, ``start``); the trading
+    arguments of :class:`TradingConfig`.
     ``info`` holds ``equity``, ``position``, ``price``, ``trade_cost``, ``total_cost``,
     ``buy_and_hold_equity``, ``action_mask`` (and ``regime`` when observed).
 
@@ -175,7 +176,7 @@ class TradingEnv(TradingEnvBase[MarketPaths]):
         self,
         prices: ArrayLike | None = None,
         csv_path: str | Path | None = None,
-        column: str = "close",
+        column: str | None = None,
         split: str = "train",
         train_fraction: float = 0.8,
         observe_regime: bool = False,
@@ -216,9 +217,11 @@ class TradingEnv(TradingEnvBase[MarketPaths]):
         needed = config.window + config.episode_length + 1
         if prices is not None and csv_path is not None:
             raise ValueError("pass either prices= or csv_path=, not both")
+        if column is not None and csv_path is None:
+            raise ValueError("column= names a column of csv_path=, and no csv_path was given")
         data: FloatArray | None = None
         if csv_path is not None:
-            data = load_csv_prices(csv_path, column)
+            data = load_csv_prices(csv_path, "close" if column is None else column)
         elif prices is not None:
             data = validate_prices(prices)
         segment = split_segment(needed if data is None else data.size, split, train_fraction)

@@ -37,6 +37,8 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 REGIME_NAMES = ("ranging", "rally", "slump")
 SPLITS = ("train", "test", "all")
+MIN_PRICE, MAX_PRICE = 1e-6, 1e9
+"""Prices outside this range lose the precision a step's reward needs (or overflow an equity)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,21 @@ class PriceProcess:
             value = getattr(self, name)
             _require(is_finite_number(value) and value >= 0, f"{name} must be finite and >= 0, got {value}")
         _require(is_finite_number(self.trend), f"trend must be finite, got {self.trend}")
+        # Per-step log-price moves beyond these send prices out of range within one episode.
+        _require(
+            MIN_PRICE <= self.start <= MAX_PRICE,
+            f"start must lie in [{MIN_PRICE:g}, {MAX_PRICE:g}], got {self.start}",
+        )
+        for name, limit in (
+            ("volatility", 0.5),
+            ("trend_volatility", 0.5),
+            ("jump_size", 1.0),
+            ("trend", 0.1),
+        ):
+            value = abs(getattr(self, name))
+            _require(
+                value <= limit, f"{name} must be at most {limit} (a per-step log-price move), got {value}"
+            )
 
     @classmethod
     def from_params(cls, **params: Any) -> PriceProcess:
@@ -132,7 +149,13 @@ class PriceProcess:
             move = np.where(ranging, reversion * (anchors - current) + ranging_noise_t, trending_t)
             log_prices[t] = current = current + move + jump_t
         # exp over a C-ordered (paths, n) array, the layout paths have always been exponentiated in.
-        return np.exp(np.ascontiguousarray(log_prices.T)), regimes
+        prices = np.exp(np.ascontiguousarray(log_prices.T))
+        if not np.all((prices >= MIN_PRICE) & (prices <= MAX_PRICE)):  # NaN fails too
+            raise ValueError(
+                f"a simulated path left the price range [{MIN_PRICE:g}, {MAX_PRICE:g}] within {n} steps; "
+                "choose a smaller trend, volatility or jump_size, or a shorter episode_length"
+            )
+        return prices, regimes
 
     def simulate(self, n: int, rng: np.random.Generator) -> tuple[FloatArray, NDArray[np.int8]]:
         """``n`` prices and the regime in force at each of them, drawn with ``rng`` (a batch of one)."""
@@ -181,20 +204,34 @@ def validate_prices(
     bad = np.flatnonzero(prices <= 0)
     if bad.size:
         raise ValueError(f"{source} must be positive: {where(int(bad[0]))} holds {prices[bad[0]]}")
+    bad = np.flatnonzero((prices < MIN_PRICE) | (prices > MAX_PRICE))
+    if bad.size:
+        raise ValueError(
+            f"{source} must lie in [{MIN_PRICE:g}, {MAX_PRICE:g}] (rescale the series; its returns stay "
+            f"the same): {where(int(bad[0]))} holds {prices[bad[0]]}"
+        )
     return prices
 
 
 def load_csv_prices(csv_path: str | Path, column: str = "close") -> FloatArray:
-    """The validated prices in ``column`` of a local CSV file with a header row."""
+    """The validated prices in ``column`` of a local CSV file (UTF-8, a byte-order mark allowed) with a
+    header row."""
     path = Path(csv_path)
     if not path.is_file():
         raise FileNotFoundError(f"csv_path {str(path)!r} does not exist or is not a file")
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        if column not in header:
-            raise ValueError(f"column {column!r} is not in {path.name}; its columns are {list(header)}")
-        cells = [row[column] for row in reader]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            if column not in header:
+                raise ValueError(
+                    f"column {column!r} is not in {path.name}; its columns are {list(header)[:20]}"
+                )
+            cells = [row[column] for row in reader]
+    except UnicodeDecodeError as error:
+        raise ValueError(f"csv_path {path.name} is not UTF-8 text (byte {error.start})") from None
+    except csv.Error as error:
+        raise ValueError(f"csv_path {path.name} is not a readable CSV file: {error}") from None
     return validate_prices(cells, source=f"column {column!r} of {path.name}", first_line=2)
 
 

@@ -94,11 +94,12 @@ class TradingConfig:
     """Bins of the z-score in the market rungs' ``index`` observation."""
 
     def __post_init__(self) -> None:
-        require_int("episode_length", self.episode_length, 1)
-        require_int("max_position", self.max_position, 1)
-        require_int("window", self.window, 2)
+        # Upper bounds keep an episode's arrays in memory: a path holds window + episode_length prices.
+        require_int("episode_length", self.episode_length, 1, 1_000_000)
+        require_int("max_position", self.max_position, 1, 1_000)
+        require_int("window", self.window, 2, 10_000)
         require_int("n_returns", self.n_returns, 1)
-        require_int("z_bins", self.z_bins, 2)
+        require_int("z_bins", self.z_bins, 2, 1_000)
         if self.n_returns > self.window:
             raise ValueError(f"n_returns must be at most window={self.window}, got {self.n_returns}")
         if not isinstance(self.allow_short, bool):
@@ -110,8 +111,10 @@ class TradingConfig:
         if self.proportional_cost >= 1:
             raise ValueError(f"proportional_cost must be below 1 (a fraction), got {self.proportional_cost}")
         equity = self.initial_equity
-        if not (is_number(equity) and math.isfinite(equity) and equity > 0):
-            raise ValueError(f"initial_equity must be a positive number, got {equity}")
+        if not (is_number(equity) and 0 < equity <= 1e12):
+            raise ValueError(f"initial_equity must be a positive number up to 1e12, got {equity}")
+        if self.fixed_cost > 1e9:
+            raise ValueError(f"fixed_cost must be at most 1e9, got {self.fixed_cost}")
         if self.observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {list(OBSERVATIONS)}, got {self.observation!r}")
 
