@@ -26,6 +26,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, gym.error.Error) as error:
         print(f"qgym {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a full disk, a read-only folder, a missing file
+        where = f" {error.filename}" if error.filename else ""
+        print(f"qgym {args.command}: error: cannot use{where}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"qgym {args.command}: stopped by Ctrl-C", file=sys.stderr)
+        return 130
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -23,9 +23,16 @@ import gymnasium as gym
 from qgym.files import write_atomically
 from qgym.space_data import space_from_data, space_to_data
 from qgym.training.registry import DEEP_ALGORITHMS
-from qgym.validation import is_int, is_number
+from qgym.validation import brief, is_int, is_number
 
-__all__ = ["FORMAT", "NetworkFileError", "load_network_model", "rebuild_network_model", "save_network_model"]
+__all__ = [
+    "FORMAT",
+    "NetworkFileError",
+    "check_network_arguments",
+    "load_network_model",
+    "rebuild_network_model",
+    "save_network_model",
+]
 
 FORMAT = "qgym-network-model"
 FORMAT_VERSION = 1
@@ -109,6 +116,35 @@ def rebuild_network_model(path: Path, algo: str, env: gym.Env[Any, Any], policy_
     return _attach(model, env, path)
 
 
+def check_network_arguments(algorithm: str, kwargs: dict[str, Any]) -> None:
+    """A ValueError naming the argument unless a DQN / QR-DQN's constructor arguments are in range
+    (what SB3 accepts silently, e.g. ``batch_size: 0``, or allocates without bound, e.g. a replay
+    buffer of 1e12 transitions or a layer of 10**9 units)."""
+    ranges = {
+        "buffer_size": (1, 10_000_000),
+        "batch_size": (1, 65_536),
+        "learning_starts": (0, 10**12),
+        "gradient_steps": (-1, 10_000),
+        "target_update_interval": (1, 10**12),
+        "n_steps": (1, 1_000),
+    }
+    for name, (low, high) in ranges.items():
+        value = kwargs.get(name, low)
+        if not (is_int(value) and low <= value <= high):
+            raise ValueError(f"{name} must be a whole number from {low} to {high:,}, got {brief(value)}")
+    train_freq = kwargs.get("train_freq", 1)
+    if not (is_int(train_freq) and train_freq >= 1) and not isinstance(train_freq, list | tuple):
+        raise ValueError(f"train_freq must be a positive whole number, got {brief(train_freq)}")
+    for name in ("gamma", "tau", "exploration_fraction", "exploration_initial_eps", "exploration_final_eps"):
+        value = kwargs.get(name, 0.5)
+        if not (is_number(value) and 0.0 <= value <= 1.0):
+            raise ValueError(f"{name} must be a number in [0, 1], got {brief(value)}")
+    rate = kwargs.get("learning_rate", 1e-4)
+    if not callable(rate) and not (is_number(rate) and 0.0 < rate < 1.0):
+        raise ValueError(f"learning_rate must be a number in (0, 1) or a schedule, got {brief(rate)}")
+    _policy_kwargs(algorithm, dict(kwargs.get("policy_kwargs") or {}))
+
+
 # --- helpers -------------------------------------------------------------------------------------
 
 
@@ -133,7 +169,8 @@ def _manifest(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict) or set(manifest) != _KEYS:
         got = sorted(manifest) if isinstance(manifest, dict) else type(manifest).__name__
         raise NetworkFileError(f"{MANIFEST} in {path} must have exactly the keys {sorted(_KEYS)}, got {got}")
-    if manifest["format"] != FORMAT or manifest["format_version"] != FORMAT_VERSION:
+    version = manifest["format_version"]
+    if manifest["format"] != FORMAT or not is_int(version) or version != FORMAT_VERSION:
         raise NetworkFileError(
             f"{path} is format {manifest['format']!r} version {manifest['format_version']!r}; "
             f"this qgym reads {FORMAT!r} version {FORMAT_VERSION}"

@@ -18,7 +18,7 @@ import gymnasium as gym
 
 from qgym.training.envs import make_env
 from qgym.training.evaluation import Evaluation, evaluate
-from qgym.training.network_files import save_network_model
+from qgym.training.network_files import check_network_arguments, save_network_model
 from qgym.training.presets import Preset, load_preset
 from qgym.training.registry import DEEP_ALGORITHMS, algorithm_class, check_algorithm, check_env_id
 from qgym.training.runs import new_run_folder, write_yaml
@@ -45,9 +45,14 @@ def make_model(
     if not isinstance(preset, Preset):
         preset = Preset.from_block(preset)
     cls = algorithm_class(algo)
-    env = make_env(env_id, preset.n_envs, preset.env_wrapper, seed)
     hyperparameters = preset.constructor_kwargs() | kwargs
     deep = algo in DEEP_ALGORITHMS
+    if deep:
+        try:
+            check_network_arguments(DEEP_ALGORITHMS[algo][1], hyperparameters)
+        except ValueError as error:
+            raise ValueError(f"the preset for {algo} on {env_id}: {error}") from None
+    env = make_env(env_id, preset.n_envs, preset.env_wrapper, seed)
     if deep:
         import torch
 

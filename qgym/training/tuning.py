@@ -181,11 +181,32 @@ def _open_study(storage: str, study_name: str, attempts: int = 10) -> Any:
             return optuna.create_study(
                 storage=storage, study_name=study_name, direction="maximize", load_if_exists=True
             )
-        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.DuplicatedStudyError):
+        except ImportError as error:  # the database's driver
+            raise ValueError(
+                f"--storage {_without_password(storage)} needs a database driver that is not installed "
+                f"({error.name}); for PostgreSQL: pip install 'psycopg[binary]'"
+            ) from None
+        except (sqlalchemy.exc.ArgumentError, ValueError) as error:
+            raise ValueError(
+                f"--storage {_without_password(storage)} is not a storage URL Optuna reads: {error}"
+            ) from None
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.DuplicatedStudyError) as error:
             if attempt == attempts - 1:
-                raise
+                raise ValueError(
+                    f"cannot open the study {study_name!r} in {_without_password(storage)}: "
+                    f"{' '.join(str(error).split())[:300]}"
+                ) from None
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _without_password(url: str) -> str:
+    """A storage URL safe to print: ``postgresql://user:***@host/db``."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not (sep and at and ":" in credentials):
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def _from_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ window) and saves it when given ``out``. matplotlib is imported inside the funct
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
+from qgym.files import write_atomically
 from qgym.training.evaluation import exact_optimum
 from qgym.training.models import guess_env_id
 from qgym.viewing.agent import load_agent
@@ -252,9 +254,9 @@ def _figure(width: float, height: float) -> tuple[Any, Any]:
 
 def _finish(figure: Any, out: str | Path | None) -> Any:
     if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(out, dpi=110)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=110)
+        write_atomically(Path(out), buffer.getvalue())  # a full disk leaves no half picture
     return figure
 
 

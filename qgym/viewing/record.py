@@ -7,6 +7,7 @@ or an ``ffmpeg`` program on the PATH.
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qgym.envs.interface import Overlay, Policy
+from qgym.files import write_atomically
 from qgym.training.models import guess_env_id
 from qgym.training.rollouts import run_episode
 from qgym.viewing.agent import load_agent
@@ -110,9 +112,12 @@ def _write_gif(frames: Sequence[NDArray[np.uint8]], out: Path, fps: float) -> No
             "writing a GIF needs Pillow: pip install pillow (it comes with matplotlib)"
         ) from error
     images = [Image.fromarray(np.asarray(frame, dtype=np.uint8)) for frame in frames]
+    buffer = io.BytesIO()
     images[0].save(
-        out, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0, optimize=True
-    )
+        buffer, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0,
+        optimize=True,
+    )  # fmt: skip
+    write_atomically(out, buffer.getvalue())
 
 
 def _mp4_writer() -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import optuna
@@ -63,10 +64,33 @@ def test_tune_refuses_an_unknown_env_with_the_nearest_id(capsys: pytest.CaptureF
     assert "did you mean" in capsys.readouterr().err
 
 
+POSTGRES_URL = os.environ.get("QGYM_TEST_POSTGRES_URL")
+
+
 def test_two_tune_processes_on_one_sqlite_storage_finish_distinct_trials_of_one_study(tmp_path: Path) -> None:
-    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    _two_workers_share_one_study(f"sqlite:///{tmp_path / 'shared.db'}", "shared", tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    POSTGRES_URL is None,
+    reason="no PostgreSQL server: set QGYM_TEST_POSTGRES_URL (.ci/run starts one and sets it)",
+)
+def test_two_tune_processes_share_one_study_on_a_postgresql_server(tmp_path: Path) -> None:
+    """What README promises for many machines: Optuna's RDB storage on a real server."""
+    assert POSTGRES_URL is not None
+    study = f"qgym-test-{uuid.uuid4().hex[:12]}"
+    try:
+        _two_workers_share_one_study(POSTGRES_URL, study, tmp_path)
+    finally:
+        storage = optuna.storages.RDBStorage(POSTGRES_URL)
+        optuna.delete_study(study_name=study, storage=storage)
+        storage.engine.dispose()
+
+
+def _two_workers_share_one_study(storage: str, study_name: str, tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "qgym", "tune", "--algo", "qlearning", "--env", "qgym/GridFarm-1x1-Det-v0"]
-    argv += ["--trials", "3", "--storage", storage, "--study-name", "shared", "-n", "1000"]
+    argv += ["--trials", "3", "--storage", storage, "--study-name", study_name, "-n", "1000"]
     env = {**os.environ, "SB3_LOGDIR": str(tmp_path / "sb3")}
     workers = [
         subprocess.Popen(
@@ -89,8 +113,10 @@ def test_two_tune_processes_on_one_sqlite_storage_finish_distinct_trials_of_one_
                 worker.kill()
                 worker.communicate()
     assert errors == ["", ""], "\n".join(errors)
-    study = optuna.load_study(study_name="shared", storage=storage)
+    rdb = optuna.storages.RDBStorage(storage)
+    study = optuna.load_study(study_name=study_name, storage=rdb)
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    rdb.engine.dispose()  # the connection pool, or a server's connections outlive the test
     assert len(finished) == 6
     assert len({t.number for t in finished}) == 6
     assert len({t.params["learning_rate"] for t in finished}) == 6
