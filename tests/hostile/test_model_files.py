@@ -159,7 +159,7 @@ def tabular_file(tmp_path: pathlib.Path) -> pathlib.Path:
 
 
 def npy_header(shape: tuple[int, ...], dtype: str = "<f8") -> bytes:
-    """A .npy file (magic and header) that claims ``shape`` and holds no data: 128 bytes promising terabytes."""
+    """A .npy file (magic and header) claiming ``shape`` with no data: 128 bytes promising terabytes."""
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(header, {"descr": dtype, "fortran_order": False, "shape": shape})
     return header.getvalue()
