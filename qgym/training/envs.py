@@ -44,6 +44,7 @@ ALLOWED_WRAPPERS = (
     "gymnasium.wrappers.NormalizeReward",
     "gymnasium.wrappers.RescaleObservation",
     "gymnasium.wrappers.ReshapeObservation",
+    "gymnasium.wrappers.TimeAwareObservation",
     "gymnasium.wrappers.TimeLimit",
 )
 """The classes a preset's ``env_wrapper`` may name: looked up in this list, never imported by name."""

@@ -138,7 +138,7 @@ def load_preset(algo: str, env_id: str, path: str | Path | None = None) -> dict[
     if not isinstance(block, dict):
         raise PresetError(f"the preset {env_id!r} in {file} must be a mapping, got {brief(block)}")
     try:
-        return normalize_preset(block)
+        return Preset.from_block(block).block
     except ValueError as error:
         raise PresetError(f"the preset {env_id!r} in {file}: {error}") from error
 
