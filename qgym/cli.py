@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 
 from qgym.envs import known_optimum, qgym_env_ids
-from qgym.training.registry import ALGORITHMS, check_env_id
+from qgym.training.registry import ALGORITHMS, check_algorithm, check_env_id
 from qgym.version import __version__
 
 __all__ = ["main"]
@@ -239,13 +239,28 @@ def _add_training_commands(commands: Any) -> None:
     train.add_argument("--log-folder", default="logs", help="where run folders go (default ./logs)")
     train.add_argument("--eval-freq", type=int, default=0, help="evaluate every N steps (default 0: never)")
     train.add_argument("--eval-episodes", type=_positive_int, default=100, help="final evaluation episodes")
-    train.add_argument("--progress", action="store_true", help="show a progress bar")
+    train.add_argument(
+        "-params",
+        "--hyperparams",
+        nargs="+",
+        default=[],
+        metavar="KEY:VALUE",
+        help="override hyperparameters, RL Zoo's syntax: --hyperparams learning_rate:0.05 gamma:0.9",
+    )
+    train.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar (default: on when the output is a terminal)",
+    )
     train.add_argument("-v", "--verbose", type=int, default=0, help="SB3 verbosity 0, 1 or 2")
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("eval", help="mean return of a trained model and %% of the exact optimum")
-    evaluate.add_argument("model", metavar="MODEL", help="a qgym tabular model, or a DQN or QR-DQN .zip")
-    evaluate.add_argument("--env", required=True, metavar="ID", help="the env ID the model was trained on")
+    evaluate.add_argument("model", metavar="MODEL", help="a run folder, or a model file qgym saved (.zip)")
+    evaluate.add_argument(
+        "--env", default=None, metavar="ID", help="the env ID (default: the run's, from its config.yml)"
+    )
     evaluate.add_argument("--episodes", type=_positive_int, default=100, help="episodes (default 100)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
     _add_trust_flag(evaluate)
@@ -267,36 +282,51 @@ def _add_training_commands(commands: Any) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from qgym import training
+    from qgym.training.presets import parse_hyperparams
 
     run = training.train(
         args.algo,
         args.env,
         preset_path=args.preset,
+        hyperparams=parse_hyperparams(args.hyperparams, args.algo) if args.hyperparams else None,
         n_timesteps=args.n_timesteps,
         seed=args.seed,
         log_folder=args.log_folder,
         eval_freq=args.eval_freq,
         eval_episodes=args.eval_episodes,
-        progress=args.progress,
+        progress=sys.stdout.isatty() if args.progress is None else args.progress,
         verbose=args.verbose,
+        report=lambda line: print(line, flush=True),
     )
-    state = "stopped by Ctrl-C after" if run.interrupted else "trained for"
-    print(f"{args.algo} on {args.env}: {state} {run.model.num_timesteps:,} steps; run folder {run.folder}")
+    steps, asked = run.model.num_timesteps, run.config["hyperparameters"]["n_timesteps"]
+    if run.interrupted:
+        print(f"stopped by Ctrl-C after {steps:,} of {asked:,} steps")
+    elif steps != asked:
+        envs = run.model.n_envs
+        print(
+            f"trained for {steps:,} steps ({asked:,} asked; {envs} envs step together, so steps come "
+            f"in multiples of {envs})"
+        )
+    else:
+        print(f"trained for {steps:,} steps")
     print(run.evaluation.summary())
     return 130 if run.interrupted else 0
 
 
 def _eval(args: argparse.Namespace) -> int:
     from qgym import training
+    from qgym.training.models import guess_env_id, locate_model
     from qgym.viewing.agent import load_agent
 
-    env = gym.make(check_env_id(args.env))
-    agent = load_agent(args.model, env, args.env, args.trust_pickle)
+    model = locate_model(args.model)
+    env_id = check_env_id(args.env) if args.env is not None else guess_env_id(model)
+    env = gym.make(env_id)
+    agent = load_agent(model, env, env_id, args.trust_pickle)
     env.close()
     evaluation = training.evaluate(
-        agent.model, args.env, args.episodes, seed=args.seed, env_wrapper=agent.env_wrapper
+        agent.model, env_id, args.episodes, seed=args.seed, env_wrapper=agent.env_wrapper
     )
-    print(f"{args.model} on {args.env}:")
+    print(f"{model} on {env_id}:")
     print(evaluation.summary())
     return 0
 
@@ -310,8 +340,12 @@ def _tune(args: argparse.Namespace) -> int:
         raise ValueError("qgym tune needs Optuna: pip install 'qgym[tune]'") from None
     from qgym.training import tuning
 
+    check_algorithm(args.algo)
+    check_env_id(args.env)
     out = args.out or f"tuned-{args.algo}.yml"
     tuning.check_writable(out)  # before hours of trials, not after
+    meaning = tuning.score_meaning(args.env)
+    print(f"tuning {args.algo} on {args.env}: {args.trials} trials; a trial's score is {meaning}")
     result = tuning.tune(
         args.algo,
         args.env,
@@ -320,13 +354,16 @@ def _tune(args: argparse.Namespace) -> int:
         study_name=args.study_name,
         n_timesteps=args.n_timesteps,
         seed=args.seed,
+        report=lambda line: print(line, flush=True),
     )
     tuning.write_preset_block(out, args.env, result.best_block)
-    print(f"study {result.study_name} in {result.storage}: {args.trials} trials run here")
-    print(f"best score {result.best_value:.2f} (% of the exact optimum where known, else mean return)")
+    if result.interrupted:
+        print(f"stopped by Ctrl-C after {result.n_trials_done} trials; the best preset so far goes to {out}")
+    print(f"study {result.study_name} in {result.storage}: {result.n_trials_done} trials run here")
+    print(f"best score {result.best_value:.2f} ({meaning})")
     print(f"best preset block, written to {out}:")
     print(yaml.safe_dump({args.env: result.best_block}, sort_keys=False).rstrip())
-    return 0
+    return 130 if result.interrupted else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,9 @@
-"""SB3 callbacks that measure learning exactly, with :mod:`qgym.planning`, instead of by sampling."""
+"""SB3 callbacks that measure learning exactly, with :mod:`qgym.planning`, instead of by sampling, and
+report it as it happens."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -10,7 +12,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from qgym import planning
 
-__all__ = ["ExactReturnCallback"]
+__all__ = ["EvaluationReport", "ExactReturnCallback"]
 
 
 class ExactReturnCallback(BaseCallback):
@@ -37,4 +39,30 @@ class ExactReturnCallback(BaseCallback):
             value = planning.policy_return(self.mdp, policy, gamma=self.gamma, horizon=self.horizon)
             self.history.append((self.num_timesteps, value))
             self.logger.record("eval/exact_return", value)
+        return True
+
+
+class EvaluationReport(BaseCallback):
+    """After each evaluation of SB3's ``EvalCallback`` (its ``callback_after_eval``), one line: the step,
+    the sampled mean with its standard error and, where the env has an exact model, the exact value of
+    the greedy policy as a share of the optimum."""
+
+    def __init__(
+        self, report: Callable[[str], None], exact: Callable[[Any], float | None], optimum: float | None
+    ):
+        super().__init__()
+        self.report, self.exact, self.optimum = report, exact, optimum
+
+    def _on_step(self) -> bool:
+        evaluation: Any = self.parent  # an EvalCallback: this runs as its callback_after_eval
+        returns = np.asarray(evaluation.evaluations_results[-1], dtype=np.float64)
+        stderr = returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else 0.0
+        line = (
+            f"step {self.num_timesteps:,}: mean return {returns.mean():.2f} "
+            f"(standard error {stderr:.2f}, {len(returns)} episodes)"
+        )
+        value = self.exact(self.model) if self.optimum is not None else None
+        if value is not None and self.optimum:
+            line += f"; greedy policy {value:.2f} = {100 * value / self.optimum:.1f}% of the exact optimum"
+        self.report(line)
         return True

@@ -46,12 +46,19 @@ class Evaluation:
         value = self.exact_return if self.exact_return is not None else self.mean_return
         return 100.0 * value / self.optimum
 
+    @property
+    def standard_error(self) -> float:
+        """Standard error of the sampled mean (0 for one episode)."""
+        return float(self.std_return / max(1, self.n_episodes) ** 0.5)
+
     def summary(self) -> str:
-        """Lines a person reads, e.g. ``greedy policy: 112.4 = 99.0% of the exact optimum 113.52``."""
-        lines = [
-            f"sampled mean return over {self.n_episodes} episodes: {self.mean_return:.2f} "
-            f"+- {self.std_return / max(1, self.n_episodes) ** 0.5:.2f}"
-        ]
+        """Lines a person reads, each saying what its figure is, e.g. ``greedy policy: 112.40 = 99.0% of
+        the exact optimum 113.52``."""
+        sampled = f"{self.n_episodes} episode{'s' if self.n_episodes != 1 else ''}"
+        if self.n_episodes > 1:
+            sampled = f"standard error {self.standard_error:.2f}, {sampled}"
+        exact = "" if self.exact_return is None else f"; the exact expectation is {self.exact_return:.2f}"
+        lines = [f"sampled mean return {self.mean_return:.2f} ({sampled}{exact})"]
         percent = self.percent_of_optimum
         if self.exact_return is not None and percent is not None:
             lines.append(
@@ -62,8 +69,16 @@ class Evaluation:
             lines.append(f"sampled mean = {percent:.1f}% of the exact optimum {self.optimum:.2f}")
         else:
             lines.append("no exact optimum is known for this env")
+        if self.optimum is not None and self.mean_return > self.optimum and self.standard_error > 0:
+            lines.append(
+                f"(the sampled mean beats the optimum by luck of the draw, "
+                f"{(self.mean_return - self.optimum) / self.standard_error:.1f} standard errors: "
+                f"the optimum is an expectation, a mean of {self.n_episodes} episodes scatters around it)"
+            )
         if self.heuristic_return is not None:
-            spread = "" if self.difference_stderr is None else f" +- {self.difference_stderr:.2f}"
+            spread = (
+                "" if self.difference_stderr is None else f" (standard error {self.difference_stderr:.2f})"
+            )
             lines.append(
                 f"heuristic ({self.heuristic_name}) on the same episodes: {self.heuristic_return:.2f}; "
                 f"agent minus heuristic: {self.mean_return - self.heuristic_return:+.2f}{spread}"

@@ -100,8 +100,13 @@ def _load(path: Path, kind: str, env: gym.Env[Any, Any] | None, config: dict[str
 
 
 def locate_model(path: str | Path) -> Path:
-    """The model file at ``path`` (``.zip`` added when missing, as SB3 saves it)."""
+    """The model file at ``path``: the file itself (``.zip`` added when missing, as SB3 saves it), or the
+    ``model.zip`` of a run folder."""
     path = Path(path)
+    if path.is_dir():
+        if (path / "model.zip").is_file():
+            return path / "model.zip"
+        raise ValueError(f"{path} is a folder without a model.zip: give a run folder or a model file")
     if path.is_file():
         return path
     if path.suffix == "" and path.with_suffix(".zip").is_file():

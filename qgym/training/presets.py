@@ -17,22 +17,35 @@ from pathlib import Path
 from typing import Any
 
 from qgym.files import FileFormatError, read_yaml
-from qgym.training.registry import DEEP_ALGORITHMS, TABULAR_ALGORITHMS, check_algorithm, nearest
+from qgym.training.registry import (
+    DEEP_ALGORITHMS,
+    TABULAR_ALGORITHMS,
+    check_algorithm,
+    constructor_arguments,
+    nearest,
+)
 from qgym.validation import brief
 
 __all__ = [
+    "DEFAULTS",
     "RUN_KEYS",
+    "MissingPresetError",
     "Preset",
     "PresetError",
     "default_preset_path",
     "learning_rate_schedule",
     "load_preset",
     "normalize_preset",
+    "parse_hyperparams",
     "parse_literal",
+    "resolve_preset",
 ]
 
 RUN_KEYS = frozenset({"n_timesteps", "n_envs", "env_wrapper", "policy", "normalize", "frame_stack"})
 """Preset keys that configure the run (RL Zoo's names) rather than the algorithm's constructor."""
+DEFAULTS: dict[str, Any] = {"n_timesteps": 100_000}
+"""What trains an env that has no preset, with the algorithm's own defaults for everything else
+(a table: learning rate 0.1, gamma 0.99, epsilon 1.0 to 0.05 over the first 10% of the steps)."""
 # Every tabular algorithm reads the Q-learning presets; the neural ones have a file each.
 _PRESET_FILE = dict.fromkeys(TABULAR_ALGORITHMS, "qlearning") | {name: name for name in DEEP_ALGORITHMS}
 # What a shipped preset file without the env's key says (by file name; dqn.yml covers every ID).
@@ -48,6 +61,10 @@ _INTEGER_KEYS |= {"train_freq", "gradient_steps", "target_update_interval", "see
 
 class PresetError(ValueError):
     """A preset file that is missing, malformed, or has no entry for the env."""
+
+
+class MissingPresetError(PresetError):
+    """The shipped preset file has no block for the env (see :func:`resolve_preset`)."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +147,7 @@ def load_preset(algo: str, env_id: str, path: str | Path | None = None) -> dict[
         )
     if env_id not in document:
         hint = "" if path is not None else _MISSING_HINT.get(file.stem, "")
-        raise PresetError(
+        raise (PresetError if path is not None else MissingPresetError)(
             f"the preset file {file} has no key {env_id!r}{nearest(env_id, [str(k) for k in document])}"
             f"{hint}; add a block '{env_id}:' with n_timesteps and the hyperparameters"
         )
@@ -141,6 +158,81 @@ def load_preset(algo: str, env_id: str, path: str | Path | None = None) -> dict[
         return Preset.from_block(block).block
     except ValueError as error:
         raise PresetError(f"the preset {env_id!r} in {file}: {error}") from error
+
+
+def resolve_preset(
+    algo: str, env_id: str, path: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> tuple[Preset, str]:
+    """The preset a run trains with, and a line saying where it came from.
+
+    The env's block of ``path`` (default: the shipped file of ``algo``); when the shipped file has no
+    block for the env, :data:`DEFAULTS` and the algorithm's own defaults; ``overrides`` (e.g. from
+    ``--hyperparams``) replace keys of either.
+    """
+    try:
+        block = load_preset(algo, env_id, path)
+        source = f"the preset {env_id} of {path if path is not None else default_preset_path(algo).name}"
+    except MissingPresetError:
+        block = dict(DEFAULTS)
+        file = default_preset_path(algo)
+        source = (
+            f"no preset for {env_id} in {file.name}{_MISSING_HINT.get(file.stem, '')}: the defaults, "
+            f"{_describe_defaults(algo)} (change them with --hyperparams key:value)"
+        )
+    if overrides:
+        block = {**block, **overrides}
+        source += "; with --hyperparams " + " ".join(f"{key}:{value}" for key, value in overrides.items())
+    return Preset.from_block(block), source
+
+
+def _describe_defaults(algo: str) -> str:
+    import inspect
+
+    from qgym.training.registry import algorithm_class
+
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(algorithm_class(algo).__init__).parameters.items()
+        if name
+        in (
+            "learning_rate",
+            "gamma",
+            "exploration_fraction",
+            "exploration_initial_eps",
+            "exploration_final_eps",
+        )
+    }
+    return ", ".join(
+        [f"n_timesteps {DEFAULTS['n_timesteps']}", *(f"{key} {value}" for key, value in defaults.items())]
+    )
+
+
+def parse_hyperparams(pairs: list[str], algo: str) -> dict[str, Any]:
+    r"""RL Zoo's ``--hyperparams key:value ...`` as a preset block: values read as literals (numbers,
+    strings, lists, ``dict(...)``; a bare word like ``lin_0.01`` is a string), never ``eval``\ ed;
+    every key must be a run setting or an argument of ``algo``'s constructor."""
+    allowed = RUN_KEYS | constructor_arguments(algo)
+    block: dict[str, Any] = {}
+    for pair in pairs:
+        key, colon, text = pair.partition(":")
+        key = key.strip()
+        if not colon or not key or not text.strip():
+            raise ValueError(f"--hyperparams takes key:value pairs (e.g. learning_rate:0.05), got {pair!r}")
+        if key not in allowed:
+            raise ValueError(
+                f"--hyperparams {key}{nearest(key, allowed)} is not a setting of {algo}; "
+                f"it takes {', '.join(sorted(allowed))}"
+            )
+        try:
+            block[key] = parse_literal(text)
+        except ValueError:
+            if not re.fullmatch(r"[A-Za-z_][\w.+-]*", text.strip()):
+                raise ValueError(f"--hyperparams {key}: cannot read {text!r} as a value") from None
+            block[key] = text.strip()
+    try:
+        return normalize_preset(block)
+    except ValueError as error:
+        raise ValueError(f"--hyperparams: {error}") from None
 
 
 def normalize_preset(preset: dict[str, Any]) -> dict[str, Any]:

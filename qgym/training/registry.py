@@ -20,6 +20,7 @@ __all__ = [
     "algorithm_class",
     "check_algorithm",
     "check_env_id",
+    "constructor_arguments",
     "nearest",
 ]
 
@@ -70,6 +71,16 @@ def algorithm_class(algo: str) -> Any:
     else:
         module, name = "qgym.agents", TABULAR_ALGORITHMS[check_algorithm(algo)]
     return getattr(importlib.import_module(module), name)
+
+
+def constructor_arguments(algo: str) -> frozenset[str]:
+    """The keyword arguments ``algo``'s constructor takes, but for the policy, the env and private ones."""
+    import inspect
+
+    parameters = inspect.signature(algorithm_class(algo).__init__).parameters
+    return frozenset(
+        name for name in parameters if name not in {"self", "policy", "env"} and not name.startswith("_")
+    )
 
 
 def nearest(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str:

@@ -10,16 +10,19 @@ Tabular agents, DQN and QR-DQN share one preset format (RL Zoo's YAML) and one e
 from __future__ import annotations
 
 import datetime
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 
+from qgym.training.callbacks import EvaluationReport
 from qgym.training.envs import make_env
-from qgym.training.evaluation import Evaluation, evaluate
+from qgym.training.evaluation import Evaluation, evaluate, exact_optimum, exact_return
 from qgym.training.network_files import check_network_arguments, save_network_model
-from qgym.training.presets import Preset, load_preset
+from qgym.training.presets import Preset, resolve_preset
 from qgym.training.registry import DEEP_ALGORITHMS, algorithm_class, check_algorithm, check_env_id
 from qgym.training.runs import new_run_folder, write_yaml
 
@@ -36,6 +39,11 @@ class Run:
     evaluation: Evaluation
     interrupted: bool = False
     config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def preset_source(self) -> str:
+        """Where the hyperparameters came from, in a line (a preset file, or the defaults)."""
+        return str(self.config.get("preset_source", ""))
 
 
 def make_model(
@@ -77,6 +85,7 @@ def train(
     *,
     preset: dict[str, Any] | None = None,
     preset_path: str | Path | None = None,
+    hyperparams: dict[str, Any] | None = None,
     n_timesteps: int | None = None,
     seed: int = 0,
     log_folder: str | Path = "logs",
@@ -85,40 +94,55 @@ def train(
     progress: bool = False,
     verbose: int = 0,
     callback: Any = None,
+    report: Callable[[str], None] | None = None,
 ) -> Run:
     """Train ``algo`` on ``env_id`` and write a run folder; Ctrl-C stops early and keeps the model.
+
+    The hyperparameters are ``preset`` when given, else the env's preset (``preset_path``, default the
+    shipped file; the defaults where it has none), with ``hyperparams`` and ``n_timesteps`` on top.
 
     The folder ``log_folder/algo/<env name>_<N>`` gets ``model.zip``, ``config.yml`` (the resolved
     hyperparameters, plain YAML), ``progress.csv`` (SB3 logger), ``evaluations.npz`` (when
     ``eval_freq`` > 0, SB3's EvalCallback) and ``evaluation.yml`` (the final :func:`evaluate`).
+    ``report`` (e.g. ``print``) gets a line per evaluation during training and says what happens after
+    a Ctrl-C.
     """
-    from stable_baselines3.common.callbacks import CallbackList, EvalCallback
+    from stable_baselines3.common.callbacks import CallbackList, EvalCallback, ProgressBarCallback
     from stable_baselines3.common.logger import configure
 
+    say = report or (lambda line: None)
     check_algorithm(algo)
     check_env_id(env_id)
     if n_timesteps is not None and n_timesteps < 1:
         raise ValueError(f"n_timesteps must be a positive number of steps, got {n_timesteps}")
-    block = load_preset(algo, env_id, preset_path) if preset is None else preset
-    resolved = Preset.from_block(block).with_steps(n_timesteps)
+    if preset is None:
+        resolved, source = resolve_preset(algo, env_id, preset_path, hyperparams)
+    else:
+        resolved, source = Preset.from_block({**preset, **(hyperparams or {})}), "the preset given"
+    resolved = resolved.with_steps(n_timesteps)
     steps = resolved.n_timesteps
     if steps is None:
         raise ValueError(f"the preset for {env_id} needs n_timesteps (a positive number)")
+    model = make_model(algo, env_id, resolved, seed)  # first: a preset it refuses leaves no folder
     folder = new_run_folder(Path(log_folder) / algo, env_id)
     config = {
         "algo": algo,
         "env_id": env_id,
         "seed": seed,
         "hyperparameters": resolved.block,
+        "preset_source": source,
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
     }
     write_yaml(folder / "config.yml", config)
-
-    model = make_model(algo, env_id, resolved, seed)
+    say(f"{algo} on {env_id}: {steps:,} steps with {source}; run folder {folder}")
     model.set_logger(configure(str(folder), ["csv"] + (["stdout"] if verbose else [])))
     callbacks = [] if callback is None else [callback]
     if eval_freq > 0:
         eval_env = make_env(env_id, 1, resolved.env_wrapper, seed=seed + 10_000, own_rewards=True)
+        optimum = exact_optimum(env_id)
+        reporter = EvaluationReport(
+            say, lambda trained: exact_return(trained, env_id, resolved.env_wrapper), optimum
+        )
         callbacks.append(
             EvalCallback(
                 eval_env,
@@ -128,13 +152,22 @@ def train(
                 best_model_save_path=None,
                 deterministic=True,
                 verbose=verbose,
+                callback_after_eval=reporter if report is not None else None,
             )
         )
+    bar = ProgressBarCallback() if progress else None
     interrupted = False
     try:
-        model.learn(steps, callback=CallbackList(callbacks) if callbacks else None, progress_bar=progress)
+        every = [*callbacks, *([bar] if bar else [])]
+        with warnings.catch_warnings():
+            # SB3's progress bar is tqdm's rich one, which warns that it is experimental at every start.
+            warnings.filterwarnings("ignore", message="rich is experimental")
+            model.learn(steps, callback=CallbackList(every) if every else None)  # None: the lean loop
     except KeyboardInterrupt:
         interrupted = True
+        if bar is not None and getattr(bar, "pbar", None) is not None:
+            bar.on_training_end()  # stop the bar's clock: the run has stopped
+        say("stopping: saving the model, then evaluating it (Ctrl-C again skips the evaluation)")
     finally:
         model.logger.close()
         for item in callbacks:
@@ -145,6 +178,8 @@ def train(
         save_network_model(model, model_path)
     else:
         model.save(model_path)
+    if interrupted:
+        say(f"saved {model_path}")
     evaluation = evaluate(model, env_id, eval_episodes, seed=seed + 20_000, env_wrapper=resolved.env_wrapper)
     result = {**evaluation.as_dict(), "timesteps": int(model.num_timesteps), "interrupted": interrupted}
     write_yaml(folder / "evaluation.yml", result)
@@ -157,9 +192,9 @@ def _check_table_fits(algo: str, env_id: str, env: Any) -> None:
 
     if isinstance(env.observation_space, gym.spaces.Box):
         raise ValueError(
-            f"{algo} on {env_id} needs a tabular observation, got {env.observation_space}: a table cannot "
-            "hold this env; train --algo dqn, or add env_wrapper: qgym.wrappers.DiscretizeObservation "
-            "to its preset"
+            f"{algo} on {env_id} needs a tabular observation, got a Box {env.observation_space.shape}: "
+            "a table cannot hold this env; train --algo dqn, or add env_wrapper: "
+            "qgym.wrappers.DiscretizeObservation to its preset"
         )
     try:
         states, actions = StateIndexer(env.observation_space), ActionIndexer(env.action_space)

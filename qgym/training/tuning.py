@@ -11,6 +11,7 @@ processes on many machines share one study (Optuna's RDB storage: nothing home-m
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ __all__ = [
     "default_storage",
     "preset_block",
     "sample_hyperparameters",
+    "score_meaning",
     "tune",
     "write_preset_block",
 ]
@@ -44,6 +46,8 @@ class TuneResult:
     n_trials_done: int
     best_value: float
     best_block: dict[str, Any]
+    interrupted: bool = False
+    """Ctrl-C stopped the search; the best block is the best of the trials finished."""
 
 
 def default_storage(folder: str | Path = ".") -> str:
@@ -61,8 +65,13 @@ def tune(
     n_timesteps: int | None = None,
     eval_episodes: int = 20,
     seed: int = 0,
+    report: Callable[[str], None] | None = None,
 ) -> TuneResult:
-    """Run ``n_trials`` trials of the study (created, or joined when it exists) and return its best block."""
+    """Run ``n_trials`` trials of the study (created, or joined when it exists) and return its best block.
+
+    ``report`` (e.g. ``print``) gets a line per finished trial with the best so far. Ctrl-C stops
+    after the trial at hand: the result is then the best of the trials finished (``interrupted``).
+    """
     import optuna
 
     check_algorithm(algo)
@@ -78,14 +87,45 @@ def tune(
     study_name = study_name or f"{algo}-{env_id.replace('/', '-')}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _open_study(storage, study_name)
+    first_number = len(study.trials)
 
     def objective(trial: Any) -> float:
         hyperparameters = {**base, **sample_hyperparameters(algo, trial), "n_timesteps": steps}
         return _score(algo, env_id, hyperparameters, seed + trial.number, eval_episodes)
 
-    study.optimize(objective, n_trials=n_trials)
+    started = time.perf_counter()
+
+    def tell(study: Any, trial: Any) -> None:
+        if report is None or trial.value is None:
+            return
+        best = study.best_trial
+        report(
+            f"trial {trial.number}: score {trial.value:.2f}; best so far {best.value:.2f} "
+            f"(trial {best.number}); {time.perf_counter() - started:.0f} s"
+        )
+
+    interrupted = False
+    try:
+        study.optimize(objective, n_trials=n_trials, callbacks=[tell])
+    except KeyboardInterrupt:
+        interrupted = True
+    finished = [t for t in study.trials if t.value is not None]
+    if not finished:
+        raise KeyboardInterrupt if interrupted else ValueError(f"no trial of the study {study_name} finished")
     best = {**base, **_from_params(study.best_trial.params), "n_timesteps": steps}
-    return TuneResult(study_name, storage, n_trials, float(study.best_value), preset_block(best))
+    done = sum(1 for t in finished if t.number >= first_number)
+    return TuneResult(study_name, storage, done, float(study.best_value), preset_block(best), interrupted)
+
+
+def score_meaning(env_id: str) -> str:
+    """What a trial's score is on ``env_id``, in words."""
+    from qgym.training.evaluation import exact_optimum
+
+    if exact_optimum(env_id) is not None:
+        return "the greedy policy's exact return as % of the exact optimum"
+    return (
+        "the mean return's edge over the env family's heuristic on the same episodes (else the mean return)"
+    )
 
 
 def sample_hyperparameters(algo: str, trial: Any) -> dict[str, Any]:
