@@ -7,6 +7,7 @@ model. Both give a :class:`~qgym.viewing.screen.Hint` for the panel and values p
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -39,6 +40,22 @@ class OptimalAdvisor:
                 f"(e.g. qgym train --algo dqn --env {env_id}) and pass --hint MODEL instead"
             ) from None
         return cls(env, values)
+
+    @classmethod
+    def where_solvable(cls, env: gym.Env[Any, Any], env_id: str, required: bool) -> OptimalAdvisor | None:
+        """The advisor where ``env`` has an exact model, else None (or, when ``required``, the
+        ValueError of :meth:`for_env`). Solving a large model says so first: it takes seconds."""
+        try:
+            model = planning.model_of(env)
+        except ValueError:
+            if required:
+                cls.for_env(env, env_id)  # raises the sentence that says what to do
+            return None
+        if model.n_states > 100_000:
+            print(
+                f"solving {env_id} exactly ({model.n_states:,} states) to grade the moves...", file=sys.stderr
+            )
+        return cls.for_env(env, env_id)
 
     @property
     def optimum(self) -> float:
@@ -99,6 +116,7 @@ def summary_lines(
     state_label: Callable[[int], str],
     action_names: Sequence[str],
     person: bool = True,
+    state_legend: str | None = None,
 ) -> list[str]:
     """The end of an episode: the return against the optimum, then (with the moves graded) the total
     regret, the luck, and the three costliest moves with their step and state."""
@@ -113,7 +131,7 @@ def summary_lines(
     whose = "your" if person else "its"
     lines.append(
         f"{whose} choices gave away {grade.total_regret:.1f} on average (total regret over "
-        f"{len(grade.moves)} moves); luck {luck:+.1f}"
+        f"{len(grade.moves)} moves); luck of the draw {luck:+.1f}"
     )
     costly = grade.costliest(3)
     if not costly:
@@ -123,6 +141,8 @@ def summary_lines(
             f"  step {move.step} at {state_label(move.state)}: {_name(action_names, move.action)}, "
             f"best {_name(action_names, move.best_action)} (cost {move.regret:.2f})"
         )
+    if costly and state_legend:
+        lines.append(f"  (states: {state_legend})")
     return lines
 
 

@@ -10,7 +10,6 @@ or the window's close button.
 from __future__ import annotations
 
 import enum
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
-from qgym import planning, scoring
+from qgym import scoring
 from qgym.envs.interface import Overlay
 from qgym.envs.rendering import import_pygame
 from qgym.training.evaluation import exact_optimum
@@ -28,7 +27,7 @@ from qgym.viewing.advice import OptimalAdvisor, agent_cell_values, agent_hint, s
 from qgym.viewing.agent import Agent, load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
 from qgym.viewing.screen import Hint, Screen, hud_lines
-from qgym.viewing.views import legend_of, state_names, view_of
+from qgym.viewing.views import agent_on_cells, legend_of, state_names, view_of
 
 __all__ = [
     "Command",
@@ -157,6 +156,7 @@ class PlaySession:
         self.legend = [] if legend is None else legend.legend(40)
         names = state_names(self.env)
         self.state_label = (lambda s: f"s{s}") if names is None else names.state_label
+        self.state_legend = None if names is None else names.state_legend()
         self.reset()
 
     def reset(self) -> None:
@@ -233,7 +233,10 @@ class PlaySession:
         the costliest moves (where the env has an exact model)."""
         if not self.episode_over:
             return None
-        return summary_lines(self.total, self.optimum, self.grade(), self.state_label, self.names)
+        grade = self.grade()
+        return summary_lines(
+            self.total, self.optimum, grade, self.state_label, self.names, state_legend=self.state_legend
+        )
 
     def help_lines(self) -> list[str]:
         """The keys of the actions, two a line, then the control keys."""
@@ -245,7 +248,7 @@ class PlaySession:
         controls = ["R restart", "Esc quit", "F1 help"]
         if self.agent is not None or self.optimal_hints:
             controls += ["Tab hint", "Q values"]
-        if self.advisor is not None or self.agent is not None:
+        if (self.advisor is not None or self.agent is not None) and agent_on_cells(self.env) is not None:
             controls += ["V heat map"]
         lines = ["".join(keys[i : i + 2]).rstrip() for i in range(0, len(keys), 2)]
         return [*lines, "  ".join(controls[:3]), "  ".join(controls[3:])]
@@ -291,7 +294,7 @@ def play(
     try:
         optimal = hint_path is not None and str(hint_path) == OPTIMAL
         agent = None if hint_path is None or optimal else load_agent(hint_path, env, env_id, trust_pickle)
-        advisor = _advisor(env, env_id, required=optimal)
+        advisor = OptimalAdvisor.where_solvable(env, env_id, required=optimal)
         recorder = None if record_dir is None else EpisodeRecorder(env, env_id)
         session = PlaySession(
             env,
@@ -313,7 +316,14 @@ def play(
     finally:
         env.close()
     for episode, (total, grade) in enumerate(zip(session.returns, session.grades, strict=True), start=1):
-        lines = summary_lines(total, session.optimum, grade, session.state_label, session.names)
+        lines = summary_lines(
+            total,
+            session.optimum,
+            grade,
+            session.state_label,
+            session.names,
+            state_legend=session.state_legend,
+        )
         print(f"episode {episode}: " + "\n  ".join(lines))
     if recorder is not None and record_dir is not None:
         save_and_report(recorder, record_dir, "human", "a person playing qgym play", session.optimum)
@@ -369,19 +379,6 @@ def redraw(session: PlaySession, screen: Screen) -> None:
 def render_frame(env: gym.Env[Any, Any], size: tuple[int, int] | None = None) -> NDArray[np.uint8]:
     """The env's current frame, as every viewer draws it (at ``size`` when given)."""
     return view_of(env).draw(Overlay(size=size) if size is not None else None)
-
-
-def _advisor(env: gym.Env[Any, Any], env_id: str, required: bool) -> OptimalAdvisor | None:
-    """The exact optimum for hints and grading; without ``required``, None where there is no model."""
-    try:
-        model = planning.model_of(env)
-    except ValueError:
-        if required:
-            OptimalAdvisor.for_env(env, env_id)  # raises the sentence that says what to do
-        return None
-    if model.n_states > 100_000:
-        print(f"solving {env_id} exactly ({model.n_states:,} states) to grade your moves...", file=sys.stderr)
-    return OptimalAdvisor.for_env(env, env_id)
 
 
 def _env_name(env: gym.Env[Any, Any]) -> str:

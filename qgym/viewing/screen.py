@@ -176,14 +176,14 @@ class Screen:
         pygame = import_pygame()
         y = self._text(self.font, "legend", x, y, _MUTED)
         column = (PANEL_WIDTH - 20) // 2
-        row_height = 24
+        row_height = 30
         for index, (label, icon) in enumerate(legend):
             row, col = divmod(index, 2)
             left, top = x + col * column, y + row * row_height
             image = pygame.surfarray.make_surface(np.transpose(icon, (1, 0, 2)))
-            image = pygame.transform.smoothscale(image, (20, 20))
+            image = pygame.transform.smoothscale(image, (26, 26))
             self.surface.blit(image, (left, top))
-            self.surface.blit(self.small.render(label, True, _INK), (left + 24, top + 3))
+            self.surface.blit(self.small.render(label, True, _INK), (left + 30, top + 6))
         return y + row_height * ((len(legend) + 1) // 2)
 
     def _banner(self, lines: list[str]) -> None:
@@ -197,6 +197,8 @@ class Screen:
         pygame.draw.rect(self.surface, _INK, area, width=1, border_radius=6)
         for row, line in enumerate(lines):
             font = self.big_font if row == 0 else self.font
+            if font.size(line)[0] > width - 40:
+                font = self.small
             self._text(font, line, 20, top + 8 + 22 * row, _INK)
 
 

@@ -117,8 +117,8 @@ def draw_frame(
         _draw_heat(pygame, surface, values, config, left, top, side)
     row, col = divmod(cell, config.cols)
     x, y = left + col * side, top + row * side
-    pygame.draw.rect(surface, _AGENT, (x, y, side, side), width=max(5, side // 17))
-    pygame.draw.circle(surface, _AGENT, (x + side - side // 6, y + side // 6), max(4, side // 10))
+    pygame.draw.rect(surface, _AGENT, (x, y, side, side), width=max(5, side // 40))
+    pygame.draw.circle(surface, _AGENT, (x + side - side // 8, y + side // 8), min(max(4, side // 10), 20))
     _draw_strip(pygame, surface, status, rained, pygame.Rect(0, height - strip, width, strip), overlay)
     if overlay.action is not None:
         _draw_advice(pygame, surface, Action(overlay.action), x, y, side)
@@ -308,7 +308,7 @@ def _draw_advice(pygame: Any, surface: Any, action: Action, x: int, y: int, side
             ],
         )
         return
-    font = pygame.font.SysFont("dejavusans,sans", max(14, side // 6), bold=True)
+    font = pygame.font.SysFont("dejavusans,sans", min(max(14, side // 6), 40), bold=True)
     label = font.render(ACTION_NAMES[action], True, (255, 255, 255))
     box = label.get_rect(center=(cx, y + side * 3 // 10))
     pygame.draw.rect(surface, _HINT, box.inflate(8, 4), border_radius=4)
