@@ -293,9 +293,9 @@ def _draw_advice(pygame: Any, surface: Any, action: Action, x: int, y: int, side
     cx, cy = x + side // 2, y + side // 2
     if action in _MOVES:
         dx, dy = _MOVES[action]
-        reach, head = side * 2 // 5, max(10, side // 6)
+        reach, head = side * 2 // 5, min(max(10, side // 6), 40)
         tip = (cx + dx * reach, cy + dy * reach)
-        pygame.draw.line(surface, _HINT, (cx, cy), tip, max(4, side // 14))
+        pygame.draw.line(surface, _HINT, (cx, cy), tip, min(max(4, side // 14), 14))
         side_step = (-dy * head * 3 // 4, dx * head * 3 // 4)
         back = (tip[0] - dx * head, tip[1] - dy * head)
         pygame.draw.polygon(
