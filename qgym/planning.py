@@ -258,6 +258,11 @@ class OptimalValues:
         self._q: tuple[int, FloatArray] | None = None
 
     @property
+    def tables_held(self) -> int:
+        """How many value tables (one per step, ``n_states`` floats each) are in memory now."""
+        return len(self._kept) + len(self._block)
+
+    @property
     def optimum(self) -> float:
         """The optimal expected return from the start distribution (:func:`expected_return` of ``V*_0``)."""
         return expected_return(self.model, self.values(0))

@@ -35,10 +35,11 @@ def test_checkpointed_values_equal_the_kept_ones_at_every_step() -> None:
     kept = _solved("qgym/Trading-ChainRegime-v0")
     checkpointed = _solved("qgym/Trading-ChainRegime-v0", keep_all=0)
     assert checkpointed.every == 10, "ceil(sqrt(100)) steps between checkpoints"
-    assert len(checkpointed._kept) == 11
+    assert checkpointed.tables_held == 11, "steps 0, 10, ..., 100"
+    assert kept.tables_held == 101
     for step in [*range(kept.horizon + 1), 37, 3, 99, 0]:  # forwards, then jumping back and forth
         np.testing.assert_array_equal(checkpointed.values(step), kept.values(step))
-    assert len(checkpointed._block) <= checkpointed.every - 1, "one block between checkpoints is kept"
+        assert checkpointed.tables_held <= 11 + 9, "and one block of the nine steps between two of them"
 
 
 def test_an_optimal_move_has_no_regret_and_a_bad_one_costs_the_exact_gap() -> None:
