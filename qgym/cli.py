@@ -136,7 +136,19 @@ def _add_viewing_commands(commands: Any) -> None:
     play = commands.add_parser("play", help="play an env yourself in a window, one key press per step")
     play.add_argument("env", metavar="ID", help="a qgym env ID, e.g. qgym/GridFarm-2x2-v0")
     play.add_argument("--seed", type=int, default=None, help="seed of the first episode (R adds one)")
-    play.add_argument("--hint", metavar="MODEL", default=None, help="a trained model whose advice to show")
+    play.add_argument(
+        "--hint",
+        metavar="optimal|MODEL",
+        default=None,
+        help="show advice: 'optimal' for the exact optimum's Q-values and the regret of each move (envs "
+        "with an exact model), or a trained model file",
+    )
+    play.add_argument(
+        "--record",
+        metavar="DIR",
+        default=None,
+        help="keep the episodes as a Minari dataset in DIR (qgym[minari])",
+    )
     _add_trust_flag(play)
     play.set_defaults(run=_play)
 
@@ -146,6 +158,12 @@ def _add_viewing_commands(commands: Any) -> None:
     enjoy.add_argument("--episodes", type=_positive_int, default=1, help="episodes to watch (default 1)")
     enjoy.add_argument("--fps", type=float, default=4.0, help="steps a second (default 4; + and - change it)")
     enjoy.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    enjoy.add_argument(
+        "--record",
+        metavar="DIR",
+        default=None,
+        help="keep the episodes as a Minari dataset in DIR (qgym[minari])",
+    )
     _add_trust_flag(enjoy)
     enjoy.set_defaults(run=_enjoy)
 
@@ -182,7 +200,9 @@ def _add_viewing_commands(commands: Any) -> None:
 def _play(args: argparse.Namespace) -> int:
     from qgym.viewing.play import play
 
-    return play(args.env, seed=args.seed, hint_path=args.hint, trust_pickle=args.trust_pickle)
+    return play(
+        args.env, seed=args.seed, hint_path=args.hint, trust_pickle=args.trust_pickle, record_dir=args.record
+    )
 
 
 def _enjoy(args: argparse.Namespace) -> int:
@@ -195,6 +215,7 @@ def _enjoy(args: argparse.Namespace) -> int:
         fps=args.fps,
         seed=args.seed,
         trust_pickle=args.trust_pickle,
+        record_dir=args.record,
     )
     return 0
 

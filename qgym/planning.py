@@ -13,6 +13,7 @@ follows :class:`TransitionModel` (the grid farm's factored model, exact for fiel
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -21,7 +22,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "KEEP_ALL_VALUES",
     "FiniteHorizonSolution",
+    "OptimalValues",
     "Solution",
     "TabularModel",
     "TransitionModel",
@@ -216,6 +219,82 @@ def backward_induction(model: TransitionModel, horizon: int, gamma: float = 1.0)
         policy[step] = greedy_policy(q)
         values = q.max(axis=1)
     return FiniteHorizonSolution(q, values, policy, horizon)
+
+
+KEEP_ALL_VALUES = 10_000_000
+""":class:`OptimalValues` keeps every step's values up to this many floats (80 MB); above, checkpoints."""
+
+
+class OptimalValues:
+    """The optimal values ``V*_t`` of every step ``t = 0 .. horizon`` of a finite-horizon problem, and
+    ``Q*_t(s, .)`` of any state: what grading a move (:mod:`qgym.scoring`) and an optimal hint need.
+
+    ``V*_t`` is the best expected return with ``horizon - t`` steps left (``V*_horizon = 0``). Keeping
+    every step takes ``(horizon + 1) x n_states`` floats: 565 MB for the 2x3 farm's 100-step season.
+    Up to :data:`KEEP_ALL_VALUES` floats every step is kept; above, only every ``k``-th step
+    (``k = ceil(sqrt(horizon))``) is, and the steps between two kept ones are recomputed from the one
+    above when first asked and kept until another block is asked: about ``2 sqrt(horizon)`` value
+    tables in memory, and a walk forwards through the season (a game, a graded episode) recomputes each
+    block once, one more backward induction in all.
+    """
+
+    def __init__(
+        self, model: TransitionModel, horizon: int, gamma: float = 1.0, keep_all: int = KEEP_ALL_VALUES
+    ) -> None:
+        if horizon < 1:
+            raise ValueError(f"horizon must be a positive number of steps, got {horizon}")
+        _check_gamma(gamma)
+        self.model = model
+        self.horizon = horizon
+        self.gamma = gamma
+        self.every = 1 if (horizon + 1) * model.n_states <= keep_all else math.isqrt(horizon - 1) + 1
+        values = np.zeros(model.n_states)
+        self._kept: dict[int, FloatArray] = {horizon: values}
+        for step in reversed(range(horizon)):
+            values = model.backup(values, gamma).max(axis=1)
+            if step % self.every == 0:
+                self._kept[step] = values
+        self._block: dict[int, FloatArray] = {}
+        self._q: tuple[int, FloatArray] | None = None
+
+    @property
+    def tables_held(self) -> int:
+        """How many value tables (one per step, ``n_states`` floats each) are in memory now."""
+        return len(self._kept) + len(self._block)
+
+    @property
+    def optimum(self) -> float:
+        """The optimal expected return from the start distribution (:func:`expected_return` of ``V*_0``)."""
+        return expected_return(self.model, self.values(0))
+
+    def values(self, step: int) -> FloatArray:
+        """``V*_step`` for every state (read-only: the array is shared)."""
+        if not 0 <= step <= self.horizon:
+            raise ValueError(f"step must be in [0, {self.horizon}], got {step}")
+        if step in self._kept:
+            return self._kept[step]
+        if step not in self._block:
+            base = step - step % self.every
+            top = min(base + self.every, self.horizon)
+            values, block = self._kept[top], {}
+            for earlier in reversed(range(base + 1, top)):
+                values = self.model.backup(values, self.gamma).max(axis=1)
+                block[earlier] = values
+            self._block = block
+        return self._block[step]
+
+    def q(self, step: int, state: int) -> FloatArray:
+        """``Q*_step(state, a)`` for every action: the best expected return from ``state`` at ``step``
+        after taking ``a`` (a fresh array)."""
+        if not 0 <= step < self.horizon:
+            raise ValueError(
+                f"step must be in [0, {self.horizon - 1}] (a move comes before the end), got {step}"
+            )
+        if not 0 <= state < self.model.n_states:
+            raise ValueError(f"state must be in [0, {self.model.n_states - 1}], got {state}")
+        if self._q is None or self._q[0] != step:
+            self._q = (step, self.model.backup(self.values(step + 1), self.gamma))
+        return np.array(self._q[1][state], dtype=np.float64)
 
 
 def evaluate_policy(

@@ -3,10 +3,12 @@
 Play, enjoy, record, the plots and the evaluation never import an env family or read a private name:
 they ask the env (its ``unwrapped``) through these protocols. A family implements :class:`EnvView`
 (every qgym env), :class:`StateNames` (envs with an exact model: readable names of its states),
-:class:`GridView` (envs whose agent walks a grid: policy pictures) and :class:`HasHeuristic` (a
-hand-written policy to beat where no exact optimum is known). ``qgym.viewing.views`` gives
-Gymnasium's toy-text envs and any other env the same :class:`EnvView`, so a new family gets play,
-enjoy, record and plots by implementing these methods, without editing the viewers.
+:class:`GridView` (envs whose agent walks a grid: policy pictures), :class:`AgentOnCells` (the same
+moment with the agent on each cell: value heat maps), :class:`HasLegend` (what the frame's symbols
+mean) and :class:`HasHeuristic` (a hand-written policy to beat where no exact optimum is known).
+``qgym.viewing.views`` gives Gymnasium's toy-text envs and any other env the same :class:`EnvView`, so
+a new family gets play, enjoy, record and plots by implementing these methods, without editing the
+viewers.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["EnvView", "GridView", "HasHeuristic", "Overlay", "Policy", "StateNames"]
+__all__ = [
+    "AgentOnCells",
+    "EnvView",
+    "GridView",
+    "HasHeuristic",
+    "HasLegend",
+    "Overlay",
+    "Policy",
+    "StateNames",
+]
 
 Policy = Callable[[Any, int], int]
 """A policy as the rollouts call it: ``policy(observation, step) -> action`` (``step`` counts from 0
@@ -31,6 +42,14 @@ class Overlay:
 
     action: int | None = None
     """An advised action, drawn where it acts (an arrow from the farmer, a marker on the price)."""
+    cell_values: tuple[float, ...] | None = None
+    """A value for every cell of the env's grid (row-major, :class:`GridView` envs), drawn as a heat map
+    with a colour bar; other envs ignore it."""
+    values_title: str = "value"
+    """What ``cell_values`` are, for the colour bar (e.g. ``"V* if the farmer stood here"``)."""
+    size: tuple[int, int] | None = None
+    """The (width, height) in pixels the frame should fill, the drawing scaled and centred in it;
+    None: the env's own size, the one ``render()`` gives."""
 
 
 @runtime_checkable
@@ -76,6 +95,29 @@ class GridView(Protocol):
     def grid_observations(self, context: Sequence[int] | None = None) -> list[Any]:
         """The observation with the agent on each cell (row-major), the rest of the state set by
         ``context`` (the farm: every plot's crop stage; empty by default)."""
+        ...
+
+
+@runtime_checkable
+class AgentOnCells(Protocol):
+    """A grid env's present moment with the agent moved to each cell: for a value heat map."""
+
+    def observations_on_cells(self) -> list[Any]:
+        """The observation with the agent on each cell (row-major), the rest of the state as it is now."""
+        ...
+
+    def states_on_cells(self) -> list[int]:
+        """The exact model's state index with the agent on each cell, the rest as now (model envs only)."""
+        ...
+
+
+@runtime_checkable
+class HasLegend(Protocol):
+    """An env whose frame uses symbols a viewer should explain (crop stages, markers)."""
+
+    def legend(self, size: int) -> list[tuple[str, NDArray[np.uint8]]]:
+        """What each symbol means: ``(label, icon)`` pairs, each icon (size, size, 3) uint8, drawn as
+        the frame draws it."""
         ...
 
 

@@ -1,7 +1,8 @@
 """Watch a trained agent play: ``qgym enjoy MODEL [--env ID]``.
 
 The agent plays through :func:`qgym.training.run_episode`; the window shows each step with the
-agent's advice drawn by the env and its Q-values in the panel.
+agent's advice drawn by the env and its Q-values in the panel. ``record_dir`` keeps the episodes as a
+Minari dataset (:mod:`qgym.viewing.datasets`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from qgym.training.evaluation import exact_optimum
 from qgym.training.models import guess_env_id
 from qgym.training.rollouts import run_episode
 from qgym.viewing.agent import load_agent
+from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
 from qgym.viewing.screen import Hint, Screen, episode_summary, hud_lines
-from qgym.viewing.views import view_of
+from qgym.viewing.views import legend_of, view_of
 
 __all__ = ["enjoy"]
 
@@ -33,10 +35,12 @@ def enjoy(
     seed: int | None = 0,
     idle_timeout: float | None = None,
     trust_pickle: bool = False,
+    record_dir: str | Path | None = None,
 ) -> list[float]:
     """Watch the agent for ``episodes`` episodes at ``fps`` steps a second; returns the episode returns.
 
-    Keys: space pauses, + and - change the speed, Esc or closing the window stops.
+    Keys: space pauses, + and - change the speed, Esc or closing the window stops. With ``record_dir``
+    the episodes watched are written there as a Minari dataset when the window closes.
     """
     if env_id is None:
         env_id = guess_env_id(model_path)
@@ -45,9 +49,12 @@ def enjoy(
     env = gym.make(env_id, render_mode="rgb_array")
     returns: list[float] = []
     screen: Screen | None = None
+    recorder = None if record_dir is None else EpisodeRecorder(env, env_id)
     try:
         agent = load_agent(model_path, env, env_id, trust_pickle)
         view = view_of(env)
+        legend_source = legend_of(env)
+        legend = [] if legend_source is None else legend_source.legend(40)
         optimum = exact_optimum(env_id)
         horizon = env.spec.max_episode_steps if env.spec is not None else None
         pygame = import_pygame()
@@ -55,7 +62,20 @@ def enjoy(
         paused, stop = False, False
         for episode in range(episodes):
             banner = None
-            for step in run_episode(env, agent.act, None if seed is None else seed + episode):
+            episode_seed = seed + episode if seed is not None else fresh_seed() if recorder else None
+            for step in run_episode(env, agent.act, episode_seed):
+                if recorder is not None:
+                    if step.action is None:
+                        recorder.start(episode_seed, step.observation, step.info)
+                    else:
+                        recorder.step(
+                            step.action,
+                            step.observation,
+                            step.reward,
+                            step.terminated,
+                            step.truncated,
+                            step.info,
+                        )
                 if step.done:
                     returns.append(step.episode_return)
                     banner = episode_summary(step.episode_return, optimum, person=False)
@@ -63,17 +83,18 @@ def enjoy(
                 hint = (
                     None if step.done else Hint(agent.act(step.observation), agent.q_values(step.observation))
                 )
-                frame = view.draw(None if hint is None else Overlay(action=hint.action))
                 if screen is None:
-                    screen = Screen((frame.shape[1], frame.shape[0]), f"qgym enjoy {agent.name} on {env_id}")
+                    screen = Screen(f"qgym enjoy {agent.name} on {env_id}")
                 hud = [
                     f"episode  {episode + 1} / {episodes}",
                     *hud_lines(view, horizon, step.t, step.episode_return, step.reward),
                     f"speed    {fps:g} steps/s",
                 ]
                 while True:  # show this step until it is time for the next (longer while paused)
-                    screen.draw(frame, agent.name, hud, _ENJOY_KEYS, hint, view.action_names, banner)
-                    stop, paused, fps = _read_keys(pygame, paused, fps)
+                    advice = None if hint is None else hint.action
+                    frame = view.draw(Overlay(action=advice, size=screen.pane))
+                    screen.draw(frame, agent.name, hud, _ENJOY_KEYS, hint, view.action_names, banner, legend)
+                    stop, paused, fps = _read_keys(pygame, screen, paused, fps)
                     clock.tick(fps)
                     if stop or not paused:
                         break
@@ -87,14 +108,18 @@ def enjoy(
         if screen is not None:
             screen.close()
         env.close()
+    if recorder is not None and record_dir is not None:
+        save_and_report(recorder, record_dir, "agent", f"{agent.name} in qgym enjoy", optimum)
     return returns
 
 
-def _read_keys(pygame: Any, paused: bool, fps: float) -> tuple[bool, bool, float]:
-    """(stop, paused, fps) after the window's pending events."""
+def _read_keys(pygame: Any, screen: Screen, paused: bool, fps: float) -> tuple[bool, bool, float]:
+    """(stop, paused, fps) after the window's pending events (a resize is followed at once)."""
     for event in pygame.event.get():
         if event.type == pygame.QUIT:
             return True, paused, fps
+        if event.type in (pygame.VIDEORESIZE, pygame.WINDOWSIZECHANGED):
+            screen.resized()
         if event.type == pygame.KEYDOWN:
             if event.key == pygame.K_ESCAPE:
                 return True, paused, fps

@@ -1,9 +1,10 @@
-"""Turn-based human play in a pygame window: ``qgym play ID``.
+"""Turn-based human play in a pygame window: ``qgym play ID [--hint optimal|MODEL] [--record DIR]``.
 
 One key press is one step. The pieces are separate so each can be tested alone: :func:`handle_key`
 turns a key into a :class:`Command` (a pure function), :class:`PlaySession` applies commands to the
-env and keeps the score (no pygame), :class:`~qgym.viewing.screen.Screen` draws a session, and
-:func:`run_loop` reads window events until Esc or the window's close button.
+env, keeps the score and grades every move against Q* where the env has an exact model (no pygame),
+:class:`~qgym.viewing.screen.Screen` draws a session, and :func:`run_loop` reads window events until Esc
+or the window's close button.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
+from qgym import scoring
 from qgym.envs.interface import Overlay
 from qgym.envs.rendering import import_pygame
 from qgym.training.evaluation import exact_optimum
+from qgym.viewing.advice import OptimalAdvisor, agent_cell_values, agent_hint, summary_lines
 from qgym.viewing.agent import Agent, load_agent
-from qgym.viewing.screen import Hint, Screen, episode_summary, hud_lines
-from qgym.viewing.views import view_of
+from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
+from qgym.viewing.screen import Hint, Screen, hud_lines
+from qgym.viewing.views import agent_on_cells, legend_of, state_names, view_of
 
 __all__ = [
     "Command",
@@ -38,6 +42,9 @@ __all__ = [
     "run_loop",
 ]
 
+OPTIMAL = "optimal"
+"""``--hint optimal``: advice from the exact optimum instead of a model file."""
+
 
 class CommandKind(enum.Enum):
     """What a key press asks for."""
@@ -48,6 +55,7 @@ class CommandKind(enum.Enum):
     TOGGLE_HELP = "toggle_help"
     TOGGLE_HINT = "toggle_hint"
     TOGGLE_Q = "toggle_q"
+    TOGGLE_VALUES = "toggle_values"
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,8 @@ class Command:
 
 
 def reserved_keys() -> dict[int, CommandKind]:
-    """The control keys every game shares: Esc quits, R restarts, F1 help, Tab hint, Q Q-values."""
+    """The control keys every game shares: Esc quits, R restarts, F1 help, Tab hint, Q Q-values,
+    V the value heat map."""
     pygame = import_pygame()
     return {
         pygame.K_ESCAPE: CommandKind.QUIT,
@@ -67,6 +76,7 @@ def reserved_keys() -> dict[int, CommandKind]:
         pygame.K_F1: CommandKind.TOGGLE_HELP,
         pygame.K_TAB: CommandKind.TOGGLE_HINT,
         pygame.K_q: CommandKind.TOGGLE_Q,
+        pygame.K_v: CommandKind.TOGGLE_VALUES,
     }
 
 
@@ -106,16 +116,25 @@ def key_map(env: gym.Env[Any, Any]) -> dict[int, int]:
 
 @dataclass
 class PlaySession:
-    """One person's game: the env (``rgb_array`` mode), the score and what the screen shows."""
+    """One person's game: the env (``rgb_array`` mode), the score and what the screen shows.
+
+    With an ``advisor`` (the env's exact optimum) every move is graded: its regret shows in the HUD
+    while hints are on, and the end of each episode sums it up (:meth:`summary`). The hints come from
+    the ``agent`` when there is one, else from the advisor when ``optimal_hints`` is set.
+    """
 
     env: gym.Env[Any, Any]
     env_id: str
     seed: int | None = None
     optimum: float | None = None
     agent: Agent | None = None
+    advisor: OptimalAdvisor | None = None
+    optimal_hints: bool = False
+    recorder: EpisodeRecorder | None = None
     show_help: bool = True
     show_hint: bool = False
     show_q: bool = False
+    show_values: bool = False
     observation: Any = None
     info: dict[str, Any] = field(default_factory=dict)
     steps: int = 0
@@ -124,19 +143,34 @@ class PlaySession:
     episode_over: bool = False
     episodes: int = 0
     returns: list[float] = field(default_factory=list)
+    moves: list[scoring.Move] = field(default_factory=list)
+    """This episode's moves, graded against Q* (with an advisor)."""
+    grades: list[scoring.Grade | None] = field(default_factory=list)
+    """One per finished episode, beside :attr:`returns`."""
 
     def __post_init__(self) -> None:
         self.view = view_of(self.env)
         self.names = list(self.view.action_names)
         self.keymap = key_map(self.env)
+        legend = legend_of(self.env)
+        self.legend = [] if legend is None else legend.legend(40)
+        names = state_names(self.env)
+        self.state_label = (lambda s: f"s{s}") if names is None else names.state_label
+        self.state_legend = None if names is None else names.state_legend()
         self.reset()
 
     def reset(self) -> None:
-        """Start a new episode: the given seed first, then seed + 1, + 2, ... (random without a seed)."""
+        """Start a new episode: the given seed first, then seed + 1, + 2, ... (random without a seed;
+        a recorded game draws one, so every episode can be replayed)."""
         seed = None if self.seed is None else self.seed + self.episodes
+        if seed is None and self.recorder is not None:
+            seed = fresh_seed()
         self.observation, self.info = self.env.reset(seed=seed)
+        if self.recorder is not None:
+            self.recorder.start(seed, self.observation, self.info)
         self.episodes += 1
         self.steps, self.total, self.last_reward, self.episode_over = 0, 0.0, 0.0, False
+        self.moves = []
 
     def apply(self, command: Command) -> bool:
         """Carry out ``command``; False when the game should end."""
@@ -150,69 +184,149 @@ class PlaySession:
             self.show_hint = not self.show_hint
         elif command.kind is CommandKind.TOGGLE_Q:
             self.show_q = not self.show_q
+        elif command.kind is CommandKind.TOGGLE_VALUES:
+            self.show_values = not self.show_values
         elif command.kind is CommandKind.ACT and not self.episode_over:
             self.step(int(command.action if command.action is not None else 0))
         return True
 
     def step(self, action: int) -> None:
-        """Take one step and keep the score."""
+        """Grade the move (with an advisor), take it and keep the score."""
+        if self.advisor is not None:
+            self.moves.append(self.advisor.grade(self.steps, action))
         self.observation, reward, terminated, truncated, self.info = self.env.step(action)
+        if self.recorder is not None:
+            self.recorder.step(action, self.observation, float(reward), terminated, truncated, self.info)
         self.steps += 1
         self.last_reward = float(reward)
         self.total += self.last_reward
         if terminated or truncated:
             self.episode_over = True
             self.returns.append(self.total)
+            self.grades.append(self.grade())
+
+    def grade(self) -> scoring.Grade | None:
+        """This episode's moves so far, graded (None without an advisor)."""
+        if self.advisor is None:
+            return None
+        return scoring.Grade(tuple(self.moves), self.advisor.optimum)
+
+    @property
+    def total_regret(self) -> float:
+        return float(sum(move.regret for move in self.moves))
 
     def hud(self) -> list[str]:
-        """Step, return, last reward and the env's status (weather, regime, position)."""
+        """Step, return, last reward, the env's status; with hints on, the last move's regret and the sum."""
         horizon = self.env.spec.max_episode_steps if self.env.spec is not None else None
-        return hud_lines(self.view, horizon, self.steps, self.total, self.last_reward)
+        lines = hud_lines(self.view, horizon, self.steps, self.total, self.last_reward)
+        if self.advisor is not None and self.show_hint and self.moves:
+            last = self.moves[-1]
+            verdict = "optimal" if last.regret == 0 else f"best {self.names[last.best_action]}"
+            lines += [
+                f"regret   {last.regret:.3f} ({self.names[last.action]}: {verdict})",
+                f"total    {self.total_regret:.3f} over {len(self.moves)} moves",
+            ]
+        return lines
 
-    def summary(self) -> str | None:
-        """The end-of-episode line, with the exact optimum where it is known."""
+    def summary(self) -> list[str] | None:
+        """The end-of-episode lines: the return against the exact optimum, the total regret, the luck and
+        the costliest moves (where the env has an exact model)."""
         if not self.episode_over:
             return None
-        return episode_summary(self.total, self.optimum, person=True)
+        grade = self.grade()
+        return summary_lines(
+            self.total, self.optimum, grade, self.state_label, self.names, state_legend=self.state_legend
+        )
 
     def help_lines(self) -> list[str]:
-        """The key of every action, then the control keys."""
+        """The keys of the actions, two a line, then the control keys."""
         pygame = import_pygame()
         by_action: dict[int, list[str]] = {}
         for key, action in self.keymap.items():
             by_action.setdefault(action, []).append(pygame.key.name(key))
-        lines = [f"{' / '.join(by_action[a]):>14}  {self.names[a]}" for a in sorted(by_action)]
-        lines += ["", f"{'R':>14}  restart (new seed)", f"{'Esc':>14}  quit", f"{'F1':>14}  hide help"]
-        if self.agent is not None:
-            lines += [f"{'Tab':>14}  agent's hint", f"{'Q':>14}  agent's Q-values"]
-        return lines
+        keys = [f"{'/'.join(by_action[a]):>9} {self.names[a]:<8}" for a in sorted(by_action)]
+        controls = ["R restart", "Esc quit", "F1 help"]
+        if self.agent is not None or self.optimal_hints:
+            controls += ["Tab hint", "Q values"]
+        if (self.advisor is not None or self.agent is not None) and agent_on_cells(self.env) is not None:
+            controls += ["V heat map"]
+        lines = ["".join(keys[i : i + 2]).rstrip() for i in range(0, len(keys), 2)]
+        return [*lines, "  ".join(controls[:3]), "  ".join(controls[3:])]
 
     def hint(self) -> Hint | None:
-        """What the hint agent would do here (when hints or Q-values are switched on)."""
-        if self.agent is None or not (self.show_hint or self.show_q) or self.episode_over:
+        """The advice here (when hints or Q-values are switched on): the agent's, else the optimum's."""
+        if not (self.show_hint or self.show_q) or self.episode_over:
             return None
-        q = self.agent.q_values(self.observation) if self.show_q else None
-        return Hint(self.agent.act(self.observation), q, self.show_hint)
+        if self.agent is not None:
+            return agent_hint(self.agent, self.observation, self.show_hint, self.show_q)
+        if self.advisor is not None and self.optimal_hints:
+            hint = self.advisor.hint(self.steps, self.show_hint)
+            if hint is not None and not self.show_q:
+                return Hint(hint.action, None, True, hint.source, hint.best, hint.caption)
+            return hint
+        return None
+
+    def cell_values(self) -> tuple[tuple[float, ...], str] | None:
+        """The heat map (when switched on): the agent's max-Q, else V*, with the farmer on each cell."""
+        if not self.show_values:
+            return None
+        if self.agent is not None:
+            values = agent_cell_values(self.agent, self.env)
+            return None if values is None else (values, "agent's max Q, farmer here")
+        if self.advisor is not None:
+            values = self.advisor.cell_values(self.steps)
+            return None if values is None else (values, "V*, farmer here")
+        return None
 
 
 def play(
-    env_id: str, seed: int | None = None, hint_path: str | Path | None = None, trust_pickle: bool = False
+    env_id: str,
+    seed: int | None = None,
+    hint_path: str | Path | None = None,
+    trust_pickle: bool = False,
+    record_dir: str | Path | None = None,
 ) -> int:
-    """Open a window and let a person play ``env_id``; returns when they quit. Prints each episode."""
+    """Open a window and let a person play ``env_id``; returns when they quit. Prints each episode.
+
+    ``hint_path`` is a model file, or ``"optimal"`` for the exact optimum's Q-values and regrets.
+    ``record_dir`` keeps the episodes as a Minari dataset there."""
     env = gym.make(env_id, render_mode="rgb_array")
     try:
-        agent = None if hint_path is None else load_agent(hint_path, env, env_id, trust_pickle)
-        session = PlaySession(env, env_id, seed=seed, optimum=exact_optimum(env_id), agent=agent)
-        frame = render_frame(env)
-        screen = Screen((frame.shape[1], frame.shape[0]), f"qgym play {env_id}")
+        optimal = hint_path is not None and str(hint_path) == OPTIMAL
+        agent = None if hint_path is None or optimal else load_agent(hint_path, env, env_id, trust_pickle)
+        advisor = OptimalAdvisor.where_solvable(env, env_id, required=optimal)
+        recorder = None if record_dir is None else EpisodeRecorder(env, env_id)
+        session = PlaySession(
+            env,
+            env_id,
+            seed=seed,
+            optimum=exact_optimum(env_id),
+            agent=agent,
+            advisor=advisor,
+            optimal_hints=optimal,
+            recorder=recorder,
+            show_hint=hint_path is not None,
+            show_q=hint_path is not None,
+        )
+        screen = Screen(f"qgym play {env_id}")
         try:
             run_loop(session, screen)
         finally:
             screen.close()
     finally:
         env.close()
-    for episode, total in enumerate(session.returns, start=1):
-        print(f"episode {episode}: {episode_summary(total, session.optimum, person=True)}")
+    for episode, (total, grade) in enumerate(zip(session.returns, session.grades, strict=True), start=1):
+        lines = summary_lines(
+            total,
+            session.optimum,
+            grade,
+            session.state_label,
+            session.names,
+            state_legend=session.state_legend,
+        )
+        print(f"episode {episode}: " + "\n  ".join(lines))
+    if recorder is not None and record_dir is not None:
+        save_and_report(recorder, record_dir, "human", "a person playing qgym play", session.optimum)
     return 0
 
 
@@ -233,28 +347,38 @@ def run_loop(session: PlaySession, screen: Screen, idle_timeout: float | None = 
             if not session.apply(command):
                 return
             redraw(session, screen)
+        elif event.type in (pygame.VIDEORESIZE, pygame.WINDOWSIZECHANGED):
+            screen.resized()
+            redraw(session, screen)
         elif event.type in (pygame.WINDOWEXPOSED, pygame.WINDOWRESTORED):
             redraw(session, screen)
 
 
 def redraw(session: PlaySession, screen: Screen) -> None:
-    """Draw the session's current state; the env draws the hint's advice on its own frame."""
+    """Draw the session's current state; the env draws the advice and the heat map on its own frame."""
     hint = session.hint()
-    advice = Overlay(action=hint.action) if hint is not None and hint.show_action else None
+    heat = session.cell_values()
+    overlay = Overlay(
+        action=hint.action if hint is not None and hint.show_action else None,
+        cell_values=None if heat is None else heat[0],
+        values_title="" if heat is None else heat[1],
+        size=screen.pane,
+    )
     screen.draw(
-        session.view.draw(advice),
+        session.view.draw(overlay),
         session.env_id.removeprefix("qgym/"),
         session.hud(),
         session.help_lines() if session.show_help else ["F1: show the keys"],
         hint,
         session.names,
         session.summary(),
+        session.legend,
     )
 
 
-def render_frame(env: gym.Env[Any, Any]) -> NDArray[np.uint8]:
-    """The env's current frame, as every viewer draws it."""
-    return view_of(env).draw()
+def render_frame(env: gym.Env[Any, Any], size: tuple[int, int] | None = None) -> NDArray[np.uint8]:
+    """The env's current frame, as every viewer draws it (at ``size`` when given)."""
+    return view_of(env).draw(Overlay(size=size) if size is not None else None)
 
 
 def _env_name(env: gym.Env[Any, Any]) -> str:

@@ -1,7 +1,8 @@
-"""The viewer window: the env's frame on the left, a panel (HUD, help, advice) on the right.
+"""The viewer window: the env's frame filling the left pane, a panel (HUD, advice, legend, keys) on the right.
 
-Shared by ``qgym play`` and ``qgym enjoy``. pygame is imported only when a window opens; without a
-display, :class:`DisplayError` says how to get one (or to use ``qgym record``).
+Shared by ``qgym play`` and ``qgym enjoy``. The window can be resized; :attr:`Screen.pane` is the size the
+env should draw its frame at (``Overlay(size=screen.pane)``). pygame is imported only when a window
+opens; without a display, :class:`DisplayError` says how to get one (or to use ``qgym record``).
 """
 
 from __future__ import annotations
@@ -18,24 +19,31 @@ from numpy.typing import NDArray
 from qgym.envs.interface import EnvView
 from qgym.envs.rendering import import_pygame
 
-__all__ = ["DisplayError", "Hint", "Screen", "episode_summary", "hud_lines"]
+__all__ = ["WINDOW_SIZE", "DisplayError", "Hint", "Screen", "episode_summary", "hud_lines"]
 
-PANEL_WIDTH = 330
-MIN_HEIGHT = 640
+WINDOW_SIZE = (1140, 740)
+"""The window's size when it opens (it fits a 1280x800 screen); the person may resize it."""
+PANEL_WIDTH = 380
 _BACKGROUND = (245, 243, 236)
 _INK = (30, 30, 30)
 _MUTED = (110, 110, 110)
 _BANNER = (255, 248, 205)
 _HINT = (230, 60, 140)
+Legend = Sequence[tuple[str, NDArray[np.uint8]]]
 
 
 @dataclass(frozen=True)
 class Hint:
-    """An agent's advice in the current state: its greedy action, and its Q-values when asked."""
+    """Advice in the current state: the advised action, and the action values when asked."""
 
     action: int
     q_values: NDArray[np.float64] | None
     show_action: bool = True
+    source: str = "agent"
+    """Who advises: ``"agent"`` (a trained model) or ``"optimal"`` (the exact optimum)."""
+    best: tuple[int, ...] = ()
+    """Every action the advisor rates best (ties are highlighted together)."""
+    caption: str = "agent's Q-values"
 
 
 def hud_lines(view: EnvView, horizon: int | None, steps: int, total: float, last_reward: float) -> list[str]:
@@ -58,21 +66,36 @@ def episode_summary(total: float, optimum: float | None, person: bool) -> str:
 
 
 class Screen:
-    """The play window: the env's frame on the left, a panel (HUD, help, hint) on the right."""
+    """The window: the env's frame in the left pane, a panel on the right, a banner at the end."""
 
-    def __init__(self, frame_size: tuple[int, int], title: str) -> None:
-        width, height = frame_size
+    def __init__(self, title: str, size: tuple[int, int] = WINDOW_SIZE) -> None:
         pygame = _pygame_with_display()
-        self.size = (width + PANEL_WIDTH, max(height, MIN_HEIGHT))
         try:
             pygame.display.set_caption(title)
-            self.surface = pygame.display.set_mode(self.size)
+            self.surface = pygame.display.set_mode(size, pygame.RESIZABLE)
         except pygame.error as error:
             pygame.display.quit()
             raise DisplayError(_NO_DISPLAY.format(error=error)) from error
-        self.frame_size = frame_size
         self.font = pygame.font.SysFont("dejavusansmono,monospace", 14)
+        self.small = pygame.font.SysFont("dejavusans,sans", 12)
         self.big_font = pygame.font.SysFont("dejavusans,sans", 18, bold=True)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        width, height = self.surface.get_size()
+        return int(width), int(height)
+
+    @property
+    def pane(self) -> tuple[int, int]:
+        """The (width, height) the env's frame should fill."""
+        width, height = self.size
+        return max(width - PANEL_WIDTH, 120), max(height, 120)
+
+    def resized(self) -> None:
+        """Follow a change of the window's size (call on a resize event, then draw again)."""
+        surface = import_pygame().display.get_surface()
+        if surface is not None:
+            self.surface = surface
 
     def draw(
         self,
@@ -82,64 +105,101 @@ class Screen:
         help_lines: Sequence[str] = (),
         hint: Hint | None = None,
         names: Sequence[str] = (),
-        banner: str | None = None,
+        banner: Sequence[str] | str | None = None,
+        legend: Legend = (),
     ) -> None:
-        """Show one frame (the env drew any advice on it) with its panel."""
+        """Show one frame (the env drew any advice on it) with its panel, legend and end banner."""
         pygame = import_pygame()
         self.surface.fill(_BACKGROUND)
-        frame_surface = pygame.surfarray.make_surface(np.transpose(frame, (1, 0, 2)))
-        self.surface.blit(frame_surface, (0, 0))
-        x, y = frame.shape[1] + 14, 12
-        y = self._text(self.big_font, title, x, y, _INK) + 6
+        self._frame(pygame, frame)
+        x, y = self.pane[0] + 14, 12
+        y = self._text(self.big_font, title, x, y, _INK) + 4
         for line in hud:
             y = self._text(self.font, line, x, y, _INK)
         if hint is not None:
-            y += 10
+            y += 8
             if hint.show_action:
-                label = names[hint.action] if hint.action < len(names) else str(hint.action)
-                y = self._text(self.big_font, f"agent says: {label}", x, y, _HINT) + 2
+                who = "optimal" if hint.source == "optimal" else "agent says"
+                label = " or ".join(_name(names, a) for a in (hint.best or (hint.action,))[:3])
+                y = self._text(self.big_font, f"{who}: {label}", x, y, _HINT) + 2
             if hint.q_values is not None:
-                y = self._q_values(hint.q_values, names, hint.action, x, y)
+                y = self._q_values(hint, names, x, y)
+        if legend:
+            y = self._legend(legend, x, y + 8)
         if help_lines:
-            y += 10
+            y += 8
             y = self._text(self.font, "keys", x, y, _MUTED)
             for line in help_lines:
                 y = self._text(self.font, line, x, y, _MUTED)
         if banner is not None:
-            self._banner(banner, frame.shape[1])
+            self._banner([banner] if isinstance(banner, str) else list(banner))
         pygame.display.flip()
 
     def close(self) -> None:
         """Close the window; safe to call twice."""
         import_pygame().display.quit()
 
+    def _frame(self, pygame: Any, frame: NDArray[np.uint8]) -> None:
+        """The frame at the pane's top left, scaled down (never up) when it is larger than the pane."""
+        image = pygame.surfarray.make_surface(np.transpose(frame, (1, 0, 2)))
+        width, height = self.pane
+        scale = min(1.0, width / frame.shape[1], height / frame.shape[0])
+        if scale < 1.0:
+            image = pygame.transform.smoothscale(
+                image, (int(frame.shape[1] * scale), int(frame.shape[0] * scale))
+            )
+        self.surface.blit(image, ((width - image.get_width()) // 2, 0) if scale < 1.0 else (0, 0))
+
     def _text(self, font: Any, text: str, x: int, y: int, colour: tuple[int, int, int]) -> int:
         self.surface.blit(font.render(text, True, colour), (x, y))
         return int(y + font.get_linesize())
 
-    def _q_values(self, q: NDArray[np.float64], names: Sequence[str], best: int, x: int, y: int) -> int:
+    def _q_values(self, hint: Hint, names: Sequence[str], x: int, y: int) -> int:
         pygame = import_pygame()
-        y = self._text(self.font, "agent's Q-values", x, y, _MUTED)
+        q = hint.q_values
+        assert q is not None
+        y = self._text(self.font, hint.caption, x, y, _MUTED)
         low, high = float(np.min(q)), float(np.max(q))
         span = high - low or 1.0
+        best = hint.best or (hint.action,)
         for action, value in enumerate(q):
-            name = names[action] if action < len(names) else str(action)
-            width = int(8 + 80 * (float(value) - low) / span)
-            colour = _HINT if action == best else (170, 170, 190)
+            width = int(8 + 90 * (float(value) - low) / span)
+            colour = _HINT if action in best else (170, 170, 190)
             pygame.draw.rect(self.surface, colour, (x + 180, y + 3, width, 10))
-            self._text(self.font, f"{name:>8} {float(value):+8.2f}", x, y, _INK)
+            ink = _HINT if action in best else _INK
+            self._text(self.font, f"{_name(names, action):>8} {float(value):+9.3f}", x, y, ink)
             y += self.font.get_linesize()
         return y
 
-    def _banner(self, text: str, width: int) -> None:
+    def _legend(self, legend: Legend, x: int, y: int) -> int:
+        """Two columns of (icon, label)."""
         pygame = import_pygame()
-        lines = [text, "press R to play again, Esc to quit"]
-        height = 16 + 24 * len(lines)
-        top = self.size[1] - height - 8
-        pygame.draw.rect(self.surface, _BANNER, (8, top, self.size[0] - 16, height), border_radius=6)
-        pygame.draw.rect(self.surface, _INK, (8, top, self.size[0] - 16, height), width=1, border_radius=6)
+        y = self._text(self.font, "legend", x, y, _MUTED)
+        column = (PANEL_WIDTH - 20) // 2
+        row_height = 30
+        for index, (label, icon) in enumerate(legend):
+            row, col = divmod(index, 2)
+            left, top = x + col * column, y + row * row_height
+            image = pygame.surfarray.make_surface(np.transpose(icon, (1, 0, 2)))
+            image = pygame.transform.smoothscale(image, (26, 26))
+            self.surface.blit(image, (left, top))
+            self.surface.blit(self.small.render(label, True, _INK), (left + 30, top + 6))
+        return y + row_height * ((len(legend) + 1) // 2)
+
+    def _banner(self, lines: list[str]) -> None:
+        pygame = import_pygame()
+        lines = [*lines, "press R to play again, Esc to quit"]
+        width, height = self.size
+        box_height = 16 + 22 * len(lines)
+        top = height - box_height - 8
+        area = (8, top, width - 16, box_height)
+        pygame.draw.rect(self.surface, _BANNER, area, border_radius=6)
+        pygame.draw.rect(self.surface, _INK, area, width=1, border_radius=6)
         for row, line in enumerate(lines):
-            self._text(self.big_font, line, 20, top + 8 + 24 * row, _INK)
+            font = self.big_font if row == 0 else self.font
+            if font.size(line)[0] > width - 40:
+                font = self.small
+            self._text(font, line, 20, top + 8 + 22 * row, _INK)
 
 
 class DisplayError(ValueError):
@@ -165,6 +225,10 @@ def _pygame_with_display() -> Any:
     except pygame.error as error:
         raise DisplayError(_NO_DISPLAY.format(error=error)) from error
     return pygame
+
+
+def _name(names: Sequence[str], action: int) -> str:
+    return names[action] if action < len(names) else str(action)
 
 
 def _signed(value: float) -> str:

@@ -15,9 +15,18 @@ import numpy as np
 from gymnasium.envs.toy_text import CliffWalkingEnv, FrozenLakeEnv, TaxiEnv
 from numpy.typing import NDArray
 
-from qgym.envs.interface import EnvView, GridView, Overlay, StateNames
+from qgym.envs.interface import AgentOnCells, EnvView, GridView, HasLegend, Overlay, StateNames
 
-__all__ = ["GenericView", "ToyTextGridView", "ToyTextView", "grid_view", "state_names", "view_of"]
+__all__ = [
+    "GenericView",
+    "ToyTextGridView",
+    "ToyTextView",
+    "agent_on_cells",
+    "grid_view",
+    "legend_of",
+    "state_names",
+    "view_of",
+]
 
 # Gymnasium's documented action meanings of its toy-text envs.
 _TOY_TEXT_ACTIONS: dict[type, tuple[str, ...]] = {
@@ -49,6 +58,18 @@ def state_names(env: gym.Env[Any, Any]) -> StateNames | None:
     """Readable names of the env's model states, or None when it names none."""
     view = view_of(env)
     return view if isinstance(view, StateNames) else None
+
+
+def legend_of(env: gym.Env[Any, Any]) -> HasLegend | None:
+    """What the env's frame symbols mean, or None for an env that explains none."""
+    view = view_of(env)
+    return view if isinstance(view, HasLegend) else None
+
+
+def agent_on_cells(env: gym.Env[Any, Any]) -> AgentOnCells | None:
+    """The env's present moment with its agent on each cell (qgym's farm), or None."""
+    view = view_of(env)
+    return view if isinstance(view, AgentOnCells) else None
 
 
 class GenericView:

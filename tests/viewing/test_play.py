@@ -53,8 +53,7 @@ def _session(env_id: str, seed: int | None = 0, **kwargs: Any) -> PlaySession:
 
 
 def _open(session: PlaySession, closer: Any) -> Screen:
-    frame = render_frame(session.env)
-    screen = Screen((frame.shape[1], frame.shape[0]), "test")
+    screen = Screen("test")
     closer(screen)
     return screen
 
@@ -104,7 +103,7 @@ def test_a_full_episode_ends_with_the_exact_optimum_in_the_summary() -> None:
     while not session.episode_over:
         assert session.apply(Command(CommandKind.ACT, 7))  # wait, all season
     assert session.steps == 50
-    assert session.summary() == "you got 0.0; the best possible on average is 96.0"
+    assert session.summary() == ["you got 0.0; the best possible on average is 96.0"]
     session.apply(Command(CommandKind.ACT, 4))
     assert session.steps == 50, "no step after the season"
     assert not session.apply(Command(CommandKind.QUIT))
@@ -169,8 +168,10 @@ def test_the_window_shows_the_farm_frame_with_the_farmer_in_blue(screen_closer: 
     assert tuple(frame[row * FARM_CELL + 2, col * FARM_CELL + FARM_CELL // 2]) == AGENT_BLUE
     other = (1 - row) * FARM_CELL + 2, (1 - col) * FARM_CELL + FARM_CELL // 2
     assert tuple(frame[other]) != AGENT_BLUE
+    # The window's left pane is the same drawing, scaled to fill the pane.
+    width, height = screen.pane
     window = np.transpose(pygame.surfarray.array3d(screen.surface), (1, 0, 2))
-    np.testing.assert_array_equal(window[: frame.shape[0], : frame.shape[1]], frame)
+    np.testing.assert_array_equal(window[:height, :width], render_frame(session.env, screen.pane))
 
 
 def test_hints_show_the_agents_greedy_action_and_its_q_values(tabular_model: Path) -> None:

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from qgym.envs.farm import rules
 from qgym.envs.farm.heuristic import FarmHeuristic
 from qgym.envs.farm.model import FarmModel, model_for, toy_text_for
-from qgym.envs.farm.render import CROP_LETTERS, draw_frame, draw_text
+from qgym.envs.farm.render import CROP_LETTERS, draw_frame, draw_text, legend_icons
 from qgym.envs.farm.rules import ACTION_NAMES, CROP_NAMES, N_ACTIONS, N_CROPS, Action, Crop, FarmConfig
 from qgym.envs.interface import Overlay, Policy
 from qgym.envs.rendering import HumanWindow, import_pygame
@@ -233,6 +233,17 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
         crops = np.tile(field.astype(np.int8), (plots, 1))
         batch = rules.observations(crops, np.arange(plots, dtype=np.int64), self.config)
         return [batch[i] if batch.ndim > 1 else int(batch[i]) for i in range(plots)]
+
+    def observations_on_cells(self) -> list[Any]:
+        return self.grid_observations(self._crops[0])
+
+    def states_on_cells(self) -> list[int]:
+        plots = self.config.n_plots
+        crops = np.tile(self._crops[0], (plots, 1))
+        return [int(s) for s in rules.state_indices(crops, np.arange(plots, dtype=np.int64), self.config)]
+
+    def legend(self, size: int) -> list[tuple[str, NDArray[np.uint8]]]:
+        return legend_icons(size)
 
     def heuristic(self) -> Policy:
         return FarmHeuristic(self.config)

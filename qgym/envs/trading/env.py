@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from qgym.envs.interface import Overlay
 from qgym.envs.rendering import HumanWindow, import_pygame
 from qgym.envs.trading.desk import ONE, Desk, StreamT
-from qgym.envs.trading.render import FRAME_SIZE, Chart, Status, draw_frame, ticker
+from qgym.envs.trading.render import FRAME_SIZE, Chart, Status, draw_frame, legend_icons, ticker
 from qgym.envs.trading.rules import ACTION_NAMES, BUY, HOLD, N_ACTIONS, SELL, TradingConfig
 
 __all__ = ["TradingEnvBase"]
@@ -131,6 +131,9 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
 
     def draw(self, overlay: Overlay | None = None) -> NDArray[np.uint8]:
         return draw_frame(self.chart, self._status(), self.config, overlay, self.frame_size)
+
+    def legend(self, size: int) -> list[tuple[str, NDArray[np.uint8]]]:
+        return legend_icons(size)
 
     def regime_label(self) -> str | None:
         """The name of the current regime when the env shows one (in ``info`` and the HUD), else None."""

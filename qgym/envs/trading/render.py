@@ -14,7 +14,7 @@ from qgym.envs.interface import Overlay
 from qgym.envs.rendering import import_pygame, surface_to_array
 from qgym.envs.trading.rules import ACTION_NAMES, BUY, SELL, TradingConfig
 
-__all__ = ["FRAME_SIZE", "Chart", "Status", "draw_frame", "ticker"]
+__all__ = ["FRAME_SIZE", "Chart", "Status", "draw_frame", "legend_icons", "ticker"]
 
 FRAME_SIZE = (480, 320)
 RGB = tuple[int, int, int]
@@ -93,51 +93,149 @@ def draw_frame(
     overlay: Overlay | None = None,
     size: tuple[int, int] = FRAME_SIZE,
 ) -> NDArray[np.uint8]:
-    """Price (shaded green when long, red when short) above equity and buy & hold, then two status lines;
-    the overlay's advised action as its name in a coloured box beside the latest price."""
+    """The price over the episode's steps (shaded green while long, red while short, a green triangle
+    under each buy and a red one over each sell) above equity and buy & hold, with a legend, price and
+    step axes and two status lines; the overlay's advised action as its name in a coloured box beside
+    the latest price. ``overlay.size`` (else ``size``) is the frame's (width, height)."""
     pygame = import_pygame()
-    width, height = size
+    if overlay is not None and overlay.size is not None:
+        size = overlay.size
+    width, height = (max(int(v), 120) for v in size)
     surface = pygame.Surface((width, height))
     surface.fill((250, 250, 247))
+    font = pygame.font.Font(None, max(16, min(height // 20, 26)))
+    line = font.get_linesize()
     span = config.episode_length
     prices = chart.prices[-(span + 1) :]
     positions = chart.positions[-len(prices) :]
     equities = chart.equities[-len(prices) :]
     baselines = chart.baselines[-len(prices) :]
-    margin, top_h, bottom_h = 10, 180, 90
-    price_box = pygame.Rect(margin, margin, width - 2 * margin, top_h)
-    equity_box = pygame.Rect(margin, margin * 2 + top_h, width - 2 * margin, bottom_h)
-    step_w = (width - 2 * margin) / span
+    margin = max(8, width // 60)
+    axis = font.size("0000.0")[0] + 4
+    plot_left, plot_width = margin + axis, width - 2 * margin - axis
+    room = height - 2 * margin - 4 * line - 3 * margin // 2
+    price_box = pygame.Rect(plot_left, margin + line, plot_width, room * 2 // 3)
+    equity_box = pygame.Rect(plot_left, price_box.bottom + margin, plot_width, room - price_box.height)
+    step_w = plot_width / span
 
     def x_at(i: int) -> float:
-        return margin + i * step_w
+        return float(plot_left + i * step_w)
 
     for i, held in enumerate(positions[1:]):
         if held != 0:
-            shade = (205, 235, 205) if held > 0 else (240, 205, 205)
+            shade = _LONG if held > 0 else _SHORT
             strength = abs(held) / config.max_position
             colour = tuple(int(250 - (250 - c) * strength) for c in shade)
-            pygame.draw.rect(surface, colour, pygame.Rect(x_at(i), price_box.top, math.ceil(step_w), top_h))
+            area = pygame.Rect(round(x_at(i)), price_box.top, math.ceil(step_w), price_box.height)
+            pygame.draw.rect(surface, colour, area)
     pygame.draw.rect(surface, (120, 120, 120), price_box, 1)
     pygame.draw.rect(surface, (120, 120, 120), equity_box, 1)
-    (price_points,) = _draw_series(pygame, surface, price_box, [prices], [_PRICE], x_at)
-    _draw_series(pygame, surface, equity_box, [baselines, equities], [_BASELINE, _EQUITY], x_at)
-    font = pygame.font.Font(None, 18)
+    (price_points,), price_scale = _draw_series(pygame, surface, price_box, [prices], [_PRICE], x_at)
+    _, equity_scale = _draw_series(
+        pygame, surface, equity_box, [baselines, equities], [_BASELINE, _EQUITY], x_at
+    )
+    marker = max(4, min(int(step_w * 0.8), height // 50))
+    for i in range(1, len(positions)):
+        change = positions[i] - positions[i - 1]
+        if change != 0:
+            _draw_trade(pygame, surface, price_points[i - 1], change > 0, marker)
+    for box, (low, high) in ((price_box, price_scale), (equity_box, equity_scale)):
+        for value, y in ((high, box.top), (low, box.bottom - line)):
+            surface.blit(font.render(f"{value:.1f}", True, _MUTED), (margin, y))
+    for k in range(5):
+        step = span * k // 4
+        label = font.render(str(step), True, _MUTED)
+        x = round(x_at(step))
+        pygame.draw.line(surface, (120, 120, 120), (x, equity_box.bottom), (x, equity_box.bottom + 3))
+        surface.blit(
+            label,
+            label.get_rect(midtop=(min(x, price_box.right - label.get_width() // 2), equity_box.bottom + 3)),
+        )
+    surface.blit(font.render("step", True, _MUTED), (margin, equity_box.bottom + 3))
     lines = [
         f"t {status.step}/{span}   price {status.price:.2f}   position {status.position:+d}"
         + (f"   regime {status.regime}" if status.regime is not None else ""),
         f"equity {status.equity:.2f} (last {status.last_reward + 0.0:+.2f})   "
         f"buy&hold {status.buy_and_hold:.2f}   costs so far {status.total_cost:.2f}",
     ]
-    for row, line in enumerate(lines):
-        surface.blit(font.render(line, True, _INK), (margin, equity_box.bottom + 4 + 14 * row))
-    labels = [("price", _PRICE, price_box), ("equity", _EQUITY, equity_box)]
-    labels.append(("buy & hold", (140, 140, 140), equity_box.move(48, 0)))
-    for text, colour, box in labels:
-        surface.blit(font.render(text, True, colour), (box.left + 4, box.top + 3))
+    for row, text in enumerate(lines):
+        surface.blit(font.render(text, True, _INK), (margin, equity_box.bottom + line + 4 + line * row))
+    _draw_legend(pygame, surface, font, price_box.left, margin, _PRICE_LEGEND, marker)
+    _draw_legend(pygame, surface, font, equity_box.left + 4, equity_box.top + 3, _EQUITY_LEGEND, marker)
     if overlay is not None and overlay.action is not None and price_points:
         _draw_advice(pygame, surface, int(overlay.action), price_points[-1], price_box)
     return surface_to_array(surface)
+
+
+def legend_icons(size: int) -> list[tuple[str, NDArray[np.uint8]]]:
+    """``(label, icon)`` for every mark of the chart, drawn as the chart draws it."""
+    pygame = import_pygame()
+    icons = []
+    for kind, label in (*_PRICE_LEGEND, *_EQUITY_LEGEND):
+        surface = pygame.Surface((size, size))
+        surface.fill((250, 250, 247))
+        _draw_key(pygame, surface, kind, pygame.Rect(0, 0, size, size), max(4, size // 4))
+        icons.append((_LONG_LABELS.get(kind, label), surface_to_array(surface)))
+    return icons
+
+
+_LONG = (205, 235, 205)
+_SHORT = (240, 205, 205)
+_MUTED = (100, 100, 100)
+_PRICE_LEGEND = (("price", "price"), ("long", "long"), ("short", "short"), ("buy", "buy"), ("sell", "sell"))
+_EQUITY_LEGEND = (("equity", "equity"), ("baseline", "buy & hold"))
+_LONG_LABELS = {
+    "price": "price (one unit)",
+    "long": "held long (+1): earns a rise",
+    "short": "held short (-1): earns a fall",
+    "buy": "a buy (up or b)",
+    "sell": "a sell (down or s)",
+    "equity": "your equity",
+    "baseline": "buy & hold equity",
+}
+
+
+def _draw_legend(
+    pygame: Any, surface: Any, font: Any, x: int, y: int, items: Sequence[tuple[str, str]], marker: int
+) -> None:
+    """A row of keys: a small sample of each mark, then its name."""
+    side = font.get_linesize()
+    for kind, label in items:
+        _draw_key(pygame, surface, kind, pygame.Rect(x, y, side, side), marker)
+        text = font.render(label, True, _INK)
+        surface.blit(text, (x + side + 3, y + (side - text.get_height()) // 2))
+        x += side + text.get_width() + 12
+
+
+def _draw_key(pygame: Any, surface: Any, kind: str, box: Any, marker: int) -> None:
+    if kind in ("price", "equity", "baseline"):
+        colour = {"price": _PRICE, "equity": _EQUITY, "baseline": _BASELINE}[kind]
+        pygame.draw.line(surface, colour, (box.left, box.centery), (box.right, box.centery), 2)
+    elif kind in ("long", "short"):
+        pygame.draw.rect(surface, _LONG if kind == "long" else _SHORT, box.inflate(-2, -2))
+    else:
+        _draw_trade(pygame, surface, box.center, kind == "buy", min(marker, box.height // 3), offset=False)
+
+
+def _draw_trade(
+    pygame: Any, surface: Any, point: tuple[float, float], buy: bool, size: int, offset: bool = True
+) -> None:
+    """A buy as a green triangle pointing up under the price, a sell as a red one pointing down over it."""
+    x, y = round(point[0]), round(point[1])
+    if buy:
+        top = y + (size if offset else -size // 2)
+        pygame.draw.polygon(
+            surface,
+            _ADVICE[BUY],
+            [(x, top), (x - size, top + size * 3 // 2), (x + size, top + size * 3 // 2)],
+        )
+    else:
+        bottom = y - (size if offset else -size // 2)
+        pygame.draw.polygon(
+            surface,
+            _ADVICE[SELL],
+            [(x, bottom), (x - size, bottom - size * 3 // 2), (x + size, bottom - size * 3 // 2)],
+        )
 
 
 def _draw_series(
@@ -147,8 +245,8 @@ def _draw_series(
     series: Sequence[Sequence[float]],
     colours: Sequence[RGB],
     x_at: Callable[[int], float],
-) -> list[list[tuple[float, float]]]:
-    """Draw each series in ``box`` on one common scale; return the points drawn."""
+) -> tuple[list[list[tuple[float, float]]], tuple[float, float]]:
+    """Draw each series in ``box`` on one common scale; return the points drawn and the scale's ends."""
     values = [v for line in series for v in line]
     low, high = min(values), max(values)
     pad = (high - low) * 0.1 or max(abs(high) * 0.01, 1e-9)
@@ -161,7 +259,7 @@ def _draw_series(
         elif points:
             pygame.draw.circle(surface, colour, (int(points[0][0]), int(points[0][1])), 2)
         drawn.append(points)
-    return drawn
+    return drawn, (low, high)
 
 
 def _draw_advice(pygame: Any, surface: Any, action: int, point: tuple[float, float], box: Any) -> None:

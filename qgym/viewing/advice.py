@@ -1,0 +1,150 @@
+"""Advice for a person at play: the exact optimum's Q-values and the regret of each move, or an agent's.
+
+:class:`OptimalAdvisor` answers from :mod:`qgym.planning` (``Q*_t`` of the env's current state with the
+steps left) and grades every move with :mod:`qgym.scoring`; :func:`agent_hint` answers from a trained
+model. Both give a :class:`~qgym.viewing.screen.Hint` for the panel and values per cell for the heat map.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from qgym import planning, scoring
+from qgym.viewing.agent import Agent
+from qgym.viewing.screen import Hint
+from qgym.viewing.views import agent_on_cells
+
+__all__ = ["OptimalAdvisor", "agent_cell_values", "agent_hint", "summary_lines"]
+
+
+class OptimalAdvisor:
+    """Q* hints and move grades for an env with an exact model, over its registered horizon."""
+
+    def __init__(self, env: gym.Env[Any, Any], values: planning.OptimalValues) -> None:
+        self.env = env
+        self.values = values
+
+    @classmethod
+    def for_env(cls, env: gym.Env[Any, Any], env_id: str) -> OptimalAdvisor:
+        """Solve ``env`` exactly; a ValueError says why there is no optimal hint and what to do instead."""
+        try:
+            values = scoring.optimal_values(env)
+        except ValueError as error:
+            raise ValueError(
+                f"--hint optimal needs an exact model, and {env_id} has none ({error}); train an agent "
+                f"(e.g. qgym train --algo dqn --env {env_id}) and pass --hint MODEL instead"
+            ) from None
+        return cls(env, values)
+
+    @classmethod
+    def where_solvable(cls, env: gym.Env[Any, Any], env_id: str, required: bool) -> OptimalAdvisor | None:
+        """The advisor where ``env`` has an exact model, else None (or, when ``required``, the
+        ValueError of :meth:`for_env`). Solving a large model says so first: it takes seconds."""
+        try:
+            model = planning.model_of(env)
+        except ValueError:
+            if required:
+                cls.for_env(env, env_id)  # raises the sentence that says what to do
+            return None
+        if model.n_states > 100_000:
+            print(
+                f"solving {env_id} exactly ({model.n_states:,} states) to grade the moves...", file=sys.stderr
+            )
+        return cls.for_env(env, env_id)
+
+    @property
+    def optimum(self) -> float:
+        return self.values.optimum
+
+    def state(self) -> int:
+        """The env's current state in the model."""
+        return planning.current_state(self.env)
+
+    def hint(self, step: int, show_action: bool = True) -> Hint | None:
+        """``Q*_step`` of every action here, the optimal ones highlighted; None once the season is over."""
+        if step >= self.values.horizon:
+            return None
+        q = self.values.q(step, self.state())
+        best = tuple(int(a) for a in np.flatnonzero(q >= q.max() - scoring.TIE))
+        left = self.values.horizon - step
+        caption = f"Q* with {left} step{'s' if left != 1 else ''} left"
+        return Hint(int(np.argmax(q)), q, show_action, source="optimal", best=best, caption=caption)
+
+    def grade(self, step: int, action: int) -> scoring.Move:
+        """The move about to be made, graded (call before stepping the env)."""
+        return scoring.grade_move(self.values, step, self.state(), action)
+
+    def cell_values(self, step: int) -> tuple[float, ...] | None:
+        """``V*_step`` with the agent on each cell and the rest as now (grid envs), else None."""
+        cells = agent_on_cells(self.env)
+        if cells is None:
+            return None
+        table = self.values.values(min(step, self.values.horizon))
+        return tuple(float(table[state]) for state in cells.states_on_cells())
+
+
+def agent_hint(agent: Agent, observation: Any, show_action: bool, with_q: bool) -> Hint:
+    """The agent's greedy action here, with its Q-values when asked (and when it has them)."""
+    q = agent.q_values(observation) if with_q else None
+    best = () if q is None else tuple(int(a) for a in np.flatnonzero(q >= q.max() - scoring.TIE))
+    return Hint(agent.act(observation), q, show_action, source="agent", best=best, caption="agent's Q-values")
+
+
+def agent_cell_values(agent: Agent, env: gym.Env[Any, Any]) -> tuple[float, ...] | None:
+    """The agent's max-Q with its farmer on each cell and the rest as now, or None (no grid or no Q)."""
+    cells = agent_on_cells(env)
+    if cells is None:
+        return None
+    values = []
+    for observation in cells.observations_on_cells():
+        q = agent.q_values(observation)
+        if q is None:
+            return None
+        values.append(float(np.max(q)))
+    return tuple(values)
+
+
+def summary_lines(
+    total: float,
+    optimum: float | None,
+    grade: scoring.Grade | None,
+    state_label: Callable[[int], str],
+    action_names: Sequence[str],
+    person: bool = True,
+    state_legend: str | None = None,
+) -> list[str]:
+    """The end of an episode: the return against the optimum, then (with the moves graded) the total
+    regret, the luck, and the three costliest moves with their step and state."""
+    who = "you got" if person else "the agent got"
+    lines = [
+        f"{who} {total:.1f}"
+        + (f"; the best possible on average is {optimum:.1f}" if optimum is not None else "")
+    ]
+    if grade is None or optimum is None:
+        return lines
+    luck = total - (optimum - grade.total_regret)
+    whose = "your" if person else "its"
+    lines.append(
+        f"{whose} choices gave away {grade.total_regret:.1f} on average (total regret over "
+        f"{len(grade.moves)} moves); luck of the draw {luck:+.1f}"
+    )
+    costly = grade.costliest(3)
+    if not costly:
+        lines.append("every move was optimal: the rest was luck")
+    for move in costly:
+        lines.append(
+            f"  step {move.step} at {state_label(move.state)}: {_name(action_names, move.action)}, "
+            f"best {_name(action_names, move.best_action)} (cost {move.regret:.2f})"
+        )
+    if costly and state_legend:
+        lines.append(f"  (states: {state_legend})")
+    return lines
+
+
+def _name(names: Sequence[str], action: int) -> str:
+    return names[action] if action < len(names) else str(action)
