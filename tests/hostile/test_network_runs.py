@@ -10,7 +10,7 @@ import pytest
 
 from qgym.cli import main
 from qgym.viewing import play as play_module
-from qgym.viewing.play import Command, CommandKind, PlaySession
+from qgym.viewing.play import PlaySession
 
 CHAIN = "qgym/Trading-Chain-v0"
 
@@ -58,9 +58,7 @@ def test_a_qgym_dqn_run_gives_hints_without_unpickling(
     hints: list[Any] = []
 
     def one_look(session: PlaySession, screen: Any, idle_timeout: float | None = None) -> None:
-        session.apply(Command(CommandKind.TOGGLE_HINT))
-        session.apply(Command(CommandKind.TOGGLE_Q))
-        hints.append(session.hint())
+        hints.append(session.hint())  # --hint switches the hint and the Q-values on
 
     monkeypatch.setattr(play_module, "run_loop", one_look)
     assert main(["play", CHAIN, "--hint", str(dqn_run / "model.zip")]) == 0
