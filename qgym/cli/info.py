@@ -1,0 +1,84 @@
+"""``qgym list`` and ``qgym optimal``: what is registered, and the exact optimum played."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from qgym.cli.arguments import positive_int
+from qgym.envs import known_optimum, qgym_env_ids
+from qgym.training.registry import check_env_id
+
+__all__ = ["add_info_commands"]
+
+
+def add_info_commands(commands: Any) -> None:
+    """The ``list`` and ``optimal`` subcommands."""
+    listing = commands.add_parser(
+        "list", help="every registered qgym env with its spaces, horizon and optimum"
+    )
+    listing.set_defaults(run=_list)
+    optimal = commands.add_parser(
+        "optimal", help="play the exact optimal policy (from qgym.planning) and compare with the optimum"
+    )
+    optimal.add_argument("env", metavar="ID", help="an env ID with an exact model, e.g. qgym/GridFarm-2x2-v0")
+    optimal.add_argument("--episodes", type=positive_int, default=200, help="episodes to play (default 200)")
+    optimal.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    optimal.set_defaults(run=_optimal)
+
+
+def _list(args: argparse.Namespace) -> int:
+    rows = [("ID", "observations", "actions", "horizon", "weather", "optimum")]
+    for env_id in qgym_env_ids():
+        spec = gym.spec(env_id)
+        env = spec.make()
+        optimum = known_optimum(env_id)
+        deterministic = getattr(getattr(env.unwrapped, "config", None), "is_deterministic", False)
+        rows.append(
+            (
+                env_id,
+                _describe_space(env.observation_space),
+                _describe_space(env.action_space),
+                str(spec.max_episode_steps),
+                "deterministic" if deterministic else "stochastic",
+                "-" if optimum is None else f"{optimum:.4f}",
+            )
+        )
+        env.close()
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _optimal(args: argparse.Namespace) -> int:
+    from qgym.training.rollouts import OptimalPolicy, episode_returns
+
+    env = gym.make(check_env_id(args.env))
+    horizon = env.spec.max_episode_steps if env.spec else None
+    if horizon is None:
+        raise ValueError(f"{args.env} has no max_episode_steps, so its finite-horizon optimum is undefined")
+    policy = OptimalPolicy(env, horizon)
+    returns = episode_returns(env, policy, args.episodes, args.seed)
+    env.close()
+    mean, optimum = float(np.mean(returns)), policy.optimum
+    error = float(np.std(returns, ddof=1) / np.sqrt(len(returns))) if len(returns) > 1 else 0.0
+    print(f"{args.env}: the optimal policy played {args.episodes} episodes (seeds {args.seed}..)")
+    print(f"  mean return      {mean:10.3f} +- {error:.3f} (standard error)")
+    states = policy.model.n_states
+    print(f"  exact optimum    {optimum:10.3f} (qgym.planning, {states:,} states, horizon {horizon})")
+    print(f"  ratio            {mean / optimum:10.1%}" if optimum else "")
+    return 0
+
+
+def _describe_space(space: gym.Space[Any]) -> str:
+    if isinstance(space, gym.spaces.Discrete):
+        return f"Discrete({space.n})"
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return f"MultiDiscrete({len(space.nvec)})"
+    if isinstance(space, gym.spaces.Box):
+        return f"Box{space.shape}"
+    return type(space).__name__

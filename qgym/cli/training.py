@@ -1,0 +1,154 @@
+"""``qgym train``, ``eval`` and ``tune``: parsing here, the work in :mod:`qgym.training`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import gymnasium as gym
+
+from qgym.cli.arguments import add_trust_flag, positive_int
+from qgym.training.registry import ALGORITHMS, check_algorithm, check_env_id
+
+__all__ = ["add_training_commands"]
+
+
+def add_training_commands(commands: Any) -> None:
+    """The ``train``, ``eval`` and ``tune`` subcommands."""
+    train = commands.add_parser("train", help="train an agent from a preset and compare it with the optimum")
+    train.add_argument("--algo", required=True, help=", ".join(ALGORITHMS))
+    train.add_argument("--env", required=True, metavar="ID", help="an env ID, e.g. qgym/GridFarm-1x2-v0")
+    train.add_argument("--preset", default=None, metavar="FILE", help="preset file (default: shipped)")
+    train.add_argument(
+        "-n", "--n-timesteps", type=positive_int, default=None, help="steps (default: the preset's)"
+    )
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--log-folder", default="logs", help="where run folders go (default ./logs)")
+    train.add_argument("--eval-freq", type=int, default=0, help="evaluate every N steps (default 0: never)")
+    train.add_argument("--eval-episodes", type=positive_int, default=100, help="final evaluation episodes")
+    train.add_argument(
+        "-params",
+        "--hyperparams",
+        nargs="+",
+        default=[],
+        metavar="KEY:VALUE",
+        help="override hyperparameters, RL Zoo's syntax: --hyperparams learning_rate:0.05 gamma:0.9",
+    )
+    train.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar (default: on when the output is a terminal)",
+    )
+    train.add_argument("-v", "--verbose", type=int, default=0, help="SB3 verbosity 0, 1 or 2")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("eval", help="mean return of a trained model and %% of the exact optimum")
+    evaluate.add_argument("model", metavar="MODEL", help="a run folder, or a model file qgym saved (.zip)")
+    evaluate.add_argument(
+        "--env", default=None, metavar="ID", help="the env ID (default: the run's, from its config.yml)"
+    )
+    evaluate.add_argument("--episodes", type=positive_int, default=100, help="episodes (default 100)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    add_trust_flag(evaluate)
+    evaluate.set_defaults(run=_eval)
+
+    tune = commands.add_parser("tune", help="search hyperparameters with Optuna; write the best as a preset")
+    tune.add_argument("--algo", required=True, help=", ".join(ALGORITHMS))
+    tune.add_argument("--env", required=True, metavar="ID", help="an env ID, e.g. qgym/Trading-Chain-v0")
+    tune.add_argument("--trials", type=positive_int, required=True, help="trials this process runs")
+    tune.add_argument("--storage", default=None, help="Optuna storage URL (default sqlite:///qgym-tune.db)")
+    tune.add_argument("--study-name", default=None, help="study name (default ALGO-ENV)")
+    tune.add_argument("-n", "--n-timesteps", type=positive_int, default=None, help="steps a trial")
+    tune.add_argument("--seed", type=int, default=0, help="seed of the first trial (default 0)")
+    tune.add_argument(
+        "--out", default=None, help="preset file the best block goes to (default tuned-ALGO.yml)"
+    )
+    tune.set_defaults(run=_tune)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from qgym import training
+    from qgym.training.presets import parse_hyperparams
+
+    run = training.train(
+        args.algo,
+        args.env,
+        preset_path=args.preset,
+        hyperparams=parse_hyperparams(args.hyperparams, args.algo) if args.hyperparams else None,
+        n_timesteps=args.n_timesteps,
+        seed=args.seed,
+        log_folder=args.log_folder,
+        eval_freq=args.eval_freq,
+        eval_episodes=args.eval_episodes,
+        progress=sys.stdout.isatty() if args.progress is None else args.progress,
+        verbose=args.verbose,
+        report=lambda line: print(line, flush=True),
+    )
+    steps, asked = run.model.num_timesteps, run.config["hyperparameters"]["n_timesteps"]
+    if run.interrupted:
+        print(f"stopped by Ctrl-C after {steps:,} of {asked:,} steps")
+    elif steps != asked:
+        envs = run.model.n_envs
+        print(
+            f"trained for {steps:,} steps ({asked:,} asked; {envs} envs step together, so steps come "
+            f"in multiples of {envs})"
+        )
+    else:
+        print(f"trained for {steps:,} steps")
+    print(run.evaluation.summary())
+    return 130 if run.interrupted else 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from qgym import training
+    from qgym.training.models import guess_env_id, locate_model
+    from qgym.viewing.agent import load_agent
+
+    model = locate_model(args.model)
+    env_id = check_env_id(args.env) if args.env is not None else guess_env_id(model)
+    env = gym.make(env_id)
+    agent = load_agent(model, env, env_id, args.trust_pickle)
+    env.close()
+    evaluation = training.evaluate(
+        agent.model, env_id, args.episodes, seed=args.seed, env_wrapper=agent.env_wrapper
+    )
+    print(f"{model} on {env_id}:")
+    print(evaluation.summary())
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    import yaml
+
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise ValueError("qgym tune needs Optuna: pip install 'qgym[tune]'") from None
+    from qgym.training import tuning
+
+    check_algorithm(args.algo)
+    check_env_id(args.env)
+    out = args.out or f"tuned-{args.algo}.yml"
+    tuning.check_writable(out)  # before hours of trials, not after
+    meaning = tuning.score_meaning(args.env)
+    print(f"tuning {args.algo} on {args.env}: {args.trials} trials; a trial's score is {meaning}")
+    result = tuning.tune(
+        args.algo,
+        args.env,
+        args.trials,
+        storage=args.storage,
+        study_name=args.study_name,
+        n_timesteps=args.n_timesteps,
+        seed=args.seed,
+        report=lambda line: print(line, flush=True),
+    )
+    tuning.write_preset_block(out, args.env, result.best_block)
+    if result.interrupted:
+        print(f"stopped by Ctrl-C after {result.n_trials_done} trials; the best preset so far goes to {out}")
+    print(f"study {result.study_name} in {result.storage}: {result.n_trials_done} trials run here")
+    print(f"best score {result.best_value:.2f} ({meaning})")
+    print(f"best preset block, written to {out}:")
+    print(yaml.safe_dump({args.env: result.best_block}, sort_keys=False).rstrip())
+    return 130 if result.interrupted else 0

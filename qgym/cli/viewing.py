@@ -1,0 +1,124 @@
+"""``qgym play``, ``enjoy``, ``plot`` and ``record``: parsing here, the work in :mod:`qgym.viewing`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from qgym.cli.arguments import add_trust_flag, positive_int
+
+__all__ = ["add_viewing_commands"]
+
+
+def add_viewing_commands(commands: Any) -> None:
+    """The ``play``, ``enjoy``, ``plot`` and ``record`` subcommands."""
+    play = commands.add_parser("play", help="play an env yourself in a window, one key press per step")
+    play.add_argument("env", metavar="ID", help="a qgym env ID, e.g. qgym/GridFarm-2x2-v0")
+    play.add_argument("--seed", type=int, default=None, help="seed of the first episode (R adds one)")
+    play.add_argument(
+        "--hint",
+        metavar="optimal|MODEL",
+        default=None,
+        help="show advice: 'optimal' for the exact optimum's Q-values and the regret of each move (envs "
+        "with an exact model), or a trained model file",
+    )
+    play.add_argument(
+        "--record",
+        metavar="DIR",
+        default=None,
+        help="keep the episodes as a Minari dataset in DIR (qgym[minari])",
+    )
+    add_trust_flag(play)
+    play.set_defaults(run=_play)
+
+    enjoy = commands.add_parser("enjoy", help="watch a trained agent play in a window")
+    enjoy.add_argument("model", metavar="MODEL", help="a qgym tabular model, or a DQN or QR-DQN .zip")
+    enjoy.add_argument("--env", default=None, help="the env ID (guessed from a tabular model's spaces)")
+    enjoy.add_argument("--episodes", type=positive_int, default=1, help="episodes to watch (default 1)")
+    enjoy.add_argument("--fps", type=float, default=4.0, help="steps a second (default 4; + and - change it)")
+    enjoy.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    enjoy.add_argument(
+        "--record",
+        metavar="DIR",
+        default=None,
+        help="keep the episodes as a Minari dataset in DIR (qgym[minari])",
+    )
+    add_trust_flag(enjoy)
+    enjoy.set_defaults(run=_enjoy)
+
+    plot = commands.add_parser(
+        "plot", help="PNG pictures: learning curve vs the exact optimum, Q-table heat map, greedy policy"
+    )
+    plot.add_argument(
+        "--run", dest="run_folder", default=None, help="a run folder with progress.csv and/or evaluations.npz"
+    )
+    plot.add_argument("--model", default=None, help="a trained model: Q-table and policy pictures")
+    plot.add_argument(
+        "--env", default=None, help="the env ID (for the optimum; guessed from a tabular model)"
+    )
+    plot.add_argument("--out", default="plots", help="folder for the PNG files (default ./plots)")
+    plot.add_argument(
+        "--crops", default=None, help="farm policy: the field's crop stages 0-6, one digit a plot (e.g. 0051)"
+    )
+    plot.add_argument("--max-states", type=positive_int, default=60, help="Q-table rows shown (default 60)")
+    add_trust_flag(plot)
+    plot.set_defaults(run=_plot)
+
+    record = commands.add_parser("record", help="a GIF (or MP4) of a trained agent, no window needed")
+    record.add_argument("model", metavar="MODEL", help="a qgym tabular model, or a DQN or QR-DQN .zip")
+    record.add_argument("--out", required=True, help="FILE.gif or FILE.mp4 (mp4 needs qgym[video])")
+    record.add_argument("--env", default=None, help="the env ID (guessed from a tabular model's spaces)")
+    record.add_argument("--episodes", type=positive_int, default=1, help="episodes (default 1)")
+    record.add_argument("--max-frames", type=positive_int, default=300, help="frame limit (default 300)")
+    record.add_argument("--fps", type=float, default=6.0, help="frames a second (default 6)")
+    record.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    add_trust_flag(record)
+    record.set_defaults(run=_record)
+
+
+def _play(args: argparse.Namespace) -> int:
+    from qgym.viewing.play import play
+
+    return play(
+        args.env, seed=args.seed, hint_path=args.hint, trust_pickle=args.trust_pickle, record_dir=args.record
+    )
+
+
+def _enjoy(args: argparse.Namespace) -> int:
+    from qgym.viewing.enjoy import enjoy
+
+    enjoy(
+        args.model,
+        args.env,
+        episodes=args.episodes,
+        fps=args.fps,
+        seed=args.seed,
+        trust_pickle=args.trust_pickle,
+        record_dir=args.record,
+    )
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from qgym.viewing.plots import make_plots
+
+    crops = None
+    if args.crops is not None:
+        if not args.crops.isdigit():
+            raise ValueError(f"--crops must be digits 0-6, one per plot, got {args.crops!r}")
+        crops = [int(digit) for digit in args.crops]
+    written = make_plots(
+        args.out, args.run_folder, args.model, args.env, crops, args.max_states, args.trust_pickle
+    )
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    from qgym.viewing.record import record
+
+    record(
+        args.model, args.out, args.env, args.episodes, args.max_frames, args.fps, args.seed, args.trust_pickle
+    )
+    return 0
