@@ -108,7 +108,7 @@ def _plot(args: argparse.Namespace) -> int:
             raise ValueError(f"--crops must be digits 0-6, one per plot, got {args.crops!r}")
         crops = [int(digit) for digit in args.crops]
     written = make_plots(
-        args.out, args.run_folder, args.model, args.env, crops, args.max_states, args.trust_pickle
+        args.out, args.run_folder, args.model, args.env, crops, args.max_states, args.trust_pickle, print
     )
     for path in written:
         print(f"wrote {path}")

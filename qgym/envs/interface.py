@@ -22,7 +22,9 @@ from numpy.typing import NDArray
 
 __all__ = [
     "AgentOnCells",
+    "CellMark",
     "EnvView",
+    "GridMarks",
     "GridView",
     "HasHeuristic",
     "HasLegend",
@@ -95,6 +97,28 @@ class GridView(Protocol):
     def grid_observations(self, context: Sequence[int] | None = None) -> list[Any]:
         """The observation with the agent on each cell (row-major), the rest of the state set by
         ``context`` (the farm: every plot's crop stage; empty by default)."""
+        ...
+
+
+@dataclass(frozen=True)
+class CellMark:
+    """What a policy picture says on one cell besides the agent's values."""
+
+    label: str = ""
+    """What the cell is (a crop stage, a hole, the goal), or nothing."""
+    terminal: bool = False
+    """An episode ends on this cell (or the agent cannot stand on it): it has no policy to draw."""
+    idle_actions: tuple[int, ...] = ()
+    """Actions that change nothing with the agent on this cell (a move into the edge of the farm)."""
+
+
+@runtime_checkable
+class GridMarks(Protocol):
+    """A grid env that says what each cell is, for policy pictures (see :class:`GridView`)."""
+
+    def cell_marks(self, context: Sequence[int] | None = None) -> list[CellMark]:
+        """One mark per cell, row-major, the rest of the state set by ``context`` as in
+        :meth:`GridView.grid_observations`."""
         ...
 
 

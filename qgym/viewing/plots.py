@@ -1,17 +1,13 @@
-"""Pictures of what was learned: learning curve against the exact optimum, Q-table heat map, greedy
-policy and state values drawn on the field. PNG files via matplotlib's Agg canvas.
+"""Pictures of what was learned: the Q-table as the slides draw it, and the greedy policy with the state
+values drawn on the field; ``qgym plot`` draws them with the run's learning curve (:mod:`.curves`).
 
-Every function returns the matplotlib ``Figure`` (built without pyplot, so no global state and no
-window) and saves it when given ``out``. matplotlib is imported inside the functions.
+Every picture says what it shows: a title, labelled axes with units, and a legend or caption for every
+symbol; action names and state labels come from the env (:mod:`qgym.viewing.views`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,92 +15,20 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
-from qgym.files import write_atomically
+from qgym.envs.interface import CellMark
 from qgym.training.evaluation import exact_optimum
 from qgym.training.models import guess_env_id
 from qgym.viewing.agent import load_agent
-from qgym.viewing.views import grid_view, state_names, view_of
+from qgym.viewing.curves import figure_and_axes, plot_learning_curve, read_run, save_figure
+from qgym.viewing.views import cell_marks, grid_view, state_names, view_of
 
-__all__ = [
-    "Curve",
-    "grid_values",
-    "plot_grid_policy",
-    "plot_learning_curve",
-    "plot_q_table",
-    "read_run",
-]
+__all__ = ["grid_values", "make_plots", "plot_grid_policy", "plot_q_table"]
 
 FloatArray = NDArray[np.float64]
 QFunction = Callable[[Any], "FloatArray | None"]
-OPTIMUM_GID = "optimum"
-_TRAIN_COLUMNS = ("rollout/ep_rew_mean", "eval/mean_reward")
-_STEP_COLUMN = "time/total_timesteps"
 _UP, _DOWN, _LEFT, _RIGHT = (0.0, -0.35), (0.0, 0.35), (-0.35, 0.0), (0.35, 0.0)
 _MOVE_ARROWS = {"north": _UP, "south": _DOWN, "west": _LEFT, "east": _RIGHT}
 _MOVE_ARROWS |= {"up": _UP, "down": _DOWN, "left": _LEFT, "right": _RIGHT}
-
-
-@dataclass(frozen=True)
-class Curve:
-    """One learning curve: mean return against environment steps, with an optional spread band."""
-
-    label: str
-    steps: FloatArray
-    values: FloatArray
-    spread: FloatArray | None = None
-
-
-def read_run(run: str | Path) -> list[Curve]:
-    """The learning curves of a run folder: SB3's ``progress.csv`` (training episodes, and the
-    ``eval/`` columns when present) and ``evaluations.npz`` (EvalCallback), searched recursively."""
-    run = Path(run)
-    if not run.exists():
-        raise ValueError(f"no run folder at {run}")
-    files = (
-        [run]
-        if run.is_file()
-        else [*sorted(run.rglob("progress.csv")), *sorted(run.rglob("evaluations.npz"))]
-    )
-    curves: list[Curve] = []
-    for path in files:
-        if path.name.endswith(".csv"):
-            curves += _read_progress(path)
-        elif path.suffix == ".npz":
-            curves.append(_read_evaluations(path))
-    if not curves:
-        raise ValueError(
-            f"{run} holds no learning curve: expected a progress.csv with {_STEP_COLUMN} and "
-            f"{' or '.join(_TRAIN_COLUMNS)}, or an evaluations.npz (EvalCallback)"
-        )
-    return curves
-
-
-def plot_learning_curve(
-    curves: Sequence[Curve], optimum: float | None, title: str = "", out: str | Path | None = None
-) -> Any:
-    """Mean return against steps, with the exact optimum as a dashed line (its ``gid`` is 'optimum')."""
-    figure, axes = _figure(7.0, 4.2)
-    for curve in curves:
-        (line,) = axes.plot(curve.steps, curve.values, label=curve.label, linewidth=1.6)
-        if curve.spread is not None:
-            axes.fill_between(
-                curve.steps,
-                curve.values - curve.spread,
-                curve.values + curve.spread,
-                color=line.get_color(),
-                alpha=0.2,
-                linewidth=0,
-            )
-    if optimum is not None:
-        axes.axhline(
-            optimum, color="black", linestyle="--", linewidth=1.2, label=f"exact optimum {optimum:.2f}"
-        ).set_gid(OPTIMUM_GID)
-    axes.set_xlabel("environment steps")
-    axes.set_ylabel("mean episode return")
-    axes.set_title(title or "learning curve")
-    axes.grid(alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
-    return _finish(figure, out)
 
 
 def plot_q_table(
@@ -114,28 +38,29 @@ def plot_q_table(
     state_labels: Sequence[str] | None = None,
     title: str = "",
     out: str | Path | None = None,
+    legend: str = "",
 ) -> Any:
     """The Q-table as a heat map, one row per state and one column per action (the slides' table).
 
     ``states`` picks the rows to show (all by default); values are written in the cells when the
-    table is small enough to read, and each row's best action is outlined.
+    table is small enough to read, each row's greedy action is outlined, and ``legend`` (how to read
+    the state labels) is the caption.
     """
     rows = np.arange(q_table.shape[0]) if states is None else np.asarray(states, dtype=np.int64)
     shown = np.asarray(q_table, dtype=np.float64)[rows]
     labels = list(state_labels) if state_labels is not None else [f"s{row}" for row in rows]
-    height = min(2.0 + 0.28 * len(rows), 40.0)
-    figure, axes = _figure(1.6 + 0.9 * len(action_names), height)
+    height = min(2.4 + 0.28 * len(rows), 40.0)
+    figure, axes = figure_and_axes(max(7.0, 2.2 + 0.9 * len(action_names)), height)
     image = axes.imshow(shown, aspect="auto", cmap="viridis", interpolation="nearest")
     figure.colorbar(image, ax=axes, label="Q(s, a)")
     axes.set_xticks(range(len(action_names)), labels=list(action_names), rotation=30)
     if len(rows) <= 80:
         axes.set_yticks(range(len(rows)), labels=labels, fontsize=7)
-    axes.set_xlabel("action")
-    axes.set_ylabel("state")
-    best = np.argmax(shown, axis=1)
+    axes.set_xlabel("action a")
+    axes.set_ylabel("state s")
     from matplotlib.patches import Rectangle
 
-    for i, action in enumerate(best):
+    for i, action in enumerate(np.argmax(shown, axis=1)):
         if np.ptp(shown[i]) == 0:  # an unvisited state has no best action
             continue
         axes.add_patch(Rectangle((action - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="white", linewidth=1.5))
@@ -144,8 +69,12 @@ def plot_q_table(
         for (i, j), value in np.ndenumerate(shown):
             colour = "black" if value > middle else "white"
             axes.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7, color=colour)
-    axes.set_title(title or f"Q-table ({len(rows)} of {q_table.shape[0]} states)")
-    return _finish(figure, out)
+    axes.set_title(
+        f"{title or f'Q-table, {len(rows)} of {q_table.shape[0]} states'}\n(white box: the greedy action)"
+    )
+    if legend:
+        figure.supxlabel(f"states: {legend}", fontsize=7, color="0.25")
+    return save_figure(figure, out)
 
 
 def grid_values(
@@ -180,15 +109,38 @@ def plot_grid_policy(
     action_names: Sequence[str],
     title: str = "",
     out: str | Path | None = None,
+    marks: Sequence[CellMark] | None = None,
 ) -> Any:
-    """State values as colours on the field, the greedy action as an arrow (moves) or a word."""
+    """State values as colours on the field, the greedy action as an arrow (moves) or a word (work).
+
+    ``marks`` (one per cell) name the cells (a hole, the goal, a crop stage), grey out the cells
+    where an episode ends, and flag a greedy action that changes nothing there (a move into the edge).
+    """
+    from matplotlib import colormaps
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     rows, cols = values.shape
-    figure, axes = _figure(max(4.5, 1.2 + 1.3 * cols), 0.9 + 1.3 * rows)
-    image = axes.imshow(values, cmap="RdYlGn", interpolation="nearest")
-    figure.colorbar(image, ax=axes, label="V(s) = max Q(s, a)", shrink=0.8)
+    marks = list(marks) if marks is not None else [CellMark()] * (rows * cols)
+    terminal = np.array([mark.terminal for mark in marks]).reshape(rows, cols)
+    shown = np.ma.masked_array(values, mask=terminal)
+    figure, axes = figure_and_axes(max(5.5, 2.2 + 1.3 * cols), 1.6 + 1.3 * rows)
+    colours = colormaps["RdYlGn"].with_extremes(bad="0.8")
+    image = axes.imshow(shown, cmap=colours, interpolation="nearest")
+    figure.colorbar(image, ax=axes, label="V(s) = max_a Q(s, a)", shrink=0.8)
+    shown_kinds: set[str] = set()
     for (row, col), action in np.ndenumerate(policy):
+        mark = marks[row * cols + col]
+        if mark.label:
+            axes.text(col, row - 0.36, mark.label, ha="center", va="center", fontsize=7, style="italic")
+        if mark.terminal:
+            continue
         name = action_names[int(action)] if action < len(action_names) else str(action)
-        if name in _MOVE_ARROWS:
+        if int(action) in mark.idle_actions:
+            shown_kinds.add("idle")
+            axes.text(col, row - 0.05, f"({name})", ha="center", va="center", fontsize=8, color="0.3")
+        elif name in _MOVE_ARROWS:
+            shown_kinds.add("move")
             dx, dy = _MOVE_ARROWS[name]
             axes.annotate(
                 "",
@@ -197,67 +149,27 @@ def plot_grid_policy(
                 arrowprops={"arrowstyle": "-|>", "color": "black", "linewidth": 2},
             )
         else:
-            axes.text(col, row - 0.1, name, ha="center", va="center", fontsize=9, weight="bold")
-        axes.text(col, row + 0.32, f"{values[row, col]:.1f}", ha="center", va="center", fontsize=7)
+            shown_kinds.add("work")
+            axes.text(col, row - 0.05, name, ha="center", va="center", fontsize=9, weight="bold")
+        axes.text(col + 0.45, row + 0.42, f"{values[row, col]:.1f}", ha="right", va="bottom", fontsize=7)
+    entries = {
+        "move": Line2D([], [], color="black", marker=">", linewidth=2, label="greedy move"),
+        "work": Line2D([], [], linestyle="", marker="$w$", color="black", label="greedy work (its name)"),
+        "idle": Line2D(
+            [], [], linestyle="", marker="$()$", color="0.3", label="greedy, but it changes nothing here"
+        ),
+    }
+    handles: list[Any] = [entries[kind] for kind in ("move", "work", "idle") if kind in shown_kinds]
+    handles.append(Line2D([], [], linestyle="", marker="$1.0$", color="black", label="V(s), bottom right"))
+    if terminal.any():
+        handles.append(Patch(color="0.8", label="episode ends here"))
+    figure.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=7)
     axes.set_xticks(range(cols))
     axes.set_yticks(range(rows))
+    axes.set_xlabel("column")
+    axes.set_ylabel("row")
     axes.set_title(title or "greedy policy and state values")
-    return _finish(figure, out)
-
-
-def _read_progress(path: Path) -> list[Curve]:
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    curves = []
-    for column in _TRAIN_COLUMNS:
-        points = [
-            (float(row[_STEP_COLUMN]), float(row[column]))
-            for row in rows
-            if _number(row.get(_STEP_COLUMN)) and _number(row.get(column))
-        ]
-        if points:
-            steps, values = np.asarray(points, dtype=np.float64).T
-            label = "training episodes (mean)" if column.startswith("rollout") else "evaluation (mean)"
-            curves.append(Curve(label, steps, values))
-    return curves
-
-
-def _read_evaluations(path: Path) -> Curve:
-    with np.load(path) as data:
-        if "timesteps" not in data or "results" not in data:
-            raise ValueError(f"{path} is not an EvalCallback file (needs 'timesteps' and 'results')")
-        steps = np.asarray(data["timesteps"], dtype=np.float64)
-        results = np.asarray(data["results"], dtype=np.float64).reshape(len(steps), -1)
-    return Curve(
-        f"evaluation (mean of {results.shape[1]} episodes, ± std)",
-        steps,
-        results.mean(axis=1),
-        results.std(axis=1),
-    )
-
-
-def _number(text: str | None) -> bool:
-    if text is None or text == "":
-        return False
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
-
-
-def _figure(width: float, height: float) -> tuple[Any, Any]:
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), layout="constrained")
-    return figure, figure.add_subplot()
-
-
-def _finish(figure: Any, out: str | Path | None) -> Any:
-    if out is not None:
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=110)
-        write_atomically(Path(out), buffer.getvalue())  # a full disk leaves no half picture
-    return figure
+    return save_figure(figure, out)
 
 
 def make_plots(
@@ -268,11 +180,17 @@ def make_plots(
     crops: Sequence[int] | None = None,
     max_states: int = 60,
     trust_pickle: bool = False,
+    report: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """What ``qgym plot`` draws: the run's learning curve, the model's Q-table and, on grid envs, its
-    greedy policy; returns the PNG files written in ``out_dir``."""
+    greedy policy; returns the PNG files written in ``out_dir``. ``report`` hears why a picture is not
+    drawn. A run folder given as ``model`` is plotted whole (its curve and its model)."""
+    say = report or (lambda line: None)
     if run is None and model is None:
         raise ValueError("give a run folder (--run) and/or a model (--model) to plot")
+    implicit_run = run is None and model is not None and Path(model).is_dir()
+    if implicit_run:
+        run = model
     out_dir = Path(out_dir)
     written: list[Path] = []
     if model is not None and env_id is None:
@@ -280,15 +198,28 @@ def make_plots(
     optimum = exact_optimum(env_id) if env_id is not None else None
     if run is not None:
         name = env_id.removeprefix("qgym/") if env_id else Path(run).name
-        plot_learning_curve(read_run(run), optimum, f"{name}: learning curve", out_dir / "learning_curve.png")
-        written.append(out_dir / "learning_curve.png")
+        try:
+            curves = read_run(run)
+        except ValueError as error:
+            if not implicit_run:
+                raise
+            say(f"no learning curve: {error}")
+        else:
+            plot_learning_curve(curves, optimum, f"{name}: learning curve", out_dir / "learning_curve.png")
+            written.append(out_dir / "learning_curve.png")
     if model is not None and env_id is not None:
-        written += _plot_model(model, env_id, out_dir, crops, max_states, trust_pickle)
+        written += _plot_model(model, env_id, out_dir, crops, max_states, trust_pickle, say)
     return written
 
 
 def _plot_model(
-    model: str | Path, env_id: str, out_dir: Path, crops: Sequence[int] | None, max_states: int, trust: bool
+    model: str | Path,
+    env_id: str,
+    out_dir: Path,
+    crops: Sequence[int] | None,
+    max_states: int,
+    trust: bool,
+    say: Callable[[str], None],
 ) -> list[Path]:
     env = gym.make(env_id)
     written = []
@@ -300,16 +231,25 @@ def _plot_model(
         if table is not None:
             visits = getattr(agent.model, "visit_counts", None)
             states = _busiest_states(table, visits, max_states)
-            labels = [_state_label(env, s) for s in states]
-            title = f"{short}: Q-table, {len(states)} of {table.shape[0]:,} states"
-            plot_q_table(table, names, states, labels, title, out_dir / "q_table.png")
+            naming = state_names(env)
+            labels = [f"s{s}" if naming is None else naming.state_label(s) for s in states]
+            legend = "" if naming is None else naming.state_legend()
+            shown = "" if len(states) == table.shape[0] else " (the most visited)"
+            title = f"{short}: Q-table, {len(states)} of {table.shape[0]:,} states{shown}"
+            plot_q_table(table, names, states, labels, title, out_dir / "q_table.png", legend)
             written.append(out_dir / "q_table.png")
+        else:
+            say(f"no Q-table picture: a {type(agent.model).__name__} keeps its Q-values in a network")
         if grid_view(env) is not None:
             values, policy, grid_names = grid_values(env, agent.q_values, crops)
             field = "" if crops is None else f", crops {''.join(str(c) for c in crops)}"
             title = f"{short}: greedy policy{field}"
-            plot_grid_policy(values, policy, grid_names, title, out_dir / "policy.png")
+            plot_grid_policy(
+                values, policy, grid_names, title, out_dir / "policy.png", cell_marks(env, crops)
+            )
             written.append(out_dir / "policy.png")
+        else:
+            say(f"no policy picture: {short} has no grid (drawn for the farm, FrozenLake and CliffWalking)")
     finally:
         env.close()
     return written
@@ -323,9 +263,3 @@ def _busiest_states(table: FloatArray, visits: Any, limit: int) -> list[int]:
     source = np.abs(table) if visits is None else np.asarray(visits, dtype=np.float64)
     score = source.sum(axis=1)
     return sorted(int(s) for s in np.argsort(-score, kind="stable")[:limit])
-
-
-def _state_label(env: gym.Env[Any, Any], state: int) -> str:
-    """A readable name of a Q-table row: the env's own label of that state, else its number."""
-    names = state_names(env)
-    return f"s{state}" if names is None else names.state_label(state)

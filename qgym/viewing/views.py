@@ -15,13 +15,23 @@ import numpy as np
 from gymnasium.envs.toy_text import CliffWalkingEnv, FrozenLakeEnv, TaxiEnv
 from numpy.typing import NDArray
 
-from qgym.envs.interface import AgentOnCells, EnvView, GridView, HasLegend, Overlay, StateNames
+from qgym.envs.interface import (
+    AgentOnCells,
+    CellMark,
+    EnvView,
+    GridMarks,
+    GridView,
+    HasLegend,
+    Overlay,
+    StateNames,
+)
 
 __all__ = [
     "GenericView",
     "ToyTextGridView",
     "ToyTextView",
     "agent_on_cells",
+    "cell_marks",
     "grid_view",
     "legend_of",
     "state_names",
@@ -58,6 +68,12 @@ def state_names(env: gym.Env[Any, Any]) -> StateNames | None:
     """Readable names of the env's model states, or None when it names none."""
     view = view_of(env)
     return view if isinstance(view, StateNames) else None
+
+
+def cell_marks(env: gym.Env[Any, Any], context: Sequence[int] | None = None) -> list[CellMark] | None:
+    """What each cell of a grid env is (labels, cells where episodes end, moves that stay), or None."""
+    view = view_of(env)
+    return view.cell_marks(context) if isinstance(view, GridMarks) else None
 
 
 def legend_of(env: gym.Env[Any, Any]) -> HasLegend | None:
@@ -128,3 +144,22 @@ class ToyTextGridView(ToyTextView):
 
     def state_legend(self) -> str:
         return "the agent's cell (row 0 at the top)"
+
+    def cell_marks(self, context: Sequence[int] | None = None) -> list[CellMark]:
+        """FrozenLake's start, holes and goal (from its map); CliffWalking's start, cliff and goal."""
+        base: Any = self.env.unwrapped
+        rows, cols = self.grid_size
+        if isinstance(base, FrozenLakeEnv):
+            letters = [
+                str(letter, "utf-8") if isinstance(letter, bytes) else str(letter)
+                for letter in np.asarray(base.desc).reshape(-1)
+            ]
+            names = {"S": ("start", False), "H": ("hole", True), "G": ("goal", True), "F": ("", False)}
+            return [CellMark(*names[letter]) for letter in letters]
+        marks = [CellMark() for _ in range(rows * cols)]
+        bottom = (rows - 1) * cols
+        marks[bottom] = CellMark("start")
+        for cell in range(bottom + 1, bottom + cols - 1):
+            marks[cell] = CellMark("cliff", terminal=True)  # stepping on it sends the agent back to start
+        marks[bottom + cols - 1] = CellMark("goal", terminal=True)
+        return marks

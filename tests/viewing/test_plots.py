@@ -12,14 +12,8 @@ from qgym import planning
 from qgym.cli import main
 from qgym.envs import known_optimum
 from qgym.training.evaluation import exact_optimum
-from qgym.viewing.plots import (
-    OPTIMUM_GID,
-    grid_values,
-    plot_grid_policy,
-    plot_learning_curve,
-    plot_q_table,
-    read_run,
-)
+from qgym.viewing.curves import OPTIMUM_GID, plot_learning_curve, read_run
+from qgym.viewing.plots import grid_values, plot_grid_policy, plot_q_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

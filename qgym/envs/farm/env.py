@@ -15,7 +15,7 @@ from qgym.envs.farm.heuristic import FarmHeuristic
 from qgym.envs.farm.model import FarmModel, model_for, toy_text_for
 from qgym.envs.farm.render import CROP_LETTERS, draw_frame, draw_text, legend_icons
 from qgym.envs.farm.rules import ACTION_NAMES, CROP_NAMES, N_ACTIONS, N_CROPS, Action, Crop, FarmConfig
-from qgym.envs.interface import Overlay, Policy
+from qgym.envs.interface import CellMark, Overlay, Policy
 from qgym.envs.rendering import HumanWindow, import_pygame
 
 __all__ = ["GridFarmEnv"]
@@ -233,6 +233,20 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
         crops = np.tile(field.astype(np.int8), (plots, 1))
         batch = rules.observations(crops, np.arange(plots, dtype=np.int64), self.config)
         return [batch[i] if batch.ndim > 1 else int(batch[i]) for i in range(plots)]
+
+    def cell_marks(self, context: Sequence[int] | None = None) -> list[CellMark]:
+        """Each plot's crop stage, and the actions that change nothing with the farmer on it."""
+        plots = self.config.n_plots
+        field = np.zeros(plots, dtype=np.int64) if context is None else np.asarray(context)
+        crops = np.tile(field.astype(np.int8), (plots, 1))
+        masks = rules.action_masks(crops, np.arange(plots, dtype=np.int64), self.config)
+        return [
+            CellMark(
+                CROP_NAMES[int(field[cell])],
+                idle_actions=tuple(int(a) for a in np.flatnonzero(masks[cell] == 0)),
+            )
+            for cell in range(plots)
+        ]
 
     def observations_on_cells(self) -> list[Any]:
         return self.grid_observations(self._crops[0])

@@ -1,0 +1,177 @@
+"""Learning curves: what a run folder logged (SB3's ``progress.csv``, EvalCallback's
+``evaluations.npz``) drawn against the exact optimum.
+
+Every function returns a matplotlib ``Figure`` built without pyplot (no global state, no window) and
+writes it as a PNG when given ``out``; matplotlib is imported where a figure is made.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qgym.files import write_atomically
+
+__all__ = ["OPTIMUM_GID", "Curve", "figure_and_axes", "plot_learning_curve", "read_run", "save_figure"]
+
+FloatArray = NDArray[np.float64]
+OPTIMUM_GID = "optimum"
+_TRAIN_COLUMNS = ("rollout/ep_rew_mean", "eval/mean_reward")
+_STEP_COLUMN = "time/total_timesteps"
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One learning curve: mean return against environment steps."""
+
+    label: str
+    steps: FloatArray
+    values: FloatArray
+    spread: FloatArray | None = None
+    """The standard deviation of the episodes behind each point (evaluations), or None."""
+    count: int = 1
+    """Episodes behind each point: the band drawn is the 95% interval of their mean."""
+    bounds: tuple[FloatArray, FloatArray] | None = None
+    """The lowest and highest episode behind each point: the band never leaves them."""
+
+
+def read_run(run: str | Path) -> list[Curve]:
+    """The learning curves of a run folder: SB3's ``progress.csv`` (training episodes, and the
+    ``eval/`` column when no ``evaluations.npz`` holds the episodes themselves) and
+    ``evaluations.npz`` (EvalCallback), searched recursively."""
+    run = Path(run)
+    if not run.exists():
+        raise ValueError(f"no run folder at {run}")
+    files = (
+        [run]
+        if run.is_file()
+        else [*sorted(run.rglob("progress.csv")), *sorted(run.rglob("evaluations.npz"))]
+    )
+    evaluated = any(path.suffix == ".npz" for path in files)
+    curves: list[Curve] = []
+    for path in files:
+        if path.name.endswith(".csv"):
+            read = _read_progress(path)
+            curves += [curve for curve in read if not (evaluated and curve.label.startswith("evaluation"))]
+        elif path.suffix == ".npz":
+            curves.append(_read_evaluations(path))
+    if not curves:
+        raise ValueError(
+            f"{run} holds no learning curve: expected a progress.csv with {_STEP_COLUMN} and "
+            f"{' or '.join(_TRAIN_COLUMNS)}, or an evaluations.npz (EvalCallback)"
+        )
+    return curves
+
+
+def plot_learning_curve(
+    curves: Sequence[Curve], optimum: float | None, title: str = "", out: str | Path | None = None
+) -> Any:
+    """Mean return against steps, with the exact optimum as a dashed line (its ``gid`` is 'optimum').
+
+    Sparse curves (evaluations) get markers; a curve with a spread gets the 95% interval of its mean,
+    never beyond the lowest and highest episode behind it (a success rate stays in [0, 1]).
+    """
+    figure, axes = figure_and_axes(7.0, 4.2)
+    for curve in curves:
+        marker = "o" if len(curve.steps) <= 30 else None
+        (line,) = axes.plot(
+            curve.steps, curve.values, label=curve.label, linewidth=1.6, marker=marker, markersize=4
+        )
+        if curve.spread is not None:
+            half = 1.96 * curve.spread / np.sqrt(max(curve.count, 1))
+            low, high = curve.values - half, curve.values + half
+            if curve.bounds is not None:
+                low, high = np.maximum(low, curve.bounds[0]), np.minimum(high, curve.bounds[1])
+            band = f"95% interval of the {curve.count}-episode mean"
+            axes.fill_between(
+                curve.steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0, label=band
+            )
+    if optimum is not None:
+        axes.axhline(
+            optimum, color="black", linestyle="--", linewidth=1.2, label=f"exact optimum {optimum:.2f}"
+        ).set_gid(OPTIMUM_GID)
+        axes.text(
+            0.01,
+            0.01,
+            "the optimum is an expectation: a mean of a few episodes scatters around it",
+            transform=axes.transAxes,
+            fontsize=7,
+            color="0.35",
+        )
+    axes.set_xlabel("environment steps")
+    axes.set_ylabel("episode return (undiscounted)")
+    axes.set_title(title or "learning curve")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    return save_figure(figure, out)
+
+
+def figure_and_axes(width: float, height: float) -> tuple[Any, Any]:
+    """A figure of one axes (inches), laid out to fit its labels."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    return figure, figure.add_subplot()
+
+
+def save_figure(figure: Any, out: str | Path | None) -> Any:
+    """Write ``figure`` as a PNG at ``out`` when given (atomically: a full disk leaves no half picture)."""
+    if out is not None:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=110)
+        write_atomically(Path(out), buffer.getvalue())
+    return figure
+
+
+def _read_progress(path: Path) -> list[Curve]:
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    curves = []
+    for column in _TRAIN_COLUMNS:
+        points = [
+            (float(row[_STEP_COLUMN]), float(row[column]))
+            for row in rows
+            if _number(row.get(_STEP_COLUMN)) and _number(row.get(column))
+        ]
+        if points:
+            steps, values = np.asarray(points, dtype=np.float64).T
+            label = (
+                "training episodes (mean of the last 100, while exploring)"
+                if column.startswith("rollout")
+                else "evaluation, greedy (mean)"
+            )
+            curves.append(Curve(label, steps, values))
+    return curves
+
+
+def _read_evaluations(path: Path) -> Curve:
+    with np.load(path) as data:
+        if "timesteps" not in data or "results" not in data:
+            raise ValueError(f"{path} is not an EvalCallback file (needs 'timesteps' and 'results')")
+        steps = np.asarray(data["timesteps"], dtype=np.float64)
+        results = np.asarray(data["results"], dtype=np.float64).reshape(len(steps), -1)
+    return Curve(
+        f"evaluation, greedy (mean of {results.shape[1]} episodes)",
+        steps,
+        results.mean(axis=1),
+        results.std(axis=1),
+        results.shape[1],
+        (results.min(axis=1), results.max(axis=1)),
+    )
+
+
+def _number(text: str | None) -> bool:
+    if text is None or text == "":
+        return False
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
