@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from qgym.validation import is_int
 
-__all__ = ["ALL", "BoolArray", "FloatArray", "IntArray", "NativeVectorEnv", "Selection"]
+__all__ = ["ALL", "BoolArray", "FloatArray", "IntArray", "NativeVectorEnv", "Selection", "first_of"]
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -41,7 +41,7 @@ class NativeVectorEnv(VectorEnv[Any, Any, Any]):
     and :meth:`_infos`.
     """
 
-    metadata: dict[str, Any] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(
         self,
@@ -57,10 +57,10 @@ class NativeVectorEnv(VectorEnv[Any, Any, Any]):
             raise ValueError(
                 f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}"
             )
-        if render_mode is not None:
+        if render_mode not in (None, "rgb_array"):
             raise ValueError(
-                f"render_mode must be None (a native vector env does not render), got {render_mode!r}; "
-                "render a single env, or use gym.make_vec(..., vectorization_mode='sync')"
+                f"render_mode must be None or 'rgb_array' (the first sub-env's frame), got {render_mode!r}; "
+                "render a single env in 'human' mode, or use gym.make_vec(..., vectorization_mode='sync')"
             )
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
@@ -122,6 +122,18 @@ class NativeVectorEnv(VectorEnv[Any, Any, Any]):
         self._prev_done = terminated | truncated
         return self._observations(), rewards, terminated, truncated, self._infos()
 
+    def render(self) -> tuple[NDArray[np.uint8], ...] | None:
+        """With ``render_mode="rgb_array"``, the first sub-env's frame, as the single env draws it."""
+        if self.render_mode != "rgb_array":
+            return None
+        if not self._started:
+            raise RuntimeError("call reset() before render()")
+        return (self._first_frame(),)
+
+    def _first_frame(self) -> NDArray[np.uint8]:
+        """The first sub-env's frame (a family supplies it)."""
+        raise NotImplementedError
+
     def close_extras(self, **kwargs: Any) -> None:
         self.single_env.close()
 
@@ -172,3 +184,11 @@ def _reset_mask(options: dict[str, Any] | None, num_envs: int) -> BoolArray | No
             f"options['reset_mask'] must be a bool numpy array of shape ({num_envs},), got {mask!r}"
         )
     return mask
+
+
+def first_of(selection: Selection) -> int | None:
+    """Where sub-env 0 sits in ``selection`` (a slice of all, or indices), or None when it is not there."""
+    if isinstance(selection, slice):
+        return 0
+    hits = np.flatnonzero(selection == 0)
+    return int(hits[0]) if hits.size else None

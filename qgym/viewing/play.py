@@ -27,7 +27,7 @@ from qgym.viewing.advice import OptimalAdvisor, agent_cell_values, agent_hint, s
 from qgym.viewing.agent import Agent, load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
 from qgym.viewing.screen import Hint, Screen, hud_lines
-from qgym.viewing.views import agent_on_cells, legend_of, state_names, view_of
+from qgym.viewing.views import agent_on_cells, legend_of, state_names, toy_text_keys, view_of
 
 __all__ = [
     "Command",
@@ -94,16 +94,19 @@ def handle_key(key: int, keymap: Mapping[int, int], episode_over: bool = False) 
 
 
 def key_map(env: gym.Env[Any, Any]) -> dict[int, int]:
-    """The env's single-key map ``{pygame key: action}`` from its ``get_keys_to_action()``."""
+    """The env's single-key map ``{pygame key: action}``: its ``get_keys_to_action()``, or for
+    Gymnasium's toy-text envs the arrows (and p, d for Taxi's pickup and dropoff)."""
     base = env.unwrapped
     getter = getattr(base, "get_keys_to_action", None)
-    if getter is None:
+    mapping = getter() if getter is not None else toy_text_keys(env)
+    if mapping is None:
         raise ValueError(
-            f"{_env_name(env)} has no keyboard map (get_keys_to_action), so it cannot be played by hand"
+            f"{_env_name(env)} has no keyboard map (get_keys_to_action), so it cannot be played by hand; "
+            "qgym's envs and Gymnasium's FrozenLake, CliffWalking and Taxi can"
         )
     reserved = reserved_keys()
     keymap: dict[int, int] = {}
-    for keys, action in getter().items():
+    for keys, action in mapping.items():
         combo = (keys,) if isinstance(keys, int | str) else tuple(keys)
         if len(combo) != 1:
             raise ValueError(f"{_env_name(env)} maps a key combination {combo}; play takes single keys")

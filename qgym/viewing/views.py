@@ -25,6 +25,7 @@ from qgym.envs.interface import (
     Overlay,
     StateNames,
 )
+from qgym.envs.rendering import import_pygame
 
 __all__ = [
     "GenericView",
@@ -35,6 +36,7 @@ __all__ = [
     "grid_view",
     "legend_of",
     "state_names",
+    "toy_text_keys",
     "view_of",
 ]
 
@@ -44,6 +46,19 @@ _TOY_TEXT_ACTIONS: dict[type, tuple[str, ...]] = {
     CliffWalkingEnv: ("up", "right", "down", "left"),
     TaxiEnv: ("south", "north", "east", "west", "pickup", "dropoff"),
 }
+
+
+def toy_text_keys(env: gym.Env[Any, Any]) -> dict[tuple[int, ...], int] | None:
+    """Keys to play Gymnasium's toy-text envs (which ship none): the arrows, and p and d for Taxi's
+    pickup and dropoff; None for any other env."""
+    base = env.unwrapped
+    if type(base) not in _TOY_TEXT_ACTIONS:
+        return None
+    pygame = import_pygame()
+    arrows = {"up": pygame.K_UP, "down": pygame.K_DOWN, "left": pygame.K_LEFT, "right": pygame.K_RIGHT}
+    arrows |= {"north": pygame.K_UP, "south": pygame.K_DOWN, "west": pygame.K_LEFT, "east": pygame.K_RIGHT}
+    arrows |= {"pickup": pygame.K_p, "dropoff": pygame.K_d}
+    return {(arrows[name],): action for action, name in enumerate(_TOY_TEXT_ACTIONS[type(base)])}
 
 
 def view_of(env: gym.Env[Any, Any]) -> EnvView:

@@ -12,7 +12,7 @@ from gymnasium.vector import AutoresetMode
 
 from qgym.envs import qgym_env_ids
 from qgym.envs.farm.vector import GridFarmVectorEnv
-from qgym.envs.trading import REGIME_NAMES, generate_prices
+from qgym.envs.trading import generate_prices
 from qgym.envs.trading.vector import ChainTradingVectorEnv, TradingVectorEnv
 
 VECTOR_IDS = [env_id for env_id in qgym_env_ids() if gym.spec(env_id).vector_entry_point is not None]
@@ -49,7 +49,9 @@ def test_a_vector_of_one_replays_the_single_env_exactly(env_id: str, extra: dict
     vector = gym.make_vec(env_id, num_envs=1, **extra)
     obs, info = single.reset(seed=5)
     vec_obs, vec_info = vector.reset(seed=5)
-    _assert_same_step(obs, info, vec_obs, vec_info)
+    unwrapped: Any = vector.unwrapped
+    names = unwrapped.desk.stream.regime_names if hasattr(unwrapped, "desk") else None
+    _assert_same_step(obs, info, vec_obs, vec_info, names)
     actions = np.random.default_rng(1).integers(single.action_space.n, size=450)  # type: ignore[attr-defined]
     done = False
     for action in actions:
@@ -59,18 +61,68 @@ def test_a_vector_of_one_replays_the_single_env_exactly(env_id: str, extra: dict
         else:
             obs, reward, terminated, truncated, info = single.step(int(action))
         vec_obs, vec_rewards, vec_terminated, vec_truncated, vec_info = vector.step(np.array([action]))
-        _assert_same_step(obs, info, vec_obs, vec_info)
+        _assert_same_step(obs, info, vec_obs, vec_info, names)
         assert (vec_rewards[0], vec_terminated[0], vec_truncated[0]) == (reward, terminated, truncated)
         done = terminated or truncated
     single.close()
     vector.close()
 
 
-def _assert_same_step(obs: Any, info: dict[str, Any], vec_obs: Any, vec_info: dict[str, Any]) -> None:
+# A vector of one replays the single env; a deterministic farm does so in a vector of three as well,
+# where the autoreset and the steps select sub-env 0 among others.
+DRAW_CASES = [(env_id, 1) for env_id in VECTOR_IDS] + [("qgym/GridFarm-1x1-Det-v0", 3)]
+
+
+@pytest.mark.parametrize(("env_id", "num_envs"), DRAW_CASES)
+def test_a_vector_draws_its_first_sub_env_as_the_single_env_draws_it(env_id: str, num_envs: int) -> None:
+    """render_mode="rgb_array": the first sub-env's frame, pixel for pixel, across an autoreset."""
+    single = gym.make(env_id, render_mode="rgb_array")
+    vector = gym.make_vec(env_id, num_envs=num_envs, render_mode="rgb_array")
+    single.reset(seed=2)
+    vector.reset(seed=2)
+    frames = vector.render()
+    assert frames is not None
+    assert len(frames) == 1
+    np.testing.assert_array_equal(frames[0], single.render())
+    rng = np.random.default_rng(0)
+    done, resets, steps = False, 0, 0
+    while resets < 1 and steps < 400:
+        actions = rng.integers(single.action_space.n, size=num_envs)  # type: ignore[attr-defined]
+        if done:
+            single.reset()
+            resets += 1
+            done = False
+        else:
+            _, _, terminated, truncated, _ = single.step(int(actions[0]))
+            done = terminated or truncated
+        vector.step(actions)
+        steps += 1
+        if steps % 7 == 0 or done or resets:
+            np.testing.assert_array_equal(vector.render()[0], single.render(), err_msg=f"step {steps}")
+    single.close()
+    vector.close()
+
+
+def test_a_vector_renders_only_after_reset_and_only_as_rgb_array() -> None:
+    assert GridFarmVectorEnv(num_envs=2).render() is None
+    with pytest.raises(RuntimeError, match="reset"):
+        GridFarmVectorEnv(num_envs=2, render_mode="rgb_array").render()
+
+
+@pytest.mark.parametrize("env_id", VECTOR_IDS)
+def test_a_vector_reports_every_info_key_the_single_env_reports(env_id: str) -> None:
+    single_info = gym.make(env_id).reset(seed=0)[1]
+    vector_info = gym.make_vec(env_id, num_envs=2).reset(seed=0)[1]
+    assert set(single_info) <= set(vector_info)
+
+
+def _assert_same_step(
+    obs: Any, info: dict[str, Any], vec_obs: Any, vec_info: dict[str, Any], regime_names: Any = None
+) -> None:
     np.testing.assert_array_equal(np.asarray(obs), vec_obs[0])
     for key, values in vec_info.items():
         expected = info[key]
-        got = REGIME_NAMES[values[0]] if key == "regime" else values[0]
+        got = regime_names[values[0]] if key == "regime" else values[0]
         np.testing.assert_array_equal(np.asarray(expected), got, err_msg=key)
 
 
@@ -177,7 +229,7 @@ def test_action_masks_match_the_single_env_rule_in_every_sub_env(env_id: str) ->
     [
         ({"num_envs": 0}, "num_envs must be a positive integer"),
         ({"num_envs": 2, "max_episode_steps": 0}, "max_episode_steps must be"),
-        ({"num_envs": 2, "render_mode": "human"}, "render_mode must be None"),
+        ({"num_envs": 2, "render_mode": "human"}, "render_mode must be None or 'rgb_array'"),
         ({"num_envs": 2, "rows": 0}, "rows must be an integer from 1 to 32"),
     ],
 )

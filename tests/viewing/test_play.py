@@ -94,8 +94,30 @@ def test_unmapped_keys_and_action_keys_after_the_episode_are_ignored() -> None:
 
 
 def test_an_env_without_a_key_map_cannot_be_played(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["play", "FrozenLake-v1"]) == 2
+    assert main(["play", "Acrobot-v1"]) == 2
     assert "has no keyboard map" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("env_id", "keys"),
+    [
+        ("FrozenLake-v1", {pygame.K_LEFT: 0, pygame.K_DOWN: 1, pygame.K_RIGHT: 2, pygame.K_UP: 3}),
+        ("CliffWalking-v1", {pygame.K_UP: 0, pygame.K_RIGHT: 1, pygame.K_DOWN: 2, pygame.K_LEFT: 3}),
+        (
+            "Taxi-v4",
+            {
+                pygame.K_DOWN: 0,
+                pygame.K_UP: 1,
+                pygame.K_RIGHT: 2,
+                pygame.K_LEFT: 3,
+                pygame.K_p: 4,
+                pygame.K_d: 5,
+            },
+        ),
+    ],
+)
+def test_gymnasiums_toy_text_envs_are_played_with_the_arrows(env_id: str, keys: dict[int, int]) -> None:
+    assert key_map(gym.make(env_id)) == keys
 
 
 def test_a_full_episode_ends_with_the_exact_optimum_in_the_summary() -> None:

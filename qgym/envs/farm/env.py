@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from qgym.envs.farm import rules
 from qgym.envs.farm.heuristic import FarmHeuristic
 from qgym.envs.farm.model import FarmModel, model_for, toy_text_for
-from qgym.envs.farm.render import CROP_LETTERS, draw_frame, draw_text, legend_icons
+from qgym.envs.farm.render import CROP_LETTERS, draw_frame, draw_text, legend_icons, status_line
 from qgym.envs.farm.rules import ACTION_NAMES, CROP_NAMES, N_ACTIONS, N_CROPS, Action, Crop, FarmConfig
 from qgym.envs.interface import CellMark, Overlay, Policy
 from qgym.envs.rendering import HumanWindow, import_pygame
@@ -272,5 +272,4 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
         return {"action_mask": self.action_masks(), "rained": self.rained, "day": self.day}
 
     def _status(self) -> str:
-        weather = "rain" if self.rained else "dry"
-        return f"day {self.day}  return {self.episode_return:+.1f}  last {self.last_reward:+.1f}  {weather}"
+        return status_line(self.day, self.episode_return, self.last_reward, self.rained)

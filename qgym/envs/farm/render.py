@@ -19,7 +19,14 @@ from qgym.envs.farm.rules import ACTION_NAMES, Action, Crop, FarmConfig
 from qgym.envs.interface import Overlay
 from qgym.envs.rendering import import_pygame, surface_to_array
 
-__all__ = ["CROP_LETTERS", "STAGE_LABELS", "draw_frame", "draw_text", "legend_icons"]
+__all__ = [
+    "CROP_LETTERS",
+    "STAGE_LABELS",
+    "draw_frame",
+    "draw_text",
+    "legend_icons",
+    "status_line",
+]
 
 CROP_LETTERS = {
     Crop.EMPTY: ".",
@@ -313,3 +320,9 @@ def _draw_advice(pygame: Any, surface: Any, action: Action, x: int, y: int, side
     box = label.get_rect(center=(cx, y + side * 3 // 10))
     pygame.draw.rect(surface, _HINT, box.inflate(8, 4), border_radius=4)
     surface.blit(label, box)
+
+
+def status_line(day: int, episode_return: float, last_reward: float, rained: bool) -> str:
+    """The strip under the field: day, return so far, last reward, weather."""
+    weather = "rain" if rained else "dry"
+    return f"day {day}  return {episode_return:+.1f}  last {last_reward:+.1f}  {weather}"

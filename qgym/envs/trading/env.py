@@ -19,7 +19,7 @@ from qgym.envs.trading.desk import ONE, Desk, StreamT
 from qgym.envs.trading.render import FRAME_SIZE, Chart, Status, draw_frame, legend_icons, ticker
 from qgym.envs.trading.rules import ACTION_NAMES, BUY, HOLD, N_ACTIONS, SELL, TradingConfig
 
-__all__ = ["TradingEnvBase"]
+__all__ = ["TradingEnvBase", "record_trader", "trader_status"]
 
 
 class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
@@ -167,14 +167,27 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
         return info
 
     def _status(self) -> Status:
-        book = self.desk.book
-        return Status(
-            step=int(book.elapsed[ONE]),
-            price=self.chart.prices[-1],
-            position=int(book.position[ONE]),
-            equity=float(book.equity[ONE]),
-            last_reward=self._last_reward,
-            buy_and_hold=float(book.buy_and_hold(ONE)),
-            total_cost=float(book.total_cost[ONE]),
-            regime=self.regime_label(),
-        )
+        return trader_status(self.desk, ONE, self.chart, self._last_reward)
+
+
+def trader_status(desk: Desk[Any], trader: int, chart: Chart, last_reward: float) -> Status:
+    """The status lines of one trader of a desk (the single env's, or a vector env's first)."""
+    book = desk.book
+    names = desk.stream.regime_names
+    return Status(
+        step=int(book.elapsed[trader]),
+        price=chart.prices[-1],
+        position=int(book.position[trader]),
+        equity=float(book.equity[trader]),
+        last_reward=last_reward,
+        buy_and_hold=float(book.buy_and_hold(trader)),
+        total_cost=float(book.total_cost[trader]),
+        regime=None if names is None else names[int(desk.stream.regimes(trader))],
+    )
+
+
+def record_trader(desk: Desk[Any], trader: int, chart: Chart) -> None:
+    """Add a trader's state after a step (or at the start) to its chart."""
+    book = desk.book
+    chart.record(float(book.price[trader]), int(book.position[trader]), float(book.equity[trader]),
+                 float(book.buy_and_hold(trader)))  # fmt: skip

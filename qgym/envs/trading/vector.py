@@ -11,11 +11,12 @@ from typing import Any, Generic
 import numpy as np
 from numpy.typing import NDArray
 
-from qgym.envs.native_vector import ALL, FloatArray, IntArray, NativeVectorEnv, Selection
+from qgym.envs.native_vector import ALL, FloatArray, IntArray, NativeVectorEnv, Selection, first_of
 from qgym.envs.trading.chain import ChainPrices, ChainTradingEnv
 from qgym.envs.trading.desk import Desk, StreamT
-from qgym.envs.trading.env import TradingEnvBase
+from qgym.envs.trading.env import TradingEnvBase, record_trader, trader_status
 from qgym.envs.trading.market import MarketPaths, TradingEnv
+from qgym.envs.trading.render import Chart, draw_frame
 from qgym.envs.trading.rules import decode_index, encode_index
 
 __all__ = ["ChainTradingVectorEnv", "TradingVectorEnv"]
@@ -39,26 +40,46 @@ class _TradingVectorEnv(NativeVectorEnv, Generic[StreamT]):
         )
         self.config = config
         self.desk: Desk[StreamT] = single.make_desk(self.num_envs)
+        self._chart = Chart()  # the first sub-env's episode, for its frame
+        self._last_reward = 0.0
 
     def _reset_envs(self, selection: Selection, count: int) -> None:
         self.desk.reset(selection, count, self.np_random)
+        if first_of(selection) is not None:
+            window = self.desk.stream.windows(0)
+            self._chart.begin(before=float(window[-2] if len(window) > 1 else window[-1]))
+            self._last_reward = 0.0
+            record_trader(self.desk, 0, self._chart)
 
     def _advance(self, actions: IntArray, selection: Selection, count: int) -> FloatArray:
         rewards: FloatArray = self.desk.step(actions, selection, count, self.np_random)
+        first = first_of(selection)
+        if first is not None:
+            self._last_reward = float(rewards[first])
+            record_trader(self.desk, 0, self._chart)
         return rewards
+
+    def _first_frame(self) -> NDArray[np.uint8]:
+        status = trader_status(self.desk, 0, self._chart, self._last_reward)
+        return draw_frame(self._chart, status, self.config)
 
     def _observations(self) -> Any:
         return self.desk.observations()
 
     def _infos(self) -> dict[str, Any]:
         book = self.desk.book
-        return {
+        infos: dict[str, Any] = {
             "equity": book.equity.copy(),
             "position": book.position.copy(),
             "price": book.price.copy(),
             "trade_cost": book.last_cost.copy(),
+            "total_cost": book.total_cost.copy(),
+            "buy_and_hold_equity": np.asarray(book.buy_and_hold(), dtype=np.float64),
             "action_mask": book.action_masks(),
         }
+        if self.desk.stream.regime_names is not None:
+            infos["regime"] = self.desk.stream.regimes()
+        return infos
 
 
 class ChainTradingVectorEnv(_TradingVectorEnv[ChainPrices]):
@@ -66,7 +87,9 @@ class ChainTradingVectorEnv(_TradingVectorEnv[ChainPrices]):
     :class:`~qgym.envs.trading.chain.ChainTradingEnv`.
 
     Takes the single env's arguments plus ``num_envs``, ``max_episode_steps`` and ``render_mode``
-    (None). ``info`` holds arrays ``equity``, ``position``, ``price``, ``trade_cost``, ``action_mask``.
+    (None, or ``"rgb_array"`` for the first sub-env's frame). ``info`` holds arrays ``equity``,
+    ``position``, ``price``, ``trade_cost``, ``total_cost``, ``buy_and_hold_equity``, ``action_mask``
+    (and ``regime`` codes, indices into ``REGIMES``, on the regime-switching chain).
     """
 
     def __init__(
@@ -109,8 +132,9 @@ class TradingVectorEnv(_TradingVectorEnv[MarketPaths]):
     Every reset draws each sub-env's path exactly as the single env does (one seeded generator per
     synthetic path, all simulated at once by :meth:`~qgym.envs.trading.prices.PriceProcess.simulate_batch`,
     or a random window of the user's prices). Takes the single env's arguments plus ``num_envs``,
-    ``max_episode_steps`` and ``render_mode`` (None). ``info`` holds arrays ``equity``, ``position``,
-    ``price``, ``trade_cost``, ``action_mask`` (and ``regime`` codes when observed).
+    ``max_episode_steps`` and ``render_mode`` (None, or ``"rgb_array"`` for the first sub-env's frame).
+    ``info`` holds arrays ``equity``, ``position``, ``price``, ``trade_cost``, ``total_cost``,
+    ``buy_and_hold_equity``, ``action_mask`` (and ``regime`` codes when observed).
     """
 
     def __init__(
@@ -125,9 +149,3 @@ class TradingVectorEnv(_TradingVectorEnv[MarketPaths]):
         self.process = single.process
         self.observe_regime = single.observe_regime
         self.n_regimes = single.n_regimes
-
-    def _infos(self) -> dict[str, Any]:
-        infos = super()._infos()
-        if self.observe_regime:
-            infos["regime"] = self.desk.stream.regimes()
-        return infos
