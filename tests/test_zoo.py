@@ -66,7 +66,7 @@ def test_rl_zoo_trains_qrdqn_from_the_shipped_preset(tmp_path: Path) -> None:
 
 @needs_zoo
 @pytest.mark.slow
-def test_qgym_zoo_runs_the_tabular_algorithms_through_rl_zoo(tmp_path: Path) -> None:
+def test_qgym_zoo_trains_and_enjoys_the_tabular_algorithms_through_rl_zoo(tmp_path: Path) -> None:
     argv = ["-m", "qgym.zoo", "train", "--algo", "qlearning", "--env", "FrozenLake-v1", "--gym-packages"]
     argv += ["qgym", "-conf", "zoo_configs/qlearning.yml", "-n", "5000", "-f", str(tmp_path / "logs")]
     result = run([*argv, "--seed", "0", "--eval-freq", "2500"], tmp_path)
@@ -74,6 +74,11 @@ def test_qgym_zoo_runs_the_tabular_algorithms_through_rl_zoo(tmp_path: Path) -> 
     folder = tmp_path / "logs" / "qlearning" / "FrozenLake-v1_1"
     assert (folder / "FrozenLake-v1.zip").is_file()
     assert (folder / "evaluations.npz").is_file()
+    enjoy = ["-m", "qgym.zoo", "enjoy", "--algo", "qlearning", "--env", "FrozenLake-v1", "--gym-packages"]
+    enjoy += ["qgym", "-f", str(tmp_path / "logs"), "--no-render", "-n", "300", "--seed", "0"]
+    result = run(enjoy, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Mean reward:" in result.stdout
 
 
 def test_qgym_zoo_without_a_command_prints_its_usage(tmp_path: Path) -> None:

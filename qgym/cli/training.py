@@ -90,15 +90,24 @@ def _train(args: argparse.Namespace) -> int:
     if run.interrupted:
         print(f"stopped by Ctrl-C after {steps:,} of {asked:,} steps")
     elif steps != asked:
-        envs = run.model.n_envs
-        print(
-            f"trained for {steps:,} steps ({asked:,} asked; {envs} envs step together, so steps come "
-            f"in multiples of {envs})"
-        )
+        print(f"trained for {steps:,} steps ({asked:,} asked; {_step_unit(run.model)})")
     else:
         print(f"trained for {steps:,} steps")
     print(run.evaluation.summary())
     return 130 if run.interrupted else 0
+
+
+def _step_unit(model: Any) -> str:
+    """Why SB3 trains a little past the steps asked: it collects whole rounds of steps."""
+    envs = int(model.n_envs)
+    train_freq = getattr(model, "train_freq", None)
+    per_env = int(train_freq.frequency) if train_freq is not None and train_freq.unit.value == "step" else 1
+    if per_env == 1:
+        return f"{envs} envs step together, so steps come in multiples of {envs}"
+    return (
+        f"SB3 collects train_freq={per_env} steps per env between updates, with {envs} env"
+        f"{'s' if envs > 1 else ''}, so steps come in multiples of {per_env * envs}"
+    )
 
 
 def _eval(args: argparse.Namespace) -> int:
