@@ -246,7 +246,8 @@ class PlaySession:
         pygame = import_pygame()
         by_action: dict[int, list[str]] = {}
         for key, action in self.keymap.items():
-            by_action.setdefault(action, []).append(pygame.key.name(key))
+            name = pygame.key.name(key)  # 'p', 'up', 'space': letters shown as on the keycaps, P
+            by_action.setdefault(action, []).append(name.upper() if len(name) == 1 else name)
         keys = [f"{'/'.join(by_action[a]):>9} {self.names[a]:<8}" for a in sorted(by_action)]
         controls = ["R restart", "Esc quit", "F1 help"]
         if self.agent is not None or self.optimal_hints:

@@ -159,6 +159,13 @@ def test_hud_shows_step_return_last_reward_and_weather_or_regime() -> None:
     assert "position +1" in market.hud()
 
 
+def test_the_help_names_letter_keys_as_capitals_like_readme_and_the_controls() -> None:
+    farm = " ".join(_session("qgym/GridFarm-1x1-v0").help_lines())
+    for key in ("P plant", "W water", "H harvest", "space wait", "R restart", "Esc quit"):
+        assert key in farm
+    assert "up/B buy" in " ".join(_session("qgym/Trading-Chain-v0").help_lines())
+
+
 def test_the_event_loop_steps_on_key_presses_and_exits_on_window_close(screen_closer: Any) -> None:
     session = _session("qgym/GridFarm-2x2-v0")
     screen = _open(session, screen_closer)
