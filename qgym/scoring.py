@@ -29,7 +29,15 @@ from numpy.typing import NDArray
 
 from qgym import planning
 
-__all__ = ["TIE", "Grade", "Move", "grade_move", "optimal_values", "score_moves"]
+__all__ = [
+    "TIE",
+    "Grade",
+    "Move",
+    "grade_move",
+    "optimal_values",
+    "percent_of_optimum",
+    "score_moves",
+]
 
 TIE = 1e-9
 """Actions whose Q* are this close to the best are all optimal (ties are common: a move into a fence
@@ -119,3 +127,18 @@ def grade_move(values: planning.OptimalValues, step: int, state: int, action: in
     if not 0 <= action < q.shape[0]:
         raise ValueError(f"action must be in [0, {q.shape[0] - 1}], got {action}")
     return Move(step, state, action, q)
+
+
+def percent_of_optimum(value: float, optimum: float) -> float | None:
+    """``value`` as a percentage of ``optimum``: 100% at the optimum, less for worse.
+
+    A positive optimum is a reward to reach: ``100 * value / optimum``. A negative one is a cost to
+    pay (CliffWalking's -13): ``100 * optimum / value``, so a policy that costs twice as much scores
+    50%, not 200%. None when the ratio means nothing (an optimum of 0, or a cost optimum against a
+    value of 0 or more, which only a sampled mean can reach).
+    """
+    if optimum > 0:
+        return 100.0 * value / optimum
+    if optimum < 0 and value < 0:
+        return 100.0 * optimum / value
+    return None

@@ -8,6 +8,7 @@ import pytest
 
 from qgym import planning, scoring
 from qgym.envs import known_optimum
+from qgym.scoring import percent_of_optimum
 
 
 def _solved(env_id: str, keep_all: int = planning.KEEP_ALL_VALUES) -> planning.OptimalValues:
@@ -127,3 +128,18 @@ def test_an_env_without_an_exact_model_says_so() -> None:
         scoring.optimal_values(gym.make("qgym/GridFarm-4x4-v0"))
     with pytest.raises(ValueError, match="no transition model"):
         scoring.optimal_values(gym.make("qgym/Trading-Market-v0"))
+
+
+@pytest.mark.parametrize(
+    ("value", "optimum", "percent"),
+    [(46.92, 47.42, 100 * 46.92 / 47.42), (-13.0, -13.0, 100.0), (-26.0, -13.0, 50.0), (-12.0, -13.0, 108.3)],
+)
+def test_a_share_of_the_optimum_is_100_at_the_optimum_and_less_for_worse_rewards_or_costs(
+    value: float, optimum: float, percent: float
+) -> None:
+    assert percent_of_optimum(value, optimum) == pytest.approx(percent, abs=0.05)
+
+
+@pytest.mark.parametrize(("value", "optimum"), [(3.0, 0.0), (0.0, -13.0), (2.0, -13.0)])
+def test_a_share_that_means_nothing_is_none(value: float, optimum: float) -> None:
+    assert percent_of_optimum(value, optimum) is None

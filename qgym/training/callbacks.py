@@ -11,6 +11,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from qgym import planning
+from qgym.scoring import percent_of_optimum
 
 __all__ = ["EvaluationReport", "ExactReturnCallback"]
 
@@ -62,7 +63,8 @@ class EvaluationReport(BaseCallback):
             f"(standard error {stderr:.2f}, {len(returns)} episodes)"
         )
         value = self.exact(self.model) if self.optimum is not None else None
-        if value is not None and self.optimum:
-            line += f"; greedy policy {value:.2f} = {100 * value / self.optimum:.1f}% of the exact optimum"
+        percent = None if value is None or self.optimum is None else percent_of_optimum(value, self.optimum)
+        if percent is not None:
+            line += f"; greedy policy {value:.2f} = {percent:.1f}% of the exact optimum"
         self.report(line)
         return True

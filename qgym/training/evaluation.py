@@ -15,6 +15,7 @@ import numpy as np
 from qgym import planning
 from qgym.envs import known_optimum
 from qgym.envs.interface import HasHeuristic, Policy
+from qgym.scoring import percent_of_optimum
 from qgym.training.envs import encode_observations, horizon_of, keeps_states, single_env, wrap_env, wrapper
 from qgym.training.rollouts import episode_returns, model_policy
 
@@ -41,10 +42,10 @@ class Evaluation:
     @property
     def percent_of_optimum(self) -> float | None:
         """The greedy policy's exact return (else the sampled mean) as % of the exact optimum."""
-        if self.optimum is None or self.optimum == 0:
+        if self.optimum is None:
             return None
         value = self.exact_return if self.exact_return is not None else self.mean_return
-        return 100.0 * value / self.optimum
+        return percent_of_optimum(value, self.optimum)
 
     @property
     def standard_error(self) -> float:

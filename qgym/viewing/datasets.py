@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qgym import planning
+from qgym.scoring import percent_of_optimum
 
 __all__ = [
     "EpisodeRecorder",
@@ -167,11 +168,13 @@ def save_and_report(
         policy = empirical_policy(dataset, recorder.env)
     except ValueError:
         return dataset_id
-    if horizon is not None and optimum:
+    if horizon is not None and optimum is not None:
         value = planning.policy_return(model, policy, horizon=horizon)
+        percent = percent_of_optimum(value, optimum)
+        share = "" if percent is None else f" = {percent:.1f}% of the optimum {optimum:.2f}"
         print(
-            f"the recorded policy (the action frequencies in each state met, uniform elsewhere), valued "
-            f"exactly: {value:.2f} = {100 * value / optimum:.1f}% of the optimum {optimum:.2f}"
+            "the recorded policy (the action frequencies in each state met, uniform elsewhere), valued "
+            f"exactly: {value:.2f}{share}"
         )
     return dataset_id
 
