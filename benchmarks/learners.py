@@ -27,12 +27,17 @@ Result = tuple[int, float, float | None]
 
 
 def percent_of_optimum(env_id: str, q_table: np.ndarray) -> float | None:
-    """Exact expected return of the greedy policy over the registered horizon, as % of the optimum."""
+    """Exact expected return of the greedy policy over the registered horizon, as % of the optimum
+    (the registered one of a qgym ID, else backward induction on the env's toy-text model)."""
+    env = gym.make(env_id)
     optimum = known_optimum(env_id)
-    if optimum is None:
+    if optimum is None and not hasattr(env.unwrapped, "P"):
         return None
-    model = planning.model_of(gym.make(env_id))
+    model = planning.model_of(env)
     horizon = gym.spec(env_id).max_episode_steps
+    assert horizon is not None
+    if optimum is None:
+        optimum = planning.expected_return(model, planning.backward_induction(model, horizon).values)
     return 100.0 * planning.policy_return(model, planning.greedy_policy(q_table), horizon=horizon) / optimum
 
 
@@ -103,6 +108,18 @@ def batched_q_learning(env_id: str, steps: int, seed: int, num_envs: int) -> Res
         obs = next_obs
     seconds = time.perf_counter() - start
     return learned, seconds, percent_of_optimum(env_id, q)
+
+
+def nothing() -> Result:
+    """Nothing at all: the peak RSS of a fresh worker process, for comparison."""
+    return 0, 1.0, None
+
+
+def import_sb3() -> Result:
+    """Import Stable-Baselines3 (and so torch) and stop: what the import alone adds to the peak RSS."""
+    import stable_baselines3  # noqa: F401
+
+    return 0, 1.0, None
 
 
 def sb3_dqn(env_id: str, steps: int, seed: int, num_envs: int) -> Result:

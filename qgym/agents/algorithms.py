@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from qgym.agents.base import TabularAlgorithm
-from qgym.agents.next_values import NextValues, Values, count, greatest, total
+from qgym.agents.next_values import ONE_ROW, NextValues, Reductions, Values
 
 __all__ = ["SARSA", "DoubleQLearning", "ExpectedSARSA", "QLearning"]
 
@@ -30,8 +30,10 @@ class QLearning(TabularAlgorithm):
 
     _has_batch_rule: ClassVar[bool] = True
 
-    def _target(self, reward: Values, next_values: NextValues | None, epsilon: float) -> Values:
-        return reward if next_values is None else reward + self.gamma * greatest(next_values)
+    def _target(
+        self, reward: Values, next_values: NextValues | None, epsilon: float, reduce: Reductions = ONE_ROW
+    ) -> Values:
+        return reward if next_values is None else reward + self.gamma * reduce.greatest(next_values)
 
 
 class SARSA(TabularAlgorithm):
@@ -66,10 +68,14 @@ class ExpectedSARSA(TabularAlgorithm):
 
     _has_batch_rule: ClassVar[bool] = True
 
-    def _target(self, reward: Values, next_values: NextValues | None, epsilon: float) -> Values:
+    def _target(
+        self, reward: Values, next_values: NextValues | None, epsilon: float, reduce: Reductions = ONE_ROW
+    ) -> Values:
         if next_values is None:
             return reward
-        expected = epsilon * total(next_values) / count(next_values) + (1.0 - epsilon) * greatest(next_values)
+        # (eps * sum) / n, in this order: the float operations every table qgym pins was made with.
+        explore = epsilon * reduce.total(next_values) / reduce.count(next_values)
+        expected = explore + (1.0 - epsilon) * reduce.greatest(next_values)
         return reward + self.gamma * expected
 
 

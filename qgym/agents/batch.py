@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from qgym.agents.next_values import NextValues, Values
+from qgym.agents.next_values import ROWS, Values
 
 __all__ = ["Target", "apply_updates", "batch_epsilon_greedy", "decay_powers", "learn_from_batch", "uniforms"]
 
-Target = Callable[[Values, NextValues | None, float], Values]
-"""A rule's TD target: ``target(reward, next_values, epsilon)``, for one transition or a batch
-(:mod:`qgym.agents.next_values`); ``next_values`` is None at a termination."""
+Target = Callable[..., Values]
+"""A rule's TD target: ``target(reward, next_values, epsilon)`` for one transition, ``target(rewards,
+rows, epsilon, ROWS)`` for a batch (:mod:`qgym.agents.next_values`); ``next_values`` is None at a
+termination."""
 
 
 def uniforms(getrandbits: Callable[[int], int], n: int) -> NDArray[np.float64]:
@@ -84,21 +85,15 @@ def learn_from_batch(
     states, actions, rewards, next_states = transitions
     n = len(states)
     cells = states * q.shape[1] + actions
-    order = np.argsort(cells, kind="stable")
-    ordered = cells[order]
-    repeated = ordered[1:] == ordered[:-1]  # sorted neighbours of the same pair
     steps: float | NDArray[np.float64] = alpha
     if visit_decay is not None:
-        first = np.ones(n, dtype=bool)
-        first[1:] = ~repeated
-        position = np.arange(n)
-        rank = np.empty(n, dtype=np.int64)
-        rank[order] = position - np.maximum.accumulate(np.where(first, position, 0))
-        counts = visits.reshape(-1)[cells] + rank + 1
-        steps = np.maximum(powers(int(counts.max()))[counts], alpha)
+        steps = _decayed_steps(visits.reshape(-1)[cells], cells, alpha, powers)
     np.add.at(visits.reshape(-1), cells, 1)
     batch = _Batch(states, actions, np.asarray(rewards, dtype=np.float64), next_states, steps)
-    waits_for = _waits_for(states, next_states, order, repeated)
+    if _conflicted(states[:MIN_RUN], cells[:MIN_RUN], next_states[:MIN_RUN]):
+        _apply_in_order(q, batch, epsilon, target)  # the first run is short: a crowded batch
+        return
+    waits_for = _waits_for(states, next_states, cells)
     start = 0
     while start < n:
         later = np.flatnonzero(waits_for[start + 1 :] >= start)
@@ -110,7 +105,7 @@ def learn_from_batch(
         start = end
 
 
-MIN_RUN = 32
+MIN_RUN = 16
 """Shorter conflict-free runs than this go one update after the other (a numpy pass costs about as
 much as this many Python updates)."""
 
@@ -140,15 +135,51 @@ class _Batch:
         )
 
 
+def _decayed_steps(
+    visited: NDArray[np.int64],
+    cells: NDArray[np.int64],
+    alpha: float,
+    powers: Callable[[int], NDArray[np.float64]],
+) -> NDArray[np.float64]:
+    """``max(count ** -visit_decay, alpha)`` of each update, the ``k``-th of a pair in the batch counting
+    ``visited + k`` (``visited``: the pair's updates before the batch)."""
+    n = len(cells)
+    order = np.argsort(cells, kind="stable")
+    ordered = cells[order]
+    first = np.ones(n, dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    position = np.arange(n)
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = position - np.maximum.accumulate(np.where(first, position, 0))
+    counts = visited + rank + 1
+    steps: NDArray[np.float64] = np.maximum(powers(int(counts.max()))[counts], alpha)
+    return steps
+
+
+def _conflicted(states: NDArray[np.int64], cells: NDArray[np.int64], next_states: NDArray[np.int64]) -> bool:
+    """Whether these few updates (fewer than MIN_RUN, or a conflict among them) cannot make a run: one
+    repeats an earlier one's pair or reads a row an earlier one wrote. Python sets: a crowded batch
+    shows its first conflict within a few updates, and this is all it pays before going in order."""
+    if len(cells) < MIN_RUN:
+        return True
+    written: set[int] = set()
+    pairs: set[int] = set()
+    for state, cell, next_state in zip(states.tolist(), cells.tolist(), next_states.tolist(), strict=True):
+        if cell in pairs or next_state in written:
+            return True
+        pairs.add(cell)
+        written.add(state)
+    return False
+
+
 def _waits_for(
-    states: NDArray[np.int64],
-    next_states: NDArray[np.int64],
-    order: NDArray[np.intp],
-    repeated: NDArray[np.bool_],
+    states: NDArray[np.int64], next_states: NDArray[np.int64], cells: NDArray[np.int64]
 ) -> NDArray[np.int64]:
     """For each update, the last earlier one it must come after (-1 for none): the last earlier update of
     its pair, or of any pair in the row its target reads."""
     n = len(states)
+    order = np.argsort(cells, kind="stable")
+    repeated = cells[order][1:] == cells[order][:-1]
     same_pair = np.full(n, -1, dtype=np.int64)
     same_pair[order[1:]] = np.where(repeated, order[:-1], -1)
     # Writes sorted by (row, position); a read of row r at position i looks for the last key below r*n+i.
@@ -165,11 +196,11 @@ def _apply_at_once(q: NDArray[np.float64], batch: _Batch, epsilon: float, target
     states, actions, rewards, next_states = batch.states, batch.actions, batch.rewards, batch.next_states
     bootstrapped = next_states >= 0
     if bootstrapped.all():
-        goals = target(rewards, q[next_states], epsilon)
+        goals = target(rewards, q[next_states], epsilon, ROWS)
     else:
         goals = np.empty(len(states))
-        goals[bootstrapped] = target(rewards[bootstrapped], q[next_states[bootstrapped]], epsilon)
-        goals[~bootstrapped] = target(rewards[~bootstrapped], None, epsilon)
+        goals[bootstrapped] = target(rewards[bootstrapped], q[next_states[bootstrapped]], epsilon, ROWS)
+        goals[~bootstrapped] = target(rewards[~bootstrapped], None, epsilon, ROWS)
     old = q[states, actions]
     q[states, actions] = old + batch.steps * (goals - old)
 
