@@ -46,8 +46,11 @@ class ScalarRules:
     masks: tuple[tuple[NDArray[np.int8], ...], ...]
     """[cell][crop under the farmer] -> read-only action mask (``_tables(config).masks``)."""
     thresholds: tuple[tuple[tuple[float, ...], ...], ...]
-    """[rain][crop] -> the row of ``_nature_cdf(config)``, sorted: the next stage counts the thresholds
-    at or below the plot's uniform, and a count does not depend on the order."""
+    """[rain][crop] -> the 6 lowest of the 7 thresholds of ``_nature_cdf(config)``, sorted: the next
+    stage counts the thresholds at or below the plot's uniform, at most 6 (a count does not depend on
+    the order, and when all 6 lowest are counted the count is at least 6)."""
+    plots: tuple[int, ...]
+    """0 .. plots - 1, the column of each plot in the grid observation's planes."""
     weights: tuple[int, ...]
     """The state index's weight of each plot (``_index_weights``), empty unless ``obs_mode`` is index."""
     draws: int
@@ -61,9 +64,9 @@ class ScalarRules:
         acted = crops.copy()
         acted[cell] = self.work[action][crop]
         rain = draws[0] < self.config.p_rain
-        rows = self.thresholds[rain]
-        # bisect over the first 6 of 7 sorted thresholds is min(count at or below u, 6): nature_step.
-        new_crops = [bisect_right(rows[c], u, 0, _LAST_STAGE) for c, u in zip(acted, draws[1:], strict=True)]
+        # nature_step's stage is min(count of thresholds <= u, 6): bisect over the 6 lowest thresholds.
+        rows = map(self.thresholds[rain].__getitem__, acted)
+        new_crops = list(map(bisect_right, rows, draws[1:]))
         return new_crops, self.moves[cell][action], self.rewards[action][crop], rain
 
     def observation(self, crops: list[int], cell: int) -> Any:
@@ -76,11 +79,10 @@ class ScalarRules:
             return index
         if mode == "factored":
             return np.array([*crops, *divmod(cell, self.config.cols)], dtype=np.int64)
-        plots = self.config.n_plots
-        planes = np.zeros((N_CROPS + 1) * plots, dtype=np.float32)
-        planes[[crop * plots + plot for plot, crop in enumerate(crops)]] = 1.0
-        planes[N_CROPS * plots + cell] = 1.0
-        return planes
+        planes = np.zeros((N_CROPS + 1, self.config.n_plots), dtype=np.float32)
+        planes[crops, self.plots] = 1.0
+        planes[N_CROPS, cell] = 1.0
+        return planes.reshape(-1)
 
     def action_mask(self, crops: list[int], cell: int) -> NDArray[np.int8]:
         """:func:`rules.action_masks` of one farm, a fresh array."""
@@ -101,7 +103,10 @@ def scalar_rules(config: FarmConfig) -> ScalarRules:
         masks=tuple(
             tuple(tables.masks[cell, crop] for crop in range(N_CROPS)) for cell in range(config.n_plots)
         ),
-        thresholds=tuple(tuple(tuple(sorted(row)) for row in cdf[rain].tolist()) for rain in (0, 1)),
+        thresholds=tuple(
+            tuple(tuple(sorted(row)[:_LAST_STAGE]) for row in cdf[rain].tolist()) for rain in (0, 1)
+        ),
+        plots=tuple(range(config.n_plots)),
         weights=tuple(weights),
         draws=1 + config.n_plots,
     )
