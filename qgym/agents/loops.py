@@ -198,7 +198,8 @@ class TrainingLoops:
 
         Updates: exactly the per-env loop's: applied one after the other in env order (a later env
         sees an earlier env's update of the same pair or of its next state), with the same float
-        operations, so for the same transitions the table and visit counts are bit-identical. See
+        operations, so for the same transitions the table and visit counts are bit-identical. Runs of
+        updates that cannot see each other go through the rule's batch form in one numpy pass; see
         :meth:`_learn_from_batch`.
         """
         indices, index = self._states.indices, self._states.index
