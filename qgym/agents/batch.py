@@ -178,17 +178,17 @@ def _waits_for(
     """For each update, the last earlier one it must come after (-1 for none): the last earlier update of
     its pair, or of any pair in the row its target reads."""
     n = len(states)
-    order = np.argsort(cells, kind="stable")
-    repeated = cells[order][1:] == cells[order][:-1]
+    position = np.arange(n)
+    # Keys (value * n + position) sort by value, then position: neighbours in the same pair, and the
+    # last write of a row before a read of it (the last key below row * n + position), by searchsorted.
+    pairs = np.sort(cells * n + position)
     same_pair = np.full(n, -1, dtype=np.int64)
-    same_pair[order[1:]] = np.where(repeated, order[:-1], -1)
-    # Writes sorted by (row, position); a read of row r at position i looks for the last key below r*n+i.
-    by_row = np.argsort(states, kind="stable")
-    keys = states[by_row] * n + by_row
-    found = np.searchsorted(keys, next_states * n + np.arange(n)) - 1
-    writer = by_row[np.maximum(found, 0)]
-    read_written = (next_states >= 0) & (found >= 0) & (states[writer] == next_states)
-    return np.maximum(same_pair, np.where(read_written, writer, -1))
+    same_pair[pairs[1:] % n] = np.where(pairs[1:] // n == pairs[:-1] // n, pairs[:-1] % n, -1)
+    writes = np.sort(states * n + position)
+    found = np.searchsorted(writes, next_states * n + position) - 1
+    writer = writes[np.maximum(found, 0)]
+    read_written = (next_states >= 0) & (found >= 0) & (writer // n == next_states)
+    return np.maximum(same_pair, np.where(read_written, writer % n, -1))
 
 
 def _apply_at_once(q: NDArray[np.float64], batch: _Batch, epsilon: float, target: Target) -> None:
