@@ -27,12 +27,17 @@ Result = tuple[int, float, float | None]
 
 
 def percent_of_optimum(env_id: str, q_table: np.ndarray) -> float | None:
-    """Exact expected return of the greedy policy over the registered horizon, as % of the optimum."""
+    """Exact expected return of the greedy policy over the registered horizon, as % of the optimum
+    (the registered one of a qgym ID, else backward induction on the env's toy-text model)."""
+    env = gym.make(env_id)
     optimum = known_optimum(env_id)
-    if optimum is None:
+    if optimum is None and not hasattr(env.unwrapped, "P"):
         return None
-    model = planning.model_of(gym.make(env_id))
+    model = planning.model_of(env)
     horizon = gym.spec(env_id).max_episode_steps
+    assert horizon is not None
+    if optimum is None:
+        optimum = planning.expected_return(model, planning.backward_induction(model, horizon).values)
     return 100.0 * planning.policy_return(model, planning.greedy_policy(q_table), horizon=horizon) / optimum
 
 
@@ -103,6 +108,62 @@ def batched_q_learning(env_id: str, steps: int, seed: int, num_envs: int) -> Res
         obs = next_obs
     seconds = time.perf_counter() - start
     return learned, seconds, percent_of_optimum(env_id, q)
+
+
+def update_times(n_states: int, crowd: int, size: int, repeats: int) -> tuple[float, float, float]:
+    """Seconds (the least of ``repeats``) to learn from one batch of ``size`` random transitions among
+    the first ``crowd`` of ``n_states`` states (4 actions): the reference's synchronous numpy update,
+    ``QLearning``'s batched update, and ``QLearning``'s update one transition at a time. Seconds of
+    CPU (``time.process_time``): the batch is too short for wall time on shared cores."""
+    from gymnasium import spaces
+
+    from qgym.agents import QLearning
+
+    class Table(gym.Env[int, int]):
+        observation_space = spaces.Discrete(n_states)
+        action_space = spaces.Discrete(4)
+
+    rng = np.random.default_rng(0)
+    states, actions = rng.integers(crowd, size=size), rng.integers(4, size=size)
+    rewards, next_states = rng.normal(size=size).astype(np.float32), rng.integers(crowd, size=size)
+    model = QLearning("TabularPolicy", Table(), learning_rate=ALPHA, gamma=GAMMA, seed=0)
+    start_table = rng.normal(size=(n_states, 4))
+
+    def reference() -> None:
+        q = model.policy.tables[0]
+        targets = rewards + GAMMA * q[next_states].max(axis=1)
+        q[states, actions] += ALPHA * (targets - q[states, actions])
+
+    def batched() -> None:
+        model._learn_from_batch(states, actions, rewards, next_states, ALPHA, 0.05)
+
+    def one_at_a_time() -> None:
+        columns = (states.tolist(), actions.tolist(), rewards.tolist(), next_states.tolist())
+        for s, a, r, n in zip(*columns, strict=True):
+            model._update(s, a, r, n, ALPHA, 0.05)
+
+    times = []
+    for run in (reference, batched, one_at_a_time):
+        best = float("inf")
+        for _ in range(repeats):
+            model.policy.tables[0][...] = start_table
+            began = time.process_time()
+            run()
+            best = min(best, time.process_time() - began)
+        times.append(best)
+    return times[0], times[1], times[2]
+
+
+def nothing() -> Result:
+    """Nothing at all: the peak RSS of a fresh worker process, for comparison."""
+    return 0, 1.0, None
+
+
+def import_sb3() -> Result:
+    """Import Stable-Baselines3 (and so torch) and stop: what the import alone adds to the peak RSS."""
+    import stable_baselines3  # noqa: F401
+
+    return 0, 1.0, None
 
 
 def sb3_dqn(env_id: str, steps: int, seed: int, num_envs: int) -> Result:

@@ -10,10 +10,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 from qgym.agents.base import TabularAlgorithm
+from qgym.agents.next_values import ONE_ROW, NextValues, Reductions, Values
 
 __all__ = ["SARSA", "DoubleQLearning", "ExpectedSARSA", "QLearning"]
 
@@ -22,15 +22,18 @@ class QLearning(TabularAlgorithm):
     """Q-learning (Watkins 1989): ``Q(s,a) <- Q(s,a) + alpha [r + gamma max_a' Q(s',a') - Q(s,a)]``.
 
     Off-policy: it learns the greedy policy's values while acting epsilon-greedily. The rule is its
-    target, ``r + gamma max_a' Q(s', a')`` (just ``r`` when the episode terminated); every loop moves
-    Q(s, a) a step towards it. On a VecEnv of several envs it picks actions and applies updates for
-    the whole batch at once, with the same result as one env after the other.
+    target, ``r + gamma max_a' Q(s', a')`` (just ``r`` when the episode terminated), written once for
+    one transition and for a batch of them (:mod:`qgym.agents.next_values`); every loop moves Q(s, a)
+    a step towards it. On a VecEnv of several envs it picks actions and applies updates for the whole
+    batch at once, with the same result as one env after the other.
     """
 
     _has_batch_rule: ClassVar[bool] = True
 
-    def _target(self, reward: float, next_values: Sequence[float] | None, epsilon: float) -> float:
-        return reward if next_values is None else reward + self.gamma * max(next_values)
+    def _target(
+        self, reward: Values, next_values: NextValues | None, epsilon: float, reduce: Reductions = ONE_ROW
+    ) -> Values:
+        return reward if next_values is None else reward + self.gamma * reduce.greatest(next_values)
 
 
 class SARSA(TabularAlgorithm):
@@ -65,10 +68,14 @@ class ExpectedSARSA(TabularAlgorithm):
 
     _has_batch_rule: ClassVar[bool] = True
 
-    def _target(self, reward: float, next_values: Sequence[float] | None, epsilon: float) -> float:
+    def _target(
+        self, reward: Values, next_values: NextValues | None, epsilon: float, reduce: Reductions = ONE_ROW
+    ) -> Values:
         if next_values is None:
             return reward
-        expected = epsilon * sum(next_values) / len(next_values) + (1.0 - epsilon) * max(next_values)
+        # (eps * sum) / n, in this order: the float operations every table qgym pins was made with.
+        explore = epsilon * reduce.total(next_values) / reduce.count(next_values)
+        expected = explore + (1.0 - epsilon) * reduce.greatest(next_values)
         return reward + self.gamma * expected
 
 

@@ -14,7 +14,6 @@ import math
 import random
 import sys
 import time
-from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -27,6 +26,7 @@ from stable_baselines3.common.utils import safe_mean
 
 from qgym.agents import batch
 from qgym.agents.loops import TrainingLoops, Uniform
+from qgym.agents.next_values import ONE_ROW, NextValues, Reductions, Values
 from qgym.agents.policy import TabularPolicy
 from qgym.agents.saving import ModelFiles
 from qgym.agents.schedules import LearningRate
@@ -144,8 +144,14 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
 
     # --- the rule a subclass supplies ------------------------------------------------------------
 
-    def _target(self, reward: float, next_values: Sequence[float] | None, epsilon: float) -> float:
-        """The TD target of one transition; ``next_values`` are Q(s', .) (None when it terminated)."""
+    def _target(
+        self, reward: Values, next_values: NextValues | None, epsilon: float, reduce: Reductions = ONE_ROW
+    ) -> Values:
+        """The TD target of one transition, or of a batch of them: ``reward`` a float and
+        ``next_values`` Q(s', .) as a list, or rewards (n,) and the rows Q(s'_i, .) (n, actions) with
+        ``reduce=ROWS``; ``next_values`` is None where the episode terminated. Written with the
+        reductions of ``reduce`` (:mod:`qgym.agents.next_values`), both forms do the same float
+        operations."""
         raise NotImplementedError
 
     def _update(

@@ -198,7 +198,8 @@ class TrainingLoops:
 
         Updates: exactly the per-env loop's: applied one after the other in env order (a later env
         sees an earlier env's update of the same pair or of its next state), with the same float
-        operations, so for the same transitions the table and visit counts are bit-identical. See
+        operations, so for the same transitions the table and visit counts are bit-identical. Runs of
+        updates that cannot see each other go through the rule's batch form in one numpy pass; see
         :meth:`_learn_from_batch`.
         """
         indices, index = self._states.indices, self._states.index
@@ -234,7 +235,9 @@ class TrainingLoops:
         """Epsilon and step size for the next step; also sets SB3's progress and exploration attributes."""
         progress = 1.0 - self.num_timesteps / total_timesteps
         self._current_progress_remaining = progress
-        self.exploration_rate = linear_epsilon(*self._exploration(), progress)
+        self.exploration_rate = linear_epsilon(
+            self.exploration_initial_eps, self.exploration_final_eps, self.exploration_fraction, progress
+        )
         alpha = constant_alpha if constant_alpha is not None else self.lr_schedule(progress)
         return self.exploration_rate, alpha
 
@@ -260,9 +263,6 @@ class TrainingLoops:
         if dones.any():
             self._end_episodes(infos, dones, log_interval)
         return keep_going
-
-    def _exploration(self) -> tuple[float, float, float]:
-        return self.exploration_initial_eps, self.exploration_final_eps, self.exploration_fraction
 
     def _end_episodes(self, infos: list[dict[str, Any]], dones: np.ndarray, log_interval: int | None) -> None:
         """Episode statistics (from ``Monitor``'s ``info["episode"]``) and periodic log dumps."""

@@ -15,6 +15,7 @@ from qgym.envs.farm.heuristic import FarmHeuristic
 from qgym.envs.farm.model import FarmModel, model_for, toy_text_for
 from qgym.envs.farm.render import CROP_LETTERS, draw_frame, draw_text, legend_icons, status_line
 from qgym.envs.farm.rules import ACTION_NAMES, CROP_NAMES, N_ACTIONS, N_CROPS, Action, Crop, FarmConfig
+from qgym.envs.farm.scalar import scalar_rules
 from qgym.envs.interface import CellMark, Overlay, Policy
 from qgym.envs.rendering import HumanWindow, import_pygame
 
@@ -82,8 +83,10 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
         self.grid_shape = (N_CROPS + 1, self.config.rows, self.config.cols)
         self.action_space = spaces.Discrete(N_ACTIONS)
         self.observation_space = rules.observation_space(self.config)
-        self._crops = np.zeros((1, self.config.n_plots), dtype=np.int8)  # a batch of one farm
-        self._cells = np.zeros(1, dtype=np.int64)
+        # One farm on Python numbers, stepped by the rule tables read as tuples (farm/scalar.py).
+        self._rules = scalar_rules(self.config)
+        self._plots: list[int] = [int(Crop.EMPTY)] * self.config.n_plots
+        self._cell = 0
         self.day = 0
         self.episode_return = 0.0
         self.last_reward = 0.0
@@ -96,8 +99,8 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
-        self._crops = np.zeros((1, self.config.n_plots), dtype=np.int8)
-        self._cells = np.array([self.np_random.integers(self.config.n_plots)], dtype=np.int64)
+        self._plots = [int(Crop.EMPTY)] * self.config.n_plots
+        self._cell = int(self.np_random.integers(self.config.n_plots))
         self.day = 0
         self.episode_return = 0.0
         self.last_reward = 0.0
@@ -107,17 +110,18 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
         return self._observation(), self._info()
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
-        if not self.action_space.contains(action):
+        # A plain int in range is the common case, and Discrete.contains costs a fifth of a step.
+        if not (type(action) is int and 0 <= action < N_ACTIONS) and not self.action_space.contains(action):
             raise ValueError(
                 f"action must be an integer in [0, {N_ACTIONS - 1}] "
                 f"({', '.join(f'{i} {name}' for i, name in enumerate(ACTION_NAMES))}); got {action!r}"
             )
-        actions = np.array([int(action)], dtype=np.int64)
-        self._crops, self._cells, rewards, rain = rules.step(
-            self._crops, self._cells, actions, self.np_random, self.config
+        # rules.step for a batch of one draws random(1) (rain), then random((1, plots)): the same
+        # doubles in the same order as this one call (tests/envs/test_farm_scalar.py).
+        draws = self.np_random.random(self._rules.draws).tolist()
+        self._plots, self._cell, reward, self.rained = self._rules.step(
+            self._plots, self._cell, int(action), draws
         )
-        self.rained = bool(rain[0])
-        reward = float(rewards[0])
         self.day += 1
         self.episode_return += reward
         self.last_reward = reward
@@ -139,8 +143,7 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
 
     def action_masks(self) -> NDArray[np.int8]:
         """1 for actions that change something here, 0 for no-ops (sb3-contrib's MaskablePPO convention)."""
-        mask: NDArray[np.int8] = rules.action_masks(self._crops, self._cells, self.config)[0]
-        return mask
+        return self._rules.action_mask(self._plots, self._cell)
 
     def get_keys_to_action(self) -> dict[tuple[int, ...], int]:
         """Keyboard map for human play: arrows move, P plants, W waters, H harvests, space waits."""
@@ -180,20 +183,20 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
     @state_index.setter
     def state_index(self, state: int) -> None:
         try:
-            self._crops, self._cells = rules.decode_states(int(state), self.config)
+            crops, cells = rules.decode_states(int(state), self.config)
         except ValueError:
             raise ValueError(f"state_index must be in [0, {self.config.n_states - 1}], got {state}") from None
+        self._plots, self._cell = crops[0].tolist(), int(cells[0])
 
     @property
     def crops(self) -> NDArray[np.int8]:
         """A copy of every plot's stage, row-major (values of :class:`qgym.envs.farm.rules.Crop`)."""
-        crops: NDArray[np.int8] = self._crops[0].copy()
-        return crops
+        return np.array(self._plots, dtype=np.int8)
 
     @property
     def cell(self) -> int:
         """The farmer's cell, row-major."""
-        return int(self._cells[0])
+        return self._cell
 
     @property
     def agent_cell(self) -> tuple[int, int]:
@@ -264,9 +267,18 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
 
     # --- helpers ----------------------------------------------------------------------------------
 
+    @property
+    def _crops(self) -> NDArray[np.int8]:
+        """The farm as the batched rules take it: crops of a batch of one, shape (1, plots)."""
+        return np.array([self._plots], dtype=np.int8)
+
+    @property
+    def _cells(self) -> NDArray[np.int64]:
+        """The farmer's cell as the batched rules take it, shape (1,)."""
+        return np.array([self._cell], dtype=np.int64)
+
     def _observation(self) -> Any:
-        batch = rules.observations(self._crops, self._cells, self.config)
-        return int(batch[0]) if self.config.obs_mode == "index" else batch[0]
+        return self._rules.observation(self._plots, self._cell)
 
     def _info(self) -> dict[str, Any]:
         return {"action_mask": self.action_masks(), "rained": self.rained, "day": self.day}

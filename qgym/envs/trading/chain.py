@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import fields
 from typing import Any
 
@@ -44,6 +45,14 @@ class ChainPrices:
         """Every stream's chain state ``level * n_regimes + regime``."""
         self._features = config.observation == "features"
         self._window = np.zeros((size, config.window + 1 if self._features else 0))
+        # The tables as Python tuples, for one stream on Python numbers (advance_one, observation_one).
+        tables = self.tables
+        self._prices: tuple[float, ...] = tuple(tables.price.tolist())
+        self._outcomes = tuple(tuple(row) for row in tables.outcome.tolist())
+        # Sorted: a count of the cumulative probabilities <= u does not depend on their order.
+        self._cumulative = tuple(tuple(sorted(row)) for row in tables.cumulative.tolist())
+        self._levels: tuple[int, ...] = tuple(tables.level.tolist())
+        self._regimes: tuple[int, ...] = tuple(tables.regime.tolist())
 
     def reset(self, traders: Traders, size: int | None, rng: np.random.Generator) -> Floats:
         # One uniform per start, as Generator.choice(p=stationary) draws it.
@@ -65,6 +74,23 @@ class ChainPrices:
         # Counting the cumulative probabilities <= u is searchsorted(cumulative, u, side="right").
         passed = tables.cumulative[state] <= np.asarray(rng.random(size))[..., None]
         return before, self.place(traders, tables.outcome[state, np.add.reduce(passed, axis=-1)])
+
+    def advance_one(self, trader: int, rng: np.random.Generator) -> tuple[float, float]:
+        state = self.state.item(trader)
+        after = self._outcomes[state][bisect_right(self._cumulative[state], rng.random())]
+        self.state[trader] = after
+        if self._features:
+            self._push(trader, self._prices[after])
+        return self._prices[state], self._prices[after]
+
+    def observation_one(self, trader: int, position: int, steps_left: int) -> Any:
+        if self._features:
+            return market_features(self._window[trader], position, steps_left, self.config)
+        state = self.state.item(trader)
+        index: int = encode_index(
+            self._levels[state], position, self._regimes[state], self.config, self.chain.n_regimes
+        )
+        return index
 
     def place(self, traders: Traders, states: Ints) -> Floats:
         """Put the selected streams in chain ``states`` (their prices move there); the new prices."""

@@ -11,6 +11,11 @@ price, costs, steps taken) and applies the trading rules of :mod:`qgym.envs.trad
 ``size`` is their number), or one trader's number (values are numpy scalars, ``size`` is None, the way
 ``Generator.random(None)`` draws one number). Both run the same lines; one trader's scalars only skip
 the per-call cost of tiny arrays.
+
+The ``*_one`` methods step and observe one trader on Python numbers, what a single env runs: the same
+rule functions of :mod:`~qgym.envs.trading.rules` and the same tables (read as tuples), the same
+draws, the results written to the same arrays. ``tests/envs/trading/test_rules.py`` checks them against
+a batch.
 """
 
 from __future__ import annotations
@@ -65,6 +70,14 @@ class PriceStream(Protocol):
         features (..., F)."""
         ...
 
+    def advance_one(self, trader: int, rng: np.random.Generator) -> tuple[float, float]:
+        """:meth:`advance` of one stream, on Python numbers."""
+        ...
+
+    def observation_one(self, trader: int, position: int, steps_left: int) -> Any:
+        """:meth:`observations` of one trader: an int, or a fresh float32 array (F,)."""
+        ...
+
 
 class Book:
     """The accounts of N traders, marked to their latest prices."""
@@ -114,6 +127,28 @@ class Book:
         self.elapsed[traders] += 1
         return rewards
 
+    def trade_one(self, action: int, trader: int, price: float, next_price: float) -> float:
+        """:meth:`trade` of one trader on Python numbers: the same rule functions, the same arrays
+        written (``x[i] += y`` on an array is ``x[i] = x[i] + y``, which this writes out)."""
+        old = self.position.item(trader)
+        new = self.tables.next_position_one(old, action)
+        shares = self.shares.item(trader)
+        cost = trade_costs(old, new, price, shares, self.config)
+        reward: float = step_rewards(new, shares, price, next_price, cost)
+        self.position[trader] = new
+        self.equity[trader] = self.equity.item(trader) + reward
+        self.price[trader] = next_price
+        self.last_cost[trader] = cost
+        self.total_cost[trader] = self.total_cost.item(trader) + cost
+        self.elapsed[trader] = self.elapsed.item(trader) + 1
+        return reward
+
+    def buy_and_hold_one(self, trader: int) -> float:
+        """:meth:`buy_and_hold` of one trader, a Python float."""
+        held = self.shares.item(trader) * (self.price.item(trader) - self.start_price.item(trader))
+        baseline: float = self.config.initial_equity - self.entry_cost.item(trader) + held
+        return baseline
+
     def place(self, traders: Traders, positions: Ints, prices: Floats) -> None:
         """Put the selected traders at ``positions``, marked to ``prices`` (equity and costs unchanged)."""
         self.position[traders] = positions
@@ -155,3 +190,14 @@ class Desk(Generic[StreamT]):
         book = self.book
         steps_left = self.config.episode_length - book.elapsed[traders]
         return self.stream.observations(traders, book.position[traders], steps_left)
+
+    def step_one(self, action: int, trader: int, rng: np.random.Generator) -> float:
+        """:meth:`step` of one trader on Python numbers: its reward."""
+        price, next_price = self.stream.advance_one(trader, rng)
+        return self.book.trade_one(action, trader, price, next_price)
+
+    def observation_one(self, trader: int) -> Any:
+        """:meth:`observations` of one trader: an int, or a fresh float32 array (F,)."""
+        book = self.book
+        steps_left = self.config.episode_length - book.elapsed.item(trader)
+        return self.stream.observation_one(trader, book.position.item(trader), steps_left)

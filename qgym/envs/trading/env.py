@@ -44,8 +44,6 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
         self.chart = Chart()
         """What this episode has shown, for the frame and the ticker."""
         self._window = HumanWindow(type(self).__name__)
-        self._actions = np.zeros(1, dtype=np.int64)
-        self._index_observation = config.observation == "index"
         self._last_reward = 0.0
         self._started = False
 
@@ -64,7 +62,7 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
         window = self.desk.stream.windows(ONE)
         self._last_reward = 0.0
         self.chart.begin(before=float(window[-2] if len(window) > 1 else window[-1]))
-        baseline = float(self.desk.book.buy_and_hold(ONE))
+        baseline = self.desk.book.buy_and_hold_one(ONE)
         self._record(baseline)
         if self.render_mode == "human":
             self.render()
@@ -76,19 +74,19 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
         # A plain int in range is the common case, and Discrete.contains costs a fifth of a step.
         if not (type(action) is int and 0 <= action < N_ACTIONS) and not self.action_space.contains(action):
             raise ValueError(f"action must be 0 (hold), 1 (buy) or 2 (sell), got {action!r}")
-        self._actions[ONE] = action
-        reward = float(self.desk.step(self._actions, ONE, None, self.np_random))
+        # One trader on Python numbers: the desk's scalar path, the same rules and tables as a batch.
+        reward = self.desk.step_one(int(action), ONE, self.np_random)
         self._last_reward = reward
-        baseline = float(self.desk.book.buy_and_hold(ONE))
+        baseline = self.desk.book.buy_and_hold_one(ONE)
         self._record(baseline)
         if self.render_mode == "human":
             self.render()
-        truncated = int(self.desk.book.elapsed[ONE]) >= self.config.episode_length
+        truncated = self.desk.book.elapsed.item(ONE) >= self.config.episode_length
         return self._observation(), reward, False, truncated, self._info(baseline)
 
     def action_masks(self) -> NDArray[np.int8]:
         """Valid actions now (sb3-contrib MaskablePPO convention): a fresh int8 array."""
-        return self.desk.book.action_masks(ONE)
+        return self.desk.book.tables.action_mask_one(self.desk.book.position.item(ONE))
 
     def render(self) -> Any:
         if self.render_mode is None:
@@ -143,23 +141,23 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
     # --- helpers ----------------------------------------------------------------------------------
 
     def _observation(self) -> Any:
-        observation = self.desk.observations(ONE)
-        return int(observation) if self._index_observation else observation
+        return self.desk.observation_one(ONE)
 
     def _record(self, baseline: float) -> None:
         book = self.desk.book
-        self.chart.record(float(book.price[ONE]), int(book.position[ONE]), float(book.equity[ONE]), baseline)
+        self.chart.record(book.price.item(ONE), book.position.item(ONE), book.equity.item(ONE), baseline)
 
     def _info(self, baseline: float) -> dict[str, Any]:
         book = self.desk.book
+        position = book.position.item(ONE)
         info: dict[str, Any] = {
-            "equity": float(book.equity[ONE]),
-            "position": int(book.position[ONE]),
-            "price": float(book.price[ONE]),
-            "trade_cost": float(book.last_cost[ONE]),
-            "total_cost": float(book.total_cost[ONE]),
+            "equity": book.equity.item(ONE),
+            "position": position,
+            "price": book.price.item(ONE),
+            "trade_cost": book.last_cost.item(ONE),
+            "total_cost": book.total_cost.item(ONE),
             "buy_and_hold_equity": baseline,
-            "action_mask": self.action_masks(),
+            "action_mask": book.tables.action_mask_one(position),
         }
         regime = self.regime_label()
         if regime is not None:

@@ -88,10 +88,16 @@ class MarketPaths:
         """Every stream's position on its path."""
         self._rows = np.arange(size)
         self._offsets = np.arange(-config.window, 1)
+        self._path_observations: dict[int, tuple[Any, list[int]]] = {}
+        """Per trader stepped by observation_one: what it will observe at each step of its path."""
 
     def reset(self, traders: Traders, size: int | None, rng: np.random.Generator) -> Floats:
         self.paths[traders], self.path_regimes[traders] = self.source.draw(1 if size is None else size, rng)
         self.now[traders] = self.config.window
+        if isinstance(traders, int):
+            self._path_observations.pop(traders, None)
+        else:
+            self._path_observations.clear()
         return self.config.initial_equity / self.paths[traders, self.config.window]
 
     def prices(self, traders: Traders = ALL) -> Floats:
@@ -108,6 +114,44 @@ class MarketPaths:
             ) from None
         self.now[traders] = now + 1
         return before, after
+
+    def advance_one(self, trader: int, rng: np.random.Generator) -> tuple[float, float]:
+        now = self.now.item(trader)
+        if now + 1 >= self.paths.shape[1]:
+            raise RuntimeError("the episode is over (truncated after episode_length steps): call reset()")
+        self.now[trader] = now + 1
+        return self.paths.item(trader, now), self.paths.item(trader, now + 1)
+
+    def observation_one(self, trader: int, position: int, steps_left: int) -> Any:
+        if trader not in self._path_observations:
+            self._path_observations[trader] = self._observe_path(trader)
+        table, regimes = self._path_observations[trader]
+        step = self.now.item(trader) - self.config.window
+        if self.config.observation == "index":
+            index: int = encode_index(table[step], position, regimes[step], self.config, self.n_regimes)
+            return index
+        # market_features' own columns, filled as it fills them (a float64 quotient cast to float32).
+        features = table[step].copy()
+        k = self.config.n_returns
+        features[k + 1] = position / self.config.max_position
+        features[k + 2] = steps_left / self.config.episode_length
+        return features
+
+    def _observe_path(self, trader: int) -> tuple[Any, list[int]]:
+        """What the trader observes at every step of its path, but for its position and steps left: the
+        z-score bins (a list), or the features with those two columns 0 (T, F); and the regime codes.
+
+        The very functions :meth:`observations` calls, on the path's T windows at once instead of one
+        window a step: every feature is computed window by window, whatever the batch (tests check it).
+        """
+        window = self.config.window
+        windows = np.lib.stride_tricks.sliding_window_view(self.paths[trader], window + 1).copy()
+        codes = self.path_regimes[trader, window:].astype(np.int64)
+        regimes = codes if self.regime_names is not None else np.zeros_like(codes)
+        if self.config.observation == "index":
+            return z_bins(windows, self.config).tolist(), regimes.tolist()
+        observed = regimes if self.regime_names is not None else None
+        return market_features(windows, 0, 0, self.config, observed), regimes.tolist()
 
     def windows(self, traders: Traders = ALL) -> FloatArray:
         rows, now = np.asarray(self._rows[traders]), np.asarray(self.now[traders])

@@ -139,6 +139,10 @@ class PositionTables:
     """(positions, actions): the position after the action; a buy at the top or a sell at the bottom holds."""
     masks: NDArray[np.int8]
     """(positions, actions): 1 for the actions that change something (hold always), 0 at a limit."""
+    next_rows: tuple[tuple[int, ...], ...]
+    """``next_position`` as Python tuples, for one trader on Python numbers."""
+    mask_rows: tuple[NDArray[np.int8], ...]
+    """The rows of ``masks`` (read-only views), for one trader."""
 
     def next_positions(self, positions: Ints, actions: Ints) -> Ints:
         """The positions after ``actions``."""
@@ -148,6 +152,14 @@ class PositionTables:
         """(..., 3) valid actions at ``positions`` (sb3-contrib MaskablePPO convention), a fresh array."""
         masks: NDArray[np.int8] = self.masks[positions - self.min_position].copy()
         return masks
+
+    def next_position_one(self, position: int, action: int) -> int:
+        """:meth:`next_positions` of one trader's Python int."""
+        return self.next_rows[position - self.min_position][action]
+
+    def action_mask_one(self, position: int) -> NDArray[np.int8]:
+        """:meth:`action_masks` of one trader's Python int, a fresh array."""
+        return self.mask_rows[position - self.min_position].copy()
 
 
 @functools.lru_cache(maxsize=64)
@@ -161,7 +173,8 @@ def position_tables(config: TradingConfig) -> PositionTables:
     masks = np.stack([np.ones_like(positions), positions < high, positions > low], axis=1).astype(np.int8)
     for table in (next_position, masks):
         table.flags.writeable = False
-    return PositionTables(low, next_position, masks)
+    next_rows = tuple(tuple(row) for row in next_position.tolist())
+    return PositionTables(low, next_position, masks, next_rows, tuple(masks))
 
 
 def trade_costs(old: Ints, new: Ints, prices: Floats, shares: Floats, config: TradingConfig) -> Floats:

@@ -1,5 +1,5 @@
 """The trading rules on values of any shape: position tables, costs, rewards, features, the state index,
-and the desk that applies them to one trader (numpy scalars) or to many (arrays) alike."""
+and the desk that applies them to one trader (numpy scalars, or Python numbers) or to many (arrays) alike."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from qgym.envs.native_vector import ALL
-from qgym.envs.trading import BUY, HOLD, SELL, TradingConfig, market_features
+from qgym.envs.trading import BUY, HOLD, SELL, TradingConfig, generate_prices, market_features
 from qgym.envs.trading.chain import ChainPrices
 from qgym.envs.trading.chain_rules import Chain
 from qgym.envs.trading.desk import Desk
+from qgym.envs.trading.market import MarketPaths, TradingEnv
 from qgym.envs.trading.rules import (
     decode_index,
     encode_index,
@@ -93,30 +94,93 @@ def test_a_flat_window_has_no_returns_and_sits_in_the_middle_z_bin() -> None:
 
 @pytest.mark.parametrize("observation", ["index", "features"])
 def test_one_trader_by_number_and_a_batch_step_the_very_same_accounts(observation: str) -> None:
-    """The single envs pass one trader's number (numpy scalars), the vector envs a slice (arrays)."""
+    """One trader's number (numpy scalars), one trader on Python numbers (``step_one``, what the single
+    envs run) and a slice (arrays, the vector envs): the same rewards, observations and accounts."""
     config = TradingConfig(observation=observation, fixed_cost=0.2, proportional_cost=0.01, max_position=2)
     chain = Chain(levels=9, regime_switch=0.1, tilt=0.2)
     batch = Desk(ChainPrices(3, chain, config), config)
-    ones = [Desk(ChainPrices(1, chain, config), config) for _ in range(3)]
     batch_rng = np.random.default_rng(5)
     batch.reset(ALL, 3, batch_rng)
-    actions = np.random.default_rng(6).integers(3, size=(40, 3))
-    batch_rewards = np.array([batch.step(row, ALL, 3, batch_rng) for row in actions])
-    observations = batch.observations()
+    actions = np.random.default_rng(6).integers(3, size=(200, 3))
+    batch_rewards, observations = [], [batch.observations()]
+    for row in actions:
+        batch_rewards.append(batch.step(row, ALL, 3, batch_rng))
+        observations.append(batch.observations())
     # The batch draws one number per trader in turn: replay each trader's share of the draws.
     uniforms = np.random.default_rng(5).random(
-        (1 + (config.window if observation == "features" else 0) + 40, 3)
+        (1 + (config.window if observation == "features" else 0) + len(actions), 3)
     )
-    for i, desk in enumerate(ones):
-        rng = _Replay(uniforms[:, i])
-        desk.reset(0, None, rng)  # type: ignore[arg-type]
-        rewards = [desk.step(row[i : i + 1], 0, None, rng) for row in actions]  # type: ignore[arg-type]
-        np.testing.assert_array_equal(rewards, batch_rewards[:, i])
-        np.testing.assert_array_equal(desk.observations(0), observations[i])
-        for name in ("position", "equity", "price", "total_cost", "last_cost", "elapsed"):
-            assert getattr(desk.book, name)[0] == getattr(batch.book, name)[i], name
-        assert desk.book.buy_and_hold(0) == batch.book.buy_and_hold()[i]
-        np.testing.assert_array_equal(desk.book.action_masks(0), batch.book.action_masks()[i])
+    for i in range(3):
+        by_number, on_numbers = (Desk(ChainPrices(1, chain, config), config) for _ in range(2))
+        by_number.reset(0, None, _Replay(uniforms[:, i]))  # type: ignore[arg-type]
+        replay = _Replay(uniforms[:, i])
+        on_numbers.reset(0, None, replay)  # type: ignore[arg-type]
+        _assert_same_observation(on_numbers.observation_one(0), observations[0][i])
+        for t, row in enumerate(actions):
+            reward = on_numbers.step_one(int(row[i]), 0, replay)  # type: ignore[arg-type]
+            assert type(reward) is float
+            assert reward == batch_rewards[t][i]
+            _assert_same_observation(on_numbers.observation_one(0), observations[t + 1][i])
+        rng = _Replay(uniforms[1 + (config.window if observation == "features" else 0) :, i])
+        rewards = [by_number.step(row[i : i + 1], 0, None, rng) for row in actions]  # type: ignore[arg-type]
+        np.testing.assert_array_equal(rewards, np.array(batch_rewards)[:, i])
+        np.testing.assert_array_equal(by_number.observations(0), observations[-1][i])
+        for desk in (by_number, on_numbers):
+            for name in ("position", "equity", "price", "total_cost", "last_cost", "elapsed"):
+                assert getattr(desk.book, name)[0] == getattr(batch.book, name)[i], name
+            assert desk.book.buy_and_hold(0) == batch.book.buy_and_hold()[i]
+            assert desk.book.buy_and_hold_one(0) == batch.book.buy_and_hold()[i]
+            np.testing.assert_array_equal(desk.book.action_masks(0), batch.book.action_masks()[i])
+            position = desk.book.position.item(0)
+            np.testing.assert_array_equal(
+                desk.book.tables.action_mask_one(position), batch.book.action_masks()[i]
+            )
+
+
+@pytest.mark.parametrize(
+    ("observation", "observe_regime", "user_data"),
+    [("features", True, False), ("features", False, True), ("index", True, False), ("index", False, True)],
+)
+def test_a_market_traders_whole_path_observations_are_its_step_by_step_ones(
+    observation: str, observe_regime: bool, user_data: bool
+) -> None:
+    """``observation_one`` computes a path's observations once, at its first call after a reset;
+    ``observations`` computes them one window a step. Every position and steps-left value, every step."""
+    prices = generate_prices(900, seed=4) if user_data else None
+    env = TradingEnv(prices=prices, split="all", observation=observation, observe_regime=observe_regime)
+    config = env.config
+    stream = MarketPaths(3, env.source, config, observe_regime)
+    rng = np.random.default_rng(8)
+    positions = range(config.min_position, config.max_position + 1)
+    for episode in range(3):
+        # The middle episode resets one trader by number: its cached path goes, the others' stay.
+        traders = [1] if episode == 1 else [0, 1, 2]
+        stream.reset(1, None, rng) if episode == 1 else stream.reset(ALL, 3, rng)
+        for t in range(config.episode_length + 1):
+            for trader, position in itertools.product(traders, positions):
+                steps_left = config.episode_length - t
+                expected = stream.observations(trader, np.int64(position), np.int64(steps_left))
+                got = stream.observation_one(trader, position, steps_left)
+                _assert_same_observation(got, expected)
+            if t < config.episode_length:
+                if episode == 1:
+                    assert stream.advance_one(1, rng) == tuple(
+                        stream.paths[1, [t + config.window, t + config.window + 1]]
+                    )
+                else:
+                    stream.advance(ALL, 3, rng)
+    with pytest.raises(RuntimeError, match="episode is over"):
+        stream.advance_one(0, rng)
+
+
+def _assert_same_observation(got: object, expected: object) -> None:
+    if isinstance(got, np.ndarray):
+        assert isinstance(expected, np.ndarray)
+        assert got.dtype == expected.dtype
+        assert got.tobytes() == expected.tobytes()
+    else:
+        assert type(got) is int
+        assert got == expected
 
 
 class _Replay:

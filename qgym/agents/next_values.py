@@ -1,0 +1,68 @@
+"""What a TD target reads of the next state's action values, in the two forms a rule meets: one row (a
+list of floats, the per-transition loops) and a batch of rows (a 2-D array, the batched loop).
+
+A rule writes its target once, with the reductions of a :class:`Reductions` argument: :data:`ONE_ROW`
+by default, :data:`ROWS` from the batched loop. Each reduction does the very same float operations in
+both forms, so the target gives the same bits per transition and per batch. ``max`` is exact either
+way. A sum is not: numpy sums an array pairwise, and Python 3.12's ``sum`` of floats is compensated;
+``total`` adds left to right in both forms, which is what ``sum`` did up to Python 3.11 (the tables
+qgym's tests pin were made so). ``ONE_ROW.greatest`` is the builtin ``max`` itself: the per-transition
+loops run it once a step, and a Python function around it would cost them a tenth of their time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["ONE_ROW", "ROWS", "NextValues", "Reductions", "Values"]
+
+NextValues = Sequence[float] | NDArray[np.float64]
+"""Q(s', .) of one transition (a list of floats) or of a batch (a 2-D array, one row each)."""
+Values = Any
+"""A float for one transition, a 1-D float64 array for a batch."""
+
+
+@dataclass(frozen=True)
+class Reductions:
+    """The reductions of Q(s', .) a target may take, for one form of ``next_values``."""
+
+    greatest: Callable[[Any], Values]
+    """The largest action value (of each row)."""
+    total: Callable[[Any], Values]
+    """The sum of the action values (of each row), added left to right from 0.0."""
+    count: Callable[[Any], int]
+    """The number of actions."""
+
+
+def _row_total(values: Sequence[float]) -> float:
+    result = 0.0
+    for value in values:
+        result += value
+    return result
+
+
+def _rows_greatest(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    greatest: NDArray[np.float64] = values.max(axis=1)
+    return greatest
+
+
+def _rows_total(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    sums = np.zeros(len(values))
+    for column in values.T:
+        sums += column
+    return sums
+
+
+def _rows_count(values: NDArray[np.float64]) -> int:
+    return int(values.shape[1])
+
+
+ONE_ROW = Reductions(greatest=max, total=_row_total, count=len)
+"""For one transition's ``next_values``, a list of floats."""
+ROWS = Reductions(greatest=_rows_greatest, total=_rows_total, count=_rows_count)
+"""For a batch's ``next_values``, a 2-D array of rows."""
