@@ -35,6 +35,7 @@ __all__ = [
     "greedy_policy",
     "model_of",
     "policy_return",
+    "policy_returns",
     "value_iteration",
 ]
 
@@ -337,6 +338,26 @@ def policy_return(
 ) -> float:
     """Exact expected return of ``policy`` from the start distribution (see :func:`evaluate_policy`)."""
     return expected_return(model, evaluate_policy(model, policy, gamma=gamma, horizon=horizon))
+
+
+def policy_returns(
+    model: TransitionModel, policies: ArrayLike, horizon: int, gamma: float = 1.0
+) -> FloatArray:
+    """Exact expected returns of many deterministic policies, (K, S) actions -> (K,): all at once for a
+    :class:`TabularModel`, else one :func:`policy_return` each."""
+    pi = np.asarray(policies, dtype=np.int64)
+    if not isinstance(model, TabularModel) or pi.ndim != 2:
+        return np.array([policy_return(model, row, gamma, horizon) for row in pi.reshape(-1, model.n_states)])
+    if pi.shape[1] != model.n_states or pi.min(initial=0) < 0 or pi.max(initial=0) >= model.n_actions:
+        raise ValueError(f"policies must be (K, {model.n_states}) actions in [0, {model.n_actions - 1}]")
+    rows = np.arange(model.n_states)
+    probs, nexts = model.probs[rows, pi], model.next_states[rows, pi]  # (K, S, outcomes)
+    live, means = ~model.terminated[rows, pi], (probs * model.rewards[rows, pi]).sum(axis=2)
+    values = np.zeros(pi.shape)
+    for _ in range(horizon):
+        ahead = np.take_along_axis(values, nexts.reshape(len(pi), -1), axis=1).reshape(nexts.shape)
+        values = means + gamma * (probs * np.where(live, ahead, 0.0)).sum(axis=2)
+    return np.asarray(values @ model.initial_distribution)
 
 
 def expected_return(model: TransitionModel, values: ArrayLike) -> float:

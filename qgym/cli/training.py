@@ -42,6 +42,22 @@ def add_training_commands(commands: Any) -> None:
         help="a progress bar (default: on when the output is a terminal)",
     )
     train.add_argument("-v", "--verbose", type=int, default=0, help="SB3 verbosity 0, 1 or 2")
+    train.add_argument(
+        "--seeds",
+        type=_count("--seeds"),
+        default=None,
+        metavar="N",
+        help="train N seeds (from --seed on) into one run folder and report their statistics; tables on "
+        "an exact model train in lockstep in one process",
+    )
+    train.add_argument(
+        "--jobs",
+        type=_count("--jobs"),
+        default=None,
+        metavar="J",
+        help="with --seeds, processes training seeds at once when they cannot run in lockstep (DQN, "
+        "QR-DQN; default: the number of cores)",
+    )
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("eval", help="mean return of a trained model and %% of the exact optimum")
@@ -67,11 +83,39 @@ def add_training_commands(commands: Any) -> None:
     )
     tune.set_defaults(run=_tune)
 
+    compare = commands.add_parser(
+        "compare", help="two multi-seed runs: probability of improvement and IQM difference, with intervals"
+    )
+    compare.add_argument("first", metavar="RUN_A", help="a run folder written by qgym train --seeds N")
+    compare.add_argument("second", metavar="RUN_B", help="another, on the same env")
+    compare.set_defaults(run=_compare)
+
+
+def _count(flag: str) -> Any:
+    """An argparse type: a whole number of at least 1, else a sentence naming ``flag``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{flag} takes a whole number of at least 1, got {text!r}"
+            ) from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{flag} takes a whole number of at least 1, got {text}")
+        return value
+
+    return parse
+
 
 def _train(args: argparse.Namespace) -> int:
     from qgym import training
     from qgym.training.presets import parse_hyperparams
 
+    if args.seeds is not None:
+        return _train_seeds(args)
+    if args.jobs is not None:
+        raise ValueError("--jobs goes with --seeds N: one seed trains in one process")
     run = training.train(
         args.algo,
         args.env,
@@ -95,6 +139,41 @@ def _train(args: argparse.Namespace) -> int:
         print(f"trained for {steps:,} steps")
     print(run.evaluation.summary())
     return 130 if run.interrupted else 0
+
+
+def _train_seeds(args: argparse.Namespace) -> int:
+    from qgym.training.presets import parse_hyperparams
+    from qgym.training.seeds import train_seeds
+
+    run = train_seeds(
+        args.algo,
+        args.env,
+        args.seeds,
+        seed=args.seed,
+        preset_path=args.preset,
+        hyperparams=parse_hyperparams(args.hyperparams, args.algo) if args.hyperparams else None,
+        n_timesteps=args.n_timesteps,
+        log_folder=args.log_folder,
+        eval_freq=args.eval_freq or None,
+        jobs=args.jobs,
+        progress=sys.stdout.isatty() if args.progress is None else args.progress,
+        report=lambda line: print(line, flush=True),
+    )
+    done = len(run.results)
+    if run.interrupted:
+        print(f"stopped by Ctrl-C: {done} of {args.seeds} seeds kept")
+    for line in run.summary():
+        print(line)
+    print(f"per seed: {run.folder / 'seeds.csv'}; curves: qgym plot --run {run.folder}")
+    return 130 if run.interrupted else 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from qgym.training.comparison import compare_runs
+
+    for line in compare_runs(args.first, args.second):
+        print(line)
+    return 0
 
 
 def _step_unit(model: Any) -> str:

@@ -95,6 +95,7 @@ def train(
     verbose: int = 0,
     callback: Any = None,
     report: Callable[[str], None] | None = None,
+    folder: str | Path | None = None,
 ) -> Run:
     """Train ``algo`` on ``env_id`` and write a run folder; Ctrl-C stops early and keeps the model.
 
@@ -105,7 +106,7 @@ def train(
     hyperparameters, plain YAML), ``progress.csv`` (SB3 logger), ``evaluations.npz`` (when
     ``eval_freq`` > 0, SB3's EvalCallback) and ``evaluation.yml`` (the final :func:`evaluate`).
     ``report`` (e.g. ``print``) gets a line per evaluation during training and says what happens after
-    a Ctrl-C.
+    a Ctrl-C. ``folder`` replaces the numbered run folder (a seed of a multi-seed run).
     """
     from stable_baselines3.common.callbacks import CallbackList, EvalCallback, ProgressBarCallback
     from stable_baselines3.common.logger import configure
@@ -124,7 +125,11 @@ def train(
     if steps is None:
         raise ValueError(f"the preset for {env_id} needs n_timesteps (a positive number)")
     model = make_model(algo, env_id, resolved, seed)  # first: a preset it refuses leaves no folder
-    folder = new_run_folder(Path(log_folder) / algo, env_id)
+    if folder is None:
+        folder = new_run_folder(Path(log_folder) / algo, env_id)
+    else:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
     config = {
         "algo": algo,
         "env_id": env_id,

@@ -188,6 +188,16 @@ def make_plots(
     say = report or (lambda line: None)
     if run is None and model is None:
         raise ValueError("give a run folder (--run) and/or a model (--model) to plot")
+    seeds_run = next(
+        (Path(p) for p in (run, model) if p is not None and (Path(p) / "seeds.csv").is_file()), None
+    )
+    if seeds_run is not None:
+        from qgym.training.seed_results import read_seed_run
+        from qgym.viewing.seed_curves import plot_seed_curves
+
+        first = read_seed_run(seeds_run).results[0].seed
+        say(f"a multi-seed run has a model per seed: plot one with --model {seeds_run / f'seed_{first}'}")
+        return plot_seed_curves(read_seed_run(seeds_run), out_dir)
     implicit_run = run is None and model is not None and Path(model).is_dir()
     if implicit_run:
         run = model

@@ -1,0 +1,86 @@
+"""Many seeds of Q-learning at once: the lockstep learners against the textbook loop, same process.
+
+100 seeds of Q-learning on FrozenLake 8x8 (slippery, 200-step limit) trained in lockstep by
+``qgym.agents.lockstep.Lockstep`` (the shipped preset's 64 envs a seed, and one env a seed), against
+the textbook Python loop of the slides (``bench_qlearning_speed.textbook``): 100 sequential loops run
+at one loop's rate, so the ratio of aggregate steps per second is batched / textbook. Runs alternate
+and the table gives medians (the machine is shared: trust ratios). Then the peak memory the lockstep
+run allocates (tracemalloc) for 1, 10 and 100 seeds, against the bytes of their tables.
+
+    python benchmarks/bench_seeds.py [--steps 20000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import tracemalloc
+
+import gymnasium as gym
+from bench_qlearning_speed import textbook
+
+from qgym import planning
+from qgym.agents import QLearning
+from qgym.agents.lockstep import Lockstep
+
+ENV_ID, HORIZON, SEEDS = "FrozenLake8x8-v1", 200, 100
+
+
+def lockstep(steps: int, n_envs: int, seeds: int = SEEDS) -> tuple[float, Lockstep]:
+    """Aggregate steps per second of ``seeds`` learners, ``steps`` each."""
+    env = gym.make(ENV_ID)
+    model = planning.model_of(env)
+    assert isinstance(model, planning.TabularModel)
+    template = QLearning(
+        "TabularPolicy", env, learning_rate=0.1, gamma=0.99, exploration_fraction=0.5, seed=0
+    )
+    learners = Lockstep(template, model, list(range(seeds)), n_envs=n_envs, max_episode_steps=HORIZON)
+    start = time.perf_counter()
+    learners.learn(steps)
+    return seeds * learners.num_timesteps / (time.perf_counter() - start), learners
+
+
+def peak_bytes(seeds: int, steps: int) -> tuple[int, int]:
+    """Peak bytes tracemalloc sees while ``seeds`` learners train (64 envs each), and their tables' bytes."""
+    tracemalloc.start()
+    _, learners = lockstep(steps, 64, seeds)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak, learners.tables.nbytes + learners.visits.nbytes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20_000, help="steps per learner per run (default 20000)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each (default 3)")
+    args = parser.parse_args()
+    rates: dict[str, list[float]] = {
+        "textbook": [],
+        "lockstep, 64 envs a seed": [],
+        "lockstep, 1 env a seed": [],
+    }
+    for repeat in range(args.repeats):
+        rates["textbook"].append(textbook(args.steps, seed=repeat))
+        rates["lockstep, 64 envs a seed"].append(lockstep(args.steps * 4, 64)[0])
+        rates["lockstep, 1 env a seed"].append(lockstep(args.steps // 4, 1)[0])
+        print(
+            f"run {repeat + 1}/{args.repeats}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rates.items())
+        )
+    base = statistics.median(rates["textbook"])
+    header = f"{SEEDS} seeds of Q-learning on {ENV_ID}"
+    print(f"\n| {header} | aggregate steps/s (median of {args.repeats}) | x textbook |")
+    print("|---|---:|---:|")
+    for name, values in rates.items():
+        print(f"| {name} | {statistics.median(values):,.0f} | {statistics.median(values) / base:.1f} |")
+    print(
+        "\n| seeds (64 envs each) | peak bytes allocated while training | bytes of tables and visit counts |"
+    )
+    print("|---:|---:|---:|")
+    for seeds in (1, 10, 100):
+        peak, tables = peak_bytes(seeds, 64 * 50)
+        print(f"| {seeds} | {peak / 2**20:,.2f} MiB | {tables / 2**20:,.2f} MiB |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""One seed of a multi-seed run in its own process: :func:`qgym.training.train` with a learning curve.
+
+The curve values the greedy policy every ``eval_freq`` steps: exactly where the env has a model whose
+states the observations encode, else by its sampled mean over :data:`SAMPLED_EPISODES` episodes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+from qgym.scoring import percent_of_optimum
+from qgym.training.envs import single_env, wrapper
+from qgym.training.evaluation import exact_return
+from qgym.training.rollouts import episode_returns, model_policy
+from qgym.training.seed_results import CurvePoint, SeedResult, steps_to_target
+
+__all__ = ["SAMPLED_EPISODES", "LearningCurve", "train_one_seed"]
+
+SAMPLED_EPISODES = 10
+
+
+class LearningCurve(BaseCallback):
+    """Every ``every`` steps (and before the first), the greedy policy's value and the online return."""
+
+    def __init__(self, env_id: str, env_wrapper: Any, every: int, optimum: float | None, seed: int) -> None:
+        super().__init__()
+        self.env_id, self.env_wrapper, self.every = env_id, env_wrapper, every
+        self.optimum, self.seed = optimum, seed
+        self.points: list[CurvePoint] = []
+        self._next = 0
+
+    def _on_training_start(self) -> None:
+        self._record()
+        self._next = self.every
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next:
+            self._record()
+            while self._next <= self.num_timesteps:
+                self._next += self.every
+        return True
+
+    def _on_training_end(self) -> None:
+        if not self.points or self.points[-1].step != self.num_timesteps:
+            self._record()
+
+    def _record(self) -> None:
+        value = exact_return(self.model, self.env_id, self.env_wrapper) if self.optimum is not None else None
+        exact = value is not None
+        if value is None:
+            env = single_env(self.env_id, wrapper(self.env_wrapper, own_rewards=True))
+            try:
+                returns = episode_returns(env, model_policy(self.model), SAMPLED_EPISODES, 30_000 + self.seed)
+            finally:
+                env.close()
+            value = float(returns.mean())
+        percent = percent_of_optimum(value, self.optimum) if exact and self.optimum is not None else None
+        online = _online_return(self.model)
+        self.points.append(
+            CurvePoint(self.seed, int(self.num_timesteps), float(value), percent, online, exact)
+        )
+
+
+def train_one_seed(
+    algo: str,
+    env_id: str,
+    block: dict[str, Any],
+    run_folder: Path,
+    eval_freq: int,
+    optimum: float | None,
+    seed: int,
+) -> tuple[SeedResult, list[CurvePoint]]:
+    """Train seed ``seed`` into ``run_folder/seed_<seed>``; its final figures and its curve."""
+    from qgym.training.train import train
+
+    curve = LearningCurve(env_id, block.get("env_wrapper"), eval_freq, optimum, seed)
+    run = train(algo, env_id, preset=block, seed=seed, folder=run_folder / f"seed_{seed}", callback=curve)
+    evaluation = run.evaluation
+    exact = evaluation.exact_return
+    result = SeedResult(
+        seed,
+        _online_return(run.model),
+        exact_return=exact,
+        percent=None if exact is None else evaluation.percent_of_optimum,
+        steps_to_target=steps_to_target(curve.points),
+        sampled_return=evaluation.mean_return if exact is None else None,
+        heuristic_difference=(
+            None
+            if exact is not None or evaluation.heuristic_return is None
+            else evaluation.mean_return - evaluation.heuristic_return
+        ),
+    )
+    return result, curve.points
+
+
+def _online_return(model: Any) -> float:
+    buffer = getattr(model, "ep_info_buffer", None) or []
+    returns = [info["r"] for info in buffer if "r" in info]
+    return float(np.mean(returns)) if returns else float("nan")

@@ -1,0 +1,318 @@
+"""Train one preset on many seeds and judge the distribution: ``qgym train ... --seeds N``.
+
+Tabular agents on an env with an exact model whose observations are its states (the toy-text envs,
+the small farms, the trading chains) train in lockstep in this process
+(:class:`qgym.agents.lockstep.Lockstep`); every evaluation values each seed's greedy policy exactly.
+DQN, QR-DQN and tables on other envs train one seed per process (``jobs`` at a time), each through
+:func:`qgym.training.train`, and are valued exactly where the env allows, else by sampling.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from qgym import planning
+from qgym.scoring import percent_of_optimum
+from qgym.training.envs import horizon_of
+from qgym.training.evaluation import exact_optimum
+from qgym.training.presets import resolve_preset
+from qgym.training.registry import DEEP_ALGORITHMS, check_algorithm, check_env_id
+from qgym.training.runs import new_run_folder, write_yaml
+from qgym.training.seed_results import (
+    CurvePoint,
+    SeedResult,
+    steps_to_target,
+    summary_lines,
+    write_seed_files,
+)
+from qgym.validation import is_int
+
+__all__ = ["MAX_SEEDS", "SeedsRun", "lockstep_model", "seed_list", "train_seeds"]
+
+MAX_SEEDS = 10_000
+CURVE_POINTS = 20
+"""Evaluations over training when ``eval_freq`` is not given (plus one before the first step)."""
+
+
+@dataclass
+class SeedsRun:
+    """What :func:`train_seeds` produced: the folder, per-seed results and curves, and how it ran."""
+
+    folder: Path
+    config: dict[str, Any]
+    results: list[SeedResult]
+    curves: list[CurvePoint]
+    method: str
+    optimum: float | None
+    eval_freq: int
+    n_timesteps: int
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> list[str]:
+        """The lines printed at the end: each figure with its interval and what it is."""
+        return [*self.notes, *summary_lines(self.results, self.optimum, self.eval_freq, self.n_timesteps)]
+
+
+def seed_list(count: Any, first: Any = 0) -> list[int]:
+    """``count`` seeds from ``first`` on; a ValueError says what is allowed."""
+    if not is_int(count) or not 1 <= count <= MAX_SEEDS:
+        raise ValueError(f"--seeds must be a whole number of seeds from 1 to {MAX_SEEDS:,}, got {count!r}")
+    if not is_int(first) or first < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {first!r}")
+    return list(range(int(first), int(first) + int(count)))
+
+
+def lockstep_model(env_id: str, env_wrapper: Any = None) -> tuple[planning.TabularModel | None, str]:
+    """The env's exact model as arrays when a lockstep run can sample it, else None and why not."""
+    if env_wrapper is not None:
+        return None, "the preset wraps the env (env_wrapper), so its observations are not the model's states"
+    env = gym.make(env_id)
+    try:
+        try:
+            model = planning.model_of(env)
+        except ValueError:
+            return None, f"{env_id} exposes no exact model"
+        if not isinstance(model, planning.TabularModel):
+            transitions = getattr(env.unwrapped, "P", None)
+            if transitions is None:
+                return None, f"{env_id}'s model has no table of outcomes (toy-text P)"
+            model = planning.TabularModel.from_toy_text(transitions, model.initial_distribution)
+        if not _observes_states(env, model.n_states):
+            return None, f"{env_id}'s observations are not its model's state numbers"
+        return model, ""
+    finally:
+        env.close()
+
+
+def _observes_states(env: gym.Env[Any, Any], n_states: int) -> bool:
+    """Whether the env's observation is its model's state number (checked on a few resets)."""
+    space = env.observation_space
+    if not isinstance(space, gym.spaces.Discrete) or int(space.n) != n_states or int(space.start) != 0:
+        return False
+    for seed in range(3):
+        observation, _ = env.reset(seed=seed)
+        if int(observation) != planning.current_state(env):
+            return False
+    return True
+
+
+def train_seeds(
+    algo: str,
+    env_id: str,
+    n_seeds: int,
+    *,
+    seed: int = 0,
+    preset_path: str | Path | None = None,
+    hyperparams: dict[str, Any] | None = None,
+    n_timesteps: int | None = None,
+    log_folder: str | Path = "logs",
+    eval_freq: int | None = None,
+    jobs: int | None = None,
+    progress: bool = False,
+    report: Callable[[str], None] | None = None,
+) -> SeedsRun:
+    """Train ``algo`` on ``env_id`` with seeds ``seed .. seed + n_seeds - 1`` into one run folder.
+
+    Each seed's greedy policy is valued every ``eval_freq`` steps (default: 20 times over training):
+    exactly where the env has a model, else by its sampled mean over 10 episodes. Ctrl-C stops early
+    and keeps what the seeds learned so far.
+    """
+    say = report or (lambda line: None)
+    check_algorithm(algo)
+    check_env_id(env_id)
+    seeds = seed_list(n_seeds, seed)
+    if jobs is not None and (not is_int(jobs) or jobs < 1):
+        raise ValueError(f"--jobs must be a positive number of processes, got {jobs!r}")
+    if n_timesteps is not None and n_timesteps < 1:
+        raise ValueError(f"n_timesteps must be a positive number of steps, got {n_timesteps}")
+    resolved, source = resolve_preset(algo, env_id, preset_path, hyperparams)
+    resolved = resolved.with_steps(n_timesteps)
+    steps = resolved.n_timesteps
+    if steps is None:
+        raise ValueError(f"the preset for {env_id} needs n_timesteps (a positive number)")
+    if eval_freq is not None and (not is_int(eval_freq) or eval_freq < 1):
+        raise ValueError(f"--eval-freq must be a positive number of steps, got {eval_freq!r}")
+    every = int(eval_freq) if eval_freq else max(1, math.ceil(steps / CURVE_POINTS))
+    model, why = (None, "") if algo in DEEP_ALGORITHMS else lockstep_model(env_id, resolved.env_wrapper)
+    method = "lockstep" if model is not None else "processes"
+    from qgym.training.train import make_model
+
+    template = make_model(algo, env_id, resolved, seed)  # a preset it refuses leaves no folder
+    folder = new_run_folder(Path(log_folder) / algo, env_id)
+    config = {
+        "algo": algo,
+        "env_id": env_id,
+        "seeds": seeds,
+        "hyperparameters": resolved.block,
+        "preset_source": source,
+        "method": method,
+        "eval_freq": every,
+        "started": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+    write_yaml(folder / "config.yml", config)
+    optimum = exact_optimum(env_id)
+    how = (
+        "in lockstep in this process"
+        if model is not None
+        else f"one per process, {_jobs(jobs, seeds)} at a time"
+    )
+    say(
+        f"{algo} on {env_id}: {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), {steps:,} steps each with "
+        f"{source}, trained {how}; run folder {folder}"
+    )
+    notes = [] if model is not None or algo in DEEP_ALGORITHMS else [f"(not in lockstep: {why})"]
+    run = SeedsRun(folder, config, [], [], method, optimum, every, steps, notes=notes)
+    if model is not None:
+        _lockstep(run, template, model, seeds, progress, say)
+    else:
+        _processes(run, resolved.block, seeds, _jobs(jobs, seeds), progress, say)
+    write_seed_files(folder, run.results, run.curves)
+    return run
+
+
+def _jobs(jobs: int | None, seeds: Sequence[int]) -> int:
+    return max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
+
+
+def _lockstep(
+    run: SeedsRun,
+    template: Any,
+    model: planning.TabularModel,
+    seeds: list[int],
+    progress: bool,
+    say: Callable[[str], None],
+) -> None:
+    from qgym.agents.lockstep import Lockstep
+
+    horizon = horizon_of(run.config["env_id"])
+    learners = Lockstep(template, model, seeds, n_envs=template.n_envs, max_episode_steps=horizon)
+
+    def evaluate(lockstep: Lockstep) -> None:
+        values = planning.policy_returns(model, lockstep.greedy_policies(), horizon)
+        online = lockstep.online_returns().recent_mean
+        for k, seed in enumerate(seeds):
+            percent = None if run.optimum is None else percent_of_optimum(float(values[k]), run.optimum)
+            run.curves.append(
+                CurvePoint(seed, lockstep.num_timesteps, float(values[k]), percent, float(online[k]), True)
+            )
+        if lockstep.num_timesteps > 0:
+            say(_progress_line(lockstep.num_timesteps, values, run.optimum))
+
+    bar = _bar(run.n_timesteps, progress)
+    evaluate(learners)
+    try:
+        advance = None if bar is None else (lambda steps: bar.update(steps - bar.n))
+        learners.learn(run.n_timesteps, run.eval_freq, evaluate, advance)
+    except KeyboardInterrupt:
+        run.interrupted = True
+        say(f"stopping: saving the {len(seeds)} seeds as they are after {learners.num_timesteps:,} steps")
+    finally:
+        if bar is not None:
+            bar.close()
+    if not run.curves or run.curves[-1].step != learners.num_timesteps:
+        evaluate(learners)
+    final = {point.seed: point for point in run.curves if point.step == learners.num_timesteps}
+    env = template.get_env()
+    for k, seed in enumerate(seeds):
+        _save_seed(run, learners.model(k, env), seed)
+        point = final[seed]
+        curve = [p for p in run.curves if p.seed == seed]
+        run.results.append(
+            SeedResult(seed, point.online_return, point.greedy_return, point.percent, steps_to_target(curve))
+        )
+
+
+def _save_seed(run: SeedsRun, model: Any, seed: int) -> None:
+    folder = run.folder / f"seed_{seed}"
+    folder.mkdir(exist_ok=True)
+    config = {key: run.config[key] for key in ("algo", "env_id", "hyperparameters", "preset_source")}
+    write_yaml(folder / "config.yml", {**config, "seed": seed, "timesteps": int(model.num_timesteps)})
+    model.save(folder / "model.zip")
+
+
+def _processes(
+    run: SeedsRun,
+    block: dict[str, Any],
+    seeds: list[int],
+    jobs: int,
+    progress: bool,
+    say: Callable[[str], None],
+) -> None:
+    import multiprocessing
+
+    from qgym.training.seed_worker import train_one_seed
+
+    bar = _bar(len(seeds), progress, unit="seed")
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch threads
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    futures: list[tuple[int, Future[Any]]] = []
+    try:
+        arguments = (run.config["algo"], run.config["env_id"], block, run.folder, run.eval_freq, run.optimum)
+        futures = [(seed, pool.submit(train_one_seed, *arguments, seed)) for seed in seeds]
+        for _seed, future in futures:
+            result, points = future.result()
+            run.results.append(result)
+            run.curves.extend(points)
+            if bar is not None:
+                bar.update(1)
+            say(_seed_line(result))
+    except KeyboardInterrupt:
+        run.interrupted = True
+        say("stopping: the seeds already trained are kept; the others are dropped")
+        pool.shutdown(wait=False, cancel_futures=True)
+        for _seed, future in futures:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                result, points = future.result()
+                if result not in run.results:
+                    run.results.append(result)
+                    run.curves.extend(points)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if bar is not None:
+            bar.close()
+
+
+def _bar(total: int, shown: bool, unit: str = "step") -> Any:
+    """A tqdm bar (or None when not shown): ``bar.update(n)``, ``bar.n``, ``bar.close()``."""
+    if not shown:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, unit_scale=unit == "step", dynamic_ncols=True)
+
+
+def _progress_line(step: int, values: np.ndarray, optimum: float | None) -> str:
+    from qgym.training.stats import iqm
+
+    if optimum is not None:
+        shares = [percent_of_optimum(float(v), optimum) for v in values]
+        known = [s for s in shares if s is not None]
+        if known:
+            return (
+                f"step {step:,}: greedy policies, IQM {float(iqm(known)):.1f}% of the exact optimum "
+                f"(worst seed {min(known):.1f}%)"
+            )
+    return f"step {step:,}: greedy policies, IQM exact return {float(iqm(values)):.2f}"
+
+
+def _seed_line(result: SeedResult) -> str:
+    if result.percent is not None:
+        share = f"{result.percent:.1f}% of the exact optimum"
+        return f"seed {result.seed}: greedy policy {result.exact_return:.2f} = {share}"
+    if result.sampled_return is not None:
+        line = f"seed {result.seed}: greedy policy, sampled mean return {result.sampled_return:.2f}"
+        if result.heuristic_difference is not None:
+            line += f" ({result.heuristic_difference:+.2f} against the heuristic on the same episodes)"
+        return line
+    return f"seed {result.seed}: online return {result.online_return:.2f}"
