@@ -110,3 +110,18 @@ def test_a_policy_that_never_terminates_is_reported_with_gamma_one() -> None:
 def test_an_env_without_a_model_is_named() -> None:
     with pytest.raises(ValueError, match="CartPoleEnv exposes no transition model"):
         planning.model_of(gym.make("CartPole-v1"))
+
+
+@pytest.mark.parametrize("env_id", ["FrozenLake8x8-v1", "Taxi-v4", "qgym/GridFarm-1x1-v0"])
+def test_many_policies_valued_at_once_equal_each_valued_alone(env_id: str) -> None:
+    model = planning.model_of(gym.make(env_id))
+    policies = np.random.default_rng(0).integers(model.n_actions, size=(5, model.n_states))
+    together = planning.policy_returns(model, policies, horizon=60)
+    alone = [planning.policy_return(model, policy, horizon=60) for policy in policies]
+    np.testing.assert_allclose(together, alone, rtol=1e-12, atol=1e-12)
+
+
+def test_policies_with_actions_out_of_range_are_refused() -> None:
+    model = planning.model_of(gym.make("FrozenLake-v1"))
+    with pytest.raises(ValueError, match=r"policies must be \(K, 16\) actions in \[0, 3\]"):
+        planning.policy_returns(model, np.full((2, 16), 4), horizon=10)

@@ -155,9 +155,12 @@ class Lockstep:
 
     def online_returns(self) -> OnlineReturns:
         """Each learner's episode count and mean return over its last episodes (SB3's ``ep_rew_mean``)."""
-        with np.errstate(invalid="ignore"):
-            means = np.nanmean(self._recent, axis=1) if self._episodes.any() else self._recent[:, 0].copy()
-        return OnlineReturns(self._episodes.copy(), np.asarray(means), self._window)
+        kept = ~np.isnan(self._recent)
+        counts = kept.sum(axis=1)
+        totals = np.where(kept, self._recent, 0.0).sum(axis=1)
+        means = np.full(self.n_learners, np.nan)
+        np.divide(totals, counts, out=means, where=counts > 0)
+        return OnlineReturns(self._episodes.copy(), means, self._window)
 
     def model(self, learner: int, env: Any = None) -> TabularAlgorithm:
         """Learner ``learner`` as an ordinary model of the template's class: it saves, loads and predicts

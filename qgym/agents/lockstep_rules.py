@@ -64,6 +64,8 @@ def epsilon_greedy(values: Floats, epsilon: float, draws: Floats) -> Ints:
     ``u < epsilon`` (action ``floor(u / epsilon * n_actions)``), else the greedy action with ties broken
     by ``(u - epsilon) / (1 - epsilon)``, as :func:`qgym.agents.batch.batch_epsilon_greedy` does."""
     n_actions = values.shape[1]
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
     is_best = values == values.max(axis=1)[:, None]
     counts = is_best.sum(axis=1)
     if counts.max() > 1 and epsilon < 1.0:

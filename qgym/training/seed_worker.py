@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import EnvSpec
 from stable_baselines3.common.callbacks import BaseCallback
 
 from qgym.scoring import percent_of_optimum
@@ -18,9 +20,10 @@ from qgym.training.evaluation import exact_return
 from qgym.training.rollouts import episode_returns, model_policy
 from qgym.training.seed_results import CurvePoint, SeedResult, steps_to_target
 
-__all__ = ["SAMPLED_EPISODES", "LearningCurve", "train_one_seed"]
+__all__ = ["EVAL_EPISODES", "SAMPLED_EPISODES", "LearningCurve", "train_one_seed"]
 
 SAMPLED_EPISODES = 10
+EVAL_EPISODES = 100
 
 
 class LearningCurve(BaseCallback):
@@ -67,18 +70,25 @@ class LearningCurve(BaseCallback):
 
 def train_one_seed(
     algo: str,
-    env_id: str,
+    spec: EnvSpec,
     block: dict[str, Any],
     run_folder: Path,
     eval_freq: int,
     optimum: float | None,
     seed: int,
 ) -> tuple[SeedResult, list[CurvePoint]]:
-    """Train seed ``seed`` into ``run_folder/seed_<seed>``; its final figures and its curve."""
+    """Train seed ``seed`` into ``run_folder/seed_<seed>``; its final figures and its curve. ``spec`` is
+    registered first when this process does not know the env (a user's own, in a spawned worker)."""
     from qgym.training.train import train
 
+    env_id = spec.id
+    if env_id not in gym.registry:
+        gym.registry[env_id] = spec
     curve = LearningCurve(env_id, block.get("env_wrapper"), eval_freq, optimum, seed)
-    run = train(algo, env_id, preset=block, seed=seed, folder=run_folder / f"seed_{seed}", callback=curve)
+    folder = run_folder / f"seed_{seed}"
+    run = train(
+        algo, env_id, preset=block, seed=seed, folder=folder, callback=curve, eval_episodes=EVAL_EPISODES
+    )
     evaluation = run.evaluation
     exact = evaluation.exact_return
     result = SeedResult(

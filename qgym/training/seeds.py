@@ -35,6 +35,7 @@ from qgym.training.seed_results import (
     summary_lines,
     write_seed_files,
 )
+from qgym.training.seed_worker import EVAL_EPISODES, SAMPLED_EPISODES
 from qgym.validation import is_int
 
 __all__ = ["MAX_SEEDS", "SeedsRun", "lockstep_model", "seed_list", "train_seeds"]
@@ -172,6 +173,12 @@ def train_seeds(
         f"{source}, trained {how}; run folder {folder}"
     )
     notes = [] if model is not None or algo in DEEP_ALGORITHMS else [f"(not in lockstep: {why})"]
+    if optimum is None:
+        notes.append(
+            f"(no exact optimum for {env_id}: each evaluation values the greedy policy by its sampled mean "
+            f"over {SAMPLED_EPISODES} episodes, and the end of training by {EVAL_EPISODES} episodes against "
+            "the env's heuristic where it has one)"
+        )
     run = SeedsRun(folder, config, [], [], method, optimum, every, steps, notes=notes)
     if model is not None:
         _lockstep(run, template, model, seeds, progress, say)
@@ -258,7 +265,8 @@ def _processes(
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
     futures: list[tuple[int, Future[Any]]] = []
     try:
-        arguments = (run.config["algo"], run.config["env_id"], block, run.folder, run.eval_freq, run.optimum)
+        spec = gym.spec(run.config["env_id"])  # a spawned worker starts without the user's registrations
+        arguments = (run.config["algo"], spec, block, run.folder, run.eval_freq, run.optimum)
         futures = [(seed, pool.submit(train_one_seed, *arguments, seed)) for seed in seeds]
         for _seed, future in futures:
             result, points = future.result()
