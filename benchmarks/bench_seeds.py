@@ -1,7 +1,7 @@
 """Many seeds of Q-learning at once: the lockstep learners against the textbook loop, same process.
 
 100 seeds of Q-learning on FrozenLake 8x8 (slippery, 200-step limit) trained in lockstep by
-``qgym.agents.lockstep.Lockstep`` (the shipped preset's 64 envs a seed, and one env a seed), against
+``qgym.agents.lockstep.Lockstep`` with the shipped preset (its 64 envs a seed, and one env a seed), against
 the textbook Python loop of the slides (``bench_qlearning_speed.textbook``): 100 sequential loops run
 at one loop's rate, so the ratio of aggregate steps per second is batched / textbook. Runs alternate
 and the table gives medians (the machine is shared: trust ratios). Then the peak memory the lockstep
@@ -23,6 +23,7 @@ from bench_qlearning_speed import textbook
 from qgym import planning
 from qgym.agents import QLearning
 from qgym.agents.lockstep import Lockstep
+from qgym.training.presets import resolve_preset
 
 ENV_ID, HORIZON, SEEDS = "FrozenLake8x8-v1", 200, 100
 

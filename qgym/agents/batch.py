@@ -15,7 +15,15 @@ from numpy.typing import NDArray
 
 from qgym.agents.next_values import ROWS, Values
 
-__all__ = ["Target", "apply_updates", "batch_epsilon_greedy", "decay_powers", "learn_from_batch", "uniforms"]
+__all__ = [
+    "Target",
+    "apply_updates",
+    "batch_epsilon_greedy",
+    "decay_powers",
+    "decayed_steps",
+    "learn_from_batch",
+    "uniforms",
+]
 
 Target = Callable[..., Values]
 """A rule's TD target: ``target(reward, next_values, epsilon)`` for one transition, ``target(rewards,
@@ -87,7 +95,7 @@ def learn_from_batch(
     cells = states * q.shape[1] + actions
     steps: float | NDArray[np.float64] = alpha
     if visit_decay is not None:
-        steps = _decayed_steps(visits.reshape(-1)[cells], cells, alpha, powers)
+        steps = decayed_steps(visits.reshape(-1)[cells], cells, alpha, powers)
     np.add.at(visits.reshape(-1), cells, 1)
     batch = _Batch(states, actions, np.asarray(rewards, dtype=np.float64), next_states, steps)
     if _conflicted(states[:MIN_RUN], cells[:MIN_RUN], next_states[:MIN_RUN]):
@@ -135,7 +143,7 @@ class _Batch:
         )
 
 
-def _decayed_steps(
+def decayed_steps(
     visited: NDArray[np.int64],
     cells: NDArray[np.int64],
     alpha: float,

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from qgym.agents import batch
 from qgym.agents.base import TabularAlgorithm
 from qgym.agents.lockstep_rules import (
     OutcomeSampler,
@@ -218,7 +219,7 @@ class Lockstep:
         m = self.n_envs
         if m == 1:
             return self._rule(self._stacked, rows, actions, rewards, next_rows, alpha, epsilon, draws)
-        if is_target_rule(self._rule) and self._stacked.powers is None:
+        if is_target_rule(self._rule):
             self._target_passes(rows, actions, rewards, next_rows, alpha, epsilon)
             return None
         pending = np.full(len(rows), -1, dtype=np.int64)
@@ -239,20 +240,31 @@ class Lockstep:
         alpha: float,
         epsilon: float,
     ) -> None:
-        """The target rule with a constant step, inlined: the passes are the hot loop of a step."""
-        m, target, q = self.n_envs, self.template._target, self.tables[0]
-        flat = self._stacked.flat[0]
+        """The target rule (Q-learning, Expected SARSA) inlined, one env index a pass: the passes are the
+        hot loop of a step with many envs a learner."""
+        m, target, q, stacked = self.n_envs, self.template._target, self.tables[0], self._stacked
+        flat, visits = stacked.flat[0], stacked.flat_visits[0]
         cells = rows * self.n_actions + actions
-        np.add.at(self._stacked.flat_visits[0], cells, 1)  # counts do not depend on the order
-        ended = next_rows < 0
-        ends: list[bool] = np.asarray(ended.reshape(self.n_learners, m).any(axis=0)).tolist()
+        every: Any = alpha
+        if stacked.powers is not None:  # the k-th update of a cell in env order counts visits + k
+            every = batch.decayed_steps(visits[cells], cells, alpha, stacked.decay_powers)
+        np.add.at(visits, cells, 1)
+        # One row per env index, each learner's update in a column: contiguous rows for the passes.
+        k = self.n_learners
+        by_env = [np.ascontiguousarray(array.reshape(k, m).T) for array in (cells, rewards, next_rows)]
+        env_cells, env_rewards, env_ahead = by_env
+        env_steps = None if stacked.powers is None else np.ascontiguousarray(every.reshape(k, m).T)
+        ends: list[bool] = np.asarray((env_ahead < 0).any(axis=1)).tolist()
+        steps: Any = alpha
         for env in range(m):
-            at, reward, ahead = cells[env::m], rewards[env::m], next_rows[env::m]
+            at, reward, ahead = env_cells[env], env_rewards[env], env_ahead[env]
+            if env_steps is not None:
+                steps = env_steps[env]
             goals = target(reward, q[ahead], epsilon, ROWS)
             if ends[env]:
                 goals = np.where(ahead < 0, target(reward, None, epsilon, ROWS), goals)
             old = flat[at]
-            flat[at] = old + alpha * (goals - old)
+            flat[at] = old + steps * (goals - old)
 
     def _next_draws(self) -> NDArray[np.float64]:
         """This step's uniforms, (4, K * n_envs): each learner's from its own generator, in order."""

@@ -41,6 +41,13 @@ class StackedTables:
         decay = template.visit_decay
         self.powers = None if decay is None else batch.decay_powers(decay, 1024)
 
+    def decay_powers(self, largest: int) -> Floats:
+        """``n ** -visit_decay`` for n = 0..largest at least, grown when a count outruns it."""
+        assert self.powers is not None, "decay_powers needs visit_decay"
+        if largest >= len(self.powers):
+            self.powers = batch.decay_powers(self.template.visit_decay or 1.0, largest)
+        return self.powers
+
     def step_sizes(self, table: int, cells: Ints, alpha: float) -> Any:
         """Count one visit of each cell (distinct within a pass) and return their step sizes."""
         visits = self.flat_visits[table]
