@@ -23,7 +23,6 @@ from bench_qlearning_speed import textbook
 from qgym import planning
 from qgym.agents import QLearning
 from qgym.agents.lockstep import Lockstep
-from qgym.training.presets import resolve_preset
 
 ENV_ID, HORIZON, SEEDS = "FrozenLake8x8-v1", 200, 100
 
