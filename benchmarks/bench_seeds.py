@@ -23,18 +23,19 @@ from bench_qlearning_speed import textbook
 from qgym import planning
 from qgym.agents import QLearning
 from qgym.agents.lockstep import Lockstep
+from qgym.training.presets import resolve_preset
 
 ENV_ID, HORIZON, SEEDS = "FrozenLake8x8-v1", 200, 100
 
 
 def lockstep(steps: int, n_envs: int, seeds: int = SEEDS) -> tuple[float, Lockstep]:
-    """Aggregate steps per second of ``seeds`` learners, ``steps`` each."""
+    """Aggregate steps per second of ``seeds`` learners, ``steps`` each, with the shipped preset's
+    hyperparameters (its step size decaying with visits, its exploration schedule)."""
     env = gym.make(ENV_ID)
     model = planning.model_of(env)
     assert isinstance(model, planning.TabularModel)
-    template = QLearning(
-        "TabularPolicy", env, learning_rate=0.1, gamma=0.99, exploration_fraction=0.5, seed=0
-    )
+    preset, _ = resolve_preset("qlearning", ENV_ID, None, None)
+    template = QLearning("TabularPolicy", env, seed=0, **preset.constructor_kwargs())
     learners = Lockstep(template, model, list(range(seeds)), n_envs=n_envs, max_episode_steps=HORIZON)
     start = time.perf_counter()
     learners.learn(steps)
