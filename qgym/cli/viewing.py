@@ -50,7 +50,12 @@ def add_viewing_commands(commands: Any) -> None:
         "plot", help="PNG pictures: learning curve vs the exact optimum, Q-table heat map, greedy policy"
     )
     plot.add_argument(
-        "--run", dest="run_folder", default=None, help="a run folder with progress.csv and/or evaluations.npz"
+        "--run",
+        dest="run_folder",
+        action="append",
+        default=None,
+        help="a run folder (progress.csv, evaluations.npz, or the curves of qgym train --seeds N); "
+        "repeat it to draw several multi-seed runs together",
     )
     plot.add_argument("--model", default=None, help="a trained model: Q-table and policy pictures")
     plot.add_argument(

@@ -174,7 +174,7 @@ def plot_grid_policy(
 
 def make_plots(
     out_dir: str | Path,
-    run: str | Path | None = None,
+    run: str | Path | Sequence[str | Path] | None = None,
     model: str | Path | None = None,
     env_id: str | None = None,
     crops: Sequence[int] | None = None,
@@ -188,16 +188,10 @@ def make_plots(
     say = report or (lambda line: None)
     if run is None and model is None:
         raise ValueError("give a run folder (--run) and/or a model (--model) to plot")
-    seeds_run = next(
-        (Path(p) for p in (run, model) if p is not None and (Path(p) / "seeds.csv").is_file()), None
-    )
-    if seeds_run is not None:
-        from qgym.training.seed_results import read_seed_run
-        from qgym.viewing.seed_curves import plot_seed_curves
-
-        first = read_seed_run(seeds_run).results[0].seed
-        say(f"a multi-seed run has a model per seed: plot one with --model {seeds_run / f'seed_{first}'}")
-        return plot_seed_curves(read_seed_run(seeds_run), out_dir)
+    runs = [] if run is None else [run] if isinstance(run, str | Path) else list(run)
+    if len(runs) > 1 or any((Path(p) / "seeds.csv").is_file() for p in [*runs, *([model] if model else [])]):
+        return _plot_seed_runs(runs or [model], out_dir, say)  # type: ignore[list-item]
+    run = runs[0] if runs else None
     implicit_run = run is None and model is not None and Path(model).is_dir()
     if implicit_run:
         run = model
@@ -220,6 +214,25 @@ def make_plots(
     if model is not None and env_id is not None:
         written += _plot_model(model, env_id, out_dir, crops, max_states, trust_pickle, say)
     return written
+
+
+def _plot_seed_runs(
+    folders: Sequence[str | Path], out_dir: str | Path, say: Callable[[str], None]
+) -> list[Path]:
+    """Multi-seed runs: their curves, together (``qgym plot --run A --run B``)."""
+    from qgym.training.seed_results import read_seed_run
+    from qgym.viewing.seed_curves import plot_seed_curves
+
+    for folder in folders:
+        if not (Path(folder) / "seeds.csv").is_file():
+            raise ValueError(
+                f"{folder} is not a multi-seed run folder: --run takes one run, or several written by "
+                "qgym train --seeds N"
+            )
+    runs = [read_seed_run(folder) for folder in folders]
+    example = Path(folders[0]) / f"seed_{runs[0].results[0].seed}"
+    say(f"a multi-seed run has a model per seed: plot one with --model {example}")
+    return plot_seed_curves(runs, out_dir)
 
 
 def _plot_model(

@@ -235,3 +235,17 @@ def test_compare_refuses_runs_of_two_envs_and_single_runs(
     assert "returns of two envs do not compare" in capsys.readouterr().err
     assert main(["compare", str(frozen_run), str(frozen_run / "seed_0")]) == 2
     assert "is not a multi-seed run folder (no seeds.csv)" in capsys.readouterr().err
+
+
+def test_several_runs_are_drawn_together_and_a_single_run_among_them_is_refused(
+    frozen_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = _train(tmp_path, "--algo", "expected_sarsa", "--env", FROZEN, "--seeds", "2", "-n", "3000")
+    assert main(argv) == 0
+    other = tmp_path / "logs" / "expected_sarsa" / "FrozenLake-v1_1"
+    out = tmp_path / "plots"
+    assert main(["plot", "--run", str(frozen_run), "--run", str(other), "--out", str(out)]) == 0
+    runs = {row["run"] for row in _csv(out / "seed_curves.csv")}
+    assert runs == {"qlearning (4 seeds)", "expected_sarsa (2 seeds)"}
+    assert main(["plot", "--run", str(frozen_run), "--run", str(other / "seed_0"), "--out", str(out)]) == 2
+    assert "is not a multi-seed run folder" in capsys.readouterr().err
