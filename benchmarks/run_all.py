@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bench_model_vector
 import gymnasium as gym
 import learners
 import numpy as np
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     sections = [
         _env_section(budget),
         _vector_section(budget),
+        bench_model_vector.section(budget.seconds, budget.repeats),
         *(_learner_section(budget, env_id) for env_id in LEARN_IDS),
         _dqn_section(budget),
     ]
