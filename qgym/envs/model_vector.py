@@ -116,7 +116,8 @@ class ModelVectorEnv(NativeVectorEnv):
         return self._states.copy()
 
     def set_state_indices(self, indices: int | list[int] | NDArray[np.integer[Any]]) -> None:
-        """Put the sub-envs in the given model states (broadcast to (N,)); their episodes go on."""
+        """Put the sub-envs in the given model states (broadcast to (N,)); their episodes go on (a
+        pending autoreset is cancelled)."""
         states = np.broadcast_to(np.asarray(indices), (self.num_envs,))
         if states.dtype.kind not in "iu" or states.min() < 0 or states.max() >= self.model.n_states:
             raise ValueError(
@@ -124,6 +125,7 @@ class ModelVectorEnv(NativeVectorEnv):
             )
         self._states[:] = states
         self._terminal[:] = False
+        self._prev_done[:] = False
 
     def action_masks(self) -> NDArray[np.int8]:
         """Every action is allowed in every sub-env: ones, shape (N, actions)."""
@@ -165,7 +167,7 @@ def tabular_model(env: gym.Env[Any, Any]) -> TabularModel:
     is missing or too large: a ``transition_model()`` that is tabular, or toy-text ``P`` and
     ``initial_state_distrib`` (which is how a factored model small enough is enumerated)."""
     base = env.unwrapped
-    name = env_name(env)
+    name = _env_name(env)
     if getattr(base, "fickle_passenger", False):
         raise ValueError(
             f"{name} has fickle_passenger=True, whose change of destination is not in P; "
@@ -204,7 +206,7 @@ def tabular_model(env: gym.Env[Any, Any]) -> TabularModel:
     return table
 
 
-def env_name(env: gym.Env[Any, Any]) -> str:
+def _env_name(env: gym.Env[Any, Any]) -> str:
     """How an error names ``env``: its registered ID, else its class."""
     spec = getattr(env, "spec", None)
     return f"env {spec.id}" if spec is not None else f"env {type(env.unwrapped).__name__}"
@@ -237,7 +239,7 @@ def _single_env(env: Any, kwargs: dict[str, Any]) -> gym.Env[Any, Any]:
 def _check_observations(env: gym.Env[Any, Any], model: TabularModel) -> None:
     """The observation must be the model's state index: a Discrete space of its size, and the index of
     the state a seeded reset reaches (where the env says which state it is in)."""
-    name = env_name(env)
+    name = _env_name(env)
     need = f"observations that are its model's state index, Discrete({model.n_states})"
     observation_space = env.observation_space
     if not (

@@ -207,6 +207,17 @@ def test_a_finished_sub_env_restarts_on_the_next_step_ignoring_its_action() -> N
     assert (obs.tolist(), rewards.tolist(), terminated.tolist()) == ([4, 0], [0.0, 0.0], [False, False])
 
 
+def test_placing_sub_envs_in_a_state_cancels_a_pending_autoreset() -> None:
+    envs = make_model_vec("FrozenLake-v1", num_envs=1, is_slippery=False)
+    envs.reset(seed=0)
+    envs.set_state_indices(14)
+    _, rewards, terminated, _, _ = envs.step(np.array([RIGHT]))
+    assert (rewards[0], terminated[0]) == (1.0, True)
+    envs.set_state_indices(14)
+    obs, rewards, terminated, _, _ = envs.step(np.array([RIGHT]))  # not a reset step: it moves
+    assert (obs[0], rewards[0], terminated[0]) == (15, 1.0, True)
+
+
 def test_episodes_are_truncated_at_the_spec_limit_and_restart_the_step_after() -> None:
     envs = make_model_vec("FrozenLake-v1", num_envs=3, is_slippery=False)
     assert envs.max_episode_steps == 100
