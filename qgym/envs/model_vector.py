@@ -178,7 +178,7 @@ def tabular_model(env: gym.Env[Any, Any]) -> TabularModel:
         try:
             model = method()
         except ValueError as error:
-            raise ValueError(f"{name} has no exact model: {error}") from None
+            raise ValueError(f"{name}: {error}") from None
         if isinstance(model, TabularModel):
             _check_size(name, model.probs.size)
             return model

@@ -46,6 +46,18 @@ def test_it_batches_the_single_env_spaces_and_keeps_the_spec_time_limit(env_id: 
     envs.close()
 
 
+@pytest.mark.parametrize("env_id", QGYM)
+def test_the_qgym_rungs_it_takes_observe_their_model_state_index(env_id: str) -> None:
+    """Why these rungs qualify: with their registered observation (the farm's default obs_mode, the
+    chain's index) every observation along an episode is ``planning.current_state``."""
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=1)
+    assert obs == planning.current_state(env)
+    for action in np.random.default_rng(1).integers(env.action_space.n, size=60).tolist():  # type: ignore[attr-defined]
+        obs, _, _, _, _ = env.step(action)
+        assert obs == planning.current_state(env)
+
+
 # CliffWalking has no registered limit: 60 steps here, so that truncation is replayed too.
 REPLAY = [(env_id, {}) for env_id in TOY_TEXT[:3]] + [
     ("CliffWalking-v1", {"max_episode_steps": 60}),
@@ -340,7 +352,7 @@ def _broken_chain(**changes: Any) -> TinyChain:
         (lambda: make_model_vec(None, 2), "env_id must be a Gymnasium ID"),  # type: ignore[arg-type]
         (lambda: make_model_vec("CartPole-v1", 2), "env CartPole-v1 has no exact model: .* P and"),
         (lambda: make_model_vec("qgym/Trading-Market-v0", 2), "env qgym/Trading-Market-v0 has no exact"),
-        (lambda: make_model_vec("qgym/GridFarm-3x3-v0", 2), "GridFarm-3x3-v0 has no exact model: a 3x3"),
+        (lambda: make_model_vec("qgym/GridFarm-3x3-v0", 2), "GridFarm-3x3-v0: a 3x3 field has no exact"),
         (lambda: make_model_vec("qgym/GridFarm-2x2-v0", 2), r"9,604 states x 8 actions.*gym.make_vec"),
         (
             lambda: make_model_vec("qgym/GridFarm-1x1-v0", 2, obs_mode="factored"),
