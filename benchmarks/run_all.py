@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bench_model_vector
 import gymnasium as gym
 import learners
 import numpy as np
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     sections = [
         _env_section(budget),
         _vector_section(budget),
+        bench_model_vector.section(budget.seconds, budget.repeats),
         *(_one_env_section(budget, env_id) for env_id in ONE_ENV_IDS),
         *(_vector_learner_section(budget, env_id) for env_id in VECTOR_LEARN_IDS),
         _update_section(budget),

@@ -38,7 +38,7 @@ class NativeVectorEnv(VectorEnv[Any, Any, Any]):
 
     A subclass supplies :meth:`_reset_envs` (fresh episodes for the selected sub-envs),
     :meth:`_advance` (one step of the rules for them, returning their rewards), :meth:`_observations`
-    and :meth:`_infos`.
+    and :meth:`_infos`, and :meth:`_terminations` if its episodes can end.
     """
 
     metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -114,7 +114,7 @@ class NativeVectorEnv(VectorEnv[Any, Any, Any]):
         else:
             rewards[:] = self._advance(actions, ALL, self.num_envs)
             self._elapsed += 1
-        terminated = np.zeros(self.num_envs, dtype=np.bool_)
+        terminated = self._terminations()
         if self.max_episode_steps is None:
             truncated = np.zeros(self.num_envs, dtype=np.bool_)
         else:
@@ -160,6 +160,11 @@ class NativeVectorEnv(VectorEnv[Any, Any, Any]):
 
     def _infos(self) -> dict[str, Any]:
         raise NotImplementedError
+
+    def _terminations(self) -> BoolArray:
+        """Which sub-envs ended their episode in this step (a fresh array); the farm and trading
+        rules never terminate, a model-driven env does (sub-envs being reset are never terminated)."""
+        return np.zeros(self.num_envs, dtype=np.bool_)
 
     # --- helpers ---------------------------------------------------------------------------------
 

@@ -1,0 +1,316 @@
+"""N copies of any env with an exact model, stepped in numpy by sampling the model.
+
+Gymnasium's toy-text envs (FrozenLake, Taxi, CliffWalking), a user's env with their ``P`` and
+``initial_state_distrib``, and the qgym rungs whose observation is their model's state index all carry
+their exact dynamics as a table. :class:`ModelVectorEnv` steps N copies of such an env with that table
+alone: one uniform number per sub-env and step, compared with the cumulative outcome probabilities
+of its ``(state, action)``, exactly as the toy-text env's ``categorical_sample`` draws. A vector of one
+seeded as the single env gives the very same episodes.
+
+>>> from qgym.envs.model_vector import make_model_vec
+>>> envs = make_model_vec("FrozenLake8x8-v1", num_envs=1024)
+>>> obs, info = envs.reset(seed=0)
+>>> obs.shape, info
+((1024,), {})
+
+Time limit (the spec's ``max_episode_steps``), NEXT_STEP autoreset, seeding and ``reset_mask`` come
+from :class:`~qgym.envs.native_vector.NativeVectorEnv`, so :class:`qgym.vec_adapter.SB3VecEnv` takes it
+as it is. ``info`` is an empty dict (the toy-text ``prob`` is the model's, not the agent's business:
+``envs.model`` holds it); nothing is drawn (``render_mode=None`` only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+from numpy.typing import NDArray
+
+from qgym.envs.native_vector import BoolArray, FloatArray, IntArray, NativeVectorEnv, Selection
+from qgym.planning import TabularModel, current_state
+from qgym.validation import brief, is_int
+
+__all__ = ["MAX_ENUMERATED_PAIRS", "MAX_TABLE_ENTRIES", "ModelVectorEnv", "make_model_vec", "tabular_model"]
+
+MAX_TABLE_ENTRIES = 16_000_000
+"""Largest model table (states x actions x outcomes): each entry costs 33 bytes (the model's next
+state, probability, reward and end flag, and the cumulative probability), so about 530 MB at most."""
+COLUMN_OUTCOMES = 8
+"""Up to this many outcomes past the first, a step compares the draws one outcome column at a time."""
+MAX_ENUMERATED_PAIRS = 20_000
+"""Largest factored model (e.g. the grid farm's) that is enumerated into a table, in state-action
+pairs: enumerating the 2x2 farm's 76,832 pairs takes about 90 s and 850 MB."""
+
+
+def make_model_vec(
+    env_id: str, num_envs: int = 1, max_episode_steps: int | None = None, **kwargs: Any
+) -> ModelVectorEnv:
+    """``num_envs`` copies of the Gymnasium ID ``env_id`` (made with ``kwargs``) stepped by its model."""
+    if not isinstance(env_id, str):
+        raise ValueError(f"env_id must be a Gymnasium ID such as 'FrozenLake8x8-v1', got {env_id!r}")
+    return ModelVectorEnv(env_id, num_envs, max_episode_steps=max_episode_steps, **kwargs)
+
+
+class ModelVectorEnv(NativeVectorEnv):
+    """N copies of an env with an exact tabular model, stepped by sampling that model.
+
+    :param env: a Gymnasium ID (made with ``kwargs``) or an env; its observation must be the model's
+        state index (``Discrete(n_states)``).
+    :param num_envs: how many sub-envs, a positive integer.
+    :param max_episode_steps: truncate episodes after this many steps; None takes the env's spec
+        (``gym.make``'s rule), and no limit without one.
+    :param render_mode: None (nothing is drawn).
+
+    The env is reset once (seed 0) to check that its observation is its state index, and closed
+    with the vector env. ``model`` is the :class:`~qgym.planning.TabularModel` sampled.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(
+        self,
+        env: str | gym.Env[Any, Any],
+        num_envs: int = 1,
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not is_int(num_envs) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        if render_mode is not None:
+            raise ValueError(
+                f"render_mode must be None (a model-driven vector env draws nothing), got {render_mode!r}; "
+                "render a single env, or use gym.make_vec(..., vectorization_mode='sync')"
+            )
+        single = _single_env(env, kwargs)
+        model = tabular_model(single)
+        _check_observations(single, model)
+        spec = single.spec
+        if max_episode_steps is None and spec is not None:
+            max_episode_steps = spec.max_episode_steps
+        super().__init__(single, num_envs, max_episode_steps, None)
+        self.model = model
+        n_states, n_actions, width = model.probs.shape
+        self._n_outcomes = width
+        # Row r = state * n_actions + action; outcome k of row r sits at r * width + k.
+        self._next = model.next_states.reshape(-1)
+        self._rewards = model.rewards.reshape(-1)
+        self._ends = model.terminated.reshape(-1)
+        self._thresholds = _thresholds(model.probs).reshape(n_states * n_actions, width - 1)
+        self._start = _thresholds(model.initial_distribution[None, :])[0]
+        # A few outcomes per pair (toy text: at most 3) are fastest one contiguous column at a time.
+        self._columns: list[FloatArray] | None = None
+        if width - 1 <= COLUMN_OUTCOMES:
+            self._columns = [np.ascontiguousarray(self._thresholds[:, k]) for k in range(width - 1)]
+        self._states = np.zeros(self.num_envs, dtype=np.int64)
+        self._terminal = np.zeros(self.num_envs, dtype=np.bool_)
+
+    # --- state access, for tests and planners ----------------------------------------------------
+
+    @property
+    def state_indices(self) -> IntArray:
+        """A copy of every sub-env's state index in :attr:`model`."""
+        return self._states.copy()
+
+    def set_state_indices(self, indices: int | list[int] | NDArray[np.integer[Any]]) -> None:
+        """Put the sub-envs in the given model states (broadcast to (N,)); their episodes go on (a
+        pending autoreset is cancelled)."""
+        states = np.broadcast_to(np.asarray(indices), (self.num_envs,))
+        if states.dtype.kind not in "iu" or states.min() < 0 or states.max() >= self.model.n_states:
+            raise ValueError(
+                f"indices must be state indices in [0, {self.model.n_states - 1}], got {brief(indices)}"
+            )
+        self._states[:] = states
+        self._terminal[:] = False
+        self._prev_done[:] = False
+
+    def action_masks(self) -> NDArray[np.int8]:
+        """Every action is allowed in every sub-env: ones, shape (N, actions)."""
+        return np.ones((self.num_envs, self._n_actions), dtype=np.int8)
+
+    # --- the NativeVectorEnv hooks ---------------------------------------------------------------
+
+    def _reset_envs(self, selection: Selection, count: int) -> None:
+        self._states[selection] = np.searchsorted(self._start, self.np_random.random(count), side="right")
+        self._terminal[selection] = False
+
+    def _advance(self, actions: IntArray, selection: Selection, count: int) -> FloatArray:
+        rows = _gather(self._states, selection) * self._n_actions + _gather(actions, selection)
+        draws = self.np_random.random(count)
+        outcomes = rows * self._n_outcomes
+        # The outcome drawn is how many cumulative probabilities the draw has passed.
+        if self._columns is not None:
+            for column in self._columns:
+                outcomes += column.take(rows) <= draws
+        else:
+            outcomes += np.add.reduce(self._thresholds[rows] <= draws[:, None], axis=1, dtype=np.int64)
+        self._states[selection] = self._next.take(outcomes)
+        self._terminal[selection] = self._ends.take(outcomes)
+        rewards: FloatArray = self._rewards.take(outcomes)
+        return rewards
+
+    def _observations(self) -> IntArray:
+        return self._states.copy()
+
+    def _infos(self) -> dict[str, Any]:
+        return {}
+
+    def _terminations(self) -> BoolArray:
+        return self._terminal.copy()
+
+
+def tabular_model(env: gym.Env[Any, Any]) -> TabularModel:
+    """The exact model of ``env`` as a :class:`~qgym.planning.TabularModel`, or a ValueError saying what
+    is missing or too large: a ``transition_model()`` that is tabular, or toy-text ``P`` and
+    ``initial_state_distrib`` (which is how a factored model small enough is enumerated)."""
+    base = env.unwrapped
+    name = _env_name(env)
+    if getattr(base, "fickle_passenger", False):
+        raise ValueError(
+            f"{name} has fickle_passenger=True, whose change of destination is not in P; "
+            "a model-driven env needs fickle_passenger=False"
+        )
+    method = getattr(base, "transition_model", None)
+    if callable(method):
+        try:
+            model = method()
+        except ValueError as error:
+            raise ValueError(f"{name}: {error}") from None
+        if isinstance(model, TabularModel):
+            _check_size(name, model.probs.size)
+            return model
+        pairs = int(model.n_states) * int(model.n_actions)
+        if pairs > MAX_ENUMERATED_PAIRS:
+            raise ValueError(
+                f"{name} has a factored model of {model.n_states:,} states x {model.n_actions} actions; "
+                f"a model-driven env enumerates one into a table only up to {MAX_ENUMERATED_PAIRS:,} "
+                "state-action pairs (a larger one takes minutes and gigabytes): use the env's own "
+                "vector env, gym.make_vec(...)"
+            )
+    transitions = getattr(base, "P", None)
+    start = getattr(base, "initial_state_distrib", None)
+    if transitions is None or start is None:
+        raise ValueError(
+            f"{name} has no exact model: a model-driven env needs the toy-text attributes P and "
+            "initial_state_distrib, or a transition_model() method returning a qgym.planning.TabularModel"
+        )
+    _check_size(name, _table_entries(name, transitions))
+    try:
+        table = TabularModel.from_toy_text(transitions, start)
+    except (ValueError, TypeError, KeyError, IndexError) as error:
+        raise ValueError(f"{name}'s P and initial_state_distrib are not a valid model: {error}") from None
+    _check_values(name, table)
+    return table
+
+
+def _env_name(env: gym.Env[Any, Any]) -> str:
+    """How an error names ``env``: its registered ID, else its class."""
+    spec = getattr(env, "spec", None)
+    return f"env {spec.id}" if spec is not None else f"env {type(env.unwrapped).__name__}"
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _gather(array: IntArray, selection: Selection) -> IntArray:
+    """``array[selection]``; ``take`` is several times faster than fancy indexing on a few thousand."""
+    if isinstance(selection, slice):
+        return array[selection]
+    gathered: IntArray = array.take(selection)
+    return gathered
+
+
+def _single_env(env: Any, kwargs: dict[str, Any]) -> gym.Env[Any, Any]:
+    if isinstance(env, str):
+        made: gym.Env[Any, Any] = gym.make(env, **kwargs)
+        return made
+    if isinstance(env, gym.Env):
+        if kwargs:
+            raise ValueError(
+                f"env arguments {sorted(kwargs)} go with an env ID; pass them to gym.make instead"
+            )
+        return env
+    raise ValueError(f"env must be a Gymnasium ID or a gymnasium.Env, got {type(env).__name__}")
+
+
+def _check_observations(env: gym.Env[Any, Any], model: TabularModel) -> None:
+    """The observation must be the model's state index: a Discrete space of its size, and the index of
+    the state a seeded reset reaches (where the env says which state it is in)."""
+    name = _env_name(env)
+    need = f"observations that are its model's state index, Discrete({model.n_states})"
+    observation_space = env.observation_space
+    if not (
+        isinstance(observation_space, spaces.Discrete)
+        and observation_space.start == 0
+        and observation_space.n == model.n_states
+    ):
+        hint = ""
+        if name.startswith("env qgym/"):
+            hint = " (the farm's obs_mode='index', the chain's observation='index')"
+        raise ValueError(f"{name} observes {observation_space}: a model-driven env needs {need}{hint}")
+    action_space = env.action_space
+    if not (
+        isinstance(action_space, spaces.Discrete)
+        and action_space.start == 0
+        and action_space.n == model.n_actions
+    ):
+        raise ValueError(f"{name} acts in {action_space}: its model has Discrete({model.n_actions}) actions")
+    observation, _ = env.reset(seed=0)
+    try:
+        state = current_state(env)
+    except ValueError:
+        return  # the env does not say which state it is in: the space is all there is to check
+    if int(observation) != state:
+        raise ValueError(
+            f"{name} observed {observation} in its model's state {state}: a model-driven env needs {need}"
+        )
+
+
+def _table_entries(name: str, transitions: Any) -> int:
+    """States x actions x the most outcomes of any pair in a toy-text ``P``, checking its shape."""
+    n_states = len(transitions)
+    if n_states == 0:
+        raise ValueError(f"{name}'s P is empty: it needs a row of outcomes for every state and action")
+    n_actions = len(transitions[0])
+    width = 0
+    for state in range(n_states):
+        row = transitions[state]
+        if len(row) != n_actions:
+            raise ValueError(
+                f"{name}'s P[{state}] has {len(row)} actions, P[0] has {n_actions}: every state needs all"
+            )
+        width = max(width, *(len(row[action]) for action in range(n_actions)))
+    return n_states * n_actions * width
+
+
+def _check_size(name: str, entries: int) -> None:
+    if entries > MAX_TABLE_ENTRIES:
+        raise ValueError(
+            f"{name}'s model has {entries:,} entries (states x actions x outcomes): a model-driven env "
+            f"holds at most {MAX_TABLE_ENTRIES:,} (about {MAX_TABLE_ENTRIES * 33 // 10**6} MB)"
+        )
+
+
+def _check_values(name: str, model: TabularModel) -> None:
+    if np.any(model.probs < 0) or np.any(model.initial_distribution < 0):
+        raise ValueError(f"{name}'s model has negative probabilities")
+    if not np.isclose(model.initial_distribution.sum(), 1.0, atol=1e-9):
+        raise ValueError(f"{name}'s initial_state_distrib must sum to 1")
+    reached = model.next_states[model.probs > 0]
+    if reached.size and (reached.min() < 0 or reached.max() >= model.n_states):
+        raise ValueError(f"{name}'s P leads to states outside [0, {model.n_states - 1}]")
+
+
+def _thresholds(probs: FloatArray) -> FloatArray:
+    """Cumulative probabilities over the last axis, without the last column, with every threshold from
+    the last possible outcome on set to infinity: a draw in [0, 1) then never lands past it (rounding
+    can leave a sum of probabilities just below 1)."""
+    width = probs.shape[-1]
+    cumulative = np.cumsum(probs, axis=-1)
+    last = width - 1 - np.argmax(probs[..., ::-1] > 0, axis=-1)
+    cumulative[np.arange(width) >= last[..., None]] = np.inf
+    thresholds: FloatArray = cumulative[..., : width - 1]
+    return thresholds
