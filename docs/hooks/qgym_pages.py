@@ -9,6 +9,9 @@ A page asks for generated content with a one-line marker, replaced in ``on_page_
 * ``<!-- qgym:readme START | END -->``: README.md from the line starting with START up to (not
   including) the line starting with END.
 
+``on_post_build`` also checks every link into a tutorial's section (``01_q_table.ipynb#the-q-table``):
+MkDocs validates anchors of Markdown pages only, and the notebooks are rendered by mkdocs-jupyter.
+
 Generated at build time rather than checked in, because other branches change the CLI, the envs and
 the README while these pages are read: a checked-in copy would be stale after every merge, and a test
 comparing it would fail on every branch that forgot to regenerate it. An unknown marker, a command
@@ -40,6 +43,7 @@ SECTIONS = (
     "Version History",
 )
 HELP_COLUMNS = "100"
+LINK = re.compile(r'href="((?:\.\./)*[\w./-]*/)#([^"]+)"')
 ROLE = re.compile(r":(?:meth|func|class|mod|data|attr|obj):`~?(?:[\w.]*\.)?([\w]+)`")
 
 
@@ -66,6 +70,22 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         raise PluginError(f"{page.file.src_uri}: unknown marker qgym:{kind}")
 
     return MARKER.sub(replace, markdown)
+
+
+def on_post_build(config: Any) -> None:
+    """Fail the build on a link to a section of a notebook page that the page does not have."""
+    site = Path(config["site_dir"])
+    notebooks = {path.parent for path in site.rglob("*.ipynb")}  # mkdocs-jupyter copies each beside its page
+    broken = []
+    for page in site.rglob("*.html"):
+        for target, anchor in LINK.findall(page.read_text(encoding="utf-8")):
+            folder = (page.parent / target).resolve()
+            if folder in notebooks and f'id="{anchor}"' not in (folder / "index.html").read_text(
+                encoding="utf-8"
+            ):
+                broken.append(f"{page.relative_to(site)} -> {target}#{anchor}")
+    if broken:
+        raise PluginError("links to notebook sections that do not exist: " + "; ".join(sorted(set(broken))))
 
 
 def run_cli(*argv: str) -> str:
@@ -120,7 +140,7 @@ def ladder_table(pattern: str) -> str:
     if any(len(row) != len(header) for row in rows):
         raise PluginError(f"`qgym list` rows do not split into its columns {header}")
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(f"`{row[0]}`", *row[1:]) + " |" for row in rows]
+    out += ["| " + " | ".join([f"`{row[0]}`", *row[1:]]) + " |" for row in rows]
     return "\n".join(out)
 
 
