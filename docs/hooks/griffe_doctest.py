@@ -1,29 +1,41 @@
-"""A griffe extension for the API reference: doctest examples in docstrings become Python code blocks.
+"""A griffe extension for the API reference: qgym's Sphinx-style docstrings read as Markdown.
 
-qgym's docstrings are Sphinx style with bare ``>>>`` examples, which Markdown would render as nested
-block quotes. This fences each run of doctest lines (prompts, continuations and the expected output
-up to a blank line) as ```` ```pycon ````, leaving the docstrings in the code untouched.
+qgym's docstrings are Sphinx style: bare ``>>>`` examples, which Markdown would render as nested
+block quotes, and roles such as ``:class:`TransitionModel` ``, which it would print as they are.
+This fences each run of doctest lines (prompts, continuations and the expected output up to a blank
+line) as ```` ```pycon ```` and turns each role into a code span (``~a.b.C`` into ``C``), leaving the
+docstrings in the code untouched.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import griffe
 
-__all__ = ["DoctestFences", "fence_doctests"]
+__all__ = ["DoctestFences", "fence_doctests", "plain_roles"]
+
+ROLE = re.compile(r":(?:meth|func|class|mod|data|attr|obj|exc|const):`(~?)([^`]+)`")
 
 
 class DoctestFences(griffe.Extension):
     """Fence the doctest examples of every docstring griffe loads."""
 
     def on_instance(self, *, node: Any, obj: griffe.Object, agent: Any, **kwargs: Any) -> None:
-        if obj.docstring is not None and ">>>" in obj.docstring.value:
-            obj.docstring.value = fence_doctests(obj.docstring.value)
+        if obj.docstring is not None:
+            obj.docstring.value = plain_roles(fence_doctests(obj.docstring.value))
+
+
+def plain_roles(text: str) -> str:
+    """Sphinx roles as code spans: ``:func:`x.y` `` -> `` `x.y` ``, ``:class:`~a.B` `` -> `` `B` ``."""
+    return ROLE.sub(lambda m: f"`{m[2].rsplit('.', 1)[-1] if m[1] else m[2]}`", text)
 
 
 def fence_doctests(text: str) -> str:
     """``text`` with each block of doctest lines wrapped in a ```` ```pycon ```` fence."""
+    if ">>>" not in text:
+        return text
     out: list[str] = []
     in_example = False
     in_fence = False
