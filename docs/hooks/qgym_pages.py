@@ -42,7 +42,7 @@ SECTIONS = (
     "Arguments",
     "Version History",
 )
-HELP_COLUMNS = "100"
+HELP_COLUMNS = "88"  # the width of the site's code boxes
 LINK = re.compile(r'href="((?:\.\./)*[\w./-]*/)#([^"]+)"')
 ROLE = re.compile(r":(?:meth|func|class|mod|data|attr|obj):`~?(?:[\w.]*\.)?([\w]+)`")
 

@@ -54,7 +54,9 @@ print("qgym", qgym.__version__)
 
 # %%
 env = gym.make("qgym/GridFarm-1x1-v0")
-farm = env.unwrapped  # the env itself, without Gymnasium's wrappers: it names its states and actions
+farm = (
+    env.unwrapped
+)  # the env itself, without Gymnasium's wrappers: it names its states and actions
 print("observation space:", env.observation_space, "(one number: the state's index)")
 print("action space:     ", env.action_space)
 print("actions:", dict(enumerate(farm.action_names)))
@@ -81,7 +83,9 @@ for action in [PLANT, WATER, WAIT, WAIT, WAIT, HARVEST, WAIT]:
         f"state {next_state} '{farm.state_label(next_state)}', rained: {info['rained']}"
     )
     state = next_state
-print("return of these steps (the sum of the rewards):", sum(step[2] for step in played))
+print(
+    "return of these steps (the sum of the rewards):", sum(step[2] for step in played)
+)
 
 
 # %% [markdown]
@@ -102,7 +106,9 @@ def print_q_table(q, title):
     print(title)
     print(f"{'state':>10} | " + " ".join(f"{name:>7}" for name in names))
     for s, row in enumerate(q):
-        print(f"{farm.state_label(s):>10} | " + " ".join(f"{value:7.2f}" for value in row))
+        print(
+            f"{farm.state_label(s):>10} | " + " ".join(f"{value:7.2f}" for value in row)
+        )
 
 
 q = np.zeros((env.observation_space.n, env.action_space.n))
@@ -129,7 +135,9 @@ alpha, gamma = 0.5, 0.9
 for s, a, r, s_next in played:
     target = r + gamma * q[s_next].max()
     q[s, a] = q[s, a] + alpha * (target - q[s, a])
-print_q_table(q, f"Q-table after {len(played)} updates by hand (alpha {alpha}, gamma {gamma})")
+print_q_table(
+    q, f"Q-table after {len(played)} updates by hand (alpha {alpha}, gamma {gamma})"
+)
 
 # %% [markdown]
 # Planting got a negative value (it cost 1 and the next state still looked worthless), and only
@@ -137,7 +145,7 @@ print_q_table(q, f"Q-table after {len(played)} updates by hand (alpha {alpha}, g
 # takes many seasons before the value of the harvest reaches the decision to plant. That is why
 # the agent trains for thousands of steps.
 #
-# ## Checking the rule against `QLearning`
+# ## Checking the rule against QLearning
 #
 # `qgym.QLearning` is a Stable-Baselines3 algorithm that applies exactly this rule. To check it, let
 # it train a little, then take **one** more step while a callback records the transition, and
@@ -155,7 +163,9 @@ class RecordStep(BaseCallback):
         self.steps = []
 
     def _on_step(self):
-        self.steps.append((int(self.locals["actions"][0]), float(self.locals["rewards"][0])))
+        self.steps.append(
+            (int(self.locals["actions"][0]), float(self.locals["rewards"][0]))
+        )
         return True
 
 
@@ -181,13 +191,21 @@ after = agent.q_table
 
 by_hand = before[s, a] + 0.1 * (r + 0.99 * before[s_next].max() - before[s, a])
 changed = np.argwhere(after != before)
-print(f"the step: s = '{farm.state_label(s)}', a = {farm.action_names[a]}, r = {r:+.1f}", end="")
+print(
+    f"the step: s = '{farm.state_label(s)}', a = {farm.action_names[a]}, r = {r:+.1f}",
+    end="",
+)
 print(f", s' = '{farm.state_label(s_next)}'")
 print(f"Q(s, a) before: {before[s, a]:.6f}")
 old, best_next = before[s, a], before[s_next].max()
-print(f"by hand:  {old:.6f} + 0.1 * ({r:+.1f} + 0.99 * {best_next:.6f} - {old:.6f}) = {by_hand:.6f}")
+print(
+    f"by hand:  {old:.6f} + 0.1 * ({r:+.1f} + 0.99 * {best_next:.6f} - {old:.6f}) = {by_hand:.6f}"
+)
 print(f"QLearning's table after the step: {after[s, a]:.6f}")
-print("entries the step changed (state, action):", [tuple(int(i) for i in entry) for entry in changed])
+print(
+    "entries the step changed (state, action):",
+    [tuple(int(i) for i in entry) for entry in changed],
+)
 
 # %% [markdown]
 # The same number, and no other entry moved.
@@ -216,44 +234,42 @@ optimal = planning.value_iteration(model, gamma=run.model.gamma)
 labels = [farm.state_label(s) for s in range(model.n_states)]
 low = min(learned.min(), optimal.q.min())
 high = max(learned.max(), optimal.q.max())
-figure, axes = plt.subplots(1, 2, figsize=(13, 4.4), layout="constrained")
-for ax, table, name in [
-    (axes[0], learned, "learned by Q-learning (200k steps)"),
-    (axes[1], optimal.q, "exact Q* (value iteration)"),
-]:
+figure, axes = plt.subplots(2, 1, figsize=(8, 8), layout="constrained")
+panels = [
+    (learned, "learned by Q-learning (200k steps)"),
+    (optimal.q, "exact Q* (value iteration)"),
+]
+for ax, (table, name) in zip(axes, panels, strict=True):
     image = ax.imshow(table, cmap="viridis", vmin=low, vmax=high, aspect="auto")
     for (i, j), value in np.ndenumerate(table):
+        colour = "white" if value < (low + high) / 2 else "black"
         ax.text(
-            j,
-            i,
-            f"{value:.1f}",
-            ha="center",
-            va="center",
-            fontsize=7,
-            color="white" if value < (low + high) / 2 else "black",
+            j, i, f"{value:.1f}", ha="center", va="center", fontsize=8, color=colour
         )
-    best = table.argmax(axis=1)
-    for i, j in enumerate(best):
-        ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2))
-    ax.set_xticks(range(len(farm.action_names)), farm.action_names, rotation=30)
+    for i, j in enumerate(table.argmax(axis=1)):  # box the greedy action of each row
+        ax.add_patch(
+            plt.Rectangle(
+                (j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2
+            )
+        )
+    ax.set_xticks(range(len(farm.action_names)), farm.action_names)
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("action a")
-    ax.set_ylabel("state s (plot stage @ farmer's cell)")
+    ax.set_ylabel("state s (plot stage @ cell)")
     ax.set_title(f"Q(s, a) {name}, gamma {run.model.gamma}")
 figure.colorbar(image, ax=axes, label="Q(s, a): discounted return expected")
+box = Line2D(
+    [],
+    [],
+    marker="s",
+    markersize=12,
+    markerfacecolor="none",
+    markeredgecolor="red",
+    linestyle="",
+)
 figure.legend(
-    handles=[
-        Line2D(
-            [],
-            [],
-            marker="s",
-            markersize=12,
-            markerfacecolor="none",
-            markeredgecolor="red",
-            linestyle="",
-            label="greedy action (highest Q in the row)",
-        )
-    ],
+    handles=[box],
+    labels=["greedy action (highest Q in the row)"],
     loc="outside lower center",
 )
 figure.suptitle("GridFarm-1x1: the learned Q-table next to the exact Q*")
@@ -280,15 +296,21 @@ print("updates per state:", {farm.state_label(s): int(n) for s, n in enumerate(v
 
 # %%
 horizon = env.spec.max_episode_steps
-season_optimum = planning.expected_return(model, planning.backward_induction(model, horizon).values)
+season_optimum = planning.expected_return(
+    model, planning.backward_induction(model, horizon).values
+)
 greedy = learned.argmax(axis=1)
 mine = planning.policy_return(model, greedy, horizon=horizon)
 share = mine / season_optimum
 print(f"exact expected season return of the learned greedy policy: {mine:.2f}")
-print(f"exact season optimum (backward induction over {horizon} days): {season_optimum:.2f}")
+print(
+    f"exact season optimum (backward induction over {horizon} days): {season_optimum:.2f}"
+)
 print(f"share of the optimum: {share:.1%}")
 gap = np.abs(learned - optimal.q).max()
-print(f"largest |learned Q - Q*| over the table: {gap:.2f} (Q* values are about {optimal.q.mean():.0f})")
+print(
+    f"largest |learned Q - Q*| over the table: {gap:.2f} (Q* values are about {optimal.q.mean():.0f})"
+)
 
 # %% [markdown]
 # ## What this notebook checked
@@ -303,6 +325,11 @@ others = np.ones_like(before, dtype=bool)
 others[s, a] = False
 assert np.array_equal(after[others], before[others]), changed
 assert share >= 0.95, share
-assert np.isclose(season_optimum, qgym.envs.KNOWN_OPTIMA["qgym/GridFarm-1x1-v0"], atol=1e-4)
-assert np.array_equal(greedy[[0, 1, 5]], optimal.policy[[0, 1, 5]]), (greedy, optimal.policy)
+assert np.isclose(
+    season_optimum, qgym.envs.KNOWN_OPTIMA["qgym/GridFarm-1x1-v0"], atol=1e-4
+)
+assert np.array_equal(greedy[[0, 1, 5]], optimal.policy[[0, 1, 5]]), (
+    greedy,
+    optimal.policy,
+)
 print("all checks passed")

@@ -45,8 +45,12 @@ ENV_ID = "qgym/Trading-Chain-v0"
 env = gym.make(ENV_ID)
 model = planning.model_of(env)  # the exact transition model: 63 states x 3 actions
 horizon = env.spec.max_episode_steps
-optimum = planning.expected_return(model, planning.backward_induction(model, horizon).values)
-print(f"{ENV_ID}: {model.n_states} states, {model.n_actions} actions, season of {horizon} steps")
+optimum = planning.expected_return(
+    model, planning.backward_induction(model, horizon).values
+)
+print(
+    f"{ENV_ID}: {model.n_states} states, {model.n_actions} actions, season of {horizon} steps"
+)
 print(f"exact optimum (best expected return over the season): {optimum:.4f}")
 assert np.isclose(optimum, qgym.envs.KNOWN_OPTIMA[ENV_ID], atol=1e-4)
 
@@ -73,7 +77,10 @@ class ExactProgress(BaseCallback):
     def _on_step(self):
         if self.num_timesteps % self.every == 0:
             q = self.model.q_table
-            share = planning.policy_return(model, q.argmax(axis=1), horizon=horizon) / optimum
+            share = (
+                planning.policy_return(model, q.argmax(axis=1), horizon=horizon)
+                / optimum
+            )
             error = np.sqrt(np.mean((q - self.q_star) ** 2))
             self.history.append((self.num_timesteps, share, error))
         return True
@@ -89,7 +96,9 @@ def learn(learning_rate, gamma, seed):
         "exploration_final_eps": 0.05,
     }
     agent = training.make_model("qlearning", ENV_ID, block, seed=seed)
-    agent.set_logger(Logger(folder=None, output_formats=[]))  # silent: no files, no output
+    agent.set_logger(
+        Logger(folder=None, output_formats=[])
+    )  # silent: no files, no output
     progress = ExactProgress(EVERY, planning.value_iteration(model, gamma=gamma).q)
     agent.learn(STEPS, callback=progress)
     return np.array(progress.history)
@@ -99,10 +108,15 @@ def plot_runs(ax, runs_by_label, column, scale=1.0):
     """Mean over seeds of one column, with a band of +-1 standard error, one line per setting."""
     for label, runs in runs_by_label.items():
         values = scale * np.array([run[:, column] for run in runs])
-        mean, stderr = values.mean(axis=0), values.std(axis=0, ddof=1) / np.sqrt(len(runs))
+        mean, stderr = (
+            values.mean(axis=0),
+            values.std(axis=0, ddof=1) / np.sqrt(len(runs)),
+        )
         steps = runs[0][:, 0]
         (line,) = ax.plot(steps, mean, label=label, marker="o", markersize=3)
-        ax.fill_between(steps, mean - stderr, mean + stderr, color=line.get_color(), alpha=0.2)
+        ax.fill_between(
+            steps, mean - stderr, mean + stderr, color=line.get_color(), alpha=0.2
+        )
     ax.set_xlabel("environment steps")
     ax.grid(alpha=0.3)
 
@@ -114,7 +128,7 @@ def plot_runs(ax, runs_by_label, column, scale=1.0):
 ALPHAS = (0.01, 0.1, 0.5)
 alpha_runs = {f"alpha {a}": [learn(a, 0.99, seed) for seed in SEEDS] for a in ALPHAS}
 
-figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
+figure, (left, right) = plt.subplots(2, 1, figsize=(8, 7.5), layout="constrained")
 plot_runs(left, alpha_runs, column=1, scale=100)
 left.axhline(100, color="black", linestyle="--", linewidth=1, label="exact optimum")
 left.set_ylabel("greedy policy, % of the exact optimum")
@@ -123,7 +137,11 @@ plot_runs(right, alpha_runs, column=2)
 right.set_ylabel("RMS error of Q against the exact Q*")
 right.set_title("how far the values are from Q* (gamma 0.99)")
 for ax in (left, right):
-    ax.legend(title=f"mean of {len(SEEDS)} seeds, band +-1 standard error", fontsize=8, title_fontsize=8)
+    ax.legend(
+        title=f"mean of {len(SEEDS)} seeds, band +-1 standard error",
+        fontsize=8,
+        title_fontsize=8,
+    )
 figure.suptitle(f"{ENV_ID}: Q-learning with three learning rates alpha (gamma 0.99)")
 plt.show()
 for label, runs in alpha_runs.items():
@@ -131,7 +149,9 @@ for label, runs in alpha_runs.items():
     last = [run[-1, 1] for run in runs]
     print(
         f"{label:>10}: greedy policy after {EVERY:,} steps {first:6.1%}, after {STEPS:,} steps "
-        f"{np.mean(last):6.1%} (seeds: " + ", ".join(f"{value:.1%}" for value in last) + ")"
+        f"{np.mean(last):6.1%} (seeds: "
+        + ", ".join(f"{value:.1%}" for value in last)
+        + ")"
     )
 
 # %% [markdown]
@@ -152,7 +172,9 @@ for label, runs in alpha_runs.items():
 # %%
 GAMMAS = (0.5, 0.9, 0.99)
 gamma_runs = {
-    f"gamma {g}": alpha_runs["alpha 0.1"] if g == 0.99 else [learn(0.1, g, seed) for seed in SEEDS]
+    f"gamma {g}": alpha_runs["alpha 0.1"]
+    if g == 0.99
+    else [learn(0.1, g, seed) for seed in SEEDS]
     for g in GAMMAS
 }
 figure, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
@@ -160,10 +182,15 @@ plot_runs(ax, gamma_runs, column=1, scale=100)
 ax.axhline(100, color="black", linestyle="--", linewidth=1, label="exact optimum")
 ax.set_ylabel("greedy policy, % of the exact optimum")
 ax.set_title(f"{ENV_ID}: Q-learning with three discount factors gamma (alpha 0.1)")
-ax.legend(title=f"mean of {len(SEEDS)} seeds, band +-1 standard error", fontsize=8, title_fontsize=8)
+ax.legend(
+    title=f"mean of {len(SEEDS)} seeds, band +-1 standard error",
+    fontsize=8,
+    title_fontsize=8,
+)
 plt.show()
 learned_final = {
-    g: np.mean([run[-1, 1] for run in runs]) for g, runs in zip(GAMMAS, gamma_runs.values(), strict=True)
+    g: np.mean([run[-1, 1] for run in runs])
+    for g, runs in zip(GAMMAS, gamma_runs.values(), strict=True)
 }
 print(
     "greedy policy after training, mean of the seeds:",
@@ -189,18 +216,32 @@ def gamma_share(env_id, gamma):
     steps = gym.spec(env_id).max_episode_steps
     best = planning.expected_return(mdp, planning.backward_induction(mdp, steps).values)
     policy = planning.value_iteration(mdp, gamma=gamma).policy
-    season = planning.expected_return(mdp, planning.evaluate_policy(mdp, policy, horizon=steps))
+    season = planning.expected_return(
+        mdp, planning.evaluate_policy(mdp, policy, horizon=steps)
+    )
     return season / best
 
 
 EXACT_GAMMAS = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999)
-EXACT_ENVS = (ENV_ID, "qgym/Trading-ChainCostly-v0", "qgym/GridFarm-1x1-v0", "qgym/GridFarm-1x2-v0")
-exact_shares = {env_id: [gamma_share(env_id, g) for g in EXACT_GAMMAS] for env_id in EXACT_ENVS}
+EXACT_ENVS = (
+    ENV_ID,
+    "qgym/Trading-ChainCostly-v0",
+    "qgym/GridFarm-1x1-v0",
+    "qgym/GridFarm-1x2-v0",
+)
+exact_shares = {
+    env_id: [gamma_share(env_id, g) for g in EXACT_GAMMAS] for env_id in EXACT_ENVS
+}
 
 figure, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
 positions = np.arange(len(EXACT_GAMMAS))
 for env_id, shares in exact_shares.items():
-    ax.plot(positions, 100 * np.array(shares), marker="o", label=env_id.removeprefix("qgym/"))
+    ax.plot(
+        positions,
+        100 * np.array(shares),
+        marker="o",
+        label=env_id.removeprefix("qgym/"),
+    )
 ax.axhline(100, color="black", linestyle="--", linewidth=1, label="season optimum")
 ax.set_xticks(positions, [str(g) for g in EXACT_GAMMAS])
 ax.set_xlabel("gamma of the stationary policy (value iteration)")
@@ -209,9 +250,15 @@ ax.set_title("The best policy for each gamma, valued exactly over the season")
 ax.grid(alpha=0.3)
 ax.legend(fontsize=8)
 plt.show()
-print(f"{'gamma':>6} " + " ".join(f"{env_id.removeprefix('qgym/'):>22}" for env_id in EXACT_ENVS))
+print(
+    f"{'gamma':>6} "
+    + " ".join(f"{env_id.removeprefix('qgym/'):>22}" for env_id in EXACT_ENVS)
+)
 for i, g in enumerate(EXACT_GAMMAS):
-    print(f"{g:>6} " + " ".join(f"{exact_shares[env_id][i]:>22.1%}" for env_id in EXACT_ENVS))
+    print(
+        f"{g:>6} "
+        + " ".join(f"{exact_shares[env_id][i]:>22.1%}" for env_id in EXACT_ENVS)
+    )
 
 # %% [markdown]
 # Exact figures, no sampling. A small gamma is short-sighted: it never pays a cost for a later
@@ -228,17 +275,29 @@ for i, g in enumerate(EXACT_GAMMAS):
 
 # %%
 final = {
-    a: np.mean([run[-1, 1] for run in runs]) for a, runs in zip(ALPHAS, alpha_runs.values(), strict=True)
+    a: np.mean([run[-1, 1] for run in runs])
+    for a, runs in zip(ALPHAS, alpha_runs.values(), strict=True)
 }
-first = {a: np.mean([run[0, 1] for run in runs]) for a, runs in zip(ALPHAS, alpha_runs.values(), strict=True)}
-assert final[0.1] >= 0.90, final  # Q-learning with alpha 0.1 comes within 10% of the optimum
+first = {
+    a: np.mean([run[0, 1] for run in runs])
+    for a, runs in zip(ALPHAS, alpha_runs.values(), strict=True)
+}
+assert final[0.1] >= 0.90, (
+    final
+)  # Q-learning with alpha 0.1 comes within 10% of the optimum
 assert first[0.01] < first[0.1] - 0.2, first  # a small alpha is slow
 assert final[0.5] < final[0.1] - 0.1, final  # a large alpha ends noisier
-assert learned_final[0.5] < learned_final[0.99] - 0.1, learned_final  # short-sighted learning loses
+assert learned_final[0.5] < learned_final[0.99] - 0.1, (
+    learned_final
+)  # short-sighted learning loses
 chain = dict(zip(EXACT_GAMMAS, exact_shares[ENV_ID], strict=True))
 farm = dict(zip(EXACT_GAMMAS, exact_shares["qgym/GridFarm-1x1-v0"], strict=True))
-assert chain[0.99] >= 0.99, chain  # the best gamma-0.99 policy is nearly the season optimum
+assert chain[0.99] >= 0.99, (
+    chain
+)  # the best gamma-0.99 policy is nearly the season optimum
 assert chain[0.5] < chain[0.99] - 0.05, chain  # a short-sighted one is not
 assert farm[0.5] < 0.1, farm  # gamma 0.5 does not farm at all
-assert 0.95 <= farm[0.99] < 1.0, farm  # gamma 0.99 nearly, but no stationary policy fully
+assert 0.95 <= farm[0.99] < 1.0, (
+    farm
+)  # gamma 0.99 nearly, but no stationary policy fully
 print("all checks passed")

@@ -68,10 +68,16 @@ SCHEDULES = {
 progress = np.linspace(0, 1, 201)
 figure, ax = plt.subplots(figsize=(8, 3.8), layout="constrained")
 for label, (initial, final, fraction) in SCHEDULES.items():
-    ax.plot(100 * progress, [linear_epsilon(initial, final, fraction, 1 - p) for p in progress], label=label)
+    ax.plot(
+        100 * progress,
+        [linear_epsilon(initial, final, fraction, 1 - p) for p in progress],
+        label=label,
+    )
 ax.set_xlabel("training progress, % of the steps")
 ax.set_ylabel("epsilon: probability of a random action")
-ax.set_title("Epsilon schedules (qgym.agents.schedules.linear_epsilon, as in SB3's DQN)")
+ax.set_title(
+    "Epsilon schedules (qgym.agents.schedules.linear_epsilon, as in SB3's DQN)"
+)
 ax.grid(alpha=0.3)
 ax.legend(fontsize=8)
 plt.show()
@@ -100,7 +106,9 @@ farm_env = gym.make(FARM)
 farm = farm_env.unwrapped
 farm_model = planning.model_of(farm_env)
 season = farm_env.spec.max_episode_steps
-farm_optimum = planning.expected_return(farm_model, planning.backward_induction(farm_model, season).values)
+farm_optimum = planning.expected_return(
+    farm_model, planning.backward_induction(farm_model, season).values
+)
 
 
 class ExactShare(BaseCallback):
@@ -119,7 +127,12 @@ class ExactShare(BaseCallback):
 
 
 RUNS = {
-    "zero-initialised, epsilon 1 -> 0.1 (the preset's schedule)": (0.0, 1.0, 0.1, 1_000_000),
+    "zero-initialised, epsilon 1 -> 0.1 (the preset's schedule)": (
+        0.0,
+        1.0,
+        0.1,
+        1_000_000,
+    ),
     "zero-initialised, epsilon 0.5 throughout": (0.0, 0.5, 0.5, 1_000_000),
     "optimistic (initial Q = 100), greedy (epsilon 0)": (100.0, 0.0, 0.0, 2_000_000),
 }
@@ -138,12 +151,20 @@ for label, (initial_q, eps_start, eps_end, steps) in RUNS.items():
     tracker = ExactShare(every=64_000)
     agent.learn(steps, callback=tracker)
     farm_runs[label] = (agent, np.array(tracker.history))
-    print(f"{label}: {steps:,} steps, greedy policy {tracker.history[-1][1]:.1%} of the exact optimum")
+    print(
+        f"{label}: {steps:,} steps, greedy policy {tracker.history[-1][1]:.1%} of the exact optimum"
+    )
 
 figure, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
 for label, (_, history) in farm_runs.items():
     ax.plot(history[:, 0], 100 * history[:, 1], marker="o", markersize=3, label=label)
-ax.axhline(100, color="black", linestyle="--", linewidth=1, label=f"exact optimum {farm_optimum:.2f}")
+ax.axhline(
+    100,
+    color="black",
+    linestyle="--",
+    linewidth=1,
+    label=f"exact optimum {farm_optimum:.2f}",
+)
 ax.set_xlabel("environment steps (64 envs side by side)")
 ax.set_ylabel("greedy policy, % of the exact optimum")
 ax.set_title(f"{FARM}: the one-plot trap and optimism (Q-learning, alpha 0.05, seed 0)")
@@ -160,10 +181,14 @@ plt.show()
 # name each plot's stage (`.` empty), so the two-crop states are those with no `.`:
 
 # %%
-two_crops = np.array([not farm.state_label(s).split()[0].count(".") for s in range(farm_model.n_states)])
+two_crops = np.array(
+    [not farm.state_label(s).split()[0].count(".") for s in range(farm_model.n_states)]
+)
 for label, (agent, _) in farm_runs.items():
     visits = agent.visit_counts.sum(axis=1)
-    print(f"{label}: {visits[two_crops].sum() / visits.sum():5.1%} of the updates in two-crop states")
+    print(
+        f"{label}: {visits[two_crops].sum() / visits.sum():5.1%} of the updates in two-crop states"
+    )
 
 # %% [markdown]
 # That is the trap: the zero-initialised tables hardly ever saw both plots planted, so nothing
@@ -191,7 +216,10 @@ for label, (agent, _) in farm_runs.items():
 CLIFF = "CliffWalking-v1"
 cliff_env = gym.make(CLIFF)
 cliff_model = planning.model_of(cliff_env)
-EPSILON, LIMIT = 0.1, 1_000  # qgym judges CliffWalking (no registered time limit) over 1,000 steps
+EPSILON, LIMIT = (
+    0.1,
+    1_000,
+)  # qgym judges CliffWalking (no registered time limit) over 1,000 steps
 
 
 def epsilon_greedy(q, epsilon):
@@ -211,13 +239,21 @@ for algo in ("sarsa", "qlearning"):
             "exploration_initial_eps": EPSILON,
             "exploration_final_eps": EPSILON,
         }
-        agent = silent(training.make_model(algo, CLIFF, block, seed=seed)).learn(100_000)
+        agent = silent(training.make_model(algo, CLIFF, block, seed=seed)).learn(
+            100_000
+        )
         q = agent.q_table
         cliff[algo, seed] = {
             "agent": agent,
-            "online": np.mean([episode["r"] for episode in agent.ep_info_buffer]),  # last 100 episodes
-            "greedy": planning.policy_return(cliff_model, q.argmax(axis=1), horizon=LIMIT),
-            "epsilon-greedy": planning.policy_return(cliff_model, epsilon_greedy(q, EPSILON), horizon=LIMIT),
+            "online": np.mean(
+                [episode["r"] for episode in agent.ep_info_buffer]
+            ),  # last 100 episodes
+            "greedy": planning.policy_return(
+                cliff_model, q.argmax(axis=1), horizon=LIMIT
+            ),
+            "epsilon-greedy": planning.policy_return(
+                cliff_model, epsilon_greedy(q, EPSILON), horizon=LIMIT
+            ),
         }
 print(f"{'agent':>9} {'seed':>4} {'online, last 100 episodes':>26}", end="")
 print(f" {'exact, epsilon-greedy':>22} {'exact, greedy':>14}")
@@ -240,13 +276,19 @@ for algo in ("qlearning", "sarsa"):
         cliff_env, lambda observation, agent=agent: agent.q_table[observation]
     )
     title = f"{CLIFF}: {algo}'s greedy policy (seed 0), exact return {cliff[algo, 0]['greedy']:.0f}"
-    display(plot_grid_policy(values, policy, names, title=title, marks=cell_marks(cliff_env)))
+    display(
+        plot_grid_policy(
+            values, policy, names, title=title, marks=cell_marks(cliff_env)
+        )
+    )
 
 # %% [markdown]
 # ## What this notebook checked
 
 # %%
-cliff_optimum = planning.expected_return(cliff_model, planning.value_iteration(cliff_model, gamma=1.0).values)
+cliff_optimum = planning.expected_return(
+    cliff_model, planning.value_iteration(cliff_model, gamma=1.0).values
+)
 final_share = {label: history[-1, 1] for label, (_, history) in farm_runs.items()}
 zero_labels = [label for label in RUNS if label.startswith("zero")]
 optimistic = final_share["optimistic (initial Q = 100), greedy (epsilon 0)"]
@@ -259,6 +301,12 @@ for seed in (0, 1, 2):
         q_learning
     )  # Q-learning's greedy policy is optimal
     assert sarsa["greedy"] < cliff_optimum - 1, sarsa  # SARSA's takes the safe path
-    assert sarsa["epsilon-greedy"] > q_learning["epsilon-greedy"] + 10, (sarsa, q_learning)  # exploring
-    assert sarsa["online"] > q_learning["online"] + 10, (sarsa, q_learning)  # and as sampled online
+    assert sarsa["epsilon-greedy"] > q_learning["epsilon-greedy"] + 10, (
+        sarsa,
+        q_learning,
+    )  # exploring
+    assert sarsa["online"] > q_learning["online"] + 10, (
+        sarsa,
+        q_learning,
+    )  # and as sampled online
 print("all checks passed")

@@ -55,7 +55,9 @@ horizon = env.spec.max_episode_steps
 start = time.perf_counter()
 solution = planning.value_iteration(model, gamma=0.99)
 seconds = time.perf_counter() - start
-optimum = planning.expected_return(model, planning.backward_induction(model, horizon).values)
+optimum = planning.expected_return(
+    model, planning.backward_induction(model, horizon).values
+)
 planned = planning.policy_return(model, solution.policy, horizon=horizon)
 print(
     f"model: {model.n_states} states x {model.n_actions} actions, up to {model.probs.shape[2]} outcomes each"
@@ -87,7 +89,9 @@ class ExactShare(BaseCallback):
 
     def _on_step(self):
         if self.num_timesteps % self.every == 0:
-            value = planning.policy_return(model, self.model.q_table.argmax(axis=1), horizon=horizon)
+            value = planning.policy_return(
+                model, self.model.q_table.argmax(axis=1), horizon=horizon
+            )
             self.history.append((self.num_timesteps, value / optimum))
         return True
 
@@ -159,7 +163,13 @@ def estimated_model(transitions, starts, n_states, n_actions):
     for key, reward in zip(zip(s, a, s_next, strict=True), r, strict=True):
         count, total = outcomes.get(key, (0, 0.0))
         outcomes[key] = (count + 1, total + reward)
-    width = max(1, max(sum(1 for k in outcomes if k[:2] == pair) for pair in set(zip(s, a, strict=True))))
+    width = max(
+        1,
+        max(
+            sum(1 for k in outcomes if k[:2] == pair)
+            for pair in set(zip(s, a, strict=True))
+        ),
+    )
     next_states = np.tile(np.arange(n_states)[:, None, None], (1, n_actions, width))
     probs = np.zeros((n_states, n_actions, width))
     probs[:, :, 0] = 1.0  # unseen pairs: stay, reward 0
@@ -174,7 +184,9 @@ def estimated_model(transitions, starts, n_states, n_actions):
     for state, action in seen:
         probs[state, action] /= probs[state, action].sum()
     start = np.bincount(starts, minlength=n_states) / len(starts)
-    return planning.TabularModel(next_states, probs, rewards, np.zeros_like(probs, dtype=bool), start)
+    return planning.TabularModel(
+        next_states, probs, rewards, np.zeros_like(probs, dtype=bool), start
+    )
 
 
 data, starts = collect(ENV_ID, 100_000, seed=0)
@@ -182,20 +194,37 @@ sizes = (1_000, 3_000, 10_000, 30_000, 100_000)
 model_based = []
 for n in sizes:
     episodes_started = starts[: 1 + n // horizon]
-    learned = estimated_model(data[:n], episodes_started, model.n_states, model.n_actions)
+    learned = estimated_model(
+        data[:n], episodes_started, model.n_states, model.n_actions
+    )
     policy = planning.value_iteration(learned, gamma=0.99).policy
     model_based.append(planning.policy_return(model, policy, horizon=horizon) / optimum)
-    print(f"{n:>7,} random samples -> learned model -> plan: {model_based[-1]:6.1%} of the optimum")
+    print(
+        f"{n:>7,} random samples -> learned model -> plan: {model_based[-1]:6.1%} of the optimum"
+    )
 
 # %%
 figure, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
 mean, stderr = q_share.mean(axis=0), q_share.std(axis=0, ddof=1) / np.sqrt(len(q_share))
 ax.plot(
-    q_steps, 100 * mean, marker="o", markersize=3, label="model-free: Q-learning (preset), mean of 3 seeds"
+    q_steps,
+    100 * mean,
+    marker="o",
+    markersize=3,
+    label="model-free: Q-learning (preset), mean of 3 seeds",
 )
-ax.fill_between(q_steps, 100 * (mean - stderr), 100 * (mean + stderr), alpha=0.2, label="+-1 standard error")
+ax.fill_between(
+    q_steps,
+    100 * (mean - stderr),
+    100 * (mean + stderr),
+    alpha=0.2,
+    label="+-1 standard error",
+)
 ax.plot(
-    sizes, 100 * np.array(model_based), marker="s", label="learn the model from random samples, then plan"
+    sizes,
+    100 * np.array(model_based),
+    marker="s",
+    label="learn the model from random samples, then plan",
 )
 ax.axhline(
     100 * planned / optimum,
@@ -203,7 +232,13 @@ ax.axhline(
     linestyle=":",
     label="model-based: plan on the exact model (0 samples)",
 )
-ax.axhline(100, color="black", linestyle="--", linewidth=1, label=f"exact optimum {optimum:.2f}")
+ax.axhline(
+    100,
+    color="black",
+    linestyle="--",
+    linewidth=1,
+    label=f"exact optimum {optimum:.2f}",
+)
 ax.set_xscale("log")
 ax.set_xlabel("samples from the environment (log scale)")
 ax.set_ylabel("greedy policy, % of the exact optimum")
@@ -245,7 +280,12 @@ regime_env = gym.make(REGIME_ID)
 chain = regime_env.unwrapped
 regime_model = chain.transition_model()
 HOLD, MIDDLE = 0, chain.levels // 2
-last, nxt, here, regime_here = [], [], [], []  # per step: last move, next move, level, regime
+last, nxt, here, regime_here = (
+    [],
+    [],
+    [],
+    [],
+)  # per step: last move, next move, level, regime
 for episode in range(600):
     state, _ = regime_env.reset(seed=1 if episode == 0 else None)
     levels, regimes = [], []
@@ -260,8 +300,12 @@ for episode in range(600):
     nxt += list(moves[1:])
     here += levels[1:-1]
     regime_here += regimes[1:-1]
-last, nxt, here, regime_here = (np.array(values) for values in (last, nxt, here, regime_here))
-print(f"P(next move up | price at the middle level, regime), {len(nxt):,} simulated steps:")
+last, nxt, here, regime_here = (
+    np.array(values) for values in (last, nxt, here, regime_here)
+)
+print(
+    f"P(next move up | price at the middle level, regime), {len(nxt):,} simulated steps:"
+)
 markov_gaps = []
 for regime_index, regime_name in enumerate(("bull", "bear")):
     start_state = chain.encode_state(MIDDLE, 0, regime_index)
@@ -272,7 +316,9 @@ for regime_index, regime_name in enumerate(("bull", "bear")):
     )
     at = (here == MIDDLE) & (regime_here == regime_index)
     after_up, after_down = nxt[at & (last == 1)] == 1, nxt[at & (last == -1)] == 1
-    stderr = np.sqrt(after_up.var() / len(after_up) + after_down.var() / len(after_down))
+    stderr = np.sqrt(
+        after_up.var() / len(after_up) + after_down.var() / len(after_down)
+    )
     markov_gaps.append((after_up.mean() - after_down.mean(), stderr))
     print(
         f"  {regime_name}: exact {exact:.3f}; sampled {np.mean(nxt[at] == 1):.3f}, after an up move "
@@ -300,18 +346,30 @@ def trained_share(hide_regime, seed=0, steps=300_000):
     """Q-learning (the chain preset's settings) with or without the regime; exact share of the optimum."""
     learner_env = gym.make(REGIME_ID)
     if hide_regime:  # state number = (level, position) * 2 + regime: drop the regime
-        learner_env = gym.wrappers.TransformObservation(learner_env, lambda obs: obs // 2, hidden_space)
+        learner_env = gym.wrappers.TransformObservation(
+            learner_env, lambda obs: obs // 2, hidden_space
+        )
     agent = QLearning(
-        "TabularPolicy", learner_env, learning_rate=0.01, visit_decay=0.6, gamma=0.99, seed=seed
+        "TabularPolicy",
+        learner_env,
+        learning_rate=0.01,
+        visit_decay=0.6,
+        gamma=0.99,
+        seed=seed,
     )
     agent.set_logger(Logger(folder=None, output_formats=[]))
     agent.learn(steps)
     greedy = agent.q_table.argmax(axis=1)
     policy = greedy[np.arange(regime_model.n_states) // 2] if hide_regime else greedy
-    return planning.policy_return(regime_model, policy, horizon=horizon) / regime_optimum
+    return (
+        planning.policy_return(regime_model, policy, horizon=horizon) / regime_optimum
+    )
 
 
-with_regime, without_regime = trained_share(hide_regime=False), trained_share(hide_regime=True)
+with_regime, without_regime = (
+    trained_share(hide_regime=False),
+    trained_share(hide_regime=True),
+)
 print(
     f"Q-learning, 300,000 steps, seed 0: regime observed {with_regime:.1%}, "
     f"regime hidden {without_regime:.1%} of the exact optimum {regime_optimum:.2f}"
@@ -337,9 +395,15 @@ print(
     f"and not on days {planting_days.max() + 1}-{season - 1}"
 )
 stationary = planning.value_iteration(farm_model, gamma=0.99).policy
-season_optimum = planning.expected_return(farm_model, planning.backward_induction(farm_model, season).values)
-stationary_share = planning.policy_return(farm_model, stationary, horizon=season) / season_optimum
-print(f"the best stationary (day-blind) policy at gamma 0.99: {stationary_share:.1%} of the season optimum")
+season_optimum = planning.expected_return(
+    farm_model, planning.backward_induction(farm_model, season).values
+)
+stationary_share = (
+    planning.policy_return(farm_model, stationary, horizon=season) / season_optimum
+)
+print(
+    f"the best stationary (day-blind) policy at gamma 0.99: {stationary_share:.1%} of the season optimum"
+)
 
 # %% [markdown]
 # The day-blind policy plants until the end and loses the last plantings' cost: 1.1% of the
@@ -352,14 +416,28 @@ print(f"the best stationary (day-blind) policy at gamma 0.99: {stationary_share:
 # %%
 q_reach = [samples_to_reach(q_steps, share, 0.99) for share in q_share]
 mb_reach = next(n for n, share in zip(sizes, model_based, strict=True) if share >= 0.99)
-assert planned / optimum >= 0.99, planned / optimum  # planning on the model: at least 99%, no samples
-assert mb_reach <= 10_000, model_based  # a model counted from 10k random samples plans to 99% here
-assert all(n is None or n > 3 * mb_reach for n in q_reach), q_reach  # Q-learning needs far more
+assert planned / optimum >= 0.99, (
+    planned / optimum
+)  # planning on the model: at least 99%, no samples
+assert mb_reach <= 10_000, (
+    model_based
+)  # a model counted from 10k random samples plans to 99% here
+assert all(n is None or n > 3 * mb_reach for n in q_reach), (
+    q_reach
+)  # Q-learning needs far more
 for gap, stderr in markov_gaps:
-    assert abs(gap) < 3 * stderr, markov_gaps  # with the regime in the state the last move adds nothing
-regime_probabilities = [np.mean(nxt[(here == MIDDLE) & (regime_here == r)] == 1) for r in (0, 1)]
-assert regime_probabilities[0] > regime_probabilities[1] + 0.1, regime_probabilities  # regimes differ
+    assert abs(gap) < 3 * stderr, (
+        markov_gaps
+    )  # with the regime in the state the last move adds nothing
+regime_probabilities = [
+    np.mean(nxt[(here == MIDDLE) & (regime_here == r)] == 1) for r in (0, 1)
+]
+assert regime_probabilities[0] > regime_probabilities[1] + 0.1, (
+    regime_probabilities
+)  # regimes differ
 assert with_regime > without_regime + 0.05, (with_regime, without_regime)
-assert planting_days.max() < season - 5, planting_days  # the optimum stops planting before the end
+assert planting_days.max() < season - 5, (
+    planting_days
+)  # the optimum stops planting before the end
 assert 0.95 < stationary_share < 1.0, stationary_share
 print("all checks passed")

@@ -42,7 +42,8 @@ import qgym
 from qgym import planning, training
 from qgym.training.presets import default_preset_path
 
-torch.set_num_threads(1)  # small networks: one thread is faster than two fighting over 2 cores
+# Small networks: one torch thread is faster than two fighting over two cores.
+torch.set_num_threads(1)
 
 # %% [markdown]
 # ## The ladder, and where tables stop
@@ -52,13 +53,20 @@ torch.set_num_threads(1)  # small networks: one thread is faster than two fighti
 
 # %%
 print(
-    subprocess.run([sys.executable, "-m", "qgym", "list"], capture_output=True, text=True, check=True).stdout
+    subprocess.run(
+        [sys.executable, "-m", "qgym", "list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 )
 
 # %%
 print(f"{'rung':<24} {'plots':>5} {'states':>16} {'Q-table (8 actions, float64)':>30}")
 ladder = {}
-for env_id in [i for i in qgym.envs.qgym_env_ids() if "GridFarm" in i and "Det" not in i]:
+for env_id in [
+    i for i in qgym.envs.qgym_env_ids() if "GridFarm" in i and "Det" not in i
+]:
     env = gym.make(env_id)
     plots = env.unwrapped.config.n_plots
     try:
@@ -105,8 +113,12 @@ targets = np.array([0.0] * 19 + [10.0])  # nineteen steps of nothing, one harves
 fit_raw = huber_fit(targets)
 fit_scaled = huber_fit(0.1 * targets) / 0.1  # rewards x 0.1, answer scaled back
 print(f"targets: 19 x 0 and 1 x 10; their mean is {targets.mean():.3f}")
-print(f"Huber fit of the raw targets:          {fit_raw:.3f}  (pulled towards the median, 0)")
-print(f"Huber fit of the targets x 0.1, / 0.1: {fit_scaled:.3f}  (all errors < 1: the mean)")
+print(
+    f"Huber fit of the raw targets:          {fit_raw:.3f}  (pulled towards the median, 0)"
+)
+print(
+    f"Huber fit of the targets x 0.1, / 0.1: {fit_scaled:.3f}  (all errors < 1: the mean)"
+)
 
 # %% [markdown]
 # Scaled by 0.1, every error is below 1 and the Huber loss is the squared loss: its fit is the
@@ -127,18 +139,27 @@ print("preset:", preset)
 farm_env = gym.make(ENV_ID)
 farm_model = planning.model_of(farm_env)
 season = farm_env.spec.max_episode_steps
-optimum = planning.expected_return(farm_model, planning.backward_induction(farm_model, season).values)
-q_star = planning.value_iteration(farm_model, gamma=preset["gamma"]).q  # Q* of DQN's discounted problem
+optimum = planning.expected_return(
+    farm_model, planning.backward_induction(farm_model, season).values
+)
+q_star = planning.value_iteration(
+    farm_model, gamma=preset["gamma"]
+).q  # Q* of DQN's discounted problem
 
 dqn = {}
-for name, block in [("scaled x 0.1 (the preset)", preset), ("unscaled", {**preset, "env_wrapper": None})]:
+for name, block in [
+    ("scaled x 0.1 (the preset)", preset),
+    ("unscaled", {**preset, "env_wrapper": None}),
+]:
     agent = training.make_model("dqn", ENV_ID, block, seed=0)
     agent.set_logger(Logger(folder=None, output_formats=[]))  # silent, no files
     agent.learn(preset["n_timesteps"])
     scale = 0.1 if block.get("env_wrapper") else 1.0
     with torch.no_grad():
         observations = agent.policy.obs_to_tensor(np.arange(farm_model.n_states))[0]
-        q_values = agent.q_net(observations).numpy() / scale  # back in the env's own reward units
+        q_values = (
+            agent.q_net(observations).numpy() / scale
+        )  # back in the env's own reward units
     share = training.exact_return(agent, ENV_ID, block.get("env_wrapper")) / optimum
     dqn[name] = {"share": share, "q": q_values}
     print(
@@ -197,7 +218,14 @@ for env_id in (
     "qgym/GridFarm-4x4-v0",
 ):
     block = training.load_preset("dqn", env_id)
-    keys = ("n_timesteps", "policy_kwargs", "learning_rate", "gamma", "batch_size", "env_wrapper")
+    keys = (
+        "n_timesteps",
+        "policy_kwargs",
+        "learning_rate",
+        "gamma",
+        "batch_size",
+        "env_wrapper",
+    )
     print(env_id, {key: block.get(key) for key in keys})
 
 # %% [markdown]
@@ -219,7 +247,9 @@ for env_id in ("qgym/GridFarm-3x3-v0", "qgym/GridFarm-4x4-v0"):
     heuristic = training.heuristic_for(env)
     returns = training.episode_returns(env, heuristic, 60, 0)  # episodes seeded 0..59
     comment = preset_text.split(f"\n{env_id}:")[0].rsplit("\n\n", 1)[-1]
-    dqn_mean, heuristic_mean = (float(v) for v in re.search(r"([\d.]+) against ([\d.]+)", comment).groups())
+    dqn_mean, heuristic_mean = (
+        float(v) for v in re.search(r"([\d.]+) against ([\d.]+)", comment).groups()
+    )
     measured[env_id] = (returns, dqn_mean, heuristic_mean)
     print(
         f"{env_id}: the heuristic here, 60 episodes: {returns.mean():.1f} "
@@ -234,7 +264,10 @@ figure, ax = plt.subplots(figsize=(7, 3.8), layout="constrained")
 names = [env_id.removeprefix("qgym/") for env_id in measured]
 x = np.arange(len(names))
 here = [returns.mean() for returns, _, _ in measured.values()]
-errors = [1.96 * returns.std(ddof=1) / np.sqrt(len(returns)) for returns, _, _ in measured.values()]
+errors = [
+    1.96 * returns.std(ddof=1) / np.sqrt(len(returns))
+    for returns, _, _ in measured.values()
+]
 ax.bar(
     x - 0.2,
     here,
@@ -265,10 +298,14 @@ plt.show()
 # %%
 assert ladder["qgym/GridFarm-2x3-v0"] == 705_894, ladder
 assert ladder["qgym/GridFarm-4x4-v0"] > 1e14, ladder
-assert fit_raw < 0.2 * targets.mean(), fit_raw  # the Huber fit of raw rewards is far below the mean
+assert fit_raw < 0.2 * targets.mean(), (
+    fit_raw
+)  # the Huber fit of raw rewards is far below the mean
 assert abs(fit_scaled - targets.mean()) < 0.01, fit_scaled  # scaled: the mean
 scaled, unscaled = dqn["scaled x 0.1 (the preset)"], dqn["unscaled"]
-assert scaled["share"] >= 0.9, scaled["share"]  # the preset's promise, checked on seed 0
+assert scaled["share"] >= 0.9, scaled[
+    "share"
+]  # the preset's promise, checked on seed 0
 assert unscaled["share"] < scaled["share"] - 0.2, (unscaled["share"], scaled["share"])
 assert (
     np.abs(scaled["q"].max(axis=1) - q_star.max(axis=1)).mean()
@@ -276,5 +313,9 @@ assert (
 )  # scaled values are closer to V*
 for env_id, (returns, _, heuristic_mean) in measured.items():
     stderr = returns.std(ddof=1) / np.sqrt(len(returns))
-    assert abs(returns.mean() - heuristic_mean) < 4 * stderr, (env_id, returns.mean(), heuristic_mean)
+    assert abs(returns.mean() - heuristic_mean) < 4 * stderr, (
+        env_id,
+        returns.mean(),
+        heuristic_mean,
+    )
 print("all checks passed")

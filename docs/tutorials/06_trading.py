@@ -52,7 +52,9 @@ HOLD, BUY, SELL = 0, 1, 2
 
 # %%
 COSTS = {
-    "cost 0 (Trading-Chain-v0, fixed_cost=0)": gym.make("qgym/Trading-Chain-v0", fixed_cost=0.0),
+    "cost 0 (Trading-Chain-v0, fixed_cost=0)": gym.make(
+        "qgym/Trading-Chain-v0", fixed_cost=0.0
+    ),
     "cost 0.5 (Trading-Chain-v0)": gym.make("qgym/Trading-Chain-v0"),
     "cost 2.0 (Trading-ChainCostly-v0)": gym.make("qgym/Trading-ChainCostly-v0"),
 }
@@ -65,7 +67,10 @@ for label, env in COSTS.items():
     positions = (-1, 0, 1)
     day0 = np.array(
         [
-            [solution.policy[0][chain.encode_state(level, p)] for level in range(chain.levels)]
+            [
+                solution.policy[0][chain.encode_state(level, p)]
+                for level in range(chain.levels)
+            ]
             for p in positions
         ]
     )
@@ -80,7 +85,9 @@ for label, env in COSTS.items():
         "sell_above": int(np.flatnonzero(flat == SELL).min()),
     }
 
-figure, axes = plt.subplots(len(COSTS), 1, figsize=(9, 6), layout="constrained", sharex=True)
+figure, axes = plt.subplots(
+    len(COSTS), 1, figsize=(9, 6), layout="constrained", sharex=True
+)
 colours = ListedColormap(["0.85", "tab:green", "tab:red"])
 for ax, (label, result) in zip(axes, exact.items(), strict=True):
     ax.imshow(result["day0"], cmap=colours, vmin=0, vmax=2, aspect="auto")
@@ -91,7 +98,9 @@ for ax, (label, result) in zip(axes, exact.items(), strict=True):
         fontsize=9,
     )
 axes[-1].set_xticks(range(21))
-axes[-1].set_xlabel("price level (10 is the middle, price 100; the price reverts towards it)")
+axes[-1].set_xlabel(
+    "price level (10 is the middle, price 100; the price reverts towards it)"
+)
 figure.legend(
     handles=[
         Patch(color="0.85", label="hold"),
@@ -114,14 +123,24 @@ plt.show()
 # %%
 def expected_trades(result):
     """Expected number of position changes over the season under the optimal (day-dependent) policy."""
-    model, policy, chain = result["model"], result["solution"].policy, result["env"].unwrapped
+    model, policy, chain = (
+        result["model"],
+        result["solution"].policy,
+        result["env"].unwrapped,
+    )
     position = np.array([chain.decode_state(s)[1] for s in range(model.n_states)])
-    trades = (position[model.next_states] != position[:, None, None]).astype(float)  # per outcome
+    trades = (position[model.next_states] != position[:, None, None]).astype(
+        float
+    )  # per outcome
     values = np.zeros(model.n_states)
     for day in reversed(range(horizon)):
         chosen = policy[day].astype(int)
         rows = np.arange(model.n_states)
-        p, nxt, t = model.probs[rows, chosen], model.next_states[rows, chosen], trades[rows, chosen]
+        p, nxt, t = (
+            model.probs[rows, chosen],
+            model.next_states[rows, chosen],
+            trades[rows, chosen],
+        )
         values = (p * (t + values[nxt])).sum(axis=1)
     return planning.expected_return(model, values)
 
@@ -146,10 +165,15 @@ for label, result in exact.items():
 # %%
 MARKET = "qgym/Trading-Market-v0"
 with tempfile.TemporaryDirectory() as runs:
-    run = training.train("dqn", MARKET, n_timesteps=30_000, seed=0, log_folder=runs, eval_episodes=60)
+    run = training.train(
+        "dqn", MARKET, n_timesteps=30_000, seed=0, log_folder=runs, eval_episodes=60
+    )
 evaluation = run.evaluation
 print(evaluation.summary())
-print("standard error of the DQN's mean alone (unpaired):", f"{evaluation.standard_error:.2f}")
+print(
+    "standard error of the DQN's mean alone (unpaired):",
+    f"{evaluation.standard_error:.2f}",
+)
 
 # %% [markdown]
 # Compare the two standard errors: each episode's return swings by tens (the path's luck), so a
@@ -183,7 +207,11 @@ def leaky_episode(env, seed):
     _, info = env.reset(seed=seed)
     total, truncated = 0.0, False
     while not truncated:
-        upcoming, price, position = peek_next_price(env), info["price"], info["position"]
+        upcoming, price, position = (
+            peek_next_price(env),
+            info["price"],
+            info["position"],
+        )
         target = 1 if upcoming > price else -1 if upcoming < price else position
         action = BUY if target > position else SELL if target < position else HOLD
         _, reward, _, truncated, info = env.step(action)
@@ -197,30 +225,50 @@ chain_optimum = exact["cost 0.5 (Trading-Chain-v0)"]["optimum"]
 leak_chain = np.array([leaky_episode(chain_env, seed) for seed in range(40)])
 market_env = gym.make(MARKET)
 leak_market = np.array([leaky_episode(market_env, seed) for seed in range(20)])
-heuristic_market = training.episode_returns(market_env, training.heuristic_for(market_env), 20, 0)
+heuristic_market = training.episode_returns(
+    market_env, training.heuristic_for(market_env), 20, 0
+)
 
 
 def describe(returns):
     stderr = returns.std(ddof=1) / np.sqrt(len(returns))
-    return f"{returns.mean():7.2f} (standard error {stderr:.2f}, {len(returns)} episodes)"
+    return (
+        f"{returns.mean():7.2f} (standard error {stderr:.2f}, {len(returns)} episodes)"
+    )
 
 
-print(f"Trading-Chain-v0, exact optimum (no policy can expect more): {chain_optimum:7.2f}")
-print(f"Trading-Chain-v0, one-step look-ahead policy:                 {describe(leak_chain)}")
-print(f"Trading-Market-v0, trend-following heuristic:                  {describe(heuristic_market)}")
-print(f"Trading-Market-v0, one-step look-ahead policy (same seeds):    {describe(leak_market)}")
-print(f"Trading-Market-v0, DQN above (30k steps, its own 60 seeds):    {evaluation.mean_return:7.2f}")
+print(
+    f"Trading-Chain-v0, exact optimum (no policy can expect more): {chain_optimum:7.2f}"
+)
+print(
+    f"Trading-Chain-v0, one-step look-ahead policy:                 {describe(leak_chain)}"
+)
+print(
+    f"Trading-Market-v0, trend-following heuristic:                  {describe(heuristic_market)}"
+)
+print(
+    f"Trading-Market-v0, one-step look-ahead policy (same seeds):    {describe(leak_market)}"
+)
+print(
+    f"Trading-Market-v0, DQN above (30k steps, its own 60 seeds):    {evaluation.mean_return:7.2f}"
+)
 
 figure, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
 bars = {
     "chain: exact optimum": (chain_optimum, 0.0),
-    "chain: look-ahead leak": (leak_chain.mean(), leak_chain.std(ddof=1) / np.sqrt(len(leak_chain))),
+    "chain: look-ahead leak": (
+        leak_chain.mean(),
+        leak_chain.std(ddof=1) / np.sqrt(len(leak_chain)),
+    ),
     "market: heuristic": (
         heuristic_market.mean(),
         heuristic_market.std(ddof=1) / np.sqrt(len(heuristic_market)),
     ),
     "market: DQN, 30k steps": (evaluation.mean_return, evaluation.standard_error),
-    "market: look-ahead leak": (leak_market.mean(), leak_market.std(ddof=1) / np.sqrt(len(leak_market))),
+    "market: look-ahead leak": (
+        leak_market.mean(),
+        leak_market.std(ddof=1) / np.sqrt(len(leak_market)),
+    ),
 }
 colours = ["black", "tab:red", "tab:blue", "tab:green", "tab:red"]
 ax.barh(
@@ -264,9 +312,9 @@ plt.show()
 # %%
 bands = [(r["buy_below"], r["sell_above"]) for r in exact.values()]
 trades = [r["trades"] for r in exact.values()]
-assert bands[0][1] - bands[0][0] <= bands[1][1] - bands[1][0] < bands[2][1] - bands[2][0], (
-    bands
-)  # costs widen
+assert (
+    bands[0][1] - bands[0][0] <= bands[1][1] - bands[1][0] < bands[2][1] - bands[2][0]
+), bands  # costs widen
 assert trades[0] > trades[1] > trades[2], trades  # and trade less
 assert np.isclose(
     exact["cost 0.5 (Trading-Chain-v0)"]["optimum"],
@@ -279,9 +327,17 @@ assert np.isclose(
     atol=1e-4,
 )
 chain_stderr = leak_chain.std(ddof=1) / np.sqrt(len(leak_chain))
-assert leak_chain.mean() > chain_optimum + 5 * chain_stderr, (leak_chain.mean(), chain_optimum)  # impossible
+assert leak_chain.mean() > chain_optimum + 5 * chain_stderr, (
+    leak_chain.mean(),
+    chain_optimum,
+)  # impossible
 assert leak_chain.mean() > 2 * chain_optimum, (leak_chain.mean(), chain_optimum)
-assert leak_market.mean() > 2 * heuristic_market.mean(), (leak_market.mean(), heuristic_market.mean())
+assert leak_market.mean() > 2 * heuristic_market.mean(), (
+    leak_market.mean(),
+    heuristic_market.mean(),
+)
 assert evaluation.heuristic_return is not None
-assert evaluation.difference_stderr < evaluation.standard_error, evaluation  # pairing removes luck
+assert evaluation.difference_stderr < evaluation.standard_error, (
+    evaluation
+)  # pairing removes luck
 print("all checks passed")
