@@ -19,6 +19,7 @@ from qgym.agents.algorithms import SARSA, DoubleQLearning
 from qgym.agents.base import TabularAlgorithm
 from qgym.agents.next_values import ROWS
 from qgym.planning import TabularModel
+from qgym.sampling import outcome_thresholds
 
 __all__ = ["OutcomeSampler", "Rule", "StackedTables", "epsilon_greedy", "rule_of"]
 
@@ -94,26 +95,19 @@ class OutcomeSampler:
     """Draws outcomes of a :class:`TabularModel` from uniforms: next states, rewards, terminations."""
 
     def __init__(self, model: TabularModel) -> None:
-        probs = model.probs
-        n_outcomes = probs.shape[2]
-        cumulative = np.cumsum(probs, axis=2)
-        # Past the last outcome with a probability nothing can be drawn: rounding leaves the sum a hair
-        # under 1, and a uniform above it must still land on that outcome.
-        last = n_outcomes - 1 - np.argmax((probs > 0)[..., ::-1], axis=2)
-        cumulative[np.arange(n_outcomes) >= last[..., None]] = np.inf
+        n_outcomes = model.probs.shape[2]
         self._n_actions, self._n_outcomes = model.n_actions, n_outcomes
-        self._cumulative = cumulative.reshape(-1, n_outcomes)
+        pairs = model.n_states * model.n_actions
+        self._thresholds = outcome_thresholds(model.probs).reshape(pairs, n_outcomes - 1)
         self._next_states = model.next_states.reshape(-1)
         self._rewards = model.rewards.reshape(-1)
         self._terminated = model.terminated.reshape(-1)
-        start = np.cumsum(model.initial_distribution)
-        start[np.flatnonzero(model.initial_distribution > 0)[-1] :] = np.inf
-        self._start = start
+        self._start = outcome_thresholds(model.initial_distribution)
 
     def step(self, states: Ints, actions: Ints, draws: Floats) -> tuple[Ints, Floats, NDArray[np.bool_]]:
         """The outcome of each (state, action), drawn with its uniform."""
         pairs = states * self._n_actions + actions
-        outcome = (self._cumulative[pairs] <= draws[:, None]).sum(axis=1)
+        outcome = (self._thresholds[pairs] <= draws[:, None]).sum(axis=1)
         cells = pairs * self._n_outcomes + outcome
         return self._next_states[cells], self._rewards[cells], self._terminated[cells]
 

@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 
 from qgym.envs.native_vector import BoolArray, FloatArray, IntArray, NativeVectorEnv, Selection
 from qgym.planning import TabularModel, current_state
+from qgym.sampling import outcome_thresholds
 from qgym.validation import brief, is_int
 
 __all__ = ["MAX_ENUMERATED_PAIRS", "MAX_TABLE_ENTRIES", "ModelVectorEnv", "make_model_vec", "tabular_model"]
@@ -99,8 +100,8 @@ class ModelVectorEnv(NativeVectorEnv):
         self._next = model.next_states.reshape(-1)
         self._rewards = model.rewards.reshape(-1)
         self._ends = model.terminated.reshape(-1)
-        self._thresholds = _thresholds(model.probs).reshape(n_states * n_actions, width - 1)
-        self._start = _thresholds(model.initial_distribution[None, :])[0]
+        self._thresholds = outcome_thresholds(model.probs).reshape(n_states * n_actions, width - 1)
+        self._start = outcome_thresholds(model.initial_distribution[None, :])[0]
         # A few outcomes per pair (toy text: at most 3) are fastest one contiguous column at a time.
         self._columns: list[FloatArray] | None = None
         if width - 1 <= COLUMN_OUTCOMES:
@@ -302,15 +303,3 @@ def _check_values(name: str, model: TabularModel) -> None:
     reached = model.next_states[model.probs > 0]
     if reached.size and (reached.min() < 0 or reached.max() >= model.n_states):
         raise ValueError(f"{name}'s P leads to states outside [0, {model.n_states - 1}]")
-
-
-def _thresholds(probs: FloatArray) -> FloatArray:
-    """Cumulative probabilities over the last axis, without the last column, with every threshold from
-    the last possible outcome on set to infinity: a draw in [0, 1) then never lands past it (rounding
-    can leave a sum of probabilities just below 1)."""
-    width = probs.shape[-1]
-    cumulative = np.cumsum(probs, axis=-1)
-    last = width - 1 - np.argmax(probs[..., ::-1] > 0, axis=-1)
-    cumulative[np.arange(width) >= last[..., None]] = np.inf
-    thresholds: FloatArray = cumulative[..., : width - 1]
-    return thresholds
