@@ -54,9 +54,8 @@ print("qgym", qgym.__version__)
 
 # %%
 env = gym.make("qgym/GridFarm-1x1-v0")
-farm = (
-    env.unwrapped
-)  # the env itself, without Gymnasium's wrappers: it names its states and actions
+# the env itself, without Gymnasium's wrappers: it names its states and actions
+farm = env.unwrapped
 print("observation space:", env.observation_space, "(one number: the state's index)")
 print("action space:     ", env.action_space)
 print("actions:", dict(enumerate(farm.action_names)))

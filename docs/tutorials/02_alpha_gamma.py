@@ -96,9 +96,8 @@ def learn(learning_rate, gamma, seed):
         "exploration_final_eps": 0.05,
     }
     agent = training.make_model("qlearning", ENV_ID, block, seed=seed)
-    agent.set_logger(
-        Logger(folder=None, output_formats=[])
-    )  # silent: no files, no output
+    # silent: no files, no output
+    agent.set_logger(Logger(folder=None, output_formats=[]))
     progress = ExactProgress(EVERY, planning.value_iteration(model, gamma=gamma).q)
     agent.learn(STEPS, callback=progress)
     return np.array(progress.history)
@@ -282,22 +281,18 @@ first = {
     a: np.mean([run[0, 1] for run in runs])
     for a, runs in zip(ALPHAS, alpha_runs.values(), strict=True)
 }
-assert final[0.1] >= 0.90, (
-    final
-)  # Q-learning with alpha 0.1 comes within 10% of the optimum
+# Q-learning with alpha 0.1 comes within 10% of the optimum
+assert final[0.1] >= 0.90, final
 assert first[0.01] < first[0.1] - 0.2, first  # a small alpha is slow
 assert final[0.5] < final[0.1] - 0.1, final  # a large alpha ends noisier
-assert learned_final[0.5] < learned_final[0.99] - 0.1, (
-    learned_final
-)  # short-sighted learning loses
+# short-sighted learning loses
+assert learned_final[0.5] < learned_final[0.99] - 0.1, learned_final
 chain = dict(zip(EXACT_GAMMAS, exact_shares[ENV_ID], strict=True))
 farm = dict(zip(EXACT_GAMMAS, exact_shares["qgym/GridFarm-1x1-v0"], strict=True))
-assert chain[0.99] >= 0.99, (
-    chain
-)  # the best gamma-0.99 policy is nearly the season optimum
+# the best gamma-0.99 policy is nearly the season optimum
+assert chain[0.99] >= 0.99, chain
 assert chain[0.5] < chain[0.99] - 0.05, chain  # a short-sighted one is not
 assert farm[0.5] < 0.1, farm  # gamma 0.5 does not farm at all
-assert 0.95 <= farm[0.99] < 1.0, (
-    farm
-)  # gamma 0.99 nearly, but no stationary policy fully
+# gamma 0.99 nearly, but no stationary policy fully
+assert 0.95 <= farm[0.99] < 1.0, farm
 print("all checks passed")

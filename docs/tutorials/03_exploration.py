@@ -216,10 +216,8 @@ for label, (agent, _) in farm_runs.items():
 CLIFF = "CliffWalking-v1"
 cliff_env = gym.make(CLIFF)
 cliff_model = planning.model_of(cliff_env)
-EPSILON, LIMIT = (
-    0.1,
-    1_000,
-)  # qgym judges CliffWalking (no registered time limit) over 1,000 steps
+# qgym judges CliffWalking (no registered time limit) over 1,000 steps
+EPSILON, LIMIT = 0.1, 1_000
 
 
 def epsilon_greedy(q, epsilon):
@@ -297,16 +295,13 @@ assert optimistic >= 0.9, final_share  # optimism gets out of it
 assert np.isclose(cliff_optimum, -13.0)
 for seed in (0, 1, 2):
     q_learning, sarsa = cliff["qlearning", seed], cliff["sarsa", seed]
-    assert np.isclose(q_learning["greedy"], cliff_optimum), (
-        q_learning
-    )  # Q-learning's greedy policy is optimal
+    # Q-learning's greedy policy is optimal
+    assert np.isclose(q_learning["greedy"], cliff_optimum), q_learning
     assert sarsa["greedy"] < cliff_optimum - 1, sarsa  # SARSA's takes the safe path
+    # SARSA earns more while exploring: exactly valued, and as sampled online
     assert sarsa["epsilon-greedy"] > q_learning["epsilon-greedy"] + 10, (
         sarsa,
         q_learning,
-    )  # exploring
-    assert sarsa["online"] > q_learning["online"] + 10, (
-        sarsa,
-        q_learning,
-    )  # and as sampled online
+    )
+    assert sarsa["online"] > q_learning["online"] + 10, (sarsa, q_learning)
 print("all checks passed")

@@ -280,12 +280,8 @@ regime_env = gym.make(REGIME_ID)
 chain = regime_env.unwrapped
 regime_model = chain.transition_model()
 HOLD, MIDDLE = 0, chain.levels // 2
-last, nxt, here, regime_here = (
-    [],
-    [],
-    [],
-    [],
-)  # per step: last move, next move, level, regime
+# per step: last move, next move, level, regime
+last, nxt, here, regime_here = [], [], [], []
 for episode in range(600):
     state, _ = regime_env.reset(seed=1 if episode == 0 else None)
     levels, regimes = [], []
@@ -416,28 +412,22 @@ print(
 # %%
 q_reach = [samples_to_reach(q_steps, share, 0.99) for share in q_share]
 mb_reach = next(n for n, share in zip(sizes, model_based, strict=True) if share >= 0.99)
-assert planned / optimum >= 0.99, (
-    planned / optimum
-)  # planning on the model: at least 99%, no samples
-assert mb_reach <= 10_000, (
-    model_based
-)  # a model counted from 10k random samples plans to 99% here
-assert all(n is None or n > 3 * mb_reach for n in q_reach), (
-    q_reach
-)  # Q-learning needs far more
+# planning on the model: at least 99%, no samples
+assert planned / optimum >= 0.99, planned / optimum
+# a model counted from 10k random samples plans to 99% here
+assert mb_reach <= 10_000, model_based
+# Q-learning needs far more
+assert all(n is None or n > 3 * mb_reach for n in q_reach), q_reach
 for gap, stderr in markov_gaps:
-    assert abs(gap) < 3 * stderr, (
-        markov_gaps
-    )  # with the regime in the state the last move adds nothing
+    # with the regime in the state the last move adds nothing
+    assert abs(gap) < 3 * stderr, markov_gaps
 regime_probabilities = [
     np.mean(nxt[(here == MIDDLE) & (regime_here == r)] == 1) for r in (0, 1)
 ]
-assert regime_probabilities[0] > regime_probabilities[1] + 0.1, (
-    regime_probabilities
-)  # regimes differ
+# regimes differ
+assert regime_probabilities[0] > regime_probabilities[1] + 0.1, regime_probabilities
 assert with_regime > without_regime + 0.05, (with_regime, without_regime)
-assert planting_days.max() < season - 5, (
-    planting_days
-)  # the optimum stops planting before the end
+# the optimum stops planting before the end
+assert planting_days.max() < season - 5, planting_days
 assert 0.95 < stationary_share < 1.0, stationary_share
 print("all checks passed")

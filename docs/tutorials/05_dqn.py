@@ -157,9 +157,8 @@ for name, block in [
     scale = 0.1 if block.get("env_wrapper") else 1.0
     with torch.no_grad():
         observations = agent.policy.obs_to_tensor(np.arange(farm_model.n_states))[0]
-        q_values = (
-            agent.q_net(observations).numpy() / scale
-        )  # back in the env's own reward units
+        # back in the env's own reward units
+        q_values = agent.q_net(observations).numpy() / scale
     share = training.exact_return(agent, ENV_ID, block.get("env_wrapper")) / optimum
     dqn[name] = {"share": share, "q": q_values}
     print(
@@ -298,19 +297,18 @@ plt.show()
 # %%
 assert ladder["qgym/GridFarm-2x3-v0"] == 705_894, ladder
 assert ladder["qgym/GridFarm-4x4-v0"] > 1e14, ladder
-assert fit_raw < 0.2 * targets.mean(), (
-    fit_raw
-)  # the Huber fit of raw rewards is far below the mean
+# the Huber fit of raw rewards is far below the mean
+assert fit_raw < 0.2 * targets.mean(), fit_raw
 assert abs(fit_scaled - targets.mean()) < 0.01, fit_scaled  # scaled: the mean
 scaled, unscaled = dqn["scaled x 0.1 (the preset)"], dqn["unscaled"]
-assert scaled["share"] >= 0.9, scaled[
-    "share"
-]  # the preset's promise, checked on seed 0
+# the preset's promise, checked on seed 0
+assert scaled["share"] >= 0.9, scaled["share"]
 assert unscaled["share"] < scaled["share"] - 0.2, (unscaled["share"], scaled["share"])
+# scaled values are closer to V*
 assert (
     np.abs(scaled["q"].max(axis=1) - q_star.max(axis=1)).mean()
     < np.abs(unscaled["q"].max(axis=1) - q_star.max(axis=1)).mean()
-)  # scaled values are closer to V*
+)
 for env_id, (returns, _, heuristic_mean) in measured.items():
     stderr = returns.std(ddof=1) / np.sqrt(len(returns))
     assert abs(returns.mean() - heuristic_mean) < 4 * stderr, (

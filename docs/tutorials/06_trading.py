@@ -129,9 +129,8 @@ def expected_trades(result):
         result["env"].unwrapped,
     )
     position = np.array([chain.decode_state(s)[1] for s in range(model.n_states)])
-    trades = (position[model.next_states] != position[:, None, None]).astype(
-        float
-    )  # per outcome
+    # per outcome
+    trades = (position[model.next_states] != position[:, None, None]).astype(float)
     values = np.zeros(model.n_states)
     for day in reversed(range(horizon)):
         chosen = policy[day].astype(int)
@@ -327,17 +326,17 @@ assert np.isclose(
     atol=1e-4,
 )
 chain_stderr = leak_chain.std(ddof=1) / np.sqrt(len(leak_chain))
+# impossible
 assert leak_chain.mean() > chain_optimum + 5 * chain_stderr, (
     leak_chain.mean(),
     chain_optimum,
-)  # impossible
+)
 assert leak_chain.mean() > 2 * chain_optimum, (leak_chain.mean(), chain_optimum)
 assert leak_market.mean() > 2 * heuristic_market.mean(), (
     leak_market.mean(),
     heuristic_market.mean(),
 )
 assert evaluation.heuristic_return is not None
-assert evaluation.difference_stderr < evaluation.standard_error, (
-    evaluation
-)  # pairing removes luck
+# pairing removes luck
+assert evaluation.difference_stderr < evaluation.standard_error, evaluation
 print("all checks passed")
