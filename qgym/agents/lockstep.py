@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qgym.agents import batch
+from qgym.agents.algorithms import QLearning
 from qgym.agents.base import TabularAlgorithm
 from qgym.agents.lockstep_rules import (
     OutcomeSampler,
@@ -35,7 +36,7 @@ from qgym.agents.lockstep_rules import (
     is_target_rule,
     rule_of,
 )
-from qgym.agents.next_values import ROWS
+from qgym.agents.next_values import ROWS, rows_greatest
 from qgym.agents.schedules import linear_epsilon
 from qgym.planning import TabularModel
 
@@ -256,15 +257,21 @@ class Lockstep:
         env_steps = None if stacked.powers is None else np.ascontiguousarray(every.reshape(k, m).T)
         ends: list[bool] = np.asarray((env_ahead < 0).any(axis=1)).tolist()
         steps: Any = alpha
+        # Q-learning's target inlined (r + gamma * max: the same floats, max is exact in any order).
+        greatest = type(self.template)._target is QLearning._target
+        gamma = self.template.gamma
         for env in range(m):
             at, reward, ahead = env_cells[env], env_rewards[env], env_ahead[env]
             if env_steps is not None:
                 steps = env_steps[env]
-            goals = target(reward, q[ahead], epsilon, ROWS)
+            if greatest:
+                goals = reward + gamma * rows_greatest(q.take(ahead, axis=0))
+            else:
+                goals = target(reward, q.take(ahead, axis=0), epsilon, ROWS)
             if ends[env]:
                 goals = np.where(ahead < 0, target(reward, None, epsilon, ROWS), goals)
-            old = flat[at]
-            flat[at] = old + steps * (goals - old)
+            old = flat.take(at)
+            flat.put(at, old + steps * (goals - old))
 
     def _next_draws(self) -> NDArray[np.float64]:
         """This step's uniforms, (4, K * n_envs): each learner's from its own generator, in order."""

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from qgym.agents import batch
 from qgym.agents.algorithms import SARSA, DoubleQLearning
 from qgym.agents.base import TabularAlgorithm
-from qgym.agents.next_values import ROWS
+from qgym.agents.next_values import ROWS, rows_greatest
 from qgym.planning import TabularModel
 from qgym.sampling import outcome_thresholds
 
@@ -67,6 +67,16 @@ Rule = Callable[[StackedTables, Ints, Ints, Floats, Ints, float, float, Floats],
 termination; ``draws`` one uniform per update for the rule's own choices."""
 
 
+def _rows_count_true(flags: NDArray[np.bool_]) -> Ints:
+    """How many flags of each row are set (column by column: a few actions sum faster so)."""
+    if flags.shape[1] > 16:
+        return np.asarray(flags.sum(axis=1), dtype=np.int64)
+    counts = flags[:, 0].astype(np.int64)
+    for column in range(1, flags.shape[1]):
+        counts += flags[:, column]
+    return counts
+
+
 def epsilon_greedy(values: Floats, epsilon: float, draws: Floats) -> Ints:
     """Epsilon-greedy actions for rows of action values, one uniform ``u`` a row: explore when
     ``u < epsilon`` (action ``floor(u / epsilon * n_actions)``), else the greedy action with ties broken
@@ -74,15 +84,18 @@ def epsilon_greedy(values: Floats, epsilon: float, draws: Floats) -> Ints:
     n_actions = values.shape[1]
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64)
-    is_best = values == values.max(axis=1)[:, None]
-    counts = is_best.sum(axis=1)
-    if counts.max() > 1 and epsilon < 1.0:
-        # The rank-th best action of each row: rank 0 (the first best, argmax's) where nothing ties.
-        share = (draws - epsilon) / (1.0 - epsilon)
-        rank = np.minimum((share * counts).astype(np.int64), counts - 1)
-        chosen: Ints = (np.cumsum(is_best, axis=1) > rank[:, None]).argmax(axis=1)
-    else:
-        chosen = values.argmax(axis=1)
+    chosen: Ints = values.argmax(axis=1)
+    if epsilon < 1.0:
+        best = rows_greatest(values)
+        is_best = values == best[:, None]
+        tied = np.flatnonzero(_rows_count_true(is_best) > 1)
+        if tied.size:
+            # The rank-th best action of each tied row (rank 0, argmax's, where nothing ties).
+            ties = is_best[tied]
+            counts = ties.sum(axis=1)
+            share = (draws[tied] - epsilon) / (1.0 - epsilon)
+            rank = np.minimum((share * counts).astype(np.int64), counts - 1)
+            chosen[tied] = (np.cumsum(ties, axis=1) > rank[:, None]).argmax(axis=1)
     if epsilon > 0.0:
         explore = draws < epsilon
         if explore.any():
@@ -98,7 +111,10 @@ class OutcomeSampler:
         n_outcomes = model.probs.shape[2]
         self._n_actions, self._n_outcomes = model.n_actions, n_outcomes
         pairs = model.n_states * model.n_actions
-        self._thresholds = outcome_thresholds(model.probs).reshape(pairs, n_outcomes - 1)
+        thresholds = outcome_thresholds(model.probs).reshape(pairs, n_outcomes - 1)
+        self._thresholds = thresholds
+        # A few outcomes per pair (toy text: at most 3) are counted fastest a contiguous column at a time.
+        self._columns = [np.ascontiguousarray(thresholds[:, k]) for k in range(n_outcomes - 1)]
         self._next_states = model.next_states.reshape(-1)
         self._rewards = model.rewards.reshape(-1)
         self._terminated = model.terminated.reshape(-1)
@@ -107,9 +123,13 @@ class OutcomeSampler:
     def step(self, states: Ints, actions: Ints, draws: Floats) -> tuple[Ints, Floats, NDArray[np.bool_]]:
         """The outcome of each (state, action), drawn with its uniform."""
         pairs = states * self._n_actions + actions
-        outcome = (self._thresholds[pairs] <= draws[:, None]).sum(axis=1)
-        cells = pairs * self._n_outcomes + outcome
-        return self._next_states[cells], self._rewards[cells], self._terminated[cells]
+        cells = pairs * self._n_outcomes  # + the outcome: how many thresholds the draw has passed
+        if len(self._columns) <= 8:
+            for column in self._columns:
+                cells += column.take(pairs) <= draws
+        else:
+            cells += (self._thresholds[pairs] <= draws[:, None]).sum(axis=1)
+        return self._next_states.take(cells), self._rewards.take(cells), self._terminated.take(cells)
 
     def start(self, draws: Floats) -> Ints:
         """Start states drawn from the initial distribution."""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ONE_ROW", "ROWS", "NextValues", "Reductions", "Values"]
+__all__ = ["ONE_ROW", "ROWS", "NextValues", "Reductions", "Values", "rows_greatest"]
 
 NextValues = Sequence[float] | NDArray[np.float64]
 """Q(s', .) of one transition (a list of floats) or of a batch (a 2-D array, one row each)."""
@@ -46,7 +46,7 @@ def _row_total(values: Sequence[float]) -> float:
     return result
 
 
-def _rows_greatest(values: NDArray[np.float64]) -> NDArray[np.float64]:
+def rows_greatest(values: NDArray[np.float64]) -> NDArray[np.float64]:
     if values.shape[1] > 16:
         greatest: NDArray[np.float64] = values.max(axis=1)
         return greatest
@@ -71,5 +71,5 @@ def _rows_count(values: NDArray[np.float64]) -> int:
 
 ONE_ROW = Reductions(greatest=max, total=_row_total, count=len)
 """For one transition's ``next_values``, a list of floats."""
-ROWS = Reductions(greatest=_rows_greatest, total=_rows_total, count=_rows_count)
+ROWS = Reductions(greatest=rows_greatest, total=_rows_total, count=_rows_count)
 """For a batch's ``next_values``, a 2-D array of rows."""
