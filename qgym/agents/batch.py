@@ -152,7 +152,9 @@ def decayed_steps(
     """``max(count ** -visit_decay, alpha)`` of each update, the ``k``-th of a pair in the batch counting
     ``visited + k`` (``visited``: the pair's updates before the batch)."""
     n = len(cells)
-    order = np.argsort(cells, kind="stable")
+    # A stable sort of 16-bit keys is a radix sort, about 10x a stable sort of 64-bit ones: same order.
+    keys = cells.astype(np.int16) if n and int(cells.max()) < 2**15 else cells
+    order = np.argsort(keys, kind="stable")
     ordered = cells[order]
     first = np.ones(n, dtype=bool)
     first[1:] = ordered[1:] != ordered[:-1]
