@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["outcome_thresholds"]
+__all__ = ["OutcomeDraws", "outcome_thresholds"]
 
 
 def outcome_thresholds(probs: NDArray[Any]) -> NDArray[np.float64]:
@@ -28,3 +28,29 @@ def outcome_thresholds(probs: NDArray[Any]) -> NDArray[np.float64]:
     cumulative[np.arange(width) >= last[..., None]] = np.inf
     thresholds: NDArray[np.float64] = cumulative[..., : width - 1]
     return thresholds
+
+
+class OutcomeDraws:
+    """Rows of outcome probabilities, (rows, width), ready to draw from: :meth:`cells` turns one
+    uniform per chosen row into the flat index ``row * width + outcome`` of the outcome it draws."""
+
+    COLUMNS = 8
+    """Up to this many thresholds a row (toy text has at most 2) are compared a contiguous column at a
+    time, which is faster than one 2-D comparison."""
+
+    def __init__(self, probs: NDArray[Any]) -> None:
+        self.width = probs.shape[1]
+        self.thresholds = outcome_thresholds(probs).reshape(probs.shape[0], self.width - 1)
+        self._columns: list[NDArray[np.float64]] | None = None
+        if self.width - 1 <= self.COLUMNS:
+            self._columns = [np.ascontiguousarray(self.thresholds[:, k]) for k in range(self.width - 1)]
+
+    def cells(self, rows: NDArray[np.int64], draws: NDArray[np.float64]) -> NDArray[np.int64]:
+        """``rows * width`` plus each row's outcome: how many of its thresholds its uniform has passed."""
+        cells: NDArray[np.int64] = rows * self.width
+        if self._columns is not None:
+            for column in self._columns:
+                cells += column.take(rows) <= draws
+        else:
+            cells += np.add.reduce(self.thresholds[rows] <= draws[:, None], axis=1, dtype=np.int64)
+        return cells

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qgym.sampling import outcome_thresholds
+from qgym.sampling import OutcomeDraws, outcome_thresholds
 
 
 def _draw(probs: np.ndarray, uniform: float) -> int:
@@ -28,3 +28,17 @@ def test_rounding_below_one_never_draws_an_impossible_outcome() -> None:
 def test_rows_are_independent() -> None:
     thresholds = outcome_thresholds(np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]))
     np.testing.assert_array_equal(thresholds, [[np.inf], [0.0], [0.5]])
+
+
+def test_outcome_draws_give_the_same_cells_column_by_column_and_at_once() -> None:
+    rng = np.random.default_rng(0)
+    for width in (3, OutcomeDraws.COLUMNS + 4):  # the column path, then the 2-D one
+        probs = rng.dirichlet(np.ones(width), size=50)
+        probs[:, -1] = 0.0  # an impossible last outcome
+        probs /= probs.sum(axis=1, keepdims=True)
+        rows = rng.integers(50, size=10_000)
+        draws = rng.random(10_000)
+        cells = OutcomeDraws(probs).cells(rows, draws)
+        expected = [row * width + _draw(probs[row], u) for row, u in zip(rows, draws, strict=True)]
+        np.testing.assert_array_equal(cells, expected)
+        assert not np.any(cells % width == width - 1)

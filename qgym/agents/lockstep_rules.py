@@ -19,7 +19,7 @@ from qgym.agents.algorithms import SARSA, DoubleQLearning
 from qgym.agents.base import TabularAlgorithm
 from qgym.agents.next_values import ROWS, rows_greatest
 from qgym.planning import TabularModel
-from qgym.sampling import outcome_thresholds
+from qgym.sampling import OutcomeDraws, outcome_thresholds
 
 __all__ = ["OutcomeSampler", "Rule", "StackedTables", "epsilon_greedy", "rule_of"]
 
@@ -108,13 +108,8 @@ class OutcomeSampler:
     """Draws outcomes of a :class:`TabularModel` from uniforms: next states, rewards, terminations."""
 
     def __init__(self, model: TabularModel) -> None:
-        n_outcomes = model.probs.shape[2]
-        self._n_actions, self._n_outcomes = model.n_actions, n_outcomes
-        pairs = model.n_states * model.n_actions
-        thresholds = outcome_thresholds(model.probs).reshape(pairs, n_outcomes - 1)
-        self._thresholds = thresholds
-        # A few outcomes per pair (toy text: at most 3) are counted fastest a contiguous column at a time.
-        self._columns = [np.ascontiguousarray(thresholds[:, k]) for k in range(n_outcomes - 1)]
+        self._n_actions = model.n_actions
+        self._draws = OutcomeDraws(model.probs.reshape(model.n_states * model.n_actions, -1))
         self._next_states = model.next_states.reshape(-1)
         self._rewards = model.rewards.reshape(-1)
         self._terminated = model.terminated.reshape(-1)
@@ -123,12 +118,7 @@ class OutcomeSampler:
     def step(self, states: Ints, actions: Ints, draws: Floats) -> tuple[Ints, Floats, NDArray[np.bool_]]:
         """The outcome of each (state, action), drawn with its uniform."""
         pairs = states * self._n_actions + actions
-        cells = pairs * self._n_outcomes  # + the outcome: how many thresholds the draw has passed
-        if len(self._columns) <= 8:
-            for column in self._columns:
-                cells += column.take(pairs) <= draws
-        else:
-            cells += (self._thresholds[pairs] <= draws[:, None]).sum(axis=1)
+        cells = self._draws.cells(pairs, draws)
         return self._next_states.take(cells), self._rewards.take(cells), self._terminated.take(cells)
 
     def start(self, draws: Floats) -> Ints:

@@ -47,6 +47,7 @@ def _row_total(values: Sequence[float]) -> float:
 
 
 def rows_greatest(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The greatest value of each row of a 2-D array."""
     if values.shape[1] > 16:
         greatest: NDArray[np.float64] = values.max(axis=1)
         return greatest

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 
 from qgym.envs.native_vector import BoolArray, FloatArray, IntArray, NativeVectorEnv, Selection
 from qgym.planning import TabularModel, current_state
-from qgym.sampling import outcome_thresholds
+from qgym.sampling import OutcomeDraws, outcome_thresholds
 from qgym.validation import brief, is_int
 
 __all__ = ["MAX_ENUMERATED_PAIRS", "MAX_TABLE_ENTRIES", "ModelVectorEnv", "make_model_vec", "tabular_model"]
@@ -39,8 +39,6 @@ __all__ = ["MAX_ENUMERATED_PAIRS", "MAX_TABLE_ENTRIES", "ModelVectorEnv", "make_
 MAX_TABLE_ENTRIES = 16_000_000
 """Largest model table (states x actions x outcomes): each entry costs 33 bytes (the model's next
 state, probability, reward and end flag, and the cumulative probability), so about 530 MB at most."""
-COLUMN_OUTCOMES = 8
-"""Up to this many outcomes past the first, a step compares the draws one outcome column at a time."""
 MAX_ENUMERATED_PAIRS = 20_000
 """Largest factored model (e.g. the grid farm's) that is enumerated into a table, in state-action
 pairs: enumerating the 2x2 farm's 76,832 pairs takes about 90 s and 850 MB."""
@@ -95,17 +93,12 @@ class ModelVectorEnv(NativeVectorEnv):
         super().__init__(single, num_envs, max_episode_steps, None)
         self.model = model
         n_states, n_actions, width = model.probs.shape
-        self._n_outcomes = width
         # Row r = state * n_actions + action; outcome k of row r sits at r * width + k.
+        self._draws = OutcomeDraws(model.probs.reshape(n_states * n_actions, width))
         self._next = model.next_states.reshape(-1)
         self._rewards = model.rewards.reshape(-1)
         self._ends = model.terminated.reshape(-1)
-        self._thresholds = outcome_thresholds(model.probs).reshape(n_states * n_actions, width - 1)
-        self._start = outcome_thresholds(model.initial_distribution[None, :])[0]
-        # A few outcomes per pair (toy text: at most 3) are fastest one contiguous column at a time.
-        self._columns: list[FloatArray] | None = None
-        if width - 1 <= COLUMN_OUTCOMES:
-            self._columns = [np.ascontiguousarray(self._thresholds[:, k]) for k in range(width - 1)]
+        self._start = outcome_thresholds(model.initial_distribution)
         self._states = np.zeros(self.num_envs, dtype=np.int64)
         self._terminal = np.zeros(self.num_envs, dtype=np.bool_)
 
@@ -140,14 +133,7 @@ class ModelVectorEnv(NativeVectorEnv):
 
     def _advance(self, actions: IntArray, selection: Selection, count: int) -> FloatArray:
         rows = _gather(self._states, selection) * self._n_actions + _gather(actions, selection)
-        draws = self.np_random.random(count)
-        outcomes = rows * self._n_outcomes
-        # The outcome drawn is how many cumulative probabilities the draw has passed.
-        if self._columns is not None:
-            for column in self._columns:
-                outcomes += column.take(rows) <= draws
-        else:
-            outcomes += np.add.reduce(self._thresholds[rows] <= draws[:, None], axis=1, dtype=np.int64)
+        outcomes = self._draws.cells(rows, self.np_random.random(count))
         self._states[selection] = self._next.take(outcomes)
         self._terminal[selection] = self._ends.take(outcomes)
         rewards: FloatArray = self._rewards.take(outcomes)
