@@ -18,12 +18,12 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from timing import vector_rate
 
 ENV_ID = "FrozenLake8x8-v1"
 EPISODE = 200  # the registered limit: a batched env steps at least this many times
@@ -93,11 +93,7 @@ def _rate(make: Callable[[int], Any], num_envs: int, seconds: float, at_least: i
     venv.reset(0)
     actions = np.random.default_rng(0).integers(4, size=(64, num_envs))
     venv.step(actions[0])  # warm-up
-    steps, start = 0, time.perf_counter()
-    while steps < at_least or time.perf_counter() - start < seconds:
-        venv.step(actions[steps % 64])
-        steps += 1
-    rate = steps * num_envs / (time.perf_counter() - start)
+    rate = vector_rate(venv.step, actions, seconds, at_least)
     venv.close()
     return rate
 

@@ -27,6 +27,7 @@ import bench_model_vector
 import gymnasium as gym
 import learners
 import numpy as np
+from timing import vector_rate
 
 import qgym
 from qgym.envs import qgym_env_ids
@@ -160,11 +161,7 @@ def _vector_rate(env_id: str, num_envs: int, mode: str, seconds: float) -> float
     venv.step(actions[0])  # warm-up
     # The native env runs at least a whole episode, so its batched resets are paid for in the rate.
     at_least = (venv.unwrapped.max_episode_steps or 0) + 1 if mode == "vector_entry_point" else 1  # type: ignore[attr-defined]
-    steps, start = 0, time.perf_counter()
-    while steps < at_least or time.perf_counter() - start < seconds:
-        venv.step(actions[steps % 64])
-        steps += 1
-    rate = steps * num_envs / (time.perf_counter() - start)
+    rate = vector_rate(venv.step, actions, seconds, at_least)
     venv.close()
     return rate
 
