@@ -195,7 +195,7 @@ def test_the_readme_shows_what_its_main_job_prints(
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     command = "qgym train --algo qlearning --env qgym/GridFarm-1x1-v0"
     assert command in readme
-    shown = readme.split("It prints, in a few seconds:\n\n```\n", 1)[1].split("```", 1)[0].splitlines()
+    shown = readme.split("It prints:\n\n```\n", 1)[1].split("```", 1)[0].splitlines()
     assert main([*command.split()[1:], "--log-folder", str(tmp_path)]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[1:] == shown[1:]  # the first line names the run folder
