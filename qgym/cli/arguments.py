@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_trust_flag", "positive_int"]
+__all__ = ["add_record_flag", "add_trust_flag", "positive_int"]
+
+
+def add_record_flag(parser: argparse.ArgumentParser) -> None:
+    """``--record DIR``: keep the episodes played as a Minari dataset."""
+    parser.add_argument(
+        "--record",
+        metavar="DIR",
+        default=None,
+        help="keep the episodes as a Minari dataset in DIR (qgym[minari])",
+    )
 
 
 def add_trust_flag(parser: argparse.ArgumentParser) -> None:

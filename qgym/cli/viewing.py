@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from qgym.cli.arguments import add_trust_flag, positive_int
+from qgym.cli.arguments import add_record_flag, add_trust_flag, positive_int
 
 __all__ = ["add_viewing_commands"]
 
@@ -22,12 +22,7 @@ def add_viewing_commands(commands: Any) -> None:
         help="show advice: 'optimal' for the exact optimum's Q-values and the regret of each move (envs "
         "with an exact model), or a trained model file",
     )
-    play.add_argument(
-        "--record",
-        metavar="DIR",
-        default=None,
-        help="keep the episodes as a Minari dataset in DIR (qgym[minari])",
-    )
+    add_record_flag(play)
     add_trust_flag(play)
     play.set_defaults(run=_play)
 
@@ -37,12 +32,7 @@ def add_viewing_commands(commands: Any) -> None:
     enjoy.add_argument("--episodes", type=positive_int, default=1, help="episodes to watch (default 1)")
     enjoy.add_argument("--fps", type=float, default=4.0, help="steps a second (default 4; + and - change it)")
     enjoy.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
-    enjoy.add_argument(
-        "--record",
-        metavar="DIR",
-        default=None,
-        help="keep the episodes as a Minari dataset in DIR (qgym[minari])",
-    )
+    add_record_flag(enjoy)
     add_trust_flag(enjoy)
     enjoy.set_defaults(run=_enjoy)
 
