@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from qgym.agents.base import TabularAlgorithm
+from qgym.agents.kernels import EXPECTED, GREATEST
 from qgym.agents.next_values import ONE_ROW, NextValues, Reductions, Values
 
 __all__ = ["SARSA", "DoubleQLearning", "ExpectedSARSA", "QLearning"]
@@ -29,6 +30,7 @@ class QLearning(TabularAlgorithm):
     """
 
     _has_batch_rule: ClassVar[bool] = True
+    _compiled_rule: ClassVar[int | None] = GREATEST
 
     def _target(
         self, reward: Values, next_values: NextValues | None, epsilon: float, reduce: Reductions = ONE_ROW
@@ -67,6 +69,7 @@ class ExpectedSARSA(TabularAlgorithm):
     """
 
     _has_batch_rule: ClassVar[bool] = True
+    _compiled_rule: ClassVar[int | None] = EXPECTED
 
     def _target(
         self, reward: Values, next_values: NextValues | None, epsilon: float, reduce: Reductions = ONE_ROW

@@ -4,7 +4,8 @@ A subclass supplies its rule: :meth:`TabularAlgorithm._target` (the TD target of
 which both the per-transition and the batched loop apply), or for rules that draw random numbers
 inside their update (SARSA, Double Q-learning) its own :meth:`TabularAlgorithm._update`. The base
 supplies what a Stable-Baselines3 user expects: construction from an env or an env ID, ``learn`` with
-callbacks, logger and progress bar (the loops are in :mod:`qgym.agents.loops`), ``predict``,
+callbacks, logger and progress bar (the loops are in :mod:`qgym.agents.loops`, the batched loop's
+rule in :mod:`qgym.agents.batched_rule`), ``predict``,
 ``save`` and ``load`` (:mod:`qgym.agents.saving`; the file format is :mod:`qgym.agents.persistence`).
 """
 
@@ -24,7 +25,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import safe_mean
 
-from qgym.agents import batch
+from qgym.agents.batched_rule import BatchedRule
 from qgym.agents.loops import TrainingLoops, Uniform
 from qgym.agents.next_values import ONE_ROW, NextValues, Reductions, Values
 from qgym.agents.policy import TabularPolicy
@@ -38,7 +39,7 @@ __all__ = ["TabularAlgorithm"]
 SelfTabular = TypeVar("SelfTabular", bound="TabularAlgorithm")
 
 
-class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
+class TabularAlgorithm(BatchedRule, TrainingLoops, ModelFiles, BaseAlgorithm):
     """Base of the tabular temporal-difference agents (one Q-value per state and action).
 
     :param policy: ``"TabularPolicy"`` (``"MlpPolicy"`` is accepted as an alias, as RL Zoo presets
@@ -69,10 +70,6 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
     }
     n_tables: ClassVar[int] = 1
     policy: TabularPolicy
-    # Whether the rule is a TD target alone (:meth:`_target`), which the batched loop can apply.
-    _has_batch_rule: ClassVar[bool] = False
-    # (visit_decay, n ** -visit_decay for n = 0, 1, ...): the batched loop's step sizes.
-    _decay_cache: tuple[float, NDArray[np.float64]] | None = None
 
     def __init__(
         self,
@@ -182,6 +179,8 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
         self._actions = self.policy.actions
         self._bind_tables()
         self.set_random_seed(self.seed)
+        if self._has_batch_rule and self.env is not None and self.env.num_envs > 1:
+            self._kernels()  # numba's import and compile now, not in the first training step
 
     def set_random_seed(self, seed: int | None = None) -> None:
         """Seed the agent's own generators (exploration, predict), the action space and the env.
@@ -343,43 +342,6 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
             return values.index(best)
         ties = [i for i, value in enumerate(values) if value == best]
         return ties[int(uniform() * len(ties))]
-
-    def _batch_epsilon_greedy(self, states: NDArray[np.int64], epsilon: float) -> NDArray[np.int64]:
-        """Epsilon-greedy action indices of a batch of states, one draw each from the agent's generator."""
-        assert self.n_tables == 1, "the batched loop serves single-table rules"
-        draws = batch.uniforms(self._rng.getrandbits, len(states))
-        return batch.batch_epsilon_greedy(self._q, states, epsilon, draws)
-
-    def _learn_from_batch(
-        self,
-        states: NDArray[np.int64],
-        actions: NDArray[np.int64],
-        rewards: NDArray[Any],
-        next_states: NDArray[np.int64],
-        alpha: float,
-        epsilon: float,
-    ) -> None:
-        """The updates of a batch as the per-env loop would apply them, one after the other
-        (``next_states[i]`` is -1 when episode ``i`` terminated): see :func:`batch.learn_from_batch`."""
-        batch.learn_from_batch(
-            self._q,
-            self._visit_tables[0],
-            (states, actions, rewards, next_states),
-            alpha,
-            epsilon,
-            self.visit_decay,
-            self._decay_powers,
-            self._target,
-        )
-
-    def _decay_powers(self, largest: int) -> NDArray[np.float64]:
-        """``n ** -visit_decay`` for n = 0..largest (at least), cached between batches."""
-        assert self.visit_decay is not None
-        cached = self._decay_cache
-        if cached is None or cached[0] != self.visit_decay or len(cached[1]) <= largest:
-            cached = (self.visit_decay, batch.decay_powers(self.visit_decay, largest))
-            self._decay_cache = cached
-        return cached[1]
 
 
 def _check_policy(policy: Any, aliases: dict[str, type[BasePolicy]]) -> None:

@@ -1,5 +1,7 @@
-"""How a batch is applied: conflict-free runs in one numpy pass each, the rest one update after the
-other; either way the bits of one env after the other (the rule's one target, in both forms)."""
+"""How the numpy path applies a batch (the path without numba; compiled kernels are switched off here,
+:mod:`test_kernels` compares the two): conflict-free runs in one numpy pass each, the rest one update
+after the other; either way the bits of one env after the other (the rule's one target, in both
+forms)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 def make(cls: type[TabularAlgorithm], n_states: int, **kwargs: Any) -> TabularAlgorithm:
     env = DummyVecEnv([lambda: ScriptedEnv(n_states, 4, {})] * 2)
     model = cls("TabularPolicy", env, gamma=0.95, seed=0, **kwargs)
+    model._use_kernels = False
     model.policy.tables[...] = np.random.default_rng(3).normal(size=model.policy.tables.shape)
     return model
 
