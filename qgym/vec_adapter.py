@@ -5,7 +5,12 @@ finished sub-env in the *same* step, returns the new episode's first observation
 one in ``infos[i]["terminal_observation"]`` (with ``infos[i]["TimeLimit.truncated"]``). Gymnasium's
 vector envs (the native qgym ones, ``SyncVectorEnv``, ``AsyncVectorEnv``) reset on the *next* step
 instead. :class:`SB3VecEnv` bridges the two: after a step in which some sub-envs finished, it resets
-just those through ``reset(options={"reset_mask": done})``.
+just those through ``reset(options={"reset_mask": done})``. :class:`BatchMonitor` is SB3's
+``VecMonitor`` without its loop over every sub-env.
+
+Both also step without SB3's list of one info dict per sub-env (:meth:`SB3VecEnv.step_arrays`, an
+:class:`ArrayStep`): at N=1024 building those dicts costs a fifth of a native step, and the qgym
+agents' batched loop needs only the finished envs' entries.
 
 >>> from qgym.vec_adapter import make_sb3_vec_env
 >>> venv = make_sb3_vec_env("qgym/GridFarm-2x2-v0", num_envs=64, seed=0)
@@ -15,7 +20,9 @@ just those through ``reset(options={"reset_mask": done})``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -24,7 +31,45 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
-__all__ = ["SB3VecEnv", "make_sb3_vec_env"]
+__all__ = ["ArrayStep", "BatchMonitor", "SB3VecEnv", "make_sb3_vec_env"]
+
+
+@dataclass
+class ArrayStep:
+    """One step of every sub-env as arrays, with per-env info dicts only for the envs that finished.
+
+    ``finished`` indexes the sub-envs whose episode ended (their ``observations`` entry is already
+    the next episode's first); ``finished_infos[k]`` is the info dict of ``finished[k]``, with
+    ``terminal_observation``, ``TimeLimit.truncated`` and, behind a monitor, ``episode``. The other
+    sub-envs' info dicts are empty, unless ``other_infos`` holds the whole list (an env that
+    returns info entries every step).
+    """
+
+    observations: np.ndarray
+    rewards: np.ndarray
+    dones: np.ndarray
+    finished: np.ndarray
+    finished_infos: list[dict[str, Any]]
+    other_infos: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def of(cls, step: VecEnvStepReturn) -> ArrayStep:
+        """The arrays of an SB3 ``VecEnv.step`` result."""
+        observations, rewards, dones, infos = step
+        assert isinstance(observations, np.ndarray), "qgym's vector envs observe arrays"
+        finished = np.flatnonzero(dones)
+        return cls(observations, rewards, dones, finished, [infos[i] for i in finished.tolist()], list(infos))
+
+    def infos(self) -> list[dict[str, Any]]:
+        """SB3's list of one info dict per sub-env."""
+        infos: list[dict[str, Any]]
+        if self.other_infos is not None:
+            infos = list(self.other_infos)
+        else:
+            infos = [{} for _ in range(len(self.dones))]
+        for i, info in zip(self.finished.tolist(), self.finished_infos, strict=True):
+            infos[i] = info
+        return infos
 
 
 class SB3VecEnv(VecEnv):
@@ -72,6 +117,32 @@ class SB3VecEnv(VecEnv):
         if self._actions is None:
             raise RuntimeError("step_wait() needs a step_async(actions) first")
         actions, self._actions = self._actions, None
+        if self.keep_info:
+            return self._step_with_infos(actions)
+        step = self.step_arrays(actions)
+        return step.observations, step.rewards, step.dones, step.infos()
+
+    def step_arrays(self, actions: np.ndarray) -> ArrayStep:
+        """``step_async(actions)`` then ``step_wait()`` as arrays: info dicts for finished envs only
+        (all of them with ``keep_info``)."""
+        if self.keep_info:
+            return ArrayStep.of(self._step_with_infos(actions))
+        observations, rewards, terminated, truncated, _ = self.venv.step(actions)
+        dones = np.logical_or(terminated, truncated)
+        finished = np.flatnonzero(dones)
+        finished_infos = [
+            {
+                "terminal_observation": observations[i],
+                "TimeLimit.truncated": bool(truncated[i] and not terminated[i]),
+            }
+            for i in finished.tolist()
+        ]
+        if finished.size:
+            observations, _ = self.venv.reset(options={"reset_mask": dones.copy()})
+        return ArrayStep(observations, np.asarray(rewards, dtype=np.float32), dones, finished, finished_infos)
+
+    def _step_with_infos(self, actions: np.ndarray) -> VecEnvStepReturn:
+        """A step that copies the vector env's per-env info entries (``keep_info``)."""
         observations, rewards, terminated, truncated, info = self.venv.step(actions)
         dones = np.logical_or(terminated, truncated)
         infos = self._split_info(info)
@@ -81,10 +152,9 @@ class SB3VecEnv(VecEnv):
                 infos[i]["terminal_observation"] = observations[i]
                 infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
             observations, reset_info = self.venv.reset(options={"reset_mask": dones.copy()})
-            if self.keep_info:
-                reset_infos = self._split_info(reset_info)
-                for i in finished:
-                    self.reset_infos[i] = reset_infos[i]
+            reset_infos = self._split_info(reset_info)
+            for i in finished:
+                self.reset_infos[i] = reset_infos[i]
         return observations, np.asarray(rewards, dtype=np.float32), dones, infos
 
     def close(self) -> None:
@@ -137,6 +207,48 @@ class SB3VecEnv(VecEnv):
         return infos
 
 
+class BatchMonitor(VecMonitor):
+    """SB3's ``VecMonitor`` (episode returns, lengths and times in ``infos[i]["episode"]``, the same
+    entries and counts) touching only the sub-envs that finished, not each of them every step."""
+
+    def step_wait(self) -> VecEnvStepReturn:
+        step = ArrayStep.of(self.venv.step_wait())
+        step.finished_infos = self._record(step.rewards, step.finished, step.finished_infos)
+        return step.observations, step.rewards, step.dones, step.infos()
+
+    def step_arrays(self, actions: np.ndarray) -> ArrayStep:
+        """A step as an :class:`ArrayStep` (its finished envs' infos carry ``episode``); through the
+        wrapped env's ``step_arrays`` when it has one, else its ``step``."""
+        inner = getattr(type(self.venv), "step_arrays", None)
+        step: ArrayStep = (
+            inner(self.venv, actions) if inner is not None else ArrayStep.of(self.venv.step(actions))
+        )
+        step.finished_infos = self._record(step.rewards, step.finished, step.finished_infos)
+        return step
+
+    def _record(
+        self, rewards: np.ndarray, finished: np.ndarray, finished_infos: Sequence[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Add the step's rewards; the finished envs' infos (copies) with their ``episode`` entry."""
+        self.episode_returns += rewards
+        self.episode_lengths += 1
+        if not finished.size:
+            return []
+        elapsed = round(time.time() - self.t_start, 6)
+        recorded = []
+        for i, info in zip(finished.tolist(), finished_infos, strict=True):
+            episode = {"r": self.episode_returns[i], "l": self.episode_lengths[i], "t": elapsed}
+            for key in self.info_keywords:
+                episode[key] = info[key]
+            recorded.append(info | {"episode": episode})
+            if self.results_writer:
+                self.results_writer.write_row(episode)
+        self.episode_count += len(finished)
+        self.episode_returns[finished] = 0
+        self.episode_lengths[finished] = 0
+        return recorded
+
+
 def make_sb3_vec_env(
     env_id: str,
     num_envs: int,
@@ -147,11 +259,12 @@ def make_sb3_vec_env(
 ) -> VecEnv:
     """An SB3 ``VecEnv`` of ``num_envs`` copies of ``env_id`` on its native vector env when it has one.
 
-    ``monitor`` wraps it in ``VecMonitor`` (episode returns and lengths for SB3's logs); ``seed`` seeds
-    the next ``reset()``; ``kwargs`` go to ``gym.make_vec`` (the env's arguments).
+    ``monitor`` wraps it in :class:`BatchMonitor` (SB3's ``VecMonitor``: episode returns and lengths
+    for SB3's logs); ``seed`` seeds the next ``reset()``; ``kwargs`` go to ``gym.make_vec`` (the
+    env's arguments).
     """
     venv = gym.make_vec(env_id, num_envs=num_envs, **kwargs)
     adapter: VecEnv = SB3VecEnv(venv, keep_info=keep_info)
     if seed is not None:
         adapter.seed(seed)
-    return VecMonitor(adapter) if monitor else adapter
+    return BatchMonitor(adapter) if monitor else adapter

@@ -8,10 +8,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
 from qgym import planning
-from qgym.vec_adapter import SB3VecEnv, make_sb3_vec_env
+from qgym.vec_adapter import BatchMonitor, SB3VecEnv, make_sb3_vec_env
 
 
 def _trace(venv: VecEnv, steps: int, seed: int) -> list[Any]:
@@ -86,6 +86,49 @@ def test_make_sb3_vec_env_records_episodes_for_sb3_logs() -> None:
     for _ in range(5):
         _, _, _, infos = venv.step(np.zeros(4, dtype=np.int64))
     assert all(info["episode"]["l"] == 5 for info in infos)
+
+
+def _episodes(infos: list[dict[str, Any]]) -> list[tuple[int, Any, Any]]:
+    return [
+        (i, info["episode"]["r"], info["episode"]["l"]) for i, info in enumerate(infos) if "episode" in info
+    ]
+
+
+@pytest.mark.parametrize("keep_info", [False, True])
+def test_batch_monitor_records_what_sb3_vec_monitor_records(keep_info: bool) -> None:
+    """Same episode returns (float32), lengths and counts, in ``step`` and in ``step_arrays``; the same
+    terminal observations; the array step's info list is the ``step`` one."""
+
+    def adapted() -> SB3VecEnv:
+        venv = SB3VecEnv(gym.make_vec("qgym/GridFarm-1x2-v0", num_envs=16, max_episode_steps=30), keep_info)
+        venv.seed(2)
+        return venv
+
+    sb3, ours, arrays = VecMonitor(adapted()), BatchMonitor(adapted()), BatchMonitor(adapted())
+    for monitor in (sb3, ours, arrays):
+        monitor.reset()
+    rng = np.random.default_rng(0)
+    finished = 0
+    for _ in range(200):
+        actions = rng.integers(8, size=16)
+        expected, got = sb3.step(actions), ours.step(actions)
+        step = arrays.step_arrays(actions)
+        for obs, rewards, dones, infos in (got, (step.observations, step.rewards, step.dones, step.infos())):
+            np.testing.assert_array_equal(obs, expected[0])
+            np.testing.assert_array_equal(rewards, expected[1])
+            np.testing.assert_array_equal(dones, expected[2])
+            assert _episodes(infos) == _episodes(expected[3])
+            assert [sorted(info) for info in infos] == [sorted(info) for info in expected[3]]
+            for info, sb3_info in zip(infos, expected[3], strict=True):
+                if "terminal_observation" in info:
+                    np.testing.assert_array_equal(
+                        info["terminal_observation"], sb3_info["terminal_observation"]
+                    )
+        assert [info["episode"]["l"] for info in step.finished_infos] == [
+            expected[3][i]["episode"]["l"] for i in step.finished.tolist()
+        ]
+        finished += len(step.finished)
+    assert sb3.episode_count == ours.episode_count == arrays.episode_count == finished > 16
 
 
 def test_keep_info_copies_the_vector_infos_per_env_and_env_method_splits_batches() -> None:

@@ -207,6 +207,8 @@ class TrainingLoops:
         n_envs = env.num_envs
         constant_alpha = constant_value(self.learning_rate)
         notify = _needs_per_step_calls(callback)
+        # qgym's adapter and monitor step as arrays, with info dicts only for the envs that finished.
+        step_arrays = getattr(type(env), "step_arrays", None)
         states = indices(self._last_obs)
         self._pending_actions = [None] * n_envs
         while self.num_timesteps < total_timesteps:
@@ -215,18 +217,30 @@ class TrainingLoops:
                 callback.on_rollout_start()
             chosen = self._batch_epsilon_greedy(states, epsilon)
             actions = chosen + offset
-            new_obs, rewards, dones, infos = env.step(actions)
+            infos: list[dict[str, Any]] | None = None
+            if step_arrays is not None:
+                step = step_arrays(env, actions)
+                new_obs, rewards, dones = step.observations, step.rewards, step.dones
+                finished, finished_infos = step.finished, step.finished_infos
+                if notify:
+                    infos = step.infos()
+            else:
+                new_obs, rewards, dones, infos = env.step(actions)
+                finished = np.flatnonzero(dones)
+                finished_infos = [infos[i] for i in finished.tolist()]
             self.num_timesteps += n_envs
             self._n_updates += n_envs
             next_states = indices(new_obs)
             bootstrap = next_states.copy()
-            for i in np.flatnonzero(dones).tolist():
-                last = _bootstrap_state(infos[i], index)
+            for i, info in zip(finished.tolist(), finished_infos, strict=True):
+                last = _bootstrap_state(info, index)
                 bootstrap[i] = -1 if last is None else last
             self._learn_from_batch(states, chosen, rewards, bootstrap, alpha, epsilon)
             states = next_states
             step = (actions, new_obs, rewards, dones, infos)
-            if not self._end_vec_step(callback if notify else None, step, total_timesteps, log_interval):
+            if not self._end_vec_step(
+                callback if notify else None, step, total_timesteps, log_interval, finished_infos
+            ):
                 break
             if notify:
                 callback.on_rollout_end()
@@ -244,12 +258,15 @@ class TrainingLoops:
     def _end_vec_step(
         self,
         callback: BaseCallback | None,
-        step: tuple[Any, Any, Any, np.ndarray, list[dict[str, Any]]],
+        step: tuple[Any, Any, Any, np.ndarray, list[dict[str, Any]] | None],
         total_timesteps: int,
         log_interval: int | None,
+        finished_infos: list[dict[str, Any]] | None = None,
     ) -> bool:
         """After one VecEnv step (actions, new observations, rewards, dones, infos): the model's last
-        observation, the callback and the episode bookkeeping; False when a callback stops training."""
+        observation, the callback and the episode bookkeeping (from ``finished_infos``, the finished
+        envs' infos, when given: ``infos`` is then needed only by a callback); False when a callback
+        stops training."""
         actions, new_obs, rewards, dones, infos = step
         self._last_obs = new_obs
         self._last_episode_starts = dones
@@ -260,7 +277,11 @@ class TrainingLoops:
                 | {"total_timesteps": total_timesteps}
             )
             keep_going = callback.on_step()
-        if dones.any():
+        if finished_infos is not None:
+            if finished_infos:
+                self._end_episodes(finished_infos, np.ones(len(finished_infos), dtype=bool), log_interval)
+        elif dones.any():
+            assert infos is not None
             self._end_episodes(infos, dones, log_interval)
         return keep_going
 

@@ -192,6 +192,35 @@ def test_terminal_observation_and_truncation_flag_reach_callbacks_as_from_dummy_
     assert all(info["episode"]["l"] == 3 for info in truncated)
 
 
+def test_callbacks_on_the_native_vector_env_see_every_envs_infos_and_change_no_bit() -> None:
+    """The batched loop steps qgym's adapter as arrays; with a callback it still hands SB3's list of
+    one info dict per env (finished ones with terminal observation, truncation flag and episode)."""
+    from stable_baselines3.common.logger import Logger
+
+    from qgym.vec_adapter import make_sb3_vec_env
+
+    seen: list[tuple[int, dict[str, Any]]] = []
+
+    class Infos(BaseCallback):
+        def _on_step(self) -> bool:
+            infos = self.locals["infos"]
+            assert len(infos) == 8
+            seen.extend((i, info) for i, info in enumerate(infos) if self.locals["dones"][i])
+            return True
+
+    def train(callback: BaseCallback | None) -> QLearning:
+        env = make_sb3_vec_env("qgym/GridFarm-1x1-v0", num_envs=8, seed=1, max_episode_steps=20)
+        model = QLearning("TabularPolicy", env, seed=1)
+        model.set_logger(Logger(folder=None, output_formats=[]))
+        return model.learn(4_000, callback=callback)
+
+    watched, plain = train(Infos()), train(None)
+    assert watched.q_table.tobytes() == plain.q_table.tobytes()
+    assert len(seen) == watched._episode_num == plain._episode_num > 0
+    assert all(info["episode"]["l"] <= 20 and "terminal_observation" in info for _, info in seen)
+    assert any(info["TimeLimit.truncated"] for _, info in seen)
+
+
 def test_continued_training_keeps_counting_and_does_not_reset_the_env() -> None:
     model = model_on_lake()
     model.learn(1_000)
