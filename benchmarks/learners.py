@@ -67,13 +67,16 @@ def textbook_q_learning(env_id: str, steps: int, seed: int) -> Result:
     return steps, seconds, percent_of_optimum(env_id, q)
 
 
-def agent_q_learning(env_id: str, steps: int, seed: int, num_envs: int) -> Result:
-    """``qgym.agents.QLearning.learn``: on the env itself (num_envs=0) or on the adapted native vector env."""
+def agent_q_learning(env_id: str, steps: int, seed: int, num_envs: int, kernels: bool = True) -> Result:
+    """``qgym.agents.QLearning.learn``: on the env itself (num_envs=0) or on the adapted native vector env;
+    ``kernels=False`` keeps the batched loop on its numpy path even when numba is installed. (Building
+    the model imports numba and loads its compiled kernels: a one-time cost outside the timing.)"""
     from qgym.agents import QLearning
     from qgym.vec_adapter import make_sb3_vec_env
 
     env: Any = gym.make(env_id) if num_envs == 0 else make_sb3_vec_env(env_id, num_envs, seed=seed)
     model = QLearning("TabularPolicy", env, learning_rate=ALPHA, gamma=GAMMA, seed=seed)
+    model._use_kernels = kernels
     start = time.perf_counter()
     model.learn(steps)
     seconds = time.perf_counter() - start
@@ -110,11 +113,12 @@ def batched_q_learning(env_id: str, steps: int, seed: int, num_envs: int) -> Res
     return learned, seconds, percent_of_optimum(env_id, q)
 
 
-def update_times(n_states: int, crowd: int, size: int, repeats: int) -> tuple[float, float, float]:
+def update_times(n_states: int, crowd: int, size: int, repeats: int) -> tuple[float, ...]:
     """Seconds (the least of ``repeats``) to learn from one batch of ``size`` random transitions among
     the first ``crowd`` of ``n_states`` states (4 actions): the reference's synchronous numpy update,
-    ``QLearning``'s batched update, and ``QLearning``'s update one transition at a time. Seconds of
-    CPU (``time.process_time``): the batch is too short for wall time on shared cores."""
+    ``QLearning``'s batched update compiled (nan without numba) and on its numpy path, and
+    ``QLearning``'s update one transition at a time. Seconds of CPU (``time.process_time``): the batch
+    is too short for wall time on shared cores."""
     from gymnasium import spaces
 
     from qgym.agents import QLearning
@@ -137,13 +141,21 @@ def update_times(n_states: int, crowd: int, size: int, repeats: int) -> tuple[fl
     def batched() -> None:
         model._learn_from_batch(states, actions, rewards, next_states, ALPHA, 0.05)
 
+    def numpy_path() -> None:
+        model._use_kernels = False
+        model._learn_from_batch(states, actions, rewards, next_states, ALPHA, 0.05)
+        model._use_kernels = True
+
     def one_at_a_time() -> None:
         columns = (states.tolist(), actions.tolist(), rewards.tolist(), next_states.tolist())
         for s, a, r, n in zip(*columns, strict=True):
             model._update(s, a, r, n, ALPHA, 0.05)
 
     times = []
-    for run in (reference, batched, one_at_a_time):
+    for run in (reference, batched, numpy_path, one_at_a_time):
+        if run is batched and model._kernels() is None:
+            times.append(float("nan"))
+            continue
         best = float("inf")
         for _ in range(repeats):
             model.policy.tables[0][...] = start_table
@@ -151,7 +163,7 @@ def update_times(n_states: int, crowd: int, size: int, repeats: int) -> tuple[fl
             run()
             best = min(best, time.process_time() - began)
         times.append(best)
-    return times[0], times[1], times[2]
+    return tuple(times)
 
 
 def nothing() -> Result:
@@ -163,6 +175,16 @@ def import_sb3() -> Result:
     """Import Stable-Baselines3 (and so torch) and stop: what the import alone adds to the peak RSS."""
     import stable_baselines3  # noqa: F401
 
+    return 0, 1.0, None
+
+
+def import_sb3_and_kernels() -> Result:
+    """Import Stable-Baselines3 and load qgym's compiled kernels (numba): what the batched loop adds."""
+    import stable_baselines3  # noqa: F401
+
+    from qgym.agents import kernels
+
+    kernels.load()
     return 0, 1.0, None
 
 

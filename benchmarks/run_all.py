@@ -13,6 +13,7 @@ table says the bar its ratios are held to (the performance issue's).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import multiprocessing
 import platform
 import resource
@@ -207,7 +208,8 @@ def _vector_learner_section(budget: _Budget, env_id: str) -> str:
         "",
         LEARNER_NOTE + " The reference is benchmark code, not the agents: a synchronous numpy update "
         "that keeps one of the updates when several envs hit the same (s, a) in a step; the agents apply "
-        "them one after the other, bit for bit as one env after the other. Bar: `QLearning.learn` at "
+        "them one after the other, bit for bit as one env after the other: compiled with numba "
+        f"({_kernels_state()}), and on their numpy path for comparison. Bar: `QLearning.learn` at "
         "N=1024 at least 0.8x the reference.",
         "",
         "| learner | envs | steps/s | × reference | % of optimum | peak RSS MB |",
@@ -217,11 +219,20 @@ def _vector_learner_section(budget: _Budget, env_id: str) -> str:
         "reference: batched numpy update (not the agents)|1024": (learners.batched_q_learning, (1024,)),
         "`QLearning.learn` on `make_sb3_vec_env`|1024": (learners.agent_q_learning, (1024,)),
         "`QLearning.learn` on `make_sb3_vec_env`|64": (learners.agent_q_learning, (64,)),
+        "`QLearning.learn`, numpy path (no numba)|1024": (learners.agent_q_learning, (1024, False)),
     }
     for key, (rate, ratio, percents, memory) in _run_cases(budget, env_id, cases).items():
         label, envs = key.split("|")
         rows.append(f"| {label} | {envs} | {rate:,.0f} | {ratio:.2f} | {percents} | {memory:.0f} |")
     return "\n".join(rows) + "\n"
+
+
+def _kernels_state() -> str:
+    """Whether this run had numba, said for the tables. (Not through ``qgym.agents``: importing SB3 and
+    torch here would raise every worker's peak RSS, which a spawned process starts from.)"""
+    if importlib.util.find_spec("numba") is not None:
+        return "numba installed"
+    return "numba NOT installed: compiled rows are the numpy path"
 
 
 LearnerCases = dict[str, tuple[Callable[..., learners.Result], tuple[Any, ...]]]
@@ -259,18 +270,21 @@ def _update_section(budget: _Budget) -> str:
         "",
         "CPU microseconds, the least of 20 runs, in a fresh process. The reference is the synchronous "
         "numpy update of the tables above; `QLearning`'s batched update gives the bits of one transition "
-        "after the other, which it also shows. Where no update reads a row an earlier one writes and no "
-        "pair repeats, a run goes in one numpy pass; a crowded batch is a chain of dependent updates "
-        "and goes one after the other.",
+        "after the other, which it also shows: compiled (numba, one loop over the batch; "
+        f"{_kernels_state()}) or on its numpy path (where no update reads a row an earlier one writes "
+        "and no pair repeats, a run goes in one numpy pass; a crowded batch is a chain of dependent "
+        "updates and goes one after the other).",
         "",
-        "| batch | reference µs | batched µs | × reference (time) | one at a time µs |",
-        "|---|---:|---:|---:|---:|",
+        "| batch | reference µs | compiled µs | × reference (time) | numpy path µs | one at a time µs |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for label, n_states, crowd in cases:
-        (reference, batched, one_at_a_time), _ = _isolated(learners.update_times, n_states, crowd, size, 20)
+        (reference, compiled, numpy_path, one_at_a_time), _ = _isolated(
+            learners.update_times, n_states, crowd, size, 20
+        )
         rows.append(
-            f"| {label} | {reference * 1e6:,.0f} | {batched * 1e6:,.0f} | {batched / reference:.1f} | "
-            f"{one_at_a_time * 1e6:,.0f} |"
+            f"| {label} | {reference * 1e6:,.0f} | {compiled * 1e6:,.0f} | {compiled / reference:.1f} | "
+            f"{numpy_path * 1e6:,.0f} | {one_at_a_time * 1e6:,.0f} |"
         )
     return "\n".join(rows) + "\n"
 
@@ -282,6 +296,7 @@ def _memory_section(budget: _Budget) -> str:
     cases = [
         ("a fresh worker process (numpy, gymnasium, qgym's envs)", learners.nothing, ()),
         ("the same, after `import stable_baselines3` (and so torch)", learners.import_sb3, ()),
+        ("the same, and qgym's compiled kernels loaded (numba)", learners.import_sb3_and_kernels, ()),
         (
             f"`QLearning.learn`, one {env_id} env, {steps:,} steps",
             learners.agent_q_learning,
@@ -299,13 +314,14 @@ def _memory_section(budget: _Budget) -> str:
         ),
     ]
     measured = [(label, _isolated(function, *args)[1]) for label, function, args in cases]
-    bare, with_sb3, tabular = measured[0][1], measured[1][1], measured[2][1]
+    bare, with_sb3, with_numba, tabular = (measured[i][1] for i in range(4))
     rows = [
         "## Peak RSS of tabular training (each in a fresh process)",
         "",
         f"Importing Stable-Baselines3 (and so torch) takes {with_sb3 - bare:.0f} MB of the "
         f"{tabular:.0f} MB a tabular training run peaks at ({(with_sb3 - bare) / tabular:.0%}); the run "
-        f"itself (env, table, loop) adds {tabular - with_sb3:.0f} MB.",
+        f"itself (env, table, loop) adds {tabular - with_sb3:.0f} MB. On many envs the batched loop "
+        f"also loads numba's compiled kernels when numba is installed: {with_numba - with_sb3:.0f} MB more.",
         "",
         "| process | peak RSS MB |",
         "|---|---:|",

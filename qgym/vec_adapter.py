@@ -45,7 +45,7 @@ class ArrayStep:
     returns info entries every step).
     """
 
-    observations: np.ndarray
+    observations: VecEnvObs
     rewards: np.ndarray
     dones: np.ndarray
     finished: np.ndarray
@@ -56,7 +56,6 @@ class ArrayStep:
     def of(cls, step: VecEnvStepReturn) -> ArrayStep:
         """The arrays of an SB3 ``VecEnv.step`` result."""
         observations, rewards, dones, infos = step
-        assert isinstance(observations, np.ndarray), "qgym's vector envs observe arrays"
         finished = np.flatnonzero(dones)
         return cls(observations, rewards, dones, finished, [infos[i] for i in finished.tolist()], list(infos))
 

@@ -131,6 +131,25 @@ def test_batch_monitor_records_what_sb3_vec_monitor_records(keep_info: bool) -> 
     assert sb3.episode_count == ours.episode_count == arrays.episode_count == finished > 16
 
 
+def test_batch_monitor_takes_any_vec_env_sb3_vec_monitor_takes() -> None:
+    """Tuple observations (Blackjack) through a DummyVecEnv: the same episodes as VecMonitor."""
+
+    def blackjack() -> DummyVecEnv:
+        venv = DummyVecEnv([lambda: gym.make("Blackjack-v1")] * 3)
+        venv.seed(4)
+        return venv
+
+    sb3, ours = VecMonitor(blackjack()), BatchMonitor(blackjack())
+    sb3.reset()
+    ours.reset()
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        actions = rng.integers(2, size=3)
+        expected, got = sb3.step(actions), ours.step(actions)
+        assert _episodes(got[3]) == _episodes(expected[3])
+    assert ours.episode_count == sb3.episode_count > 10
+
+
 def test_keep_info_copies_the_vector_infos_per_env_and_env_method_splits_batches() -> None:
     venv = SB3VecEnv(gym.make_vec("qgym/Trading-Chain-v0", num_envs=3), keep_info=True)
     venv.reset()
