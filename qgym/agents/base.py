@@ -25,7 +25,6 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import safe_mean
 
-from qgym.agents.batched_rule import BatchedRule
 from qgym.agents.loops import TrainingLoops, Uniform
 from qgym.agents.next_values import ONE_ROW, NextValues, Reductions, Values
 from qgym.agents.policy import TabularPolicy
@@ -39,7 +38,7 @@ __all__ = ["TabularAlgorithm"]
 SelfTabular = TypeVar("SelfTabular", bound="TabularAlgorithm")
 
 
-class TabularAlgorithm(BatchedRule, TrainingLoops, ModelFiles, BaseAlgorithm):
+class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
     """Base of the tabular temporal-difference agents (one Q-value per state and action).
 
     :param policy: ``"TabularPolicy"`` (``"MlpPolicy"`` is accepted as an alias, as RL Zoo presets

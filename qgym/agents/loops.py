@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
-from numpy.typing import NDArray
 from stable_baselines3.common.callbacks import BaseCallback, ConvertCallback
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
+from qgym.agents.batched_rule import BatchedRule
 from qgym.agents.schedules import LearningRate, constant_value, linear_epsilon
 from qgym.agents.spaces import ActionIndexer, StateIndexer
 
@@ -32,8 +32,9 @@ __all__ = ["TrainingLoops"]
 Uniform = Callable[[], float]
 
 
-class TrainingLoops:
-    """The three learning loops; the algorithm supplies the rule (``_update``, ``_learn_from_batch``)."""
+class TrainingLoops(BatchedRule):
+    """The three learning loops; the algorithm supplies the rule (``_update``, or ``_target`` that
+    :class:`BatchedRule` applies to a batch)."""
 
     # Stepping a lone env directly is an optimization only; tests switch it off to compare loops.
     _direct_stepping: bool = True
@@ -63,18 +64,6 @@ class TrainingLoops:
         ) -> int | None: ...
 
         def _epsilon_greedy(self, state: int, epsilon: float, uniform: Uniform) -> int: ...
-
-        def _batch_epsilon_greedy(self, states: NDArray[np.int64], epsilon: float) -> NDArray[np.int64]: ...
-
-        def _learn_from_batch(
-            self,
-            states: NDArray[np.int64],
-            actions: NDArray[np.int64],
-            rewards: NDArray[Any],
-            next_states: NDArray[np.int64],
-            alpha: float,
-            epsilon: float,
-        ) -> None: ...
 
         def _update_info_buffer(
             self, infos: list[dict[str, Any]], dones: np.ndarray | None = None
