@@ -13,6 +13,7 @@ run allocates (tracemalloc) for 1, 10 and 100 seeds, against the bytes of their 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import time
 import tracemalloc
@@ -51,36 +52,58 @@ def peak_bytes(seeds: int, steps: int) -> tuple[int, int]:
     return peak, learners.tables.nbytes + learners.visits.nbytes
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=20_000, help="steps per learner per run (default 20000)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each (default 3)")
-    args = parser.parse_args()
+def section(steps: int = 20_000, repeats: int = 3, log: bool = False) -> str:
+    """The markdown section: aggregate steps/s of 100 seeds in lockstep against the textbook loop (runs
+    alternate; medians), then the peak memory allocated for 1, 10 and 100 seeds."""
     rates: dict[str, list[float]] = {
         "textbook": [],
         "lockstep, 64 envs a seed": [],
         "lockstep, 1 env a seed": [],
     }
-    for repeat in range(args.repeats):
-        rates["textbook"].append(textbook(args.steps, seed=repeat))
-        rates["lockstep, 64 envs a seed"].append(lockstep(args.steps * 4, 64)[0])
-        rates["lockstep, 1 env a seed"].append(lockstep(args.steps // 4, 1)[0])
-        print(
-            f"run {repeat + 1}/{args.repeats}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rates.items())
-        )
-    base = statistics.median(rates["textbook"])
-    header = f"{SEEDS} seeds of Q-learning on {ENV_ID}"
-    print(f"\n| {header} | aggregate steps/s (median of {args.repeats}) | x textbook |")
-    print("|---|---:|---:|")
-    for name, values in rates.items():
-        print(f"| {name} | {statistics.median(values):,.0f} | {statistics.median(values) / base:.1f} |")
-    print(
-        "\n| seeds (64 envs each) | peak bytes allocated while training | bytes of tables and visit counts |"
+    for repeat in range(repeats):
+        rates["textbook"].append(textbook(steps, seed=repeat))
+        rates["lockstep, 64 envs a seed"].append(lockstep(steps * 4, 64)[0])
+        rates["lockstep, 1 env a seed"].append(lockstep(steps // 4, 1)[0])
+        if log:
+            print(
+                f"run {repeat + 1}/{repeats}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rates.items())
+            )
+    compiled = (
+        "numba installed" if importlib.util.find_spec("numba") else "numba NOT installed: the numpy path"
     )
-    print("|---:|---:|---:|")
+    base = statistics.median(rates["textbook"])
+    rows = [
+        f"## Many seeds: {SEEDS} Q-learning seeds on {ENV_ID} in lockstep (aggregate steps/s)",
+        "",
+        f"`benchmarks/bench_seeds.py`: the shipped preset (64 envs a seed, the step size decaying with "
+        f"visits) against {SEEDS} textbook loops one after the other; {steps * 4:,} steps a seed a run "
+        f"(64 envs), medians of {repeats} alternating runs. The lockstep updates are compiled when "
+        f"numba is installed ({compiled}).",
+        "",
+        f"| {SEEDS} seeds of Q-learning on {ENV_ID} | aggregate steps/s (median of {repeats}) | x textbook |",
+        "|---|---:|---:|",
+    ]
+    for name, values in rates.items():
+        rows.append(f"| {name} | {statistics.median(values):,.0f} | {statistics.median(values) / base:.1f} |")
+    rows += [
+        "",
+        "Peak bytes that Python's allocator sees (tracemalloc; numba's own allocations are not traced):",
+        "",
+        "| seeds (64 envs each) | peak bytes allocated while training | bytes of tables and visit counts |",
+        "|---:|---:|---:|",
+    ]
     for seeds in (1, 10, 100):
         peak, tables = peak_bytes(seeds, 64 * 50)
-        print(f"| {seeds} | {peak / 2**20:,.2f} MiB | {tables / 2**20:,.2f} MiB |")
+        rows.append(f"| {seeds} | {peak / 2**20:,.2f} MiB | {tables / 2**20:,.2f} MiB |")
+    return "\n".join(rows) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20_000, help="steps per learner per run (default 20000)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each (default 3)")
+    args = parser.parse_args()
+    print(section(args.steps, args.repeats, log=True))
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_model_vector.section(budget.seconds, budget.repeats),
         *(_one_env_section(budget, env_id) for env_id in ONE_ENV_IDS),
         *(_vector_learner_section(budget, env_id) for env_id in VECTOR_LEARN_IDS),
+        _seeds_section(budget),
         _update_section(budget),
         _memory_section(budget),
         _dqn_section(budget),
@@ -225,6 +226,22 @@ def _vector_learner_section(budget: _Budget, env_id: str) -> str:
         label, envs = key.split("|")
         rows.append(f"| {label} | {envs} | {rate:,.0f} | {ratio:.2f} | {percents} | {memory:.0f} |")
     return "\n".join(rows) + "\n"
+
+
+def _seeds_section(budget: _Budget) -> str:
+    """``bench_seeds``' table, in a fresh process (its learners' memory stays out of this one's)."""
+    context = multiprocessing.get_context("spawn")
+    steps = 5_000 if budget.quick else 20_000
+    with context.Pool(1) as pool:
+        return str(pool.apply(_seeds_table, (steps, budget.repeats)))
+
+
+def _seeds_table(steps: int, repeats: int) -> str:
+    """In the worker: ``bench_seeds`` imports the agents (SB3, torch), which this process must not,
+    since a spawned worker's peak RSS starts from its parent's."""
+    import bench_seeds
+
+    return bench_seeds.section(steps, repeats)
 
 
 def _kernels_state() -> str:

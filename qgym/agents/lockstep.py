@@ -107,6 +107,9 @@ class Lockstep:
         self._started = False
         self._rule = rule_of(template)
         self._has_pending = is_sarsa_rule(self._rule)
+        # The compiled loops (numba, the fast extra) for single-table rules: the same bits.
+        self._kernels = template._kernels() if self.tables.shape[0] == 1 else None
+        self._compiled_rule = template._own_compiled_rule()
 
     def learn(
         self,
@@ -182,11 +185,12 @@ class Lockstep:
         draws = self._next_draws()
         states = self._states
         rows = self._offsets + states
-        if self.tables.shape[0] == 1:
-            values = self.tables[0][rows]
+        if self._kernels is not None:
+            actions = self._kernels.epsilon_greedy(self.tables[0], rows, float(epsilon), draws[0])
+        elif self.tables.shape[0] == 1:
+            actions = epsilon_greedy(self.tables[0][rows], epsilon, draws[0])
         else:  # Double Q-learning acts on the sum of its tables
-            values = self.tables[0][rows] + self.tables[1][rows]
-        actions = epsilon_greedy(values, epsilon, draws[0])
+            actions = epsilon_greedy(self.tables[0][rows] + self.tables[1][rows], epsilon, draws[0])
         if self._has_pending:
             actions = np.where(self._pending >= 0, self._pending, actions)
         next_states, rewards, terminated = self._sampler.step(states, actions, draws[1])
@@ -218,6 +222,9 @@ class Lockstep:
         """Every learner's updates, one env index a pass (env order within a learner)."""
         alpha, epsilon = schedules
         m = self.n_envs
+        if self._kernels is not None and self._compiled_rule is not None and is_target_rule(self._rule):
+            self._compiled_updates(rows, actions, rewards, next_rows, alpha, epsilon)
+            return None
         if m == 1:
             return self._rule(self._stacked, rows, actions, rewards, next_rows, alpha, epsilon, draws)
         if is_target_rule(self._rule):
@@ -231,6 +238,40 @@ class Lockstep:
             if chosen is not None:
                 pending[part] = chosen
         return pending if self._has_pending else None
+
+    def _compiled_updates(
+        self,
+        rows: NDArray[np.int64],
+        actions: NDArray[np.int64],
+        rewards: NDArray[np.float64],
+        next_rows: NDArray[np.int64],
+        alpha: float,
+        epsilon: float,
+    ) -> None:
+        """The target rule compiled: each learner's updates in env order, one loop (learners touch
+        disjoint rows, so learner after learner is the passes' order too)."""
+        assert self._kernels is not None
+        assert self._compiled_rule is not None
+        stacked = self._stacked
+        visits = stacked.visits[0]
+        powers = batch.NO_POWERS
+        if stacked.powers is not None:
+            seen = int(visits[rows, actions].max())
+            powers = stacked.decay_powers(seen + self.n_envs)
+        self._kernels.learn_in_order(
+            self.tables[0],
+            visits,
+            rows,
+            actions,
+            np.asarray(rewards, dtype=np.float64),
+            next_rows,
+            float(alpha),
+            powers,
+            stacked.powers is not None,
+            float(epsilon),
+            float(self.template.gamma),
+            self._compiled_rule,
+        )
 
     def _target_passes(
         self,

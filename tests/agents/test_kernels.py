@@ -118,3 +118,31 @@ def test_a_subclass_that_changes_the_target_is_not_given_the_parents_kernel() ->
         states, states, np.zeros(64, dtype=np.float32), -np.ones(64, dtype=np.int64), 1.0, 0.0
     )
     assert model.policy.tables[0, 0, 0] == 1.0  # its own target (0 + 1), not Q-learning's (0)
+
+
+@pytest.mark.parametrize("cls", [QLearning, ExpectedSARSA])
+def test_learners_in_lockstep_are_the_same_with_and_without_kernels(cls: type[TabularAlgorithm]) -> None:
+    """``--seeds``: K learners on an exact model, compiled or not, give the same tables and returns."""
+    import gymnasium as gym
+
+    from qgym import planning
+    from qgym.agents.lockstep import Lockstep
+
+    env = gym.make("FrozenLake8x8-v1")
+    model = planning.model_of(env)
+    assert isinstance(model, planning.TabularModel)
+
+    def learn(use_kernels: bool) -> Lockstep:
+        template = cls("TabularPolicy", env, seed=0, visit_decay=0.6, exploration_fraction=0.3)
+        template._use_kernels = use_kernels
+        learners = Lockstep(template, model, [3, 1, 4], n_envs=8, max_episode_steps=200)
+        assert (learners._kernels is not None) == use_kernels
+        return learners.learn(40_000)
+
+    compiled, numpy_path = learn(True), learn(False)
+    assert compiled.tables.tobytes() == numpy_path.tables.tobytes()
+    assert np.array_equal(compiled.visits, numpy_path.visits)
+    assert compiled.visits.sum() == 3 * 40_000
+    online = compiled.online_returns(), numpy_path.online_returns()
+    assert np.array_equal(online[0].episodes, online[1].episodes)
+    assert np.array_equal(online[0].recent_mean, online[1].recent_mean, equal_nan=True)
