@@ -113,9 +113,6 @@ def learn_from_batch(
         start = end
 
 
-NO_POWERS = np.zeros(1)
-"""The step-size powers passed when there is no visit decay (the compiled loop does not read them)."""
-
 MIN_RUN = 16
 """Shorter conflict-free runs than this go one update after the other (a numpy pass costs about as
 much as this many Python updates)."""

@@ -62,25 +62,10 @@ class BatchedRule:
         else :func:`batch.learn_from_batch`; the same bits either way."""
         compiled, rule = self._kernels(), self._own_compiled_rule()
         if compiled is not None and rule is not None:
-            visits = self._visit_tables[0]
-            decay = self.visit_decay is not None
-            powers = batch.NO_POWERS
-            if decay and len(states):
-                seen = int(visits[states, actions].max())
-                powers = self._decay_powers(seen + len(states))
-            compiled.learn_in_order(
-                self._q,
-                visits,
-                states,
-                actions,
-                np.asarray(rewards, dtype=np.float64),
-                next_states,
-                float(alpha),
-                powers,
-                decay,
-                float(epsilon),
-                float(self.gamma),
-                rule,
+            powers = None if self.visit_decay is None else self._decay_powers
+            settings = (alpha, epsilon, self.gamma, rule)
+            compiled.learn(
+                self._q, self._visit_tables[0], (states, actions, rewards, next_states), settings, powers
             )
             return
         batch.learn_from_batch(

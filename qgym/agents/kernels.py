@@ -38,6 +38,41 @@ class Kernels:
         self.learn_in_order = learn
         self.epsilon_greedy = act
 
+    def learn(
+        self,
+        q: NDArray[np.float64],
+        visits: NDArray[np.int64],
+        transitions: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[Any], NDArray[np.int64]],
+        settings: tuple[float, float, float, int],
+        powers: Callable[[int], NDArray[np.float64]] | None,
+    ) -> None:
+        """The updates of (states, actions, rewards, next states) one after the other; ``settings`` is
+        (alpha, epsilon, gamma, rule); ``powers(largest)`` gives ``n ** -visit_decay`` up to
+        ``largest`` at least, or is None without visit decay."""
+        states, actions, rewards, next_states = transitions
+        alpha, epsilon, gamma, rule = settings
+        table = _NO_POWERS
+        if powers is not None and len(states):
+            table = powers(int(visits[states, actions].max()) + len(states))
+        self.learn_in_order(
+            q,
+            visits,
+            states,
+            actions,
+            np.asarray(rewards, dtype=np.float64),
+            next_states,
+            float(alpha),
+            table,
+            powers is not None,
+            float(epsilon),
+            float(gamma),
+            rule,
+        )
+
+
+_NO_POWERS = np.zeros(1)
+"""What the compiled loop gets for the powers without visit decay (it does not read them)."""
+
 
 @cache
 def load() -> Kernels | None:

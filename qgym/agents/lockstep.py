@@ -223,7 +223,14 @@ class Lockstep:
         alpha, epsilon = schedules
         m = self.n_envs
         if self._kernels is not None and self._compiled_rule is not None and is_target_rule(self._rule):
-            self._compiled_updates(rows, actions, rewards, next_rows, alpha, epsilon)
+            # Compiled: one loop in the transitions' order, each learner's env order (learners touch
+            # disjoint rows, so learner after learner is the passes' order too).
+            stacked = self._stacked
+            powers = None if stacked.powers is None else stacked.decay_powers
+            settings = (alpha, epsilon, self.template.gamma, self._compiled_rule)
+            self._kernels.learn(
+                self.tables[0], stacked.visits[0], (rows, actions, rewards, next_rows), settings, powers
+            )
             return None
         if m == 1:
             return self._rule(self._stacked, rows, actions, rewards, next_rows, alpha, epsilon, draws)
@@ -238,40 +245,6 @@ class Lockstep:
             if chosen is not None:
                 pending[part] = chosen
         return pending if self._has_pending else None
-
-    def _compiled_updates(
-        self,
-        rows: NDArray[np.int64],
-        actions: NDArray[np.int64],
-        rewards: NDArray[np.float64],
-        next_rows: NDArray[np.int64],
-        alpha: float,
-        epsilon: float,
-    ) -> None:
-        """The target rule compiled: each learner's updates in env order, one loop (learners touch
-        disjoint rows, so learner after learner is the passes' order too)."""
-        assert self._kernels is not None
-        assert self._compiled_rule is not None
-        stacked = self._stacked
-        visits = stacked.visits[0]
-        powers = batch.NO_POWERS
-        if stacked.powers is not None:
-            seen = int(visits[rows, actions].max())
-            powers = stacked.decay_powers(seen + self.n_envs)
-        self._kernels.learn_in_order(
-            self.tables[0],
-            visits,
-            rows,
-            actions,
-            np.asarray(rewards, dtype=np.float64),
-            next_rows,
-            float(alpha),
-            powers,
-            stacked.powers is not None,
-            float(epsilon),
-            float(self.template.gamma),
-            self._compiled_rule,
-        )
 
     def _target_passes(
         self,
