@@ -1,7 +1,7 @@
 """qgym's benchmark suite: one command, one markdown table of steps/s, ratios and peak memory.
 
     python benchmarks/run_all.py            # full run, a few minutes
-    python benchmarks/run_all.py --quick    # smaller budgets, about a minute
+    python benchmarks/run_all.py --quick    # smaller budgets, about two minutes
 
 Every speed is reported next to a baseline measured in the same run (FrozenLake 8x8 for single envs,
 timed right before each env; ``SyncVectorEnv`` of the same env for native vector envs; the textbook
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="small budgets: about a minute")
+    parser.add_argument("--quick", action="store_true", help="small budgets: about two minutes")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.md"))
     args = parser.parse_args(argv)
     budget = _Budget(quick=args.quick)
