@@ -116,45 +116,32 @@ class SB3VecEnv(VecEnv):
         if self._actions is None:
             raise RuntimeError("step_wait() needs a step_async(actions) first")
         actions, self._actions = self._actions, None
-        if self.keep_info:
-            return self._step_with_infos(actions)
         step = self.step_arrays(actions)
         return step.observations, step.rewards, step.dones, step.infos()
 
     def step_arrays(self, actions: np.ndarray) -> ArrayStep:
-        """``step_async(actions)`` then ``step_wait()`` as arrays: info dicts for finished envs only
-        (all of them with ``keep_info``)."""
-        if self.keep_info:
-            return ArrayStep.of(self._step_with_infos(actions))
-        observations, rewards, terminated, truncated, _ = self.venv.step(actions)
+        """``step_async(actions)`` then ``step_wait()`` as arrays: info dicts for the finished envs
+        only, unless ``keep_info`` (then every env's)."""
+        observations, rewards, terminated, truncated, info = self.venv.step(actions)
         dones = np.logical_or(terminated, truncated)
         finished = np.flatnonzero(dones)
+        others = self._split_info(info) if self.keep_info else None
         finished_infos = [
-            {
+            (others[i] if others is not None else {})
+            | {
                 "terminal_observation": observations[i],
                 "TimeLimit.truncated": bool(truncated[i] and not terminated[i]),
             }
             for i in finished.tolist()
         ]
         if finished.size:
-            observations, _ = self.venv.reset(options={"reset_mask": dones.copy()})
-        return ArrayStep(observations, np.asarray(rewards, dtype=np.float32), dones, finished, finished_infos)
-
-    def _step_with_infos(self, actions: np.ndarray) -> VecEnvStepReturn:
-        """A step that copies the vector env's per-env info entries (``keep_info``)."""
-        observations, rewards, terminated, truncated, info = self.venv.step(actions)
-        dones = np.logical_or(terminated, truncated)
-        infos = self._split_info(info)
-        if dones.any():
-            finished = np.flatnonzero(dones)
-            for i in finished:
-                infos[i]["terminal_observation"] = observations[i]
-                infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
             observations, reset_info = self.venv.reset(options={"reset_mask": dones.copy()})
-            reset_infos = self._split_info(reset_info)
-            for i in finished:
-                self.reset_infos[i] = reset_infos[i]
-        return observations, np.asarray(rewards, dtype=np.float32), dones, infos
+            if self.keep_info:
+                reset_infos = self._split_info(reset_info)
+                for i in finished.tolist():
+                    self.reset_infos[i] = reset_infos[i]
+        rewards = np.asarray(rewards, dtype=np.float32)
+        return ArrayStep(observations, rewards, dones, finished, finished_infos, others)
 
     def close(self) -> None:
         self.venv.close()

@@ -119,7 +119,7 @@ class TrainingLoops(BatchedRule):
                     )
                     keep_going = callback.on_step()
                 if done:
-                    self._end_episodes([info], np.array([True]), log_interval)
+                    self._end_episodes([info], log_interval)
                 if not keep_going:
                     break
                 if notify:
@@ -168,7 +168,10 @@ class TrainingLoops(BatchedRule):
             states = next_states
             self._pending_actions = list(pending)
             step = (actions, new_obs, rewards, dones, infos)
-            if not self._end_vec_step(callback if notify else None, step, total_timesteps, log_interval):
+            finished = [infos[i] for i in np.flatnonzero(dones).tolist()]
+            if not self._end_vec_step(
+                callback if notify else None, step, total_timesteps, log_interval, finished
+            ):
                 break
             if notify:
                 callback.on_rollout_end()
@@ -250,12 +253,11 @@ class TrainingLoops(BatchedRule):
         step: tuple[Any, Any, Any, np.ndarray, list[dict[str, Any]] | None],
         total_timesteps: int,
         log_interval: int | None,
-        finished_infos: list[dict[str, Any]] | None = None,
+        finished_infos: list[dict[str, Any]],
     ) -> bool:
         """After one VecEnv step (actions, new observations, rewards, dones, infos): the model's last
-        observation, the callback and the episode bookkeeping (from ``finished_infos``, the finished
-        envs' infos, when given: ``infos`` is then needed only by a callback); False when a callback
-        stops training."""
+        observation, the callback (the only reader of ``infos``) and the episode bookkeeping from the
+        finished envs' infos; False when a callback stops training."""
         actions, new_obs, rewards, dones, infos = step
         self._last_obs = new_obs
         self._last_episode_starts = dones
@@ -266,18 +268,15 @@ class TrainingLoops(BatchedRule):
                 | {"total_timesteps": total_timesteps}
             )
             keep_going = callback.on_step()
-        if finished_infos is not None:
-            if finished_infos:
-                self._end_episodes(finished_infos, np.ones(len(finished_infos), dtype=bool), log_interval)
-        elif dones.any():
-            assert infos is not None
-            self._end_episodes(infos, dones, log_interval)
+        if finished_infos:
+            self._end_episodes(finished_infos, log_interval)
         return keep_going
 
-    def _end_episodes(self, infos: list[dict[str, Any]], dones: np.ndarray, log_interval: int | None) -> None:
-        """Episode statistics (from ``Monitor``'s ``info["episode"]``) and periodic log dumps."""
-        self._update_info_buffer(infos, dones)
-        for _ in range(int(np.count_nonzero(dones))):
+    def _end_episodes(self, finished_infos: list[dict[str, Any]], log_interval: int | None) -> None:
+        """Episode statistics from the finished envs' infos (``Monitor``'s ``info["episode"]``) and
+        periodic log dumps."""
+        self._update_info_buffer(finished_infos, np.ones(len(finished_infos), dtype=bool))
+        for _ in finished_infos:
             self._episode_num += 1
             if log_interval is not None and self._episode_num % log_interval == 0:
                 self.dump_logs()
