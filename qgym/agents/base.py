@@ -178,8 +178,6 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
         self._actions = self.policy.actions
         self._bind_tables()
         self.set_random_seed(self.seed)
-        if self._has_batch_rule and self.env is not None and self.env.num_envs > 1:
-            self._kernels()  # numba's import and compile now, not in the first training step
 
     def set_random_seed(self, seed: int | None = None) -> None:
         """Seed the agent's own generators (exploration, predict), the action space and the env.
