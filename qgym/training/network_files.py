@@ -2,8 +2,8 @@
 
 qgym saves a network model as Stable-Baselines3 does (so ``DQN.load`` and RL Zoo still read the
 zip) and adds ``qgym-model.json``: the algorithm, the spaces, the network's shape and the plain
-hyperparameters, as JSON. qgym reads only that manifest and the weights (``policy.pth``, read with
-``torch.load(weights_only=True)``), never SB3's ``data`` entry, whose ``":serialized:"`` values are
+hyperparameters, as JSON. qgym reads only that manifest and the weights (``policy.pth``, read by
+:func:`qgym.training.weights.read_weights`), never SB3's ``data`` entry, whose ``":serialized:"`` values are
 cloudpickle payloads that SB3's own ``load()`` runs (SB3 #2281). Run folders written by qgym 0.1.0
 hold no manifest; their ``config.yml`` says what to rebuild, and only their weights are read.
 """
@@ -23,6 +23,7 @@ import gymnasium as gym
 from qgym.files import write_atomically
 from qgym.space_data import space_from_data, space_to_data
 from qgym.training.registry import DEEP_ALGORITHMS
+from qgym.training.weights import read_weights
 from qgym.validation import brief, is_int, is_number
 
 __all__ = [
@@ -250,15 +251,14 @@ def _build(
 
 
 def _load_weights(model: Any, parameters: int, archive: zipfile.ZipFile, path: Path) -> None:
-    import torch
-
     limit = 4 * parameters + (1 << 20)  # float32 weights and the file's framing
     raw = _read(archive, WEIGHTS, limit, path)
     try:
-        weights = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-        model.policy.load_state_dict(weights)
+        model.policy.load_state_dict(read_weights(raw, f"{WEIGHTS} in {path}"))
+    except ValueError as error:
+        raise NetworkFileError(str(error)) from None
     except Exception as error:  # torch raises many kinds; every one means "not these weights"
-        message = str(error).splitlines()[0][:300]
+        message = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
         raise NetworkFileError(
             f"{WEIGHTS} in {path} does not hold this network's weights: {message}"
         ) from None
