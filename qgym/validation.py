@@ -13,6 +13,7 @@ from typing import Any, TypeGuard
 import numpy as np
 
 __all__ = [
+    "MAX_N_ENVS",
     "MEMORY_LIMIT_VARIABLE",
     "MemoryBoundError",
     "brief",
@@ -24,6 +25,8 @@ __all__ = [
     "require_int",
 ]
 
+MAX_N_ENVS = 65_536
+"""The most envs one model trains on (a preset's ``n_envs``, a saved model's)."""
 MEMORY_LIMIT_VARIABLE = "QGYM_MEMORY_LIMIT_GB"
 """The environment variable that sets :func:`memory_limit`, in GiB."""
 DEFAULT_MEMORY_LIMIT_GB = 4.0

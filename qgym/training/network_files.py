@@ -203,6 +203,12 @@ def _policy_kwargs(algorithm: str, kwargs: Any) -> dict[str, Any]:
         raise ValueError(
             f"net_arch must be a list of at most {_MAX_LAYERS} layer sizes from 1 to {_MAX_UNITS}"
         )
+    between = sum(a * b for a, b in itertools.pairwise(net_arch))
+    if between > MAX_PARAMETERS:
+        raise ValueError(
+            f"net_arch {brief(net_arch)} has {between:,} weights between its layers alone, more than the "
+            f"{MAX_PARAMETERS:,} a network may have"
+        )
     result: dict[str, Any] = {"net_arch": [int(units) for units in net_arch]}
     if "normalize_images" in kwargs:
         if not isinstance(kwargs["normalize_images"], bool):

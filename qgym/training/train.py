@@ -22,9 +22,11 @@ from qgym.training.callbacks import EvaluationReport
 from qgym.training.envs import make_env
 from qgym.training.evaluation import Evaluation, evaluate, exact_optimum, exact_return
 from qgym.training.network_files import check_network_arguments, save_network_model
+from qgym.training.preset_bounds import check_preset
 from qgym.training.presets import Preset, resolve_preset
 from qgym.training.registry import DEEP_ALGORITHMS, algorithm_class, check_algorithm, check_env_id
 from qgym.training.runs import new_run_folder, write_yaml
+from qgym.validation import is_int
 
 __all__ = ["Run", "make_model", "train"]
 
@@ -52,6 +54,7 @@ def make_model(
     """A fresh model of ``algo`` on ``env_id`` with the preset's hyperparameters (``kwargs`` override)."""
     if not isinstance(preset, Preset):
         preset = Preset.from_block(preset)
+    check_preset(algo, preset.block)
     cls = algorithm_class(algo)
     hyperparameters = preset.constructor_kwargs() | kwargs
     deep = algo in DEEP_ALGORITHMS
@@ -116,6 +119,8 @@ def train(
     check_env_id(env_id)
     if n_timesteps is not None and n_timesteps < 1:
         raise ValueError(f"n_timesteps must be a positive number of steps, got {n_timesteps}")
+    if not is_int(eval_freq) or eval_freq < 0:
+        raise ValueError(f"--eval-freq must be a number of steps, 0 for none, got {eval_freq!r}")
     if preset is None:
         resolved, source = resolve_preset(algo, env_id, preset_path, hyperparams)
     else:
