@@ -83,10 +83,11 @@ def check_memory(what: str, need: float) -> None:
     estimate made before allocating) fit under :func:`memory_limit`."""
     limit = memory_limit()
     if need > limit:
+        now = os.environ.get(MEMORY_LIMIT_VARIABLE) or f"{DEFAULT_MEMORY_LIMIT_GB:g} by default"
         raise MemoryBoundError(
             f"{what} would need about {_size(need)} of memory, more than the {_size(limit)} qgym allows; "
-            f"nothing was allocated (set {MEMORY_LIMIT_VARIABLE}, now {limit / 2**30:g}, to raise the bound "
-            "if the machine has the memory)"
+            f"nothing was allocated (set {MEMORY_LIMIT_VARIABLE}, now {now}, to raise the bound if the "
+            "machine has the memory)"
         )
 
 
