@@ -1,10 +1,11 @@
 """Files read and written safely: nothing written is lost or half-written, nothing read runs code or
 expands without bound.
 
-``write_atomically`` replaces a file in one rename; ``locked`` serializes the processes that update
-one file (``filelock``); ``read_yaml`` reads YAML with ``safe_load`` semantics, a size limit, a
-bounded number of aliases (an alias bomb of a few hundred bytes otherwise expands to gigabytes when
-walked) and a sentence naming the file for anything else wrong with it.
+``write_atomically`` replaces a file in one rename; ``check_destination`` refuses, before any work, a
+place that cannot be written; ``locked`` serializes the processes that update one file
+(``filelock``); ``read_yaml`` reads YAML with ``safe_load`` semantics, a size limit, a bounded number
+of aliases (an alias bomb of a few hundred bytes otherwise expands to gigabytes when walked) and a
+sentence naming the file for anything else wrong with it.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import contextlib
 import os
 import pathlib
 import secrets
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import yaml
 
-__all__ = ["FileFormatError", "locked", "read_yaml", "write_atomically"]
+__all__ = ["FileFormatError", "check_destination", "locked", "read_yaml", "write_atomically"]
 
 MAX_YAML_BYTES = 1 << 20
 MAX_YAML_ALIASES = 64
@@ -49,6 +52,38 @@ def write_atomically(target: pathlib.Path, payload: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def check_destination(target: str | pathlib.Path, what: str, folder: bool = False, free: int = 0) -> None:
+    """A ValueError naming ``what`` unless ``target`` can be written, checked before any work: a folder
+    (``folder``) or a file, not a device (``/dev/null``) nor the other kind, in a place that takes a new
+    file (a read-only folder or file system does not), on a disk with ``free`` bytes to spare. The
+    folders it needs are made; nothing else is left behind."""
+    path = pathlib.Path(target)
+    if path.exists() and not (path.is_dir() if folder else path.is_file()):
+        kind = "a folder" if folder else "a file"
+        raise ValueError(f"{what} {path} is not {kind} (it is {_kind(path)}): give {kind} to write")
+    place = path if folder else path.parent
+    try:
+        place.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".qgym-probe-", dir=place)
+        os.close(handle)
+        os.unlink(probe)
+        spare = shutil.disk_usage(place).free
+    except OSError as error:
+        raise ValueError(f"{what} {path}: cannot write in {place} ({error.strerror or error})") from None
+    if spare < free:
+        raise ValueError(
+            f"{what} {path}: its disk has {spare:,} bytes free, and writing there needs at least {free:,}"
+        )
+
+
+def _kind(path: pathlib.Path) -> str:
+    if path.is_dir():
+        return "a folder"
+    if path.is_char_device() or path.is_block_device():
+        return "a device"
+    return "a file" if path.is_file() else "something else"
 
 
 @contextlib.contextmanager
