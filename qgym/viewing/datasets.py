@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qgym import planning
-from qgym.files import check_destination, write_atomically
+from qgym.files import check_destination, remove_leftovers, write_atomically, writer_tag
 from qgym.scoring import percent_of_optimum
 from qgym.viewing import dataset_writer
 
@@ -267,7 +267,8 @@ def _write_whole(
     """Minari writes the dataset in a child process (:mod:`qgym.viewing.dataset_writer`) under a
     temporary folder in ``root``; it is renamed into place only when complete. A child that fails,
     crashes or hangs leaves nothing."""
-    staging = root / f".qgym-recording-{secrets.token_hex(6)}"
+    remove_leftovers(root, ".qgym-recording-", suffix="")  # of a player killed while writing
+    staging = root / f".qgym-recording-{writer_tag()}-{secrets.token_hex(6)}"
     try:
         staging.mkdir()
         dataset_writer.pack(staging, episodes, details)
