@@ -51,6 +51,8 @@ _MISSING = (
 )
 MIN_FREE_BYTES = 1 << 20
 """Free space a --record folder's disk must have before play starts."""
+REFERENCE_EPISODES = 100
+"""Episodes behind a recording's reference scores (Minari's ``num_episodes_average_score``)."""
 WRITE_TIMEOUT = 120.0
 """Seconds the child writing a dataset may take (plus a millisecond a step) before it is stopped."""
 
@@ -138,16 +140,18 @@ class EpisodeRecorder:
             root, "--record", folder=True, free=_estimated_bytes(self.env, steps, len(episodes))
         )
         dataset_id = _next_id(root, f"qgym/{self.env_id.removeprefix('qgym/')}/{name}")
+        scores = reference_scores(self.env_id, optimum)
         details = {
             "env": self.env_id,
             "eval_env": self.env_id,
             "algorithm_name": algorithm,
             "author": "qgym",
             "description": f"{algorithm} on {self.env_id}; replay an episode's actions after "
-            "gym.make(env_id).reset(seed=its seed) to see it again",
+            "gym.make(env_id).reset(seed=its seed) to see it again."
+            + (f" {scores.pop('what')}" if scores else ""),
             "requirements": ["qgym"],
             "data_format": "hdf5",
-            **({"ref_max_score": optimum} if optimum is not None else {}),
+            **scores,
         }
         _write_whole(root, dataset_id, hand_over, details, WRITE_TIMEOUT + steps / 1000)
         return dataset_id
@@ -157,6 +161,46 @@ class EpisodeRecorder:
             last = self.episodes[-1]
             if not (last.terminations[-1] or last.truncations[-1]):
                 last.truncations[-1] = True
+
+
+def reference_scores(
+    env_id: str, optimum: float | None, episodes: int = REFERENCE_EPISODES
+) -> dict[str, Any]:
+    """Minari's ``ref_min_score`` and ``ref_max_score``, so ``minari.get_normalized_score`` works on every
+    recording: a uniform random policy's mean return below; above, the exact optimum where there is one,
+    else the env family's heuristic's mean return over the same ``episodes`` seeded episodes (``what``
+    says which; empty when the env has neither)."""
+    from qgym.training.envs import single_env
+    from qgym.training.evaluation import heuristic_for
+    from qgym.training.rollouts import episode_returns
+
+    env = single_env(env_id)
+    try:
+        if optimum is not None:
+            best, what = float(optimum), "the exact optimum"
+        else:
+            try:
+                heuristic = heuristic_for(env)
+            except ValueError:
+                return {}
+            best = float(episode_returns(env, heuristic, episodes).mean())
+            what = f"the heuristic's mean return over {episodes} episodes (no exact optimum is known)"
+        actions = env.action_space
+        if not isinstance(actions, gym.spaces.Discrete):
+            return {}
+        rng = np.random.default_rng(0)
+        random = float(
+            episode_returns(env, lambda observation, t: int(rng.integers(actions.n)), episodes).mean()
+        )
+    finally:
+        env.close()
+    return {
+        "ref_max_score": best,
+        "ref_min_score": random,
+        "num_episodes_average_score": episodes,
+        "what": f"ref_max_score is {what}; ref_min_score a uniform random policy's mean return over "
+        f"{episodes} episodes.",
+    }
 
 
 def save_and_report(
