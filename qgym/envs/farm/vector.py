@@ -22,8 +22,9 @@ class GridFarmVectorEnv(NativeVectorEnv):
     """N grid farms in lockstep, stepped by the same rules as the single env.
 
     Takes the single env's arguments plus ``num_envs``, ``max_episode_steps`` (the season; the farm
-    itself never ends) and ``render_mode`` (None). Observations stack the single env's (all three
-    ``obs_mode``); ``info`` holds arrays ``day``, ``rained`` and ``action_mask`` (N, 8).
+    itself never ends) and ``render_mode`` (None, or ``"rgb_array"`` for a frame per sub-env).
+    Observations stack the single env's (all three ``obs_mode``); ``info`` holds arrays ``day``,
+    ``rained`` and ``action_mask`` (N, 8).
     """
 
     def __init__(

@@ -91,7 +91,7 @@ class ChainTradingVectorEnv(_TradingVectorEnv[ChainPrices]):
     :class:`~qgym.envs.trading.chain.ChainTradingEnv`.
 
     Takes the single env's arguments plus ``num_envs``, ``max_episode_steps`` and ``render_mode``
-    (None, or ``"rgb_array"`` for the first sub-env's frame). ``info`` holds arrays ``equity``,
+    (None, or ``"rgb_array"`` for a frame per sub-env). ``info`` holds arrays ``equity``,
     ``position``, ``price``, ``trade_cost``, ``total_cost``, ``buy_and_hold_equity``, ``action_mask``
     (and ``regime`` codes, indices into ``REGIMES``, on the regime-switching chain).
     """
@@ -138,7 +138,7 @@ class TradingVectorEnv(_TradingVectorEnv[MarketPaths]):
     Every reset draws each sub-env's path exactly as the single env does (one seeded generator per
     synthetic path, all simulated at once by :meth:`~qgym.envs.trading.prices.PriceProcess.simulate_batch`,
     or a random window of the user's prices). Takes the single env's arguments plus ``num_envs``,
-    ``max_episode_steps`` and ``render_mode`` (None, or ``"rgb_array"`` for the first sub-env's frame).
+    ``max_episode_steps`` and ``render_mode`` (None, or ``"rgb_array"`` for a frame per sub-env).
     ``info`` holds arrays ``equity``, ``position``, ``price``, ``trade_cost``, ``total_cost``,
     ``buy_and_hold_equity``, ``action_mask`` (and ``regime`` codes when observed).
     """
