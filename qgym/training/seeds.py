@@ -152,7 +152,7 @@ def train_seeds(
     steps = spec.steps
     if eval_freq is not None and (not is_int(eval_freq) or eval_freq < 1):
         raise ValueError(f"--eval-freq must be a positive number of steps, got {eval_freq!r}")
-    every = int(eval_freq) if eval_freq else max(1, math.ceil(steps / CURVE_POINTS))
+    eval_every = int(eval_freq) if eval_freq else max(1, math.ceil(steps / CURVE_POINTS))
     model, why = (None, "") if algo in DEEP_ALGORITHMS else lockstep_model(env_id, spec.preset.env_wrapper)
     method = "lockstep" if model is not None else "processes"
     # Build what trains before the folder: a preset it refuses leaves no folder. Learners in lockstep
@@ -164,7 +164,7 @@ def train_seeds(
 
         make_model(algo, env_id, spec.preset, seed)
     folder = new_run_folder(Path(log_folder) / algo, env_id)
-    config = spec.config({"seeds": seeds}, method=method, eval_freq=every)
+    config = spec.config({"seeds": seeds}, method=method, eval_freq=eval_every)
     write_yaml(folder / "config.yml", config)
     optimum = exact_optimum(env_id)
     how = (
@@ -183,7 +183,7 @@ def train_seeds(
             f"over {SAMPLED_EPISODES} episodes, and the end of training by {EVAL_EPISODES} episodes against "
             "the env's heuristic where it has one)"
         )
-    run = SeedsRun(folder, config, [], [], method, optimum, every, steps, notes=notes)
+    run = SeedsRun(folder, config, [], [], method, optimum, eval_every, steps, notes=notes)
     if model is not None:
         _lockstep(run, learners, spec.preset.n_envs, model, seeds, progress, say)
     else:
