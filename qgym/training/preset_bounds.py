@@ -43,10 +43,16 @@ def check_preset(algo: str, block: dict[str, Any]) -> None:
             "[{gymnasium.wrappers.FrameStackObservation: {stack_size: N}}]"
         )
     policy = block.get("policy")
-    wanted = "MlpPolicy" if deep else "TabularPolicy"
-    if policy is not None and policy != wanted:
-        why = "qgym saves and loads MLP networks" if deep else "a table is its own policy"
-        raise ValueError(f"policy must be {wanted!r} for {algo} ({why}), got {brief(policy)}")
+    wanted = ("MlpPolicy",) if deep else ("TabularPolicy", "MlpPolicy")
+    if policy is not None and policy not in wanted:
+        why = (
+            "qgym saves and loads MLP networks"
+            if deep
+            else "a table is its own policy; MlpPolicy is RL Zoo's name for it"
+        )
+        raise ValueError(
+            f"policy must be {' or '.join(map(repr, wanted))} for {algo} ({why}), got {brief(policy)}"
+        )
     device = block.get("device", "auto")
     if not (isinstance(device, str) and _DEVICE.match(device)):
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {brief(device)}")

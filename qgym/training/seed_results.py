@@ -23,11 +23,15 @@ from qgym.training.stats import SeedStatistics, describe, summarize
 from qgym.validation import brief
 
 __all__ = [
+    "EVAL_EPISODES",
+    "SAMPLED_EPISODES",
     "TARGET_PERCENT",
     "CurvePoint",
     "SeedResult",
     "SeedRun",
+    "SeedStatistics",
     "read_seed_run",
+    "statistics_of",
     "steps_to_target",
     "summary_lines",
     "write_seed_files",
@@ -35,6 +39,10 @@ __all__ = [
 
 TARGET_PERCENT = 95.0
 """The share of the optimum whose first crossing a seed's curve is timed at."""
+SAMPLED_EPISODES = 10
+"""Episodes that value a seed's greedy policy during training where no exact model does."""
+EVAL_EPISODES = 100
+"""Episodes of a seed's final evaluation where no exact model values it."""
 MAX_SEEDS_CSV_BYTES = 16 * 2**20
 """seeds.csv: a row of about 150 bytes for each of at most 10,000 seeds."""
 MAX_CURVES_CSV_BYTES = 128 * 2**20
@@ -108,12 +116,17 @@ def steps_to_target(points: Sequence[CurvePoint]) -> float | None:
 
 
 def write_seed_files(
-    folder: Path, results: Sequence[SeedResult], curves: Sequence[CurvePoint]
+    folder: Path,
+    results: Sequence[SeedResult],
+    curves: Sequence[CurvePoint],
+    figures: dict[str, SeedStatistics] | None = None,
 ) -> dict[str, Any]:
-    """``seeds.csv``, ``curves.csv`` and ``summary.yml`` (atomically); returns the summary."""
+    """``seeds.csv``, ``curves.csv`` and ``summary.yml`` (atomically); returns the summary. ``figures``:
+    the statistics of the results when already computed (:func:`statistics_of`)."""
     write_atomically(folder / "seeds.csv", _csv(SeedResult, results))
     write_atomically(folder / "curves.csv", _csv(CurvePoint, curves))
-    summary = {name: asdict(stats) for name, stats in statistics_of(results).items()}
+    figures = statistics_of(results) if figures is None else figures
+    summary = {name: asdict(stats) for name, stats in figures.items()}
     write_yaml(folder / "summary.yml", summary)
     return summary
 
@@ -137,10 +150,15 @@ def statistics_of(results: Sequence[SeedResult]) -> dict[str, SeedStatistics]:
 
 
 def summary_lines(
-    results: Sequence[SeedResult], optimum: float | None, eval_freq: int | None, n_timesteps: int
+    results: Sequence[SeedResult],
+    optimum: float | None,
+    eval_freq: int | None,
+    n_timesteps: int,
+    figures: dict[str, SeedStatistics] | None = None,
 ) -> list[str]:
-    """What a person reads at the end of a multi-seed run: each figure says what it is."""
-    figures = statistics_of(results)
+    """What a person reads at the end of a multi-seed run: each figure says what it is. ``figures``:
+    the statistics of the results when already computed (:func:`statistics_of`)."""
+    figures = statistics_of(results) if figures is None else figures
     lines = []
     if "percent" in figures and optimum is not None:
         lines.append(

@@ -9,6 +9,7 @@ line on stderr says what went wrong, if anything.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -47,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _write(Path(staging), dataset_id)
     except BaseException as error:  # the parent reads the last line: one sentence, whatever it was
-        print(f"qgym-writer: {type(error).__name__}: {' '.join(str(error).split())[:300]}", file=sys.stderr)
+        text = " ".join(str(error).split())
+        if "errno = 28," in text or (isinstance(error, OSError) and error.errno == errno.ENOSPC):
+            text = f"No space left on device ({text})"  # as h5py reports a full disk, in its middle
+        print(f"qgym-writer: {type(error).__name__}: {text[:300]}", file=sys.stderr)
         return 1
     return 0
 

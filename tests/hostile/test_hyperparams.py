@@ -31,8 +31,8 @@ from qgym.cli import main
         pytest.param("dqn", ["policy:CnnPolicy"], "policy must be 'MlpPolicy' for dqn", id="cnn-policy"),
         pytest.param(
             "qlearning",
-            ["policy:MlpPolicy"],
-            "policy must be 'TabularPolicy' for qlearning",
+            ["policy:CnnPolicy"],
+            "policy must be 'TabularPolicy' or 'MlpPolicy' for qlearning",
             id="table-policy",
         ),
         pytest.param(
