@@ -20,9 +20,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qgym import scoring
-from qgym.envs.interface import Overlay
+from qgym.envs.interface import FieldReport, HasActionKinds, HasFieldMetrics, Overlay
 from qgym.envs.rendering import import_pygame
 from qgym.training.evaluation import exact_optimum
+from qgym.training.field_metrics import episode_lines
 from qgym.viewing.advice import OptimalAdvisor, agent_cell_values, agent_hint, summary_lines
 from qgym.viewing.agent import Agent, load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
@@ -150,6 +151,8 @@ class PlaySession:
     """This episode's moves, graded against Q* (with an advisor)."""
     grades: list[scoring.Grade | None] = field(default_factory=list)
     """One per finished episode, beside :attr:`returns`."""
+    field_summaries: list[list[str]] = field(default_factory=list)
+    """One per finished episode: its field figures (a portfolio's, a farm's accounts), as lines."""
 
     def __post_init__(self) -> None:
         self.view = view_of(self.env)
@@ -160,6 +163,9 @@ class PlaySession:
         names = state_names(self.env)
         self.state_label = (lambda s: f"s{s}") if names is None else names.state_label
         self.state_legend = None if names is None else names.state_legend()
+        base = self.env.unwrapped
+        self.kinds = base.action_kinds if isinstance(base, HasActionKinds) else tuple(self.names)
+        self._optimal_figures: FieldReport | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -207,6 +213,7 @@ class PlaySession:
             self.episode_over = True
             self.returns.append(self.total)
             self.grades.append(self.grade())
+            self.field_summaries.append(self.field_lines())
 
     def grade(self) -> scoring.Grade | None:
         """This episode's moves so far, graded (None without an advisor)."""
@@ -238,8 +245,25 @@ class PlaySession:
             return None
         grade = self.grade()
         return summary_lines(
-            self.total, self.optimum, grade, self.state_label, self.names, state_legend=self.state_legend
+            self.total,
+            self.optimum,
+            grade,
+            self.state_label,
+            self.names,
+            state_legend=self.state_legend,
+            kinds=self.kinds,
+            field=self.field_summaries[-1] if self.field_summaries else (),
         )
+
+    def field_lines(self) -> list[str]:
+        """This episode's field figures, and with an exact model the optimal policy's averages."""
+        base = self.env.unwrapped
+        if not isinstance(base, HasFieldMetrics):
+            return []
+        if self.advisor is not None and self._optimal_figures is None:
+            self._optimal_figures = base.optimal_report(self.advisor.values.horizon)
+        report = base.field_report([base.episode_metrics()])
+        return episode_lines(report, self._optimal_figures)
 
     def help_lines(self) -> list[str]:
         """The keys of the actions, two a line, then the control keys."""
@@ -319,7 +343,8 @@ def play(
             screen.close()
     finally:
         env.close()
-    for episode, (total, grade) in enumerate(zip(session.returns, session.grades, strict=True), start=1):
+    finished = zip(session.returns, session.grades, session.field_summaries, strict=True)
+    for episode, (total, grade, figures) in enumerate(finished, start=1):
         lines = summary_lines(
             total,
             session.optimum,
@@ -327,6 +352,8 @@ def play(
             session.state_label,
             session.names,
             state_legend=session.state_legend,
+            kinds=session.kinds,
+            field=figures,
         )
         print(f"episode {episode}: " + "\n  ".join(lines))
     if recorder is not None and record_dir is not None:
