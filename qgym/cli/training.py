@@ -227,10 +227,10 @@ def _eval(args: argparse.Namespace) -> int:
 
     model = locate_model(args.model)
     env_id = check_env_id(args.env) if args.env is not None else guess_env_id(model)
-    env = gym.make(env_id)
+    context = run_context(model)
+    env = gym.make(env_id, **(context.env_kwargs or {}))  # the env the run trained on (its spaces)
     agent = load_agent(model, env, env_id, args.trust_pickle)
     env.close()
-    context = run_context(model)
     seed = context.evaluation_seed if args.seed is None else args.seed
     if args.folds is not None:
         print(f"{model} on {env_id}:")

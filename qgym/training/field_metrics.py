@@ -166,17 +166,17 @@ def run_context(model_path: Any) -> RunContext:
     return RunContext(seed + EVALUATION_SEED_OFFSET, tuple(range(seed, seed + n_envs)), kwargs)
 
 
-def field_lines(agent: FieldReport, optimal: FieldReport | None, who: str = "agent") -> list[str]:
-    """The block of a family's figures: one row per figure, the agent's with its 95% interval and the
-    optimal policy's beside it (exact or sampled, as marked)."""
+def field_lines(
+    agent: FieldReport, optimal: FieldReport | None, who: str = "agent", other: str = "optimal policy"
+) -> list[str]:
+    """The block of a family's figures: one row per figure, the agent's (``who``) with its 95% interval
+    and the optimal policy's beside it (column ``other``; exact or sampled, as marked)."""
     head = f"{agent.title} over {agent.source}"
-    head += ", beside the optimal policy's" if optimal is not None else ""
+    head += ", beside the optimal policy's" if optimal is not None and other == "optimal policy" else ""
     lines = [head + (f" ({agent.note})" if agent.note else "") + ":"]
     width = max(len(figure.spec.label) for figure in agent.figures) + 2
     column = max(len(f"{who} [95% interval]"), *(len(figure.text()) for figure in agent.figures)) + 2
-    lines.append(
-        f"  {'figure':<{width}}{who + ' [95% interval]':<{column}}" + ("optimal policy" if optimal else "")
-    )
+    lines.append(f"  {'figure':<{width}}{who + ' [95% interval]':<{column}}" + (other if optimal else ""))
     for figure in agent.figures:
         row = f"  {figure.spec.label:<{width}}{figure.text():<{column}}"
         if optimal is not None:

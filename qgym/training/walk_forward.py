@@ -80,22 +80,22 @@ def fold_lines(folds: list[Fold]) -> list[str]:
             for i, fold in enumerate(folds)
         ]
     specs = [figure.spec for figure in first.figures if figure.spec.key in FOLD_COLUMNS]
-    label_width = max(len(f"{i + 1} {fold.label}") for i, fold in enumerate(folds)) + 2
-    widths = [max(len(spec.label), 9) + 2 for spec in specs]
-    head = f"  {'fold':<{label_width}}" + "".join(
-        f"{spec.label:<{w}}" for spec, w in zip(specs, widths, strict=True)
-    )
-    lines = [
-        f"walk-forward: {len(folds)} consecutive folds of your out-of-sample prices, "
-        f"{folds[0].evaluation.n_episodes} episodes each (indices into the series; {first.note}):",
-        head.rstrip(),
-    ]
+    rows = []
     for i, fold in enumerate(folds):
         report = fold.evaluation.metrics
         assert report is not None
-        cells = []
-        for spec, width in zip(specs, widths, strict=True):
-            figure = report.get(spec.key)
-            cells.append(f"{'n/a' if figure is None else figure.text(interval=False):<{width}}")
-        lines.append((f"  {f'{i + 1} {fold.label}':<{label_width}}" + "".join(cells)).rstrip())
+        figures = [report.get(spec.key) for spec in specs]
+        rows.append(
+            [f"{i + 1} {fold.label}", *("n/a" if f is None else f.text(interval=False) for f in figures)]
+        )
+    header = ["fold", *(spec.label for spec in specs)]
+    widths = [max(len(row[column]) for row in [header, *rows]) + 2 for column in range(len(header))]
+    lines = [
+        f"walk-forward: {len(folds)} consecutive folds of your out-of-sample prices, "
+        f"{folds[0].evaluation.n_episodes} episodes each (indices into the series; {first.note}):"
+    ]
+    for row in [header, *rows]:
+        lines.append(
+            ("  " + "".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))).rstrip()
+        )
     return lines

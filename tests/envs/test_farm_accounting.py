@@ -64,6 +64,18 @@ def test_rain_waters_the_dry_seed_and_a_ripe_crop_rots() -> None:
     assert figures["profit"] == -1.0
 
 
+def test_a_crop_that_dies_the_day_another_dead_plot_is_cleared_is_counted() -> None:
+    env = gym.make("qgym/GridFarm-1x2-v0", p_rain=1.0, p_grow=1.0, p_evap=0.0, p_wither=0.0, p_rot=1.0)
+    env.reset(seed=0)
+    env.unwrapped.state_index = 0  # an empty field, the farmer on the west plot
+    # Plant west (it grows), go east (it ripens), plant east (west rots), go west (east ripens), clear
+    # the dead west plot on the very day the east one rots: the dead count stays 1, two crops rotted.
+    for action in (PLANT, int(Action.EAST), PLANT, int(Action.WEST), HARVEST):
+        env.step(action)
+    figures = env.unwrapped.episode_metrics()
+    assert (figures["rotted"], figures["planted"], figures["standing"]) == (2.0, 2.0, 0.0)
+
+
 def test_a_dry_seed_withers_without_rain() -> None:
     env = gym.make("qgym/GridFarm-1x1-v0", p_rain=0.0, p_wither=1.0)
     figures = _play(env, [PLANT, WAIT])

@@ -281,3 +281,37 @@ def test_qgym_eval_raises_the_alarm_on_a_users_leaking_env(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert "LOOK-AHEAD ALARM: the sampled mean return" in done.stdout
     assert "exceeds the exact optimum 11.37" in done.stdout
+
+
+def test_qgym_eval_walks_forward_over_a_run_trained_on_your_csv(tmp_path: Path) -> None:
+    from qgym import QLearning
+
+    csv = tmp_path / "prices.csv"
+    csv.write_text("close\n" + "\n".join(f"{price:.4f}" for price in generate_prices(2_000, seed=4)) + "\n")
+    env_kwargs = {"csv_path": str(csv), "observation": "index", "episode_length": 100}
+    env = gym.make("qgym/Trading-MarketHidden-v0", **env_kwargs)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    QLearning("TabularPolicy", env, seed=0).learn(3_000).save(folder / "model.zip")
+    config = {
+        "algo": "qlearning",
+        "env_id": "qgym/Trading-MarketHidden-v0",
+        "seed": 0,
+        "env_kwargs": env_kwargs,
+    }
+    (folder / "config.yml").write_text(yaml.safe_dump(config))
+    done = _qgym("eval", str(folder), "--folds", "3", "--episodes", "8", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "your prices: trained on split='train' (the first 80%), evaluated on split='test'" in done.stdout
+    start = next(i for i, line in enumerate(lines) if line.startswith("walk-forward: 3 consecutive folds"))
+    assert lines[start + 1].split()[:3] == ["fold", "return", "Sharpe"]
+    folds = lines[start + 2 : start + 5]
+    assert [row.split()[:3] for row in folds] == [
+        ["1", "prices", "1600-1732"],
+        ["2", "prices", "1733-1865"],
+        ["3", "prices", "1866-1999"],
+    ]
+    refused = _qgym("eval", str(folder), "--folds", "9", cwd=tmp_path)
+    assert refused.returncode != 0
+    assert "9 folds of 44 are shorter than an episode" in refused.stderr

@@ -34,32 +34,41 @@ _DEAD, _RIPE, _SEED_DRY, _GROWING_DRY = (
 )
 
 FARM_FIGURES: tuple[FigureSpec, ...] = (
-    FigureSpec("harvests", "harvests", "ripe crops harvested (the yield, in crops)", decimals=1),
-    FigureSpec("revenue", "revenue", "harvests times the harvest reward"),
-    FigureSpec("planted", "seeds planted", "empty plots planted", decimals=1),
-    FigureSpec("watered", "water by hand", "dry crops the farmer watered (one watering each)", decimals=1),
+    FigureSpec("harvests", "harvests", "ripe crops harvested (the yield)", quantity="crops"),
+    FigureSpec("revenue", "revenue", "harvests times the harvest reward", quantity="reward units"),
+    FigureSpec("planted", "seeds planted", "empty plots planted", quantity="seeds"),
     FigureSpec(
-        "rain_waterings", "water by rain", "dry crops a rainy day watered for free (one each)", decimals=1
+        "watered", "water by hand", "dry crops the farmer watered, one watering each", quantity="waterings"
     ),
-    FigureSpec("rainy_days", "rainy days", "days it rained", decimals=1),
     FigureSpec(
-        "costs", "costs", "seeds planted times the planting cost plus waterings by hand times the water cost"
+        "rain_waterings",
+        "water by rain",
+        "dry crops a rainy day watered for free, one watering each",
+        quantity="waterings",
     ),
-    FigureSpec("profit", "profit", "revenue minus costs: the season's return"),
+    FigureSpec("rainy_days", "rainy days", "days it rained", quantity="days"),
+    FigureSpec(
+        "costs",
+        "costs",
+        "seeds planted times the planting cost plus waterings by hand times the water cost",
+        quantity="reward units",
+    ),
+    FigureSpec("profit", "profit", "revenue minus costs: the season's return", quantity="reward units"),
     FigureSpec(
         "water_use_efficiency",
         "water-use efficiency",
-        "harvests per watering by hand; over many seasons, total harvests over total waterings; "
+        "harvests per watering by hand; over many seasons, total harvests over total waterings by hand; "
         "undefined when no water was applied",
+        quantity="harvests per watering",
     ),
-    FigureSpec("lost", "crops lost", "crops that withered or rotted", decimals=1),
-    FigureSpec("withered", "withered", "dry crops that withered on a day without rain", decimals=1),
-    FigureSpec("rotted", "rotted", "ripe crops that rotted before the harvest", decimals=1),
+    FigureSpec("lost", "crops lost", "crops that withered or rotted", quantity="crops"),
+    FigureSpec("withered", "withered", "dry crops that withered on a day without rain", quantity="crops"),
+    FigureSpec("rotted", "rotted", "ripe crops that rotted before the harvest", quantity="crops"),
     FigureSpec(
         "standing",
         "crops standing at the end",
         "planted crops still growing or ripe when the season ended: planted = harvests + lost + standing",
-        decimals=1,
+        quantity="crops",
     ),
 )
 """Every farm figure, in report order, with its definition."""
@@ -83,7 +92,7 @@ _AFTER_WORK = tuple(tuple(row) for row in _WORK.tolist())
 class Ledger:
     """One farm's season as it happens: the farmer's work, the rain's waterings, the crops lost."""
 
-    __slots__ = ("config", "deaths", "rain", "work")
+    __slots__ = ("_dead", "config", "deaths", "rain", "work")
 
     def __init__(self, config: FarmConfig) -> None:
         self.config = config
@@ -93,10 +102,12 @@ class Ledger:
         """``(day, dry crops watered)`` of each rainy day."""
         self.deaths: list[tuple[int, int, int]] = []
         """``(day, withered, rotted)`` of each day crops died."""
+        self._dead = 0
+        """Dead plots on the field after the last step noted."""
 
     def clear(self) -> None:
-        """Start a new season."""
-        self.work, self.rain, self.deaths = [], [], []
+        """Start a new season (an empty field)."""
+        self.work, self.rain, self.deaths, self._dead = [], [], [], 0
 
     def note(
         self, day: int, before: list[int], cell: int, action: int, after: list[int], rained: bool
@@ -111,13 +122,21 @@ class Ledger:
             dry = before.count(_SEED_DRY) + before.count(_GROWING_DRY)
             dry += (event == PLANTED) - (event == WATERED)  # planting sows a dry seed; watering wets one
             self.rain.append((day, dry))
-        dead_before = before.count(_DEAD) - (event == CLEARED)
-        if after.count(_DEAD) > dead_before:
+        dead = after.count(_DEAD)
+        if dead == self._dead and event != CLEARED:  # the common day: no plot cleared, none died
+            return
+        died = dead - self._dead + (event == CLEARED)
+        self._dead = dead
+        if died > 0:
             acted = before.copy()
             acted[cell] = _AFTER_WORK[action][crop]
             rotted = sum(1 for was, now in zip(acted, after, strict=True) if now == _DEAD and was == _RIPE)
-            died = sum(1 for was, now in zip(acted, after, strict=True) if now == _DEAD and was != _DEAD)
             self.deaths.append((day, died - rotted, rotted))
+
+    def field_set(self, crops: Sequence[int]) -> None:
+        """The field was set from outside the steps (a planner placed the env in a state): deaths
+        count from it on."""
+        self._dead = sum(1 for crop in crops if crop == _DEAD)
 
     def figures(self, crops: Sequence[int]) -> dict[str, float | None]:
         """The season's figures so far, ``crops`` the field now (for the crops standing)."""

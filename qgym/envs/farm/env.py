@@ -197,6 +197,7 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
         except ValueError:
             raise ValueError(f"state_index must be in [0, {self.config.n_states - 1}], got {state}") from None
         self._plots, self._cell = crops[0].tolist(), int(cells[0])
+        self.ledger.field_set(self._plots)
 
     @property
     def crops(self) -> NDArray[np.int8]:

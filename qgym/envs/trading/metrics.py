@@ -96,9 +96,8 @@ _SPEC = {
         FigureSpec(
             "turnover",
             "turnover",
-            "units of position traded: the sum of |position change|",
+            "units of position traded: the sum of the absolute changes of position",
             unit=" units",
-            decimals=1,
             quantity="units traded",
         ),
         FigureSpec("costs", "costs paid", "the sum of the trading costs", quantity="currency"),
@@ -122,7 +121,8 @@ _SPEC = {
         FigureSpec(
             "buy_and_hold_return",
             "buy and hold: return",
-            "the same episode had the trader bought one unit at the start (paying its cost) and held it",
+            "final minus initial equity had the trader bought one unit at the start (paying its cost) "
+            "and held it",
             quantity="currency",
             baseline=True,
         ),
