@@ -7,6 +7,7 @@ a farm's; :mod:`qgym.training.field_metrics`), the optimal policy's, and the loo
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 from qgym import planning
 from qgym.envs import known_optimum
 from qgym.envs.interface import EpisodeChart, FieldReport, HasHeuristic, Policy
+from qgym.expectations import return_moments
 from qgym.scoring import percent_of_optimum
 from qgym.training.envs import encode_observations, horizon_of, keeps_states, single_env, wrap_env, wrapper
 from qgym.training.field_metrics import (
@@ -29,10 +31,20 @@ from qgym.training.field_metrics import (
 )
 from qgym.training.rollouts import episode_returns, model_policy
 
-__all__ = ["MAX_SOLVED_STATES", "Evaluation", "evaluate", "exact_optimum", "exact_return", "heuristic_for"]
+__all__ = [
+    "MAX_SOLVED_STATES",
+    "Evaluation",
+    "evaluate",
+    "exact_optimum",
+    "exact_return",
+    "heuristic_for",
+    "optimal_return_std",
+]
 
 MAX_SOLVED_STATES = 1_000_000
 """Gymnasium envs with a toy-text model up to this many states are solved for their optimum."""
+MAX_MOMENT_STATES = 100_000
+"""The optimal policy's return deviation (the look-ahead alarm's floor) is computed up to this many states."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,8 @@ class Evaluation:
     """The env family's field figures over the episodes (a portfolio's, a farm's), or None."""
     optimal_metrics: FieldReport | None = None
     """The same figures of the exact optimal policy, where the env has an exact model."""
+    optimal_std: float | None = None
+    """The standard deviation of the exact optimal policy's return, where computed (the alarm's floor)."""
     notes: tuple[str, ...] = ()
     """What else the reader should know first (which of the user's prices were evaluated on)."""
     first_chart: EpisodeChart | None = field(default=None, repr=False, compare=False)
@@ -77,7 +91,9 @@ class Evaluation:
     @property
     def look_ahead(self) -> LookAheadCheck | None:
         """The sampled mean against the exact optimum (the look-ahead alarm), where there is one."""
-        return look_ahead_check(self.mean_return, self.std_return, self.n_episodes, self.optimum)
+        return look_ahead_check(
+            self.mean_return, self.std_return, self.n_episodes, self.optimum, self.optimal_std
+        )
 
     def summary(self, field_metrics: bool = True) -> str:
         """Lines a person reads, each saying what its figure is, e.g. ``greedy policy: 112.40 = 99.0% of
@@ -194,6 +210,7 @@ def evaluate(
         training_seeds=None if training_seeds is None else tuple(int(s) for s in training_seeds),
         metrics=report,
         optimal_metrics=collector.optimal(horizon_of(env_id)) if report is not None else None,
+        optimal_std=optimal_return_std(env_id) if optimum is not None and not kwargs else None,
         notes=() if prices_note is None else (prices_note,),
         first_chart=collector.first_chart,
     )
@@ -216,6 +233,30 @@ def exact_optimum(env_id: str) -> float | None:
     if model.n_states > MAX_SOLVED_STATES:
         return None
     return planning.expected_return(model, planning.backward_induction(model, horizon_of(env_id)).values)
+
+
+@functools.cache
+def optimal_return_std(env_id: str) -> float | None:
+    """The standard deviation of the exact optimal policy's return over the judged horizon (the
+    second-moment recursion of :func:`qgym.expectations.return_moments`), or None without an exact
+    model of at most :data:`MAX_MOMENT_STATES` states whose rewards the recursion can read."""
+    if exact_optimum(env_id) is None:
+        return None
+    env = gym.make(env_id)
+    try:
+        model = planning.model_of(env)
+    except ValueError:
+        return None
+    finally:
+        env.close()
+    if model.n_states > MAX_MOMENT_STATES:
+        return None
+    horizon = horizon_of(env_id)
+    try:
+        _, variance = return_moments(model, planning.backward_induction(model, horizon).policy, horizon)
+    except ValueError:
+        return None
+    return math.sqrt(variance)
 
 
 def exact_return(

@@ -37,13 +37,18 @@ EVALUATION_SEED_OFFSET = 20_000
 seeds from the run's seed plus this on: far from the seeds its training envs were started from."""
 ALARM_Z = 5.0
 """The look-ahead alarm fires when the sampled mean return exceeds the exact optimum by more than this
-many standard errors (the sample standard deviation, ddof 1, over the square root of the episodes). No
-policy that sees only the past can expect more than the optimum, so for an honest one the excess is
-the luck of the draw. Over 100 episodes Student's t with 99 degrees of freedom puts the chance of
-passing 5 at 1.2e-6 per evaluation, so 10 seeds of an honest policy stay silent but for about 1 time
-in 80,000; the sampled returns of the exact optimal policies follow that tail where it can be
-measured (``benchmarks/bench_field_metrics.py``: 2.3% above 2, 0.1% above 3, at most 1e-4 above 4
-over 20,000 evaluations of each chain and farm). A leak of the next price scores 30 to 40."""
+many standard errors. No policy that sees only the past can expect more than the optimum, so for an
+honest one the excess is the luck of the draw. The standard error is the sample's (standard deviation,
+ddof 1, over the square root of the episodes) or, where the exact model gives it, the optimal policy's
+own return deviation over that root if it is larger: a sample that happens to spread little then
+cannot inflate the score. With that floor an honest policy passes 5 standard errors at most as often
+as the optimal policy's own mean passes 5 of its exact standard errors: 2.9e-7 by the normal tail
+(1.2e-6 by Student's t over 100 episodes without the floor), so 10 seeds stay silent but for a few
+times in a million. Measured (``benchmarks/bench_field_metrics.py``, 20,000 evaluations of 100
+episodes of the exact optimal policy): none passed 5 on Trading-Chain, GridFarm-1x1 and 1x2 (largest
+3.8 to 4.1); on Trading-ChainCostly one evaluation in 20,000 scored 5.9, and three more runs of 20,000
+topped out at 4.2 to 4.6, so the rate there is near 1 in 80,000 (10 seeds: about 1 in 8,000).
+A leak of the next price scores 30 to 40."""
 USER_DATA = ("prices", "csv_path")
 """The ``gym.make`` arguments that give a market env the user's own prices."""
 
@@ -55,8 +60,10 @@ class LookAheadCheck:
     mean: float
     optimum: float
     standard_error: float
-    """Of the sampled mean: the sample standard deviation (ddof 1) over the square root of ``n_episodes``."""
+    """Of the sampled mean (see :data:`ALARM_Z`)."""
     n_episodes: int
+    exact_floor: bool = False
+    """The standard error is at least the optimal policy's exact one (else the sample's alone)."""
     threshold: float = ALARM_Z
 
     @property
@@ -70,8 +77,11 @@ class LookAheadCheck:
 
     @property
     def false_alarm_rate(self) -> float:
-        """The chance an honest policy's mean passes the threshold: Student's t tail, n - 1 degrees of
-        freedom (the optimal policy's own mean passes it this often; a worse policy's less)."""
+        """The chance an honest policy's mean passes the threshold (the optimal policy's own mean passes
+        it this often; a worse policy's less): the normal tail with the exact floor, else Student's t
+        with n - 1 degrees of freedom."""
+        if self.exact_floor:
+            return 0.5 * math.erfc(self.threshold / math.sqrt(2))
         from scipy import stats
 
         return float(stats.t.sf(self.threshold, self.n_episodes - 1))
@@ -84,9 +94,9 @@ class LookAheadCheck:
                 f"LOOK-AHEAD ALARM: the sampled mean return {self.mean:.2f} exceeds the exact optimum "
                 f"{self.optimum:.2f} by {self.z:.1f} standard errors (an honest policy's mean passes "
                 f"{self.threshold:g} with probability {self.false_alarm_rate:.0e} over {self.n_episodes} "
-                "episodes). No policy that "
-                "sees only the past can do this: look for future information in the observation (a feature "
-                "computed with later prices or weather, a label shifted the wrong way, a wrapper that peeks)."
+                "episodes). No policy that sees only the past can do this: look for future information in "
+                "the observation (a feature computed with later prices or weather, a label shifted the wrong "
+                "way, a wrapper that peeks)."
             ]
         if self.z > 0:
             return [
@@ -97,13 +107,19 @@ class LookAheadCheck:
 
 
 def look_ahead_check(
-    mean: float, std: float, n_episodes: int, optimum: float | None
+    mean: float, std: float, n_episodes: int, optimum: float | None, optimal_std: float | None = None
 ) -> LookAheadCheck | None:
     """The check of a sampled mean (of returns with population standard deviation ``std``) against the
-    exact optimum, or None without an optimum, a second episode or a spread."""
-    if optimum is None or n_episodes < 2 or not std > 0:
+    exact optimum, its standard error floored by the optimal policy's return deviation ``optimal_std``
+    when given; None without an optimum, a second episode or a spread."""
+    if optimum is None or n_episodes < 2:
         return None
-    return LookAheadCheck(mean, optimum, std / math.sqrt(n_episodes - 1), n_episodes)
+    error = std / math.sqrt(n_episodes - 1)
+    if optimal_std is not None:
+        error = max(error, optimal_std / math.sqrt(n_episodes))
+    if not error > 0:
+        return None
+    return LookAheadCheck(mean, optimum, error, n_episodes, exact_floor=optimal_std is not None)
 
 
 class RecordCollector:

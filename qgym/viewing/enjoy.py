@@ -12,14 +12,14 @@ from typing import Any
 
 import gymnasium as gym
 
-from qgym.envs.interface import FieldReport, HasFieldMetrics, Overlay
+from qgym.envs.interface import Overlay
 from qgym.envs.rendering import import_pygame
 from qgym.training.evaluation import exact_optimum
-from qgym.training.field_metrics import episode_lines
 from qgym.training.models import guess_env_id
 from qgym.training.rollouts import run_episode
 from qgym.viewing.agent import load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
+from qgym.viewing.field_summary import FieldSummary
 from qgym.viewing.screen import Hint, Screen, episode_summary, hud_lines
 from qgym.viewing.views import legend_of, view_of
 
@@ -58,7 +58,7 @@ def enjoy(
         legend = [] if legend_source is None else legend_source.legend(40)
         optimum = exact_optimum(env_id)
         horizon = env.spec.max_episode_steps if env.spec is not None else None
-        optimal_figures = _optimal_figures(env, horizon, optimum)
+        fields = FieldSummary(env, horizon, exact=optimum is not None)
         pygame = import_pygame()
         clock = pygame.time.Clock()
         paused, stop = False, False
@@ -82,7 +82,7 @@ def enjoy(
                     returns.append(step.episode_return)
                     banner = [
                         episode_summary(step.episode_return, optimum, person=False),
-                        *_field_lines(env, optimal_figures),
+                        *fields.lines(),
                     ]
                     print(f"episode {len(returns)}: " + "\n  ".join(banner))
                 hint = (
@@ -116,24 +116,6 @@ def enjoy(
     if recorder is not None and record_dir is not None:
         save_and_report(recorder, record_dir, "agent", f"{agent.name} in qgym enjoy", optimum)
     return returns
-
-
-def _optimal_figures(
-    env: gym.Env[Any, Any], horizon: int | None, optimum: float | None
-) -> FieldReport | None:
-    """The exact optimal policy's field figures, where the env has them and an exact optimum."""
-    base = env.unwrapped
-    if optimum is None or horizon is None or not isinstance(base, HasFieldMetrics):
-        return None
-    return base.optimal_report(horizon)
-
-
-def _field_lines(env: gym.Env[Any, Any], optimal: FieldReport | None) -> list[str]:
-    """The episode's field figures (and the optimal policy's averages), as lines."""
-    base = env.unwrapped
-    if not isinstance(base, HasFieldMetrics):
-        return []
-    return episode_lines(base.field_report([base.episode_metrics()]), optimal)
 
 
 def _read_keys(pygame: Any, screen: Screen, paused: bool, fps: float) -> tuple[bool, bool, float]:

@@ -20,13 +20,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qgym import scoring
-from qgym.envs.interface import FieldReport, HasActionKinds, HasFieldMetrics, Overlay
+from qgym.envs.interface import Overlay
 from qgym.envs.rendering import import_pygame
 from qgym.training.evaluation import exact_optimum
-from qgym.training.field_metrics import episode_lines
 from qgym.viewing.advice import OptimalAdvisor, agent_cell_values, agent_hint, summary_lines
 from qgym.viewing.agent import Agent, load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
+from qgym.viewing.field_summary import FieldSummary, action_kinds
 from qgym.viewing.screen import Hint, Screen, hud_lines
 from qgym.viewing.views import agent_on_cells, legend_of, state_names, toy_text_keys, view_of
 
@@ -163,9 +163,9 @@ class PlaySession:
         names = state_names(self.env)
         self.state_label = (lambda s: f"s{s}") if names is None else names.state_label
         self.state_legend = None if names is None else names.state_legend()
-        base = self.env.unwrapped
-        self.kinds = base.action_kinds if isinstance(base, HasActionKinds) else tuple(self.names)
-        self._optimal_figures: FieldReport | None = None
+        self.kinds = action_kinds(self.env, self.names)
+        horizon = self.env.spec.max_episode_steps if self.env.spec is not None else None
+        self.fields = FieldSummary(self.env, horizon, exact=self.advisor is not None)
         self.reset()
 
     def reset(self) -> None:
@@ -213,7 +213,7 @@ class PlaySession:
             self.episode_over = True
             self.returns.append(self.total)
             self.grades.append(self.grade())
-            self.field_summaries.append(self.field_lines())
+            self.field_summaries.append(self.fields.lines())
 
     def grade(self) -> scoring.Grade | None:
         """This episode's moves so far, graded (None without an advisor)."""
@@ -239,31 +239,23 @@ class PlaySession:
         return lines
 
     def summary(self) -> list[str] | None:
-        """The end-of-episode lines: the return against the exact optimum, the total regret, the luck and
-        the costliest moves (where the env has an exact model)."""
-        if not self.episode_over:
-            return None
-        grade = self.grade()
+        """The end-of-episode lines: the return against the exact optimum, the total regret (by kind of
+        decision), the luck and the costliest moves (where the env has an exact model), then the
+        episode's field figures; None while the episode goes on."""
+        return self.summary_of(len(self.returns) - 1) if self.episode_over else None
+
+    def summary_of(self, episode: int) -> list[str]:
+        """:meth:`summary` of finished episode ``episode`` (0 for the first)."""
         return summary_lines(
-            self.total,
+            self.returns[episode],
             self.optimum,
-            grade,
+            self.grades[episode],
             self.state_label,
             self.names,
             state_legend=self.state_legend,
             kinds=self.kinds,
-            field=self.field_summaries[-1] if self.field_summaries else (),
+            field=self.field_summaries[episode],
         )
-
-    def field_lines(self) -> list[str]:
-        """This episode's field figures, and with an exact model the optimal policy's averages."""
-        base = self.env.unwrapped
-        if not isinstance(base, HasFieldMetrics):
-            return []
-        if self.advisor is not None and self._optimal_figures is None:
-            self._optimal_figures = base.optimal_report(self.advisor.values.horizon)
-        report = base.field_report([base.episode_metrics()])
-        return episode_lines(report, self._optimal_figures)
 
     def help_lines(self) -> list[str]:
         """The keys of the actions, two a line, then the control keys."""
@@ -343,19 +335,8 @@ def play(
             screen.close()
     finally:
         env.close()
-    finished = zip(session.returns, session.grades, session.field_summaries, strict=True)
-    for episode, (total, grade, figures) in enumerate(finished, start=1):
-        lines = summary_lines(
-            total,
-            session.optimum,
-            grade,
-            session.state_label,
-            session.names,
-            state_legend=session.state_legend,
-            kinds=session.kinds,
-            field=figures,
-        )
-        print(f"episode {episode}: " + "\n  ".join(lines))
+    for episode in range(len(session.returns)):
+        print(f"episode {episode + 1}: " + "\n  ".join(session.summary_of(episode)))
     if recorder is not None and record_dir is not None:
         save_and_report(recorder, record_dir, "human", "a person playing qgym play", session.optimum)
     return 0

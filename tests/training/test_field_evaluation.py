@@ -5,6 +5,7 @@ and prices the evaluation episodes come from, and ``qgym eval`` run as a user ru
 from __future__ import annotations
 
 import copy
+import math
 import os
 import subprocess
 import sys
@@ -233,6 +234,7 @@ LEAKY_MODULE = '''
 """A user's env with a look-ahead bug: the chain, whose observation also says which way the price
 moves next. Its dynamics are the chain's, so its exact optimum is the chain's."""
 import copy
+import math
 
 import gymnasium as gym
 from gymnasium import spaces
@@ -315,3 +317,36 @@ def test_qgym_eval_walks_forward_over_a_run_trained_on_your_csv(tmp_path: Path) 
     refused = _qgym("eval", str(folder), "--folds", "9", cwd=tmp_path)
     assert refused.returncode != 0
     assert "9 folds of 44 are shorter than an episode" in refused.stderr
+
+
+def test_the_alarms_standard_error_is_floored_by_the_optimal_policys_exact_one() -> None:
+    from qgym.training.field_metrics import look_ahead_check
+
+    # A sample that happens to spread little cannot inflate the score: 100 returns of s.d. 1 (ddof 0)
+    # against an optimal policy whose returns spread 5: the floor 5 / 10 = 0.5 wins over 1 / sqrt(99).
+    floored = look_ahead_check(12.0, 1.0, 100, optimum=10.0, optimal_std=5.0)
+    assert floored is not None
+    assert floored.standard_error == pytest.approx(0.5)
+    assert floored.z == pytest.approx(4.0)
+    assert not floored.fires
+    assert floored.false_alarm_rate == pytest.approx(2.87e-7, rel=0.01)  # the normal tail at 5
+    alone = look_ahead_check(12.0, 1.0, 100, optimum=10.0)
+    assert alone is not None
+    assert alone.z == pytest.approx(2.0 * math.sqrt(99))
+    assert alone.fires
+    assert alone.false_alarm_rate == pytest.approx(1.2e-6, rel=0.05)  # Student's t at 5, 99 d.f.
+    assert look_ahead_check(12.0, 1.0, 1, optimum=10.0) is None  # one episode: no spread to judge by
+    assert look_ahead_check(12.0, 1.0, 100, optimum=None) is None
+
+
+def test_the_floor_is_the_exact_deviation_of_the_optimal_return() -> None:
+    from qgym import expectations
+    from qgym.training.evaluation import optimal_return_std
+
+    model = planning.model_of(gym.make(CHAIN))
+    policy = planning.backward_induction(model, 100).policy
+    assert optimal_return_std(CHAIN) == pytest.approx(
+        math.sqrt(expectations.return_moments(model, policy, 100)[1])
+    )
+    assert optimal_return_std("qgym/Trading-Market-v0") is None
+    assert optimal_return_std("qgym/GridFarm-2x3-v0") is None  # 705,894 states: above the limit
