@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 import statistics
 import time
@@ -28,15 +27,16 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from scipy import stats
+from timing import env_rate
 
 import qgym  # noqa: F401  (registers the IDs)
 from qgym import expectations, planning, training
 from qgym.envs.farm.accounting import Ledger
+from qgym.envs.trading import PeekNextMove, peeking_policy
 from qgym.planning import TabularModel
 from qgym.training.field_metrics import ALARM_Z
 
 THRESHOLDS = (2.0, 3.0, 4.0, ALARM_Z)
-HOLD = 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,9 +73,9 @@ def step_cost_table(seconds: float, repeats: int) -> str:
     ):
         with_rates, without_rates, frozen = [], [], []
         for _ in range(repeats):
-            frozen.append(_rate(gym.make("FrozenLake-v1", map_name="8x8"), seconds))
-            with_rates.append(_rate(gym.make(env_id), seconds))
-            without_rates.append(_rate(_without_metrics(env_id), seconds))
+            frozen.append(env_rate(gym.make("FrozenLake-v1", map_name="8x8"), seconds))
+            with_rates.append(env_rate(gym.make(env_id), seconds))
+            without_rates.append(env_rate(_without_metrics(env_id), seconds))
         ratio = statistics.median(w / o for w, o in zip(with_rates, without_rates, strict=True))
         read = _read_cost(env_id)
         versus = statistics.median(w / f for w, f in zip(with_rates, frozen, strict=True))
@@ -84,19 +84,6 @@ def step_cost_table(seconds: float, repeats: int) -> str:
             f"{ratio:.3f} | {read * 1e6:,.0f} us an episode | {versus:.2f} |"
         )
     return "\n".join(lines)
-
-
-def _rate(env: gym.Env[Any, Any], seconds: float) -> float:
-    env.reset(seed=0)
-    actions = np.random.default_rng(0).integers(env.action_space.n, size=4096).tolist()  # type: ignore[attr-defined]
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for action in actions[:512]:
-            _, _, terminated, truncated, _ = env.step(action)
-            if terminated or truncated:
-                env.reset()
-        steps += 512
-    return steps / (time.perf_counter() - start)
 
 
 class _SilentLedger(Ledger):
@@ -212,42 +199,15 @@ def _sampled_returns(model: TabularModel, policy: np.ndarray, count: int, seed: 
 # --- 3. power ---------------------------------------------------------------------------------------
 
 
-class _LeakNextMove(gym.Wrapper[Any, Any, Any, Any]):
-    """Tutorial 6's leak as a wrapper: the observation also says which way the price moves next."""
-
-    def __init__(self, env: gym.Env[Any, Any]) -> None:
-        super().__init__(env)
-        self.observation_space = gym.spaces.Discrete(int(env.observation_space.n) * 3)  # type: ignore[attr-defined]
-
-    def _leak(self, observation: int, price: float) -> int:
-        upcoming = copy.deepcopy(self.env.unwrapped).step(HOLD)[4]["price"]
-        return observation * 3 + int(np.sign(upcoming - price)) + 1
-
-    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        observation, info = self.env.reset(**kwargs)
-        return self._leak(observation, info["price"]), info
-
-    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
-        observation, reward, terminated, truncated, info = self.env.step(action)
-        return self._leak(observation, info["price"]), reward, terminated, truncated, info
-
-
-def _leaky_policy(observation: int, step: int) -> int:
-    state, move = divmod(observation, 3)
-    position = state % 3 - 1
-    target = position if move == 1 else move - 1
-    return 1 if target > position else 2 if target < position else 0
-
-
 def power_line(evaluations: int) -> str:
     scores = []
     for index in range(evaluations):
         evaluation = training.evaluate(
-            _leaky_policy,
+            peeking_policy(gym.make("qgym/Trading-Chain-v0")),
             "qgym/Trading-Chain-v0",
             100,
             seed=1_000 * index,
-            env_wrapper=_LeakNextMove,
+            env_wrapper=PeekNextMove,
             field_metrics=False,
         )
         assert evaluation.look_ahead is not None

@@ -223,16 +223,7 @@ def exact_optimum(env_id: str) -> float | None:
     known = known_optimum(env_id)
     if known is not None or env_id.startswith("qgym/"):
         return known
-    env = gym.make(env_id)
-    try:
-        model = planning.model_of(env)
-    except ValueError:
-        return None
-    finally:
-        env.close()
-    if model.n_states > MAX_SOLVED_STATES:
-        return None
-    return planning.expected_return(model, planning.backward_induction(model, horizon_of(env_id)).values)
+    return _optimum_with(env_id, {})
 
 
 @functools.cache
@@ -240,16 +231,8 @@ def optimal_return_std(env_id: str) -> float | None:
     """The standard deviation of the exact optimal policy's return over the judged horizon (the
     second-moment recursion of :func:`qgym.expectations.return_moments`), or None without an exact
     model of at most :data:`MAX_MOMENT_STATES` states whose rewards the recursion can read."""
-    if exact_optimum(env_id) is None:
-        return None
-    env = gym.make(env_id)
-    try:
-        model = planning.model_of(env)
-    except ValueError:
-        return None
-    finally:
-        env.close()
-    if model.n_states > MAX_MOMENT_STATES:
+    model = _model_of(env_id, {}, MAX_MOMENT_STATES) if exact_optimum(env_id) is not None else None
+    if model is None:
         return None
     horizon = horizon_of(env_id)
     try:
@@ -316,6 +299,15 @@ def _heuristic_on(
 
 def _optimum_with(env_id: str, env_kwargs: Mapping[str, Any]) -> float | None:
     """The exact optimum of ``env_id`` made with ``env_kwargs`` (its model solved), or None."""
+    model = _model_of(env_id, env_kwargs, MAX_SOLVED_STATES)
+    if model is None:
+        return None
+    return planning.expected_return(model, planning.backward_induction(model, horizon_of(env_id)).values)
+
+
+def _model_of(env_id: str, env_kwargs: Mapping[str, Any], limit: int) -> planning.TransitionModel | None:
+    """The exact model of ``env_id`` made with ``env_kwargs``, or None without one of at most ``limit``
+    states."""
     env = gym.make(env_id, **env_kwargs)
     try:
         model = planning.model_of(env)
@@ -323,9 +315,7 @@ def _optimum_with(env_id: str, env_kwargs: Mapping[str, Any]) -> float | None:
         return None
     finally:
         env.close()
-    if model.n_states > MAX_SOLVED_STATES:
-        return None
-    return planning.expected_return(model, planning.backward_induction(model, horizon_of(env_id)).values)
+    return model if model.n_states <= limit else None
 
 
 def _all_observations(space: gym.Space[Any], n_states: int) -> np.ndarray | None:

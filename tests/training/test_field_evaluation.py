@@ -4,7 +4,6 @@ and prices the evaluation episodes come from, and ``qgym eval`` run as a user ru
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import subprocess
@@ -19,7 +18,7 @@ import pytest
 import yaml
 
 from qgym import planning, training
-from qgym.envs.trading import BUY, HOLD, SELL, generate_prices
+from qgym.envs.trading import BUY, PeekNextMove, generate_prices, peeking_policy
 from qgym.training.field_metrics import (
     ALARM_Z,
     EVALUATION_SEED_OFFSET,
@@ -31,36 +30,6 @@ from qgym.training.field_metrics import (
 CHAIN = "qgym/Trading-Chain-v0"
 
 
-class LeakNextMove(gym.Wrapper[Any, Any, Any, Any]):
-    """A user's wrapper with a look-ahead bug: the observation also says which way the price moves next
-    (it steps a copy of the env, random generator included, to see it)."""
-
-    def __init__(self, env: gym.Env[Any, Any]) -> None:
-        super().__init__(env)
-        self.observation_space = gym.spaces.Discrete(int(env.observation_space.n) * 3)  # type: ignore[attr-defined]
-
-    def _leak(self, observation: int, price: float) -> int:
-        future = copy.deepcopy(self.env.unwrapped)
-        upcoming = future.step(HOLD)[4]["price"]
-        return observation * 3 + int(np.sign(upcoming - price)) + 1
-
-    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        observation, info = self.env.reset(**kwargs)
-        return self._leak(observation, info["price"]), info
-
-    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
-        observation, reward, terminated, truncated, info = self.env.step(action)
-        return self._leak(observation, info["price"]), reward, terminated, truncated, info
-
-
-def leaky_policy(observation: int, step: int) -> int:
-    """Long before a rise, short before a fall: what the leak allows."""
-    state, move = divmod(observation, 3)
-    position = state % 3 - 1  # the chain's index: (level * 3 + position + 1) with one regime
-    target = position if move == 1 else move - 1
-    return BUY if target > position else SELL if target < position else HOLD
-
-
 def _optimal_policy(env_id: str) -> Any:
     """The exact optimal policy of an env whose observation is its model state."""
     env = gym.make(env_id)
@@ -69,9 +38,8 @@ def _optimal_policy(env_id: str) -> Any:
 
 
 def test_the_alarm_fires_on_a_wrapper_that_leaks_the_next_price() -> None:
-    evaluation = training.evaluate(
-        leaky_policy, CHAIN, 60, seed=EVALUATION_SEED_OFFSET, env_wrapper=LeakNextMove
-    )
+    policy = peeking_policy(gym.make(CHAIN))
+    evaluation = training.evaluate(policy, CHAIN, 60, seed=EVALUATION_SEED_OFFSET, env_wrapper=PeekNextMove)
     check = evaluation.look_ahead
     assert check is not None
     assert check.fires
@@ -271,8 +239,9 @@ def test_qgym_eval_raises_the_alarm_on_a_users_leaking_env(tmp_path: Path) -> No
 
     model = QLearning("TabularPolicy", _Spaces(), seed=0)
     table = np.zeros((63 * 3, 3))
+    policy = peeking_policy(gym.make(CHAIN))
     for observation in range(len(table)):
-        table[observation, leaky_policy(observation, 0)] = 1.0
+        table[observation, policy(observation, 0)] = 1.0
     model.policy.tables[0] = table  # the agent's own table (q_table is a copy)
     folder = tmp_path / "run"
     folder.mkdir()
@@ -350,3 +319,15 @@ def test_the_floor_is_the_exact_deviation_of_the_optimal_return() -> None:
     )
     assert optimal_return_std("qgym/Trading-Market-v0") is None
     assert optimal_return_std("qgym/GridFarm-2x3-v0") is None  # 705,894 states: above the limit
+
+
+def test_the_leak_sees_the_real_next_price_and_needs_the_chains_index_observation() -> None:
+    env = PeekNextMove(gym.make(CHAIN))
+    observation, info = env.reset(seed=3)
+    for _ in range(30):
+        move = observation % 3 - 1
+        price = info["price"]
+        observation, _, _, _, info = env.step(0)
+        assert move == (info["price"] > price) - (info["price"] < price)
+    with pytest.raises(ValueError, match="PeekNextMove needs the chain's index observation"):
+        PeekNextMove(gym.make("qgym/Trading-Market-v0"))
