@@ -46,7 +46,7 @@ as the optimal policy's own mean passes 5 of its exact standard errors: 2.9e-7 b
 (1.2e-6 by Student's t over 100 episodes without the floor), so 10 seeds stay silent but for a few
 times in a million. Measured (``benchmarks/bench_field_metrics.py``, 20,000 evaluations of 100
 episodes of the exact optimal policy): none passed 5 on Trading-Chain, GridFarm-1x1 and 1x2 (largest
-3.8 to 4.1); on Trading-ChainCostly one evaluation in 20,000 scored 5.9, and three more runs of 20,000
+3.8 to 4.1); on Trading-ChainCostly one evaluation in 20,000 scored 5.6, and three more runs of 20,000
 topped out at 4.2 to 4.6, so the rate there is near 1 in 80,000 (10 seeds: about 1 in 8,000).
 A leak of the next price scores 30 to 40."""
 USER_DATA = ("prices", "csv_path")
