@@ -88,9 +88,11 @@ class Lockstep:
     :param seeds: one seed per learner (distinct).
     :param n_envs: envs per learner.
     :param max_episode_steps: the time limit that truncates an episode, or None.
+    :param compiled: use the compiled loops of the ``fast`` extra (for single-table rules; those that
+        name a compiled target also learn through them) when numba is installed; the bits are numpy's
+        either way, so this only trades numba's loading time (about a second) for speed.
 
-    Sub-env ``i`` is env ``i % n_envs`` of learner ``i // n_envs``. The compiled loops of the ``fast``
-    extra serve single-table rules that name a compiled target, with the same bits as numpy.
+    Sub-env ``i`` is env ``i % n_envs`` of learner ``i // n_envs``.
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class Lockstep:
         seeds: Sequence[int],
         n_envs: int = 1,
         max_episode_steps: int | None = None,
+        compiled: bool = True,
     ) -> None:
         if not isinstance(learners, LearnerSettings):
             learners = LearnerSettings.of_model(learners)
@@ -139,7 +142,7 @@ class Lockstep:
         self._returns = np.zeros(size)
         self._pending = np.full(size, -1, dtype=np.int64)
         self._started = False
-        self._kernels = kernels.load() if rule.n_tables == 1 else None
+        self._kernels = kernels.load() if compiled and rule.n_tables == 1 else None
         self._formula = rule.compiled_target()
 
     def learn(
