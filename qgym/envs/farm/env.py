@@ -86,7 +86,7 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
         self.action_space = spaces.Discrete(N_ACTIONS)
         self.observation_space = rules.observation_space(self.config)
         # One farm on Python numbers, stepped by the rule tables read as tuples (farm/scalar.py).
-        self._rules = scalar_rules(self.config)
+        self._one_farm = scalar_rules(self.config)
         self._plots: list[int] = [int(Crop.EMPTY)] * self.config.n_plots
         self._cell = 0
         self.day = 0
@@ -125,9 +125,9 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
             )
         # rules.step for a batch of one draws random(1) (rain), then random((1, plots)): the same
         # doubles in the same order as this one call (tests/envs/test_farm_scalar.py).
-        draws = self.np_random.random(self._rules.draws).tolist()
+        draws = self.np_random.random(self._one_farm.draws).tolist()
         before, cell, action = self._plots, self._cell, int(action)
-        self._plots, self._cell, reward, self.rained = self._rules.step(before, cell, action, draws)
+        self._plots, self._cell, reward, self.rained = self._one_farm.step(before, cell, action, draws)
         self.day += 1
         self.ledger.note(self.day, before, cell, action, self._plots, self.rained)
         self.episode_return += reward
@@ -153,7 +153,7 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
 
     def action_masks(self) -> NDArray[np.int8]:
         """1 for actions that change something here, 0 for no-ops (sb3-contrib's MaskablePPO convention)."""
-        return self._rules.action_mask(self._plots, self._cell)
+        return self._one_farm.action_mask(self._plots, self._cell)
 
     def get_keys_to_action(self) -> dict[tuple[int, ...], int]:
         """Keyboard map for human play: arrows move, P plants, W waters, H harvests, space waits."""
@@ -311,7 +311,7 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
         return np.array([self._cell], dtype=np.int64)
 
     def _observation(self) -> Any:
-        return self._rules.observation(self._plots, self._cell)
+        return self._one_farm.observation(self._plots, self._cell)
 
     def _info(self) -> dict[str, Any]:
         return {"action_mask": self.action_masks(), "rained": self.rained, "day": self.day}
