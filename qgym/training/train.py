@@ -19,6 +19,7 @@ import gymnasium as gym
 
 from qgym.training.envs import make_env
 from qgym.training.evaluation import Evaluation, evaluate, exact_optimum, exact_return
+from qgym.training.field_metrics import EVALUATION_SEED_OFFSET
 from qgym.training.network_files import check_network_arguments, save_network_model
 from qgym.training.preset_bounds import check_preset
 from qgym.training.presets import Preset
@@ -176,7 +177,14 @@ def train(
         model.save(model_path)
     if interrupted:
         say(f"saved {model_path}")
-    evaluation = evaluate(model, env_id, eval_episodes, seed=seed + 20_000, env_wrapper=resolved.env_wrapper)
+    evaluation = evaluate(
+        model,
+        env_id,
+        eval_episodes,
+        seed=seed + EVALUATION_SEED_OFFSET,
+        env_wrapper=resolved.env_wrapper,
+        training_seeds=range(seed, seed + resolved.n_envs),
+    )
     result = {**evaluation.as_dict(), "timesteps": int(model.num_timesteps), "interrupted": interrupted}
     write_yaml(folder / "evaluation.yml", result)
     return Run(model, folder, model_path, evaluation, interrupted, config)
