@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from qgym.training.preset_bounds import check_preset
 from qgym.training.presets import Preset, resolve_preset
 from qgym.training.registry import TABULAR_ALGORITHMS, check_algorithm, check_env_id
 
@@ -53,6 +54,7 @@ class RunSpec:
         resolved = resolved.with_steps(n_timesteps)
         if resolved.n_timesteps is None:
             raise ValueError(f"the preset for {env_id} needs n_timesteps (a positive number)")
+        check_preset(algo, resolved.block)
         return cls(algo, env_id, resolved, source)
 
     @property

@@ -39,9 +39,9 @@ from qgym.training.seed_results import (
     write_seed_files,
 )
 from qgym.training.stats import iqm
-from qgym.validation import is_int
+from qgym.validation import check_memory, is_int
 
-__all__ = ["MAX_SEEDS", "SeedsRun", "lockstep_model", "seed_list", "train_seeds"]
+__all__ = ["MAX_SEEDS", "SeedsRun", "lockstep_memory", "lockstep_model", "seed_list", "train_seeds"]
 
 MAX_SEEDS = 10_000
 CURVE_POINTS = 20
@@ -109,6 +109,29 @@ def lockstep_model(env_id: str, env_wrapper: Any = None) -> tuple[planning.Tabul
         env.close()
 
 
+def lockstep_memory(
+    algo: str, env_id: str, n_seeds: int, n_envs: int, model: planning.TabularModel | None = None
+) -> None:
+    """Refuse (:func:`qgym.validation.check_memory`) seeds whose tables, visit counts and exact
+    evaluations would not fit: each seed holds tables and counts of S x A (16 bytes a cell) and its
+    evaluation (:func:`qgym.planning.policy_returns`) about 56 bytes per model outcome. Without
+    ``model`` only the tables are counted, from the env's spaces, before the model is enumerated."""
+    from qgym.agents.rules import RULES
+
+    env = gym.make(env_id)
+    try:
+        space, actions = env.observation_space, env.action_space
+        if not (isinstance(space, gym.spaces.Discrete) and isinstance(actions, gym.spaces.Discrete)):
+            return
+        n_states, n_actions = int(space.n), int(actions.n)
+    finally:
+        env.close()
+    per_seed = RULES[algo].n_tables * n_states * n_actions * 16 + n_envs * 64
+    if model is not None:
+        per_seed += int(model.probs.shape[0]) * int(model.probs.shape[2]) * 56
+    check_memory(f"{n_seeds:,} seeds of {algo} on {env_id} in lockstep", n_seeds * per_seed)
+
+
 def _observes_states(env: gym.Env[Any, Any], n_states: int) -> bool:
     """Whether the env's observation is its model's state number (checked on a few resets)."""
     space = env.observation_space
@@ -153,7 +176,11 @@ def train_seeds(
     if eval_freq is not None and (not is_int(eval_freq) or eval_freq < 1):
         raise ValueError(f"--eval-freq must be a positive number of steps, got {eval_freq!r}")
     eval_every = int(eval_freq) if eval_freq else max(1, math.ceil(steps / CURVE_POINTS))
+    if algo not in DEEP_ALGORITHMS:
+        lockstep_memory(algo, env_id, len(seeds), spec.preset.n_envs)  # before the model is enumerated
     model, why = (None, "") if algo in DEEP_ALGORITHMS else lockstep_model(env_id, spec.preset.env_wrapper)
+    if model is not None:
+        lockstep_memory(algo, env_id, len(seeds), spec.preset.n_envs, model)
     method = "lockstep" if model is not None else "processes"
     # Build what trains before the folder: a preset it refuses leaves no folder. Learners in lockstep
     # need no model object (nor torch); the processes' preset is checked by building one model.

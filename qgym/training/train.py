@@ -21,10 +21,12 @@ from qgym.training.envs import make_env
 from qgym.training.evaluation import Evaluation, evaluate, exact_optimum, exact_return
 from qgym.training.field_metrics import EVALUATION_SEED_OFFSET
 from qgym.training.network_files import check_network_arguments, save_network_model
+from qgym.training.preset_bounds import check_preset
 from qgym.training.presets import Preset
 from qgym.training.registry import DEEP_ALGORITHMS, algorithm_class
 from qgym.training.run_spec import RunSpec
 from qgym.training.runs import new_run_folder, write_yaml
+from qgym.validation import is_int
 
 __all__ = ["Run", "make_model", "train"]
 
@@ -52,6 +54,7 @@ def make_model(
     """A fresh model of ``algo`` on ``env_id`` with the preset's hyperparameters (``kwargs`` override)."""
     if not isinstance(preset, Preset):
         preset = Preset.from_block(preset)
+    check_preset(algo, preset.block)
     cls = algorithm_class(algo)
     hyperparameters = preset.constructor_kwargs() | kwargs
     deep = algo in DEEP_ALGORITHMS
@@ -118,6 +121,8 @@ def train(
         algo, env_id, preset=preset, preset_path=preset_path, hyperparams=hyperparams, n_timesteps=n_timesteps
     )
     resolved, source, steps = spec.preset, spec.source, spec.steps
+    if not is_int(eval_freq) or eval_freq < 0:
+        raise ValueError(f"--eval-freq must be a number of steps, 0 for none, got {eval_freq!r}")
     model = make_model(algo, env_id, resolved, seed)  # first: a preset it refuses leaves no folder
     if folder is None:
         folder = new_run_folder(Path(log_folder) / algo, env_id)

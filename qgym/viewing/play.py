@@ -312,10 +312,10 @@ def play(
     ``record_dir`` keeps the episodes as a Minari dataset there."""
     env = gym.make(env_id, render_mode="rgb_array")
     try:
+        recorder = None if record_dir is None else EpisodeRecorder(env, env_id, record_dir)
         optimal = hint_path is not None and str(hint_path) == OPTIMAL
         agent = None if hint_path is None or optimal else load_agent(hint_path, env, env_id, trust_pickle)
         advisor = OptimalAdvisor.where_solvable(env, env_id, required=optimal)
-        recorder = None if record_dir is None else EpisodeRecorder(env, env_id)
         session = PlaySession(
             env,
             env_id,
