@@ -87,7 +87,7 @@ class TrainingLoops(BatchedRule):
         constant_alpha = constant_value(self.learning_rate)
         notify = _needs_per_step_calls(callback)
         assert self._last_obs is not None
-        observation: Any = np.asarray(self._last_obs)[0]
+        observation: Any = self._states.first(self._last_obs)
         state = index(observation)
         pending = self._pending_actions[0]
         episode_start = self._last_episode_starts is None or bool(self._last_episode_starts[0])

@@ -6,10 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-import gymnasium as gym
-
-from qgym.cli.arguments import add_trust_flag, positive_int
-from qgym.training.registry import ALGORITHMS, check_algorithm, check_env_id
+from qgym.cli.arguments import (
+    CommandLineEnv,
+    add_env_flags,
+    add_trust_flag,
+    command_line_env,
+    positive_int,
+)
+from qgym.training.registry import ALGORITHMS, check_algorithm
 
 __all__ = ["add_training_commands"]
 
@@ -18,7 +22,12 @@ def add_training_commands(commands: Any) -> None:
     """The ``train``, ``eval`` and ``tune`` subcommands."""
     train = commands.add_parser("train", help="train an agent from a preset and compare it with the optimum")
     train.add_argument("--algo", required=True, help=", ".join(ALGORITHMS))
-    train.add_argument("--env", required=True, metavar="ID", help="an env ID, e.g. qgym/GridFarm-1x2-v0")
+    train.add_argument(
+        "--env",
+        required=True,
+        metavar="ID",
+        help="an env ID, e.g. qgym/GridFarm-1x2-v0, or module:ID for an env your module registers",
+    )
     train.add_argument("--preset", default=None, metavar="FILE", help="preset file (default: shipped)")
     train.add_argument(
         "-n", "--n-timesteps", type=positive_int, default=None, help="steps (default: the preset's)"
@@ -33,8 +42,11 @@ def add_training_commands(commands: Any) -> None:
         nargs="+",
         default=[],
         metavar="KEY:VALUE",
-        help="override hyperparameters, RL Zoo's syntax: --hyperparams learning_rate:0.05 gamma:0.9",
+        help="override hyperparameters, RL Zoo's syntax: --hyperparams learning_rate:0.05 gamma:0.9; the "
+        "slides' names work too: alpha (a constant step size), gamma, epsilon (a constant exploration "
+        "rate), epsilon_start, epsilon_end, epsilon_fraction",
     )
+    add_env_flags(train)
     train.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -61,18 +73,25 @@ def add_training_commands(commands: Any) -> None:
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("eval", help="mean return of a trained model and %% of the exact optimum")
-    evaluate.add_argument("model", metavar="MODEL", help="a run folder, or a model file qgym saved (.zip)")
+    evaluate.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a run folder (a multi-seed one: every seed), or a model file qgym saved (.zip)",
+    )
     evaluate.add_argument(
         "--env", default=None, metavar="ID", help="the env ID (default: the run's, from its config.yml)"
     )
     evaluate.add_argument("--episodes", type=positive_int, default=100, help="episodes (default 100)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    add_env_flags(evaluate)
     add_trust_flag(evaluate)
     evaluate.set_defaults(run=_eval)
 
     tune = commands.add_parser("tune", help="search hyperparameters with Optuna; write the best as a preset")
     tune.add_argument("--algo", required=True, help=", ".join(ALGORITHMS))
-    tune.add_argument("--env", required=True, metavar="ID", help="an env ID, e.g. qgym/Trading-Chain-v0")
+    tune.add_argument(
+        "--env", required=True, metavar="ID", help="an env ID, e.g. qgym/Trading-Chain-v0 (or module:ID)"
+    )
     tune.add_argument("--trials", type=positive_int, required=True, help="trials this process runs")
     tune.add_argument("--storage", default=None, help="Optuna storage URL (default sqlite:///qgym-tune.db)")
     tune.add_argument("--study-name", default=None, help="study name (default ALGO-ENV)")
@@ -81,6 +100,7 @@ def add_training_commands(commands: Any) -> None:
     tune.add_argument(
         "--out", default=None, help="preset file the best block goes to (default tuned-ALGO.yml)"
     )
+    add_env_flags(tune, env_kwargs=False)
     tune.set_defaults(run=_tune)
 
     compare = commands.add_parser(
@@ -109,16 +129,19 @@ def _count(flag: str) -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
+    check_algorithm(args.algo)  # names first: a typo costs no import of torch
+    env = command_line_env(args, args.env)
     from qgym import training
     from qgym.training.presets import parse_hyperparams
 
     if args.seeds is not None:
-        return _train_seeds(args)
+        return _train_seeds(args, env)
     if args.jobs is not None:
         raise ValueError("--jobs goes with --seeds N: one seed trains in one process")
+    assert env.env_id is not None
     run = training.train(
         args.algo,
-        args.env,
+        env.env_id,
         preset_path=args.preset,
         hyperparams=parse_hyperparams(args.hyperparams, args.algo) if args.hyperparams else None,
         n_timesteps=args.n_timesteps,
@@ -129,6 +152,8 @@ def _train(args: argparse.Namespace) -> int:
         progress=sys.stdout.isatty() if args.progress is None else args.progress,
         verbose=args.verbose,
         report=lambda line: print(line, flush=True),
+        env_kwargs=env.env_kwargs,
+        gym_packages=env.modules,
     )
     steps, asked = run.model.num_timesteps, run.config["hyperparameters"]["n_timesteps"]
     if run.interrupted:
@@ -141,13 +166,14 @@ def _train(args: argparse.Namespace) -> int:
     return 130 if run.interrupted else 0
 
 
-def _train_seeds(args: argparse.Namespace) -> int:
+def _train_seeds(args: argparse.Namespace, env: CommandLineEnv) -> int:
     from qgym.training.presets import parse_hyperparams
     from qgym.training.seeds import train_seeds
 
+    assert env.env_id is not None
     run = train_seeds(
         args.algo,
-        args.env,
+        env.env_id,
         args.seeds,
         seed=args.seed,
         preset_path=args.preset,
@@ -158,6 +184,8 @@ def _train_seeds(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         progress=sys.stdout.isatty() if args.progress is None else args.progress,
         report=lambda line: print(line, flush=True),
+        env_kwargs=env.env_kwargs,
+        gym_packages=env.modules,
     )
     done = len(run.results)
     if run.interrupted:
@@ -190,20 +218,29 @@ def _step_unit(model: Any) -> str:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from qgym import training
-    from qgym.training.models import guess_env_id, locate_model
-    from qgym.viewing.agent import load_agent
+    from qgym.training.run_evaluation import evaluate_run, seed_folders
 
-    model = locate_model(args.model)
-    env_id = check_env_id(args.env) if args.env is not None else guess_env_id(model)
-    env = gym.make(env_id)
-    agent = load_agent(model, env, env_id, args.trust_pickle)
-    env.close()
-    evaluation = training.evaluate(
-        agent.model, env_id, args.episodes, seed=args.seed, env_wrapper=agent.env_wrapper
-    )
-    print(f"{model} on {env_id}:")
-    print(evaluation.summary())
+    given = command_line_env(args, args.env)
+    folders = seed_folders(args.model)
+    if folders is None:
+        evaluation, where = evaluate_run(
+            args.model, given.env_id, given.env_kwargs, args.episodes, args.seed, args.trust_pickle
+        )
+        print(f"{where}:")
+        print(evaluation.summary())
+        return 0
+    from qgym.training.run_evaluation import evaluate_seeds
+
+    for line in evaluate_seeds(
+        folders,
+        given.env_id,
+        given.env_kwargs,
+        args.episodes,
+        args.seed,
+        args.trust_pickle,
+        report=lambda line: print(line, flush=True),
+    ):
+        print(line)
     return 0
 
 
@@ -217,14 +254,15 @@ def _tune(args: argparse.Namespace) -> int:
     from qgym.training import tuning
 
     check_algorithm(args.algo)
-    check_env_id(args.env)
+    env_id = command_line_env(args, args.env).env_id
+    assert env_id is not None
     out = args.out or f"tuned-{args.algo}.yml"
     tuning.check_writable(out)  # before hours of trials, not after
-    meaning = tuning.score_meaning(args.env)
-    print(f"tuning {args.algo} on {args.env}: {args.trials} trials; a trial's score is {meaning}")
+    meaning = tuning.score_meaning(env_id)
+    print(f"tuning {args.algo} on {env_id}: {args.trials} trials; a trial's score is {meaning}")
     result = tuning.tune(
         args.algo,
-        args.env,
+        env_id,
         args.trials,
         storage=args.storage,
         study_name=args.study_name,
@@ -232,11 +270,11 @@ def _tune(args: argparse.Namespace) -> int:
         seed=args.seed,
         report=lambda line: print(line, flush=True),
     )
-    tuning.write_preset_block(out, args.env, result.best_block)
+    tuning.write_preset_block(out, env_id, result.best_block)
     if result.interrupted:
         print(f"stopped by Ctrl-C after {result.n_trials_done} trials; the best preset so far goes to {out}")
     print(f"study {result.study_name} in {result.storage}: {result.n_trials_done} trials run here")
     print(f"best score {result.best_value:.2f} ({meaning})")
     print(f"best preset block, written to {out}:")
-    print(yaml.safe_dump({args.env: result.best_block}, sort_keys=False).rstrip())
+    print(yaml.safe_dump({env_id: result.best_block}, sort_keys=False).rstrip())
     return 130 if result.interrupted else 0

@@ -6,6 +6,7 @@ played on the very same seeded episodes.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +16,19 @@ import numpy as np
 from qgym import planning
 from qgym.envs import known_optimum
 from qgym.envs.interface import HasHeuristic, Policy
-from qgym.scoring import percent_of_optimum
+from qgym.scoring import percent_of_optimum, share_of_optimum
 from qgym.training.envs import encode_observations, horizon_of, keeps_states, single_env, wrap_env, wrapper
 from qgym.training.rollouts import episode_returns, model_policy
 
-__all__ = ["MAX_SOLVED_STATES", "Evaluation", "evaluate", "exact_optimum", "exact_return", "heuristic_for"]
+__all__ = [
+    "MAX_SOLVED_STATES",
+    "Evaluation",
+    "evaluate",
+    "exact_optimum",
+    "exact_return",
+    "finish_probability",
+    "heuristic_for",
+]
 
 MAX_SOLVED_STATES = 1_000_000
 """Gymnasium envs with a toy-text model up to this many states are solved for their optimum."""
@@ -38,6 +47,10 @@ class Evaluation:
     heuristic_return: float | None = None
     difference_stderr: float | None = None
     heuristic_name: str | None = None
+    finish_probability: float | None = None
+    """The probability that the greedy policy ends an episode (a goal, a hole) before the time limit,
+    exactly; None where episodes end only at the limit (the farms, the trading chains)."""
+    horizon: int | None = None
 
     @property
     def percent_of_optimum(self) -> float | None:
@@ -55,21 +68,26 @@ class Evaluation:
     def summary(self) -> str:
         """Lines a person reads, each saying what its figure is, e.g. ``greedy policy: 112.40 = 99.0% of
         the exact optimum 113.52``."""
-        sampled = f"{self.n_episodes} episode{'s' if self.n_episodes != 1 else ''}"
+        sampled = f"{self.n_episodes} episode{'s' if self.n_episodes != 1 else ''} of the greedy policy"
         if self.n_episodes > 1:
             sampled = f"standard error {self.standard_error:.2f}, {sampled}"
-        exact = "" if self.exact_return is None else f"; the exact expectation is {self.exact_return:.2f}"
+        exact = "" if self.exact_return is None else f"; its exact expectation is {self.exact_return:.2f}"
         lines = [f"sampled mean return {self.mean_return:.2f} ({sampled}{exact})"]
-        percent = self.percent_of_optimum
-        if self.exact_return is not None and percent is not None:
+        if self.exact_return is not None and self.optimum is not None:
             lines.append(
-                f"greedy policy: {self.exact_return:.2f} = {percent:.1f}% "
-                f"of the exact optimum {self.optimum:.2f}"
+                "greedy policy (the agent's best action in every state), valued exactly: "
+                + share_of_optimum(self.exact_return, self.optimum)
             )
-        elif percent is not None:
-            lines.append(f"sampled mean = {percent:.1f}% of the exact optimum {self.optimum:.2f}")
+        elif self.optimum is not None:
+            lines.append(
+                "sampled mean (not valued exactly: the env_wrapper changes what a state is): "
+                + share_of_optimum(self.mean_return, self.optimum)
+            )
         else:
             lines.append("no exact optimum is known for this env")
+        ending = self._ending()
+        if ending:
+            lines.append(ending)
         if self.optimum is not None and self.mean_return > self.optimum and self.standard_error > 0:
             lines.append(
                 f"(the sampled mean beats the optimum by luck of the draw, "
@@ -85,6 +103,24 @@ class Evaluation:
                 f"agent minus heuristic: {self.mean_return - self.heuristic_return:+.2f}{spread}"
             )
         return "\n".join(lines)
+
+    def _ending(self) -> str:
+        """A line when the greedy policy often runs to the time limit instead of ending an episode."""
+        chance, limit = self.finish_probability, self.horizon
+        if chance is None or limit is None or chance >= 0.99:
+            return ""
+        if chance < 0.005:
+            return (
+                f"the greedy policy never ends an episode (no goal, no hole) within the {limit:,}-step "
+                "limit: it goes round in circles or into a wall, and its return is what the whole limit "
+                "costs"
+            )
+        if self.optimum is not None and self.optimum < 0:
+            return (
+                f"the greedy policy ends an episode within the {limit:,}-step limit with probability "
+                f"{chance:.2f}; the other episodes pay every step up to the limit"
+            )
+        return ""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for YAML."""
@@ -107,6 +143,7 @@ def evaluate(
     n_episodes: int = 100,
     seed: int = 0,
     env_wrapper: Any = None,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> Evaluation:
     """Mean return of ``model``'s greedy policy over ``n_episodes`` (episode ``i`` seeded ``seed + i``)
     and, where the env has an exact model whose states are the observations, the exact expected
@@ -114,35 +151,65 @@ def evaluate(
     seeded episodes, so the two means differ by policy, not by luck of the draw.
 
     Returns are the env's own: the reward wrappers of ``env_wrapper`` (``qgym.wrappers.ScaleReward``)
-    are left out, since the policy sees the same observations with or without them."""
+    are left out, since the policy sees the same observations with or without them. ``env_kwargs`` go
+    to ``gym.make`` (the optimum is then the one of the env they make)."""
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be a positive number, got {n_episodes}")
-    env = single_env(env_id, wrapper(env_wrapper, own_rewards=True))
+    kwargs = dict(env_kwargs or {})
+    env = single_env(env_id, wrapper(env_wrapper, own_rewards=True), **kwargs)
     try:
         returns = episode_returns(env, model_policy(model), n_episodes, seed)
     finally:
         env.close()
-    optimum = exact_optimum(env_id)  # the env's, whatever the wrappers: the sampled mean is its share
-    exact = (
-        exact_return(model, env_id, env_wrapper)
+    optimum = exact_optimum(env_id, kwargs)  # the env's, whatever the wrappers: the sampled mean is its share
+    found = (
+        _greedy_on_model(model, env_id, env_wrapper, kwargs)
         if optimum is not None and keeps_states(env_wrapper)
         else None
     )
-    heuristic = _heuristic_on(env_id, returns, seed) if optimum is None else None
+    exact = None if found is None else planning.policy_return(found[0], found[1], horizon=found[2])
+    heuristic = _heuristic_on(env_id, returns, seed, kwargs) if optimum is None else None
     name, theirs, stderr = heuristic if heuristic is not None else (None, None, None)
+    finish = None if found is None else _finish_probability(*found)
     return Evaluation(
-        env_id, n_episodes, float(returns.mean()), float(returns.std()), exact, optimum, theirs, stderr, name
+        env_id,
+        n_episodes,
+        float(returns.mean()),
+        float(returns.std()),
+        exact,
+        optimum,
+        theirs,
+        stderr,
+        name,
+        finish,
+        horizon_of(env_id, kwargs),
     )
 
 
-@functools.cache
-def exact_optimum(env_id: str) -> float | None:
+def exact_optimum(env_id: str, env_kwargs: dict[str, Any] | None = None) -> float | None:
     """The exact optimal expected return over the horizon ``env_id`` is judged on, or None when no
-    exact model is known (qgym's optima are registered; Gymnasium's toy-text envs are solved)."""
-    known = known_optimum(env_id)
-    if known is not None or env_id.startswith("qgym/"):
+    exact model is known (qgym's optima are registered; Gymnasium's toy-text envs are solved, and so is
+    any env made with ``env_kwargs``, whose model they may change). Solved once a process."""
+    if not env_kwargs:
+        return _exact_optimum(env_id, "{}")
+    try:
+        key = json.dumps(env_kwargs, sort_keys=True)
+    except (TypeError, ValueError):  # arguments that are no plain data (a price array): not cached
+        return _solve(env_id, dict(env_kwargs))
+    return _exact_optimum(env_id, key)
+
+
+@functools.cache
+def _exact_optimum(env_id: str, kwargs_json: str) -> float | None:
+    kwargs = json.loads(kwargs_json)
+    known = None if kwargs else known_optimum(env_id)
+    if known is not None or (env_id.startswith("qgym/") and not kwargs):
         return known
-    env = gym.make(env_id)
+    return _solve(env_id, kwargs)
+
+
+def _solve(env_id: str, kwargs: dict[str, Any]) -> float | None:
+    env = single_env(env_id, **kwargs)
     try:
         model = planning.model_of(env)
     except ValueError:
@@ -151,13 +218,77 @@ def exact_optimum(env_id: str) -> float | None:
         env.close()
     if model.n_states > MAX_SOLVED_STATES:
         return None
-    return planning.expected_return(model, planning.backward_induction(model, horizon_of(env_id)).values)
+    horizon = horizon_of(env_id, kwargs)
+    return planning.expected_return(model, planning.backward_induction(model, horizon).values)
 
 
-def exact_return(model: Any, env_id: str, env_wrapper: Any = None) -> float | None:
+def exact_return(
+    model: Any, env_id: str, env_wrapper: Any = None, env_kwargs: dict[str, Any] | None = None
+) -> float | None:
     """Exact expected return of the model's greedy policy over the judged horizon, when the env's
     states are its observations (as the observation wrappers of ``env_wrapper`` encode them)."""
-    env = gym.make(env_id)
+    found = _greedy_on_model(model, env_id, env_wrapper, env_kwargs)
+    if found is None:
+        return None
+    transitions, policy, horizon = found
+    return planning.policy_return(transitions, policy, horizon=horizon)
+
+
+def finish_probability(
+    model: Any, env_id: str, env_wrapper: Any = None, env_kwargs: dict[str, Any] | None = None
+) -> float | None:
+    """The probability that the model's greedy policy ends an episode (a terminal state: a goal, a hole)
+    within the judged horizon, exactly; None when it cannot be valued or the env never terminates."""
+    found = _greedy_on_model(model, env_id, env_wrapper, env_kwargs)
+    return None if found is None else _finish_probability(*found)
+
+
+def _finish_probability(
+    transitions: planning.TransitionModel, policy: np.ndarray, horizon: int
+) -> float | None:
+    ending = _Termination(transitions)
+    if not np.any(ending.ends > 1e-12):
+        return None
+    return planning.policy_return(ending, policy, horizon=horizon)
+
+
+class _Termination:
+    """The env's model with a reward of 1 for ending the episode and 0 otherwise: a policy's value in it
+    is the probability that it ends an episode. Built from the model's own backups, so it works for
+    every :class:`qgym.planning.TransitionModel` (``backup(V, 1) - backup(V, 0)`` is ``E[(1 - terminated)
+    V(s')]``)."""
+
+    def __init__(self, model: planning.TransitionModel) -> None:
+        self.model = model
+        states = model.n_states
+        self.mean_rewards = model.backup(np.zeros(states), 0.0)
+        self.ends = 1.0 - (model.backup(np.ones(states), 1.0) - self.mean_rewards)
+
+    @property
+    def n_states(self) -> int:
+        return self.model.n_states
+
+    @property
+    def n_actions(self) -> int:
+        return self.model.n_actions
+
+    @property
+    def initial_distribution(self) -> np.ndarray:
+        return self.model.initial_distribution
+
+    def backup(self, values: np.ndarray, gamma: float) -> np.ndarray:
+        continuing = self.model.backup(values, 1.0) - self.mean_rewards
+        result: np.ndarray = self.ends + gamma * continuing
+        return result
+
+
+def _greedy_on_model(
+    model: Any, env_id: str, env_wrapper: Any, env_kwargs: dict[str, Any] | None
+) -> tuple[planning.TransitionModel, np.ndarray, int] | None:
+    """The env's exact model, the model's greedy action in each of its states and the judged horizon,
+    when the env's states are its observations; else None."""
+    kwargs = dict(env_kwargs or {})
+    env = single_env(env_id, **kwargs)
     transitions = planning.model_of(env)
     observations = _all_observations(env.observation_space, transitions.n_states)
     if observations is not None and env_wrapper is not None:
@@ -174,7 +305,7 @@ def exact_return(model: Any, env_id: str, env_wrapper: Any = None) -> float | No
             for i in range(0, len(observations), 65_536)
         ]
         policy = np.concatenate(chunks).astype(np.int64).reshape(-1)
-    return planning.policy_return(transitions, policy, horizon=horizon_of(env_id))
+    return transitions, policy, horizon_of(env_id, kwargs)
 
 
 def heuristic_for(env: gym.Env[Any, Any]) -> Policy:
@@ -188,10 +319,12 @@ def heuristic_for(env: gym.Env[Any, Any]) -> Policy:
     return base.heuristic()
 
 
-def _heuristic_on(env_id: str, returns: np.ndarray, seed: int) -> tuple[str, float, float | None] | None:
+def _heuristic_on(
+    env_id: str, returns: np.ndarray, seed: int, env_kwargs: dict[str, Any]
+) -> tuple[str, float, float | None] | None:
     """The heuristic of ``env_id``'s family over the episodes that gave ``returns`` (the same seeds):
     its name, mean return and the standard error of the paired difference; None without one."""
-    env = single_env(env_id)
+    env = single_env(env_id, **env_kwargs)
     try:
         try:
             heuristic = heuristic_for(env)

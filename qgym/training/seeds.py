@@ -26,7 +26,7 @@ from qgym.scoring import percent_of_optimum
 from qgym.training.envs import horizon_of
 from qgym.training.evaluation import exact_optimum
 from qgym.training.presets import resolve_preset
-from qgym.training.registry import DEEP_ALGORITHMS, check_algorithm, check_env_id
+from qgym.training.registry import DEEP_ALGORITHMS, check_algorithm, check_env_id, check_env_kwargs
 from qgym.training.runs import new_run_folder, write_yaml
 from qgym.training.seed_results import (
     CurvePoint,
@@ -36,6 +36,7 @@ from qgym.training.seed_results import (
     write_seed_files,
 )
 from qgym.training.seed_worker import EVAL_EPISODES, SAMPLED_EPISODES
+from qgym.training.vocabulary import describe_learning
 from qgym.validation import is_int
 
 __all__ = ["MAX_SEEDS", "SeedsRun", "lockstep_model", "seed_list", "train_seeds"]
@@ -74,11 +75,13 @@ def seed_list(count: Any, first: Any = 0) -> list[int]:
     return list(range(int(first), int(first) + int(count)))
 
 
-def lockstep_model(env_id: str, env_wrapper: Any = None) -> tuple[planning.TabularModel | None, str]:
+def lockstep_model(
+    env_id: str, env_wrapper: Any = None, env_kwargs: dict[str, Any] | None = None
+) -> tuple[planning.TabularModel | None, str]:
     """The env's exact model as arrays when a lockstep run can sample it, else None and why not."""
     if env_wrapper is not None:
         return None, "the preset wraps the env (env_wrapper), so its observations are not the model's states"
-    env = gym.make(env_id)
+    env = gym.make(env_id, **(env_kwargs or {}))
     try:
         try:
             model = planning.model_of(env)
@@ -122,12 +125,15 @@ def train_seeds(
     jobs: int | None = None,
     progress: bool = False,
     report: Callable[[str], None] | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    gym_packages: Sequence[str] = (),
 ) -> SeedsRun:
     """Train ``algo`` on ``env_id`` with seeds ``seed .. seed + n_seeds - 1`` into one run folder.
 
     Each seed's greedy policy is valued every ``eval_freq`` steps (default: 20 times over training):
     exactly where the env has a model, else by its sampled mean over 10 episodes. Ctrl-C stops early
-    and keeps what the seeds learned so far.
+    and keeps what the seeds learned so far. ``env_kwargs`` and ``gym_packages`` are as for
+    :func:`qgym.training.train`.
     """
     say = report or (lambda line: None)
     check_algorithm(algo)
@@ -145,11 +151,14 @@ def train_seeds(
     if eval_freq is not None and (not is_int(eval_freq) or eval_freq < 1):
         raise ValueError(f"--eval-freq must be a positive number of steps, got {eval_freq!r}")
     every = int(eval_freq) if eval_freq else max(1, math.ceil(steps / CURVE_POINTS))
-    model, why = (None, "") if algo in DEEP_ALGORITHMS else lockstep_model(env_id, resolved.env_wrapper)
+    env_kwargs = check_env_kwargs(env_kwargs)
+    model, why = (
+        (None, "") if algo in DEEP_ALGORITHMS else lockstep_model(env_id, resolved.env_wrapper, env_kwargs)
+    )
     method = "lockstep" if model is not None else "processes"
     from qgym.training.train import make_model
 
-    template = make_model(algo, env_id, resolved, seed)  # a preset it refuses leaves no folder
+    template = make_model(algo, env_id, resolved, seed, env_kwargs)  # a preset it refuses leaves no folder
     folder = new_run_folder(Path(log_folder) / algo, env_id)
     config = {
         "algo": algo,
@@ -160,16 +169,19 @@ def train_seeds(
         "method": method,
         "eval_freq": every,
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
+        **({"env_kwargs": env_kwargs} if env_kwargs else {}),
+        **({"gym_packages": list(gym_packages)} if gym_packages else {}),
     }
     write_yaml(folder / "config.yml", config)
-    optimum = exact_optimum(env_id)
+    optimum = exact_optimum(env_id, env_kwargs)
     how = (
         "in lockstep in this process"
         if model is not None
         else f"one per process, {_jobs(jobs, seeds)} at a time"
     )
+    say(f"{algo} on {env_id}: {describe_learning(algo, resolved.block)}")
     say(
-        f"{algo} on {env_id}: {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), {steps:,} steps each with "
+        f"{len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), {steps:,} steps each with "
         f"{source}, trained {how}; run folder {folder}"
     )
     notes = [] if model is not None or algo in DEEP_ALGORITHMS else [f"(not in lockstep: {why})"]
@@ -202,7 +214,7 @@ def _lockstep(
 ) -> None:
     from qgym.agents.lockstep import Lockstep
 
-    horizon = horizon_of(run.config["env_id"])
+    horizon = horizon_of(run.config["env_id"], run.config.get("env_kwargs"))
     learners = Lockstep(template, model, seeds, n_envs=template.n_envs, max_episode_steps=horizon)
 
     def evaluate(lockstep: Lockstep) -> None:
@@ -243,7 +255,8 @@ def _lockstep(
 def _save_seed(run: SeedsRun, model: Any, seed: int) -> None:
     folder = run.folder / f"seed_{seed}"
     folder.mkdir(exist_ok=True)
-    config = {key: run.config[key] for key in ("algo", "env_id", "hyperparameters", "preset_source")}
+    keys = ("algo", "env_id", "hyperparameters", "preset_source", "env_kwargs", "gym_packages")
+    config = {key: run.config[key] for key in keys if key in run.config}
     write_yaml(folder / "config.yml", {**config, "seed": seed, "timesteps": int(model.num_timesteps)})
     model.save(folder / "model.zip")
 
@@ -266,7 +279,8 @@ def _processes(
     futures: list[tuple[int, Future[Any]]] = []
     try:
         spec = gym.spec(run.config["env_id"])  # a spawned worker starts without the user's registrations
-        arguments = (run.config["algo"], spec, block, run.folder, run.eval_freq, run.optimum)
+        kwargs = run.config.get("env_kwargs")
+        arguments = (run.config["algo"], spec, block, run.folder, run.eval_freq, run.optimum, kwargs)
         futures = [(seed, pool.submit(train_one_seed, *arguments, seed)) for seed in seeds]
         for _seed, future in futures:
             result, points = future.result()

@@ -11,20 +11,26 @@ from __future__ import annotations
 
 import datetime
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 
-from qgym.training.callbacks import EvaluationReport
 from qgym.training.envs import make_env
 from qgym.training.evaluation import Evaluation, evaluate, exact_optimum, exact_return
 from qgym.training.network_files import check_network_arguments, save_network_model
 from qgym.training.presets import Preset, resolve_preset
-from qgym.training.registry import DEEP_ALGORITHMS, algorithm_class, check_algorithm, check_env_id
+from qgym.training.registry import (
+    DEEP_ALGORITHMS,
+    algorithm_class,
+    check_algorithm,
+    check_env_id,
+    check_env_kwargs,
+)
 from qgym.training.runs import new_run_folder, write_yaml
+from qgym.training.vocabulary import describe_learning
 
 __all__ = ["Run", "make_model", "train"]
 
@@ -47,9 +53,15 @@ class Run:
 
 
 def make_model(
-    algo: str, env_id: str, preset: Preset | dict[str, Any], seed: int | None = 0, **kwargs: Any
+    algo: str,
+    env_id: str,
+    preset: Preset | dict[str, Any],
+    seed: int | None = 0,
+    env_kwargs: dict[str, Any] | None = None,
+    **kwargs: Any,
 ) -> Any:
-    """A fresh model of ``algo`` on ``env_id`` with the preset's hyperparameters (``kwargs`` override)."""
+    """A fresh model of ``algo`` on ``env_id`` (made with ``env_kwargs``) with the preset's
+    hyperparameters (``kwargs`` override)."""
     if not isinstance(preset, Preset):
         preset = Preset.from_block(preset)
     cls = algorithm_class(algo)
@@ -60,7 +72,7 @@ def make_model(
             check_network_arguments(DEEP_ALGORITHMS[algo][1], hyperparameters)
         except ValueError as error:
             raise ValueError(f"the preset for {algo} on {env_id}: {error}") from None
-    env = make_env(env_id, preset.n_envs, preset.env_wrapper, seed)
+    env = make_env(env_id, preset.n_envs, preset.env_wrapper, seed, env_kwargs=env_kwargs)
     if deep:
         import torch
 
@@ -96,6 +108,8 @@ def train(
     callback: Any = None,
     report: Callable[[str], None] | None = None,
     folder: str | Path | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    gym_packages: Sequence[str] = (),
 ) -> Run:
     """Train ``algo`` on ``env_id`` and write a run folder; Ctrl-C stops early and keeps the model.
 
@@ -107,9 +121,13 @@ def train(
     ``eval_freq`` > 0, SB3's EvalCallback) and ``evaluation.yml`` (the final :func:`evaluate`).
     ``report`` (e.g. ``print``) gets a line per evaluation during training and says what happens after
     a Ctrl-C. ``folder`` replaces the numbered run folder (a seed of a multi-seed run).
+    ``env_kwargs`` go to ``gym.make`` (RL Zoo's ``--env-kwargs``); they and ``gym_packages`` (the modules
+    that registered a user's env) are recorded in ``config.yml``.
     """
     from stable_baselines3.common.callbacks import CallbackList, EvalCallback, ProgressBarCallback
     from stable_baselines3.common.logger import configure
+
+    from qgym.training.callbacks import EvaluationReport  # SB3, and so torch: imported when training
 
     say = report or (lambda line: None)
     check_algorithm(algo)
@@ -124,7 +142,10 @@ def train(
     steps = resolved.n_timesteps
     if steps is None:
         raise ValueError(f"the preset for {env_id} needs n_timesteps (a positive number)")
-    model = make_model(algo, env_id, resolved, seed)  # first: a preset it refuses leaves no folder
+    env_kwargs = check_env_kwargs(env_kwargs)
+    model = make_model(
+        algo, env_id, resolved, seed, env_kwargs
+    )  # first: a preset it refuses leaves no folder
     if folder is None:
         folder = new_run_folder(Path(log_folder) / algo, env_id)
     else:
@@ -137,16 +158,21 @@ def train(
         "hyperparameters": resolved.block,
         "preset_source": source,
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
+        **({"env_kwargs": env_kwargs} if env_kwargs else {}),
+        **({"gym_packages": list(gym_packages)} if gym_packages else {}),
     }
     write_yaml(folder / "config.yml", config)
-    say(f"{algo} on {env_id}: {steps:,} steps with {source}; run folder {folder}")
+    say(f"{algo} on {env_id}: {describe_learning(algo, resolved.block)}")
+    say(f"{steps:,} steps with {source}; run folder {folder}")
     model.set_logger(configure(str(folder), ["csv"] + (["stdout"] if verbose else [])))
     callbacks = [] if callback is None else [callback]
     if eval_freq > 0:
-        eval_env = make_env(env_id, 1, resolved.env_wrapper, seed=seed + 10_000, own_rewards=True)
-        optimum = exact_optimum(env_id)
+        eval_env = make_env(
+            env_id, 1, resolved.env_wrapper, seed=seed + 10_000, own_rewards=True, env_kwargs=env_kwargs
+        )
+        optimum = exact_optimum(env_id, env_kwargs)
         reporter = EvaluationReport(
-            say, lambda trained: exact_return(trained, env_id, resolved.env_wrapper), optimum
+            say, lambda trained: exact_return(trained, env_id, resolved.env_wrapper, env_kwargs), optimum
         )
         callbacks.append(
             EvalCallback(
@@ -185,7 +211,14 @@ def train(
         model.save(model_path)
     if interrupted:
         say(f"saved {model_path}")
-    evaluation = evaluate(model, env_id, eval_episodes, seed=seed + 20_000, env_wrapper=resolved.env_wrapper)
+    evaluation = evaluate(
+        model,
+        env_id,
+        eval_episodes,
+        seed=seed + 20_000,
+        env_wrapper=resolved.env_wrapper,
+        env_kwargs=env_kwargs,
+    )
     result = {**evaluation.as_dict(), "timesteps": int(model.num_timesteps), "interrupted": interrupted}
     write_yaml(folder / "evaluation.yml", result)
     return Run(model, folder, model_path, evaluation, interrupted, config)

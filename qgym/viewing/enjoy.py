@@ -15,7 +15,7 @@ import gymnasium as gym
 from qgym.envs.interface import Overlay
 from qgym.envs.rendering import import_pygame
 from qgym.training.evaluation import exact_optimum
-from qgym.training.models import guess_env_id
+from qgym.training.models import env_for_model
 from qgym.training.rollouts import run_episode
 from qgym.viewing.agent import load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
@@ -36,17 +36,19 @@ def enjoy(
     idle_timeout: float | None = None,
     trust_pickle: bool = False,
     record_dir: str | Path | None = None,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> list[float]:
     """Watch the agent for ``episodes`` episodes at ``fps`` steps a second; returns the episode returns.
 
     Keys: space pauses, + and - change the speed, Esc or closing the window stops. With ``record_dir``
-    the episodes watched are written there as a Minari dataset when the window closes.
+    the episodes watched are written there as a Minari dataset when the window closes. The env is
+    ``env_id`` made with ``env_kwargs``, by default the model's run's (its ``config.yml``).
     """
-    if env_id is None:
-        env_id = guess_env_id(model_path)
+    chosen = env_for_model(model_path, env_id, env_kwargs, trust_pickle)
+    env_id, kwargs = chosen.env_id, chosen.env_kwargs
     if fps <= 0:
         raise ValueError(f"fps must be a positive number of steps a second, got {fps}")
-    env = gym.make(env_id, render_mode="rgb_array")
+    env = gym.make(env_id, render_mode="rgb_array", **kwargs)
     returns: list[float] = []
     screen: Screen | None = None
     recorder = None if record_dir is None else EpisodeRecorder(env, env_id)
@@ -55,7 +57,7 @@ def enjoy(
         view = view_of(env)
         legend_source = legend_of(env)
         legend = [] if legend_source is None else legend_source.legend(40)
-        optimum = exact_optimum(env_id)
+        optimum = exact_optimum(env_id, kwargs)
         horizon = env.spec.max_episode_steps if env.spec is not None else None
         pygame = import_pygame()
         clock = pygame.time.Clock()

@@ -23,6 +23,7 @@ from qgym import scoring
 from qgym.envs.interface import Overlay
 from qgym.envs.rendering import import_pygame
 from qgym.training.evaluation import exact_optimum
+from qgym.training.models import env_for_model
 from qgym.viewing.advice import OptimalAdvisor, agent_cell_values, agent_hint, summary_lines
 from qgym.viewing.agent import Agent, load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
@@ -289,14 +290,19 @@ def play(
     hint_path: str | Path | None = None,
     trust_pickle: bool = False,
     record_dir: str | Path | None = None,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> int:
     """Open a window and let a person play ``env_id``; returns when they quit. Prints each episode.
 
     ``hint_path`` is a model file, or ``"optimal"`` for the exact optimum's Q-values and regrets.
-    ``record_dir`` keeps the episodes as a Minari dataset there."""
-    env = gym.make(env_id, render_mode="rgb_array")
+    ``record_dir`` keeps the episodes as a Minari dataset there. ``env_kwargs`` go to ``gym.make``;
+    without them, a hint model's run lends its own (its ``config.yml``), so the advice fits the env."""
+    optimal = hint_path is not None and str(hint_path) == OPTIMAL
+    if env_kwargs is None and hint_path is not None and not optimal:
+        env_kwargs = env_for_model(hint_path, env_id, None, trust_pickle).env_kwargs
+    kwargs = dict(env_kwargs or {})
+    env = gym.make(env_id, render_mode="rgb_array", **kwargs)
     try:
-        optimal = hint_path is not None and str(hint_path) == OPTIMAL
         agent = None if hint_path is None or optimal else load_agent(hint_path, env, env_id, trust_pickle)
         advisor = OptimalAdvisor.where_solvable(env, env_id, required=optimal)
         recorder = None if record_dir is None else EpisodeRecorder(env, env_id)
@@ -304,7 +310,7 @@ def play(
             env,
             env_id,
             seed=seed,
-            optimum=exact_optimum(env_id),
+            optimum=exact_optimum(env_id, kwargs),
             agent=agent,
             advisor=advisor,
             optimal_hints=optimal,

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from qgym.envs.interface import CellMark
 from qgym.training.evaluation import exact_optimum
-from qgym.training.models import guess_env_id
+from qgym.training.models import env_for_model
 from qgym.viewing.agent import load_agent
 from qgym.viewing.curves import figure_and_axes, plot_learning_curve, read_run, save_figure
 from qgym.viewing.views import cell_marks, grid_view, state_names, view_of
@@ -181,6 +181,7 @@ def make_plots(
     max_states: int = 60,
     trust_pickle: bool = False,
     report: Callable[[str], None] | None = None,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> list[Path]:
     """What ``qgym plot`` draws: the run's learning curve, the model's Q-table and, on grid envs, its
     greedy policy; returns the PNG files written in ``out_dir``. ``report`` hears why a picture is not
@@ -197,9 +198,11 @@ def make_plots(
         run = model
     out_dir = Path(out_dir)
     written: list[Path] = []
-    if model is not None and env_id is None:
-        env_id = guess_env_id(model)
-    optimum = exact_optimum(env_id) if env_id is not None else None
+    kwargs = dict(env_kwargs or {})
+    if model is not None:
+        chosen = env_for_model(model, env_id, env_kwargs, trust_pickle)
+        env_id, kwargs = chosen.env_id, chosen.env_kwargs
+    optimum = exact_optimum(env_id, kwargs) if env_id is not None else None
     if run is not None:
         name = env_id.removeprefix("qgym/") if env_id else Path(run).name
         try:
@@ -212,7 +215,7 @@ def make_plots(
             plot_learning_curve(curves, optimum, f"{name}: learning curve", out_dir / "learning_curve.png")
             written.append(out_dir / "learning_curve.png")
     if model is not None and env_id is not None:
-        written += _plot_model(model, env_id, out_dir, crops, max_states, trust_pickle, say)
+        written += _plot_model(model, env_id, kwargs, out_dir, crops, max_states, trust_pickle, say)
     return written
 
 
@@ -238,13 +241,14 @@ def _plot_seed_runs(
 def _plot_model(
     model: str | Path,
     env_id: str,
+    env_kwargs: dict[str, Any],
     out_dir: Path,
     crops: Sequence[int] | None,
     max_states: int,
     trust: bool,
     say: Callable[[str], None],
 ) -> list[Path]:
-    env = gym.make(env_id)
+    env = gym.make(env_id, **env_kwargs)
     written = []
     try:
         agent = load_agent(model, env, env_id, trust)

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from qgym.envs.interface import Overlay, Policy
 from qgym.files import write_atomically
-from qgym.training.models import guess_env_id
+from qgym.training.models import env_for_model
 from qgym.training.rollouts import run_episode
 from qgym.viewing.agent import load_agent
 from qgym.viewing.views import view_of
@@ -42,15 +42,17 @@ def record(
     fps: float = 6.0,
     seed: int | None = 0,
     trust_pickle: bool = False,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> Path:
-    """Play the agent and write the frames to ``out`` (.gif or .mp4); returns the path written."""
+    """Play the agent and write the frames to ``out`` (.gif or .mp4); returns the path written. The env
+    is ``env_id`` made with ``env_kwargs``, by default the model's run's (its ``config.yml``)."""
     out = Path(out)
     _check_suffix(out)
     if out.suffix.lower() == ".mp4":
         _mp4_writer()  # fail before playing when no writer exists
-    if env_id is None:
-        env_id = guess_env_id(model_path)
-    env = gym.make(env_id, render_mode="rgb_array")
+    chosen = env_for_model(model_path, env_id, env_kwargs, trust_pickle)
+    env_id = chosen.env_id
+    env = gym.make(env_id, render_mode="rgb_array", **chosen.env_kwargs)
     try:
         agent = load_agent(model_path, env, env_id, trust_pickle)
         frames, returns = collect_frames(env, agent.act, episodes, max_frames, seed)
