@@ -29,7 +29,7 @@ def commands() -> dict[str, list[str]]:
     return {
         "qgym --help": [qgym, "--help"],
         "qgym list": [qgym, "list"],
-        "qgym train --algo nope (argument error)": [qgym, "train", "--algo", "nope", "--env", "FrozenLake-v1"],
+        "qgym train --algo nope (a typo)": [qgym, "train", "--algo", "nope", "--env", "FrozenLake-v1"],
         "python -c 'import qgym' (floor)": [sys.executable, "-c", "import qgym"],
         "python -c 'import stable_baselines3' (before)": [sys.executable, "-c", "import stable_baselines3"],
     }
@@ -59,9 +59,7 @@ def main() -> int:
     for name, values in times.items():
         median = statistics.median(values)
         print(f"| `{name}` | {median:.3f} | {min(values):.3f}-{max(values):.3f} | {median / floor:.2f} |")
-    slow = [
-        name for name in ("qgym --help", "qgym list") if statistics.median(times[name]) > BAR
-    ]
+    slow = [name for name in ("qgym --help", "qgym list") if statistics.median(times[name]) > BAR]
     if slow:
         print(f"\nover the {BAR} s bar: {', '.join(slow)} (on a busy machine, trust the ratio)")
     return 1 if slow else 0
