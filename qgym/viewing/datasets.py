@@ -25,13 +25,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qgym import planning
-from qgym.scoring import percent_of_optimum
+from qgym.scoring import share_of_optimum
 
 __all__ = [
     "EpisodeRecorder",
     "empirical_policy",
     "fresh_seed",
     "load_recording",
+    "recorded_policy_lines",
     "replay_returns",
     "save_and_report",
 ]
@@ -148,10 +149,16 @@ class EpisodeRecorder:
 
 
 def save_and_report(
-    recorder: EpisodeRecorder, directory: str | Path, name: str, algorithm: str, optimum: float | None
+    recorder: EpisodeRecorder,
+    directory: str | Path,
+    name: str,
+    algorithm: str,
+    optimum: float | None,
+    greedy_value: float | None = None,
 ) -> str | None:
     """Write the recording (:meth:`EpisodeRecorder.save`), read it back, and print where it is, how to
-    load it and, where the env has an exact model, the exact value of the recorded empirical policy."""
+    load it and, where the env has an exact model, the exact value of the recorded empirical policy;
+    with ``greedy_value`` (an agent's greedy policy, valued exactly) the line says why the two differ."""
     dataset_id = recorder.save(directory, name, algorithm, optimum)
     if dataset_id is None:
         print("nothing was played, so nothing was recorded")
@@ -165,18 +172,35 @@ def save_and_report(
     horizon = recorder.env.spec.max_episode_steps if recorder.env.spec is not None else None
     try:
         model = planning.model_of(recorder.env)
-        policy = empirical_policy(dataset, recorder.env)
+        counts = _visit_counts(dataset, recorder.env)
     except ValueError:
         return dataset_id
     if horizon is not None and optimum is not None:
-        value = planning.policy_return(model, policy, horizon=horizon)
-        percent = percent_of_optimum(value, optimum)
-        share = "" if percent is None else f" = {percent:.1f}% of the optimum {optimum:.2f}"
-        print(
-            "the recorded policy (the action frequencies in each state met, uniform elsewhere), valued "
-            f"exactly: {value:.2f}{share}"
-        )
+        value = planning.policy_return(model, _frequencies(counts), horizon=horizon)
+        for line in recorded_policy_lines(value, optimum, int((counts.sum(axis=1) > 0).sum()), greedy_value):
+            print(line)
     return dataset_id
+
+
+def recorded_policy_lines(
+    value: float, optimum: float, states_met: int, greedy_value: float | None = None
+) -> list[str]:
+    """What the recorded policy's exact value means; with an agent's greedy value, why the two differ."""
+    lines = [
+        f"the recorded policy (the action frequencies in the {states_met} states these episodes met, "
+        f"uniform random in every other state), valued exactly: {share_of_optimum(value, optimum)}"
+    ]
+    if greedy_value is not None:
+        lines.append(
+            "the agent's greedy policy (its own choice in every state, as qgym train and eval value it): "
+            + share_of_optimum(greedy_value, optimum)
+        )
+        if abs(greedy_value - value) > 1e-9 * max(1.0, abs(optimum)):
+            lines.append(
+                "they differ because the recording knows the agent only in the states it met: "
+                "elsewhere the recorded policy plays at random"
+            )
+    return lines
 
 
 def load_recording(directory: str | Path, dataset_id: str) -> Any:
@@ -205,13 +229,23 @@ def empirical_policy(dataset: Any, env: gym.Env[Any, Any]) -> NDArray[np.float64
     """The person's policy as action frequencies in every model state they met, uniform elsewhere: an
     (S, A) array for :func:`qgym.planning.evaluate_policy`. Needs observations that name the state
     (Discrete, or MultiDiscrete components of it)."""
+    return _frequencies(_visit_counts(dataset, env))
+
+
+def _visit_counts(dataset: Any, env: gym.Env[Any, Any]) -> NDArray[np.float64]:
+    """How often each action was taken in each model state, (S, A)."""
     model = planning.model_of(env)
     counts = np.zeros((model.n_states, model.n_actions))
     for episode in dataset.iterate_episodes():
         states = _states(np.asarray(episode.observations)[:-1], env.observation_space, model.n_states)
         np.add.at(counts, (states, np.asarray(episode.actions, dtype=np.int64)), 1.0)
+    return counts
+
+
+def _frequencies(counts: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Action frequencies in the states met, uniform in the others."""
     seen = counts.sum(axis=1, keepdims=True)
-    uniform = np.full_like(counts, 1.0 / model.n_actions)
+    uniform = np.full_like(counts, 1.0 / counts.shape[1])
     policy: NDArray[np.float64] = np.where(seen > 0, counts / np.maximum(seen, 1.0), uniform)
     return policy
 

@@ -14,7 +14,8 @@ import gymnasium as gym
 
 from qgym.envs.interface import Overlay
 from qgym.envs.rendering import import_pygame
-from qgym.training.evaluation import exact_optimum
+from qgym.training.envs import keeps_states
+from qgym.training.evaluation import exact_optimum, exact_return
 from qgym.training.models import env_for_model
 from qgym.training.rollouts import run_episode
 from qgym.viewing.agent import load_agent
@@ -111,7 +112,9 @@ def enjoy(
             screen.close()
         env.close()
     if recorder is not None and record_dir is not None:
-        save_and_report(recorder, record_dir, "agent", f"{agent.name} in qgym enjoy", optimum)
+        valued = optimum is not None and keeps_states(agent.env_wrapper)
+        greedy = exact_return(agent.model, env_id, agent.env_wrapper, kwargs) if valued else None
+        save_and_report(recorder, record_dir, "agent", f"{agent.name} in qgym enjoy", optimum, greedy)
     return returns
 
 
