@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from qgym.cli.arguments import add_env_flags, add_record_flag, add_trust_flag, command_line_env, positive_int
@@ -141,6 +142,12 @@ def _plot(args: argparse.Namespace) -> int:
 def _record(args: argparse.Namespace) -> int:
     given = command_line_env(args, args.env)
     from qgym.viewing.record import record
+
+    # Frames are drawn off screen. Gymnasium's toy-text envs call pygame.init(), which starts SDL's
+    # video and audio; without a display SDL prints "error: XDG_RUNTIME_DIR is invalid" (and then works).
+    # This process opens no window, so SDL's drivers that need none are the right ones.
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
     record(
         args.model,

@@ -21,7 +21,7 @@ from qgym.training.rollouts import run_episode
 from qgym.viewing.agent import load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
 from qgym.viewing.screen import Hint, Screen, episode_summary, hud_lines
-from qgym.viewing.views import legend_of, view_of
+from qgym.viewing.views import episode_end, legend_of, view_of
 
 __all__ = ["enjoy"]
 
@@ -64,7 +64,7 @@ def enjoy(
         clock = pygame.time.Clock()
         paused, stop = False, False
         for episode in range(episodes):
-            banner = None
+            banner: str | list[str] | None = None
             episode_seed = seed + episode if seed is not None else fresh_seed() if recorder else None
             for step in run_episode(env, agent.act, episode_seed):
                 if recorder is not None:
@@ -81,8 +81,10 @@ def enjoy(
                         )
                 if step.done:
                     returns.append(step.episode_return)
-                    banner = episode_summary(step.episode_return, optimum, person=False)
-                    print(f"episode {len(returns)}: {banner}")
+                    ending = episode_end(env, step.terminated, step.truncated, step.t)
+                    summary = episode_summary(step.episode_return, optimum, person=False)
+                    banner = summary if ending is None else [ending, summary]
+                    print(f"episode {len(returns)}: {summary}" + ("" if ending is None else f" ({ending})"))
                 hint = (
                     None if step.done else Hint(agent.act(step.observation), agent.q_values(step.observation))
                 )

@@ -28,7 +28,14 @@ from qgym.viewing.advice import OptimalAdvisor, agent_cell_values, agent_hint, s
 from qgym.viewing.agent import Agent, load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
 from qgym.viewing.screen import Hint, Screen, hud_lines
-from qgym.viewing.views import agent_on_cells, legend_of, state_names, toy_text_keys, view_of
+from qgym.viewing.views import (
+    agent_on_cells,
+    episode_end,
+    legend_of,
+    state_names,
+    toy_text_keys,
+    view_of,
+)
 
 __all__ = [
     "Command",
@@ -151,6 +158,10 @@ class PlaySession:
     """This episode's moves, graded against Q* (with an advisor)."""
     grades: list[scoring.Grade | None] = field(default_factory=list)
     """One per finished episode, beside :attr:`returns`."""
+    ending: str | None = None
+    """How this episode ended (a hole, the goal, the time limit), once it has."""
+    endings: list[str | None] = field(default_factory=list)
+    """One per finished episode, beside :attr:`returns`."""
 
     def __post_init__(self) -> None:
         self.view = view_of(self.env)
@@ -175,6 +186,7 @@ class PlaySession:
         self.episodes += 1
         self.steps, self.total, self.last_reward, self.episode_over = 0, 0.0, 0.0, False
         self.moves = []
+        self.ending = None
 
     def apply(self, command: Command) -> bool:
         """Carry out ``command``; False when the game should end."""
@@ -206,8 +218,10 @@ class PlaySession:
         self.total += self.last_reward
         if terminated or truncated:
             self.episode_over = True
+            self.ending = episode_end(self.env, bool(terminated), bool(truncated), self.steps)
             self.returns.append(self.total)
             self.grades.append(self.grade())
+            self.endings.append(self.ending)
 
     def grade(self) -> scoring.Grade | None:
         """This episode's moves so far, graded (None without an advisor)."""
@@ -238,9 +252,10 @@ class PlaySession:
         if not self.episode_over:
             return None
         grade = self.grade()
-        return summary_lines(
+        lines = summary_lines(
             self.total, self.optimum, grade, self.state_label, self.names, state_legend=self.state_legend
         )
+        return lines if self.ending is None else [self.ending, *lines]
 
     def help_lines(self) -> list[str]:
         """The keys of the actions, two a line, then the control keys."""
@@ -325,7 +340,8 @@ def play(
             screen.close()
     finally:
         env.close()
-    for episode, (total, grade) in enumerate(zip(session.returns, session.grades, strict=True), start=1):
+    finished = zip(session.returns, session.grades, session.endings, strict=True)
+    for episode, (total, grade, ending) in enumerate(finished, start=1):
         lines = summary_lines(
             total,
             session.optimum,
@@ -334,7 +350,7 @@ def play(
             session.names,
             state_legend=session.state_legend,
         )
-        print(f"episode {episode}: " + "\n  ".join(lines))
+        print(f"episode {episode}: " + "\n  ".join([*([ending] if ending else []), *lines]))
     if recorder is not None and record_dir is not None:
         save_and_report(recorder, record_dir, "human", "a person playing qgym play", session.optimum)
     return 0

@@ -165,3 +165,40 @@ def test_files_that_are_not_models_give_clear_errors(
     assert "no model file" in capsys.readouterr().err
     assert main(["record", str(text), "--out", str(tmp_path / "x.avi")]) == 2
     assert "must end in .gif or .mp4" in capsys.readouterr().err
+
+
+def test_record_of_a_toy_text_env_prints_no_sdl_display_error(tmp_path: Path) -> None:
+    """Gymnasium's toy-text envs call pygame.init(); without a display SDL printed "error:
+    XDG_RUNTIME_DIR is invalid" before a GIF that was written fine. The command needs no display."""
+    import os
+    import subprocess
+    import sys
+
+    from qgym.agents import QLearning
+
+    model = tmp_path / "lake.zip"
+    QLearning("TabularPolicy", "FrozenLake-v1", seed=0).learn(500).save(model)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SDL_", "XDG_"))}
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    argv = ["-m", "qgym", "record", str(model), "--env", "FrozenLake-v1", "--out", str(tmp_path / "a.gif")]
+    result = subprocess.run(
+        [sys.executable, *argv, "--max-frames", "5"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "a.gif").is_file()
+    assert result.stderr == ""
+
+
+def test_enjoy_says_how_a_frozenlake_episode_ended(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qgym.agents import QLearning
+
+    model = tmp_path / "lake.zip"
+    QLearning("TabularPolicy", "FrozenLake-v1", seed=0).learn(100).save(model)  # barely trained: it falls
+    enjoy(model, "FrozenLake-v1", episodes=3, fps=1000)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "episode 1: the agent got 0.0; the best possible on average is 0.7 (the episode is over: fell into a hole)"
+    )

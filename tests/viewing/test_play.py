@@ -125,7 +125,10 @@ def test_a_full_episode_ends_with_the_exact_optimum_in_the_summary() -> None:
     while not session.episode_over:
         assert session.apply(Command(CommandKind.ACT, 7))  # wait, all season
     assert session.steps == 50
-    assert session.summary() == ["you got 0.0; the best possible on average is 96.0"]
+    assert session.summary() == [
+        "time is up: 50 steps, the episode's limit",
+        "you got 0.0; the best possible on average is 96.0",
+    ]
     session.apply(Command(CommandKind.ACT, 4))
     assert session.steps == 50, "no step after the season"
     assert not session.apply(Command(CommandKind.QUIT))
@@ -265,3 +268,40 @@ def test_a_video_driver_that_fails_gives_a_clear_error(
     err = capsys.readouterr().err
     assert "cannot open a window" in err
     assert "xvfb-run" in err
+
+
+@pytest.mark.parametrize(
+    ("actions", "ending", "total"),
+    [([1, 2], "the episode is over: fell into a hole", 0.0), ([2, 2, 1, 1, 1, 2], "reached the goal", 1.0)],
+)
+def test_the_end_of_a_frozenlake_episode_is_said_on_screen(
+    actions: list[int], ending: str, total: float
+) -> None:
+    env = gym.make("FrozenLake-v1", is_slippery=False, render_mode="rgb_array")
+    session = PlaySession(env, "FrozenLake-v1", seed=0, optimum=1.0)
+    for action in actions:
+        session.apply(Command(CommandKind.ACT, action))
+    assert session.episode_over
+    summary = session.summary()
+    assert summary is not None
+    assert ending in summary[0]
+    assert summary[1] == f"you got {total:.1f}; the best possible on average is 1.0"
+
+
+def test_a_toy_text_frame_fills_the_pane(screen_closer: Any) -> None:
+    env = gym.make("FrozenLake-v1", render_mode="rgb_array")
+    session = PlaySession(env, "FrozenLake-v1", seed=0)
+    screen = _open(session, screen_closer)
+    pygame.event.post(pygame.event.Event(pygame.QUIT))
+    run_loop(session, screen, idle_timeout=5)
+    frame = render_frame(env)
+    assert frame.shape[:2] == (256, 256)  # Gymnasium's own size, a corner of the window before
+    width, height = screen.pane
+    side = min(width, height)
+    window = np.transpose(pygame.surfarray.array3d(screen.surface), (1, 0, 2))
+    left = (width - side) // 2
+    # The goal, the map's bottom-right tile, is drawn in the bottom-right corner of the scaled frame.
+    goal_tile = frame[256 - 32 :, 256 - 32 :].reshape(-1, 3).mean(axis=0)
+    shown = window[side - side // 8 : side, left + side - side // 8 : left + side].reshape(-1, 3).mean(axis=0)
+    np.testing.assert_allclose(shown, goal_tile, atol=12)
+    assert side > 2 * 256
