@@ -200,5 +200,6 @@ def test_enjoy_says_how_a_frozenlake_episode_ended(
     enjoy(model, "FrozenLake-v1", episodes=3, fps=1000)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (
-        "episode 1: the agent got 0.0; the best possible on average is 0.7 (the episode is over: fell into a hole)"
+        "episode 1: the agent got 0.0; the best possible on average is 0.7 "
+        "(the episode is over: fell into a hole)"
     )
