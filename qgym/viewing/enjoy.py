@@ -18,10 +18,11 @@ from qgym.training.envs import keeps_states
 from qgym.training.evaluation import exact_optimum, exact_return
 from qgym.training.models import env_for_model
 from qgym.training.rollouts import run_episode
+from qgym.viewing.advice import agent_hint
 from qgym.viewing.agent import load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
-from qgym.viewing.screen import Hint, Screen, episode_summary, hud_lines
-from qgym.viewing.views import episode_end, legend_of, view_of
+from qgym.viewing.screen import Screen, episode_summary, hud_lines
+from qgym.viewing.views import action_mask, episode_end, legend_of, view_of
 
 __all__ = ["enjoy"]
 
@@ -86,7 +87,7 @@ def enjoy(
                     banner = summary if ending is None else [ending, summary]
                     print(f"episode {len(returns)}: {summary}" + ("" if ending is None else f" ({ending})"))
                 hint = (
-                    None if step.done else Hint(agent.act(step.observation), agent.q_values(step.observation))
+                    None if step.done else agent_hint(agent, step.observation, True, True, action_mask(env))
                 )
                 if screen is None:
                     screen = Screen(f"qgym enjoy {agent.name} on {env_id}")

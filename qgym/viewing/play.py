@@ -29,6 +29,7 @@ from qgym.viewing.agent import Agent, load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
 from qgym.viewing.screen import Hint, Screen, hud_lines
 from qgym.viewing.views import (
+    action_mask,
     agent_on_cells,
     episode_end,
     legend_of,
@@ -278,11 +279,13 @@ class PlaySession:
         if not (self.show_hint or self.show_q) or self.episode_over:
             return None
         if self.agent is not None:
-            return agent_hint(self.agent, self.observation, self.show_hint, self.show_q)
+            return agent_hint(
+                self.agent, self.observation, self.show_hint, self.show_q, action_mask(self.env)
+            )
         if self.advisor is not None and self.optimal_hints:
             hint = self.advisor.hint(self.steps, self.show_hint)
             if hint is not None and not self.show_q:
-                return Hint(hint.action, None, True, hint.source, hint.best, hint.caption)
+                return Hint(hint.action, None, True, hint.source, hint.best, hint.caption, hint.idle)
             return hint
         return None
 

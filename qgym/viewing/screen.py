@@ -46,6 +46,9 @@ class Hint:
     best: tuple[int, ...] = ()
     """Every action the advisor rates best (ties are highlighted together)."""
     caption: str = "agent's Q-values"
+    idle: int | None = None
+    """The advisor's top-valued action when it changes nothing here (the env's action mask), so another
+    action, as good, is advised instead."""
 
 
 def hud_lines(view: EnvView, horizon: int | None, steps: int, total: float, last_reward: float) -> list[str]:
@@ -125,6 +128,9 @@ class Screen:
                 who = "optimal" if hint.source == "optimal" else "agent says"
                 label = " or ".join(_name(names, a) for a in (hint.best or (hint.action,))[:3])
                 y = self._text(self.big_font, f"{who}: {label}", x, y, _HINT) + 2
+                if hint.idle is not None:
+                    note = f"({_name(names, hint.idle)} changes nothing here)"
+                    y = self._text(self.font, note, x, y, _MUTED)
             if hint.q_values is not None:
                 y = self._q_values(hint, names, x, y)
         if legend:

@@ -32,6 +32,7 @@ __all__ = [
     "GenericView",
     "ToyTextGridView",
     "ToyTextView",
+    "action_mask",
     "agent_on_cells",
     "cell_marks",
     "episode_end",
@@ -94,6 +95,15 @@ def episode_end(env: gym.Env[Any, Any], terminated: bool, truncated: bool, steps
     if truncated:
         return f"time is up: {steps} steps, the episode's limit"
     return None
+
+
+def action_mask(env: gym.Env[Any, Any]) -> NDArray[np.bool_] | None:
+    """The actions that change something now (the env's ``action_masks()``, sb3-contrib's convention), or
+    None for an env without masks."""
+    masks = getattr(env.unwrapped, "action_masks", None)
+    if not callable(masks):
+        return None
+    return np.asarray(masks(), dtype=bool).reshape(-1)
 
 
 def grid_view(env: gym.Env[Any, Any]) -> GridView | None:
