@@ -27,6 +27,9 @@ from qgym.viewing.views import view_of
 __all__ = ["MissingDependencyError", "collect_frames", "record", "write_video"]
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
+MIN_FRAME_WIDTH = 480
+"""Frames narrower than this (the 1x1 farm's 240 pixels) are drawn larger, their shape kept, so the
+status line under the field (day, return, last reward, weather) fits whole."""
 
 
 class MissingDependencyError(ValueError):
@@ -78,17 +81,29 @@ def collect_frames(
     view = view_of(env)
     frames: list[NDArray[np.uint8]] = []
     returns: list[float] = []
+    size: tuple[int, int] | None = None
     for episode in range(episodes):
         for step in run_episode(
             env, policy, None if seed is None else seed + episode, max_frames - len(frames) - 1
         ):
             action = policy(step.observation, step.t) if advice and not step.done else None
-            frames.append(view.draw(Overlay(action=action) if action is not None else None))
+            if size is None:
+                size = _frame_size(view.draw())
+            frames.append(view.draw(Overlay(action=action, size=size)))
             if step.done:
                 returns.append(step.episode_return)
         if len(frames) >= max_frames:
             break
     return frames, returns
+
+
+def _frame_size(frame: NDArray[np.uint8]) -> tuple[int, int] | None:
+    """The (width, height) to draw frames at: None (the env's own) unless narrower than
+    :data:`MIN_FRAME_WIDTH`, then that width at the same shape."""
+    height, width = frame.shape[:2]
+    if width >= MIN_FRAME_WIDTH:
+        return None
+    return MIN_FRAME_WIDTH, round(height * MIN_FRAME_WIDTH / width)
 
 
 def write_video(frames: Sequence[NDArray[np.uint8]], out: str | Path, fps: float = 6.0) -> None:
