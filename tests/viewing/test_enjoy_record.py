@@ -117,7 +117,7 @@ def test_recorded_frames_show_the_farmer_on_its_cell(tabular_model: Path) -> Non
     frames, returns = collect_frames(env, policy, episodes=1, max_frames=30, seed=1)
     assert len(frames) == 30
     assert returns == [], "the season is longer than 30 frames"
-    for frame, (row, col) in zip(frames, cells, strict=False):
+    for frame, (_row, col) in zip(frames, cells, strict=False):
         # The farmer is a blue border around its cell: on the left half of the field or the right.
         blue = np.nonzero(np.all(frame == AGENT_BLUE, axis=-1))[1]
         assert blue.size > 0
