@@ -4,6 +4,7 @@ report it as it happens."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -11,9 +12,16 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from qgym import planning
+from qgym.files import write_atomically
 from qgym.scoring import percent_of_optimum
+from qgym.training.evaluation import GreedyValuer
 
-__all__ = ["EvaluationReport", "ExactReturnCallback"]
+__all__ = ["EXACT_CURVE", "EXACT_POINTS", "EvaluationReport", "ExactCurve", "ExactReturnCallback"]
+
+EXACT_CURVE = "exact_returns.csv"
+"""The file of a run folder that holds its greedy policy's exact value over training."""
+EXACT_POINTS = 50
+"""Times the greedy policy is valued over a run (and once before the first step)."""
 
 
 class ExactReturnCallback(BaseCallback):
@@ -68,3 +76,53 @@ class EvaluationReport(BaseCallback):
             line += f"; greedy policy {value:.2f} = {percent:.1f}% of the exact optimum"
         self.report(line)
         return True
+
+
+class ExactCurve(BaseCallback):
+    """The greedy policy's exact expected return over training (:class:`GreedyValuer`): before the
+    first step, every ``every`` steps and at the end, each time written whole to ``path`` (CSV columns
+    ``step`` and ``greedy_exact_return``), so a run stopped by Ctrl-C keeps its points. The env's model is
+    built once; a valuation is a policy evaluation over the horizon, so the run pays little for it."""
+
+    def __init__(self, valuer: GreedyValuer, every: int, path: str | Path) -> None:
+        super().__init__()
+        if every < 1:
+            raise ValueError(f"every must be a positive number of steps, got {every}")
+        self.valuer, self.every, self.path = valuer, every, Path(path)
+        self.points: list[tuple[int, float]] = []
+        self._next = 0
+
+    @classmethod
+    def for_run(
+        cls, env_id: str, env_wrapper: Any, env_kwargs: dict[str, Any] | None, steps: int, folder: Path
+    ) -> ExactCurve | None:
+        """The curve of a run of ``steps`` steps written in ``folder``, or None when the env's states are
+        not its observations (no exact value)."""
+        try:
+            valuer = GreedyValuer(env_id, env_wrapper, env_kwargs)
+        except ValueError:  # no exact model
+            return None
+        return cls(valuer, max(1, steps // EXACT_POINTS), folder / EXACT_CURVE) if valuer.ready else None
+
+    def _on_training_start(self) -> None:
+        self._record()
+        self._next = self.num_timesteps + self.every
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next:
+            self._record()
+            while self._next <= self.num_timesteps:
+                self._next += self.every
+        return True
+
+    def _on_training_end(self) -> None:
+        if not self.points or self.points[-1][0] != self.num_timesteps:
+            self._record()
+
+    def _record(self) -> None:
+        value = self.valuer(self.model)
+        if value is None:
+            return
+        self.points.append((int(self.model.num_timesteps), float(value)))
+        rows = "".join(f"{step},{value!r}\n" for step, value in self.points)
+        write_atomically(self.path, ("step,greedy_exact_return\n" + rows).encode("utf-8"))

@@ -23,6 +23,7 @@ from qgym.training.rollouts import episode_returns, model_policy
 __all__ = [
     "MAX_SOLVED_STATES",
     "Evaluation",
+    "GreedyValuer",
     "evaluate",
     "exact_optimum",
     "exact_return",
@@ -282,30 +283,59 @@ class _Termination:
         return result
 
 
+class GreedyValuer:
+    """Values a model's greedy policy exactly, as often as asked: the env's model and the observation of
+    each of its states are built once. ``ready`` is False when the env's states are not its observations
+    (as the observation wrappers of ``env_wrapper`` encode them), and a call then gives None."""
+
+    def __init__(
+        self, env_id: str, env_wrapper: Any = None, env_kwargs: dict[str, Any] | None = None
+    ) -> None:
+        kwargs = dict(env_kwargs or {})
+        env = single_env(env_id, **kwargs)
+        try:
+            self.transitions = planning.model_of(env)
+            observations = _all_observations(env.observation_space, self.transitions.n_states)
+            if observations is not None and env_wrapper is not None:
+                observations = encode_observations(wrap_env(env, env_wrapper, own_rewards=True), observations)
+        finally:
+            env.close()
+        self.observations, self.env_wrapper = observations, env_wrapper
+        self.horizon = horizon_of(env_id, kwargs)
+
+    @property
+    def ready(self) -> bool:
+        return self.observations is not None
+
+    def policy(self, model: Any) -> np.ndarray | None:
+        """The model's greedy action in every state of the env's model (None when not ready)."""
+        if self.observations is None:
+            return None
+        table = getattr(model, "q_table", None)
+        if table is not None and self.env_wrapper is None and np.shape(table)[0] == self.transitions.n_states:
+            return planning.greedy_policy(np.asarray(table))
+        chunks = [
+            model.predict(self.observations[i : i + 65_536], deterministic=True)[0]
+            for i in range(0, len(self.observations), 65_536)
+        ]
+        return np.concatenate(chunks).astype(np.int64).reshape(-1)
+
+    def __call__(self, model: Any) -> float | None:
+        """The exact expected return of the model's greedy policy over the judged horizon."""
+        policy = self.policy(model)
+        return (
+            None if policy is None else planning.policy_return(self.transitions, policy, horizon=self.horizon)
+        )
+
+
 def _greedy_on_model(
     model: Any, env_id: str, env_wrapper: Any, env_kwargs: dict[str, Any] | None
 ) -> tuple[planning.TransitionModel, np.ndarray, int] | None:
     """The env's exact model, the model's greedy action in each of its states and the judged horizon,
     when the env's states are its observations; else None."""
-    kwargs = dict(env_kwargs or {})
-    env = single_env(env_id, **kwargs)
-    transitions = planning.model_of(env)
-    observations = _all_observations(env.observation_space, transitions.n_states)
-    if observations is not None and env_wrapper is not None:
-        observations = encode_observations(wrap_env(env, env_wrapper, own_rewards=True), observations)
-    env.close()
-    if observations is None:
-        return None
-    table = getattr(model, "q_table", None)
-    if table is not None and env_wrapper is None and np.shape(table)[0] == transitions.n_states:
-        policy = planning.greedy_policy(np.asarray(table))
-    else:
-        chunks = [
-            model.predict(observations[i : i + 65_536], deterministic=True)[0]
-            for i in range(0, len(observations), 65_536)
-        ]
-        policy = np.concatenate(chunks).astype(np.int64).reshape(-1)
-    return transitions, policy, horizon_of(env_id, kwargs)
+    valuer = GreedyValuer(env_id, env_wrapper, env_kwargs)
+    policy = valuer.policy(model)
+    return None if policy is None else (valuer.transitions, policy, valuer.horizon)
 
 
 def heuristic_for(env: gym.Env[Any, Any]) -> Policy:

@@ -109,6 +109,7 @@ def train_one_seed(
         callback=curve,
         eval_episodes=EVAL_EPISODES,
         env_kwargs=env_kwargs,
+        exact_curve=False,  # the seed's LearningCurve values it already
     )
     evaluation = run.evaluation
     exact = evaluation.exact_return

@@ -18,7 +18,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from qgym.training.envs import make_env
+from qgym.training.envs import keeps_states, make_env
 from qgym.training.evaluation import Evaluation, evaluate, exact_optimum, exact_return
 from qgym.training.network_files import check_network_arguments, save_network_model
 from qgym.training.presets import Preset, resolve_preset
@@ -110,6 +110,7 @@ def train(
     folder: str | Path | None = None,
     env_kwargs: dict[str, Any] | None = None,
     gym_packages: Sequence[str] = (),
+    exact_curve: bool = True,
 ) -> Run:
     """Train ``algo`` on ``env_id`` and write a run folder; Ctrl-C stops early and keeps the model.
 
@@ -122,12 +123,13 @@ def train(
     ``report`` (e.g. ``print``) gets a line per evaluation during training and says what happens after
     a Ctrl-C. ``folder`` replaces the numbered run folder (a seed of a multi-seed run).
     ``env_kwargs`` go to ``gym.make`` (RL Zoo's ``--env-kwargs``); they and ``gym_packages`` (the modules
-    that registered a user's env) are recorded in ``config.yml``.
+    that registered a user's env) are recorded in ``config.yml``. A table on an env with an exact model
+    also writes ``exact_returns.csv``, its greedy policy valued exactly over training (``exact_curve``).
     """
     from stable_baselines3.common.callbacks import CallbackList, EvalCallback, ProgressBarCallback
     from stable_baselines3.common.logger import configure
 
-    from qgym.training.callbacks import EvaluationReport  # SB3, and so torch: imported when training
+    from qgym.training.callbacks import EvaluationReport, ExactCurve  # SB3 (torch): imported to train
 
     say = report or (lambda line: None)
     check_algorithm(algo)
@@ -166,6 +168,16 @@ def train(
     say(f"{steps:,} steps with {source}; run folder {folder}")
     model.set_logger(configure(str(folder), ["csv"] + (["stdout"] if verbose else [])))
     callbacks = [] if callback is None else [callback]
+    curve = (
+        ExactCurve.for_run(env_id, resolved.env_wrapper, env_kwargs, steps, folder)
+        if exact_curve
+        and algo not in DEEP_ALGORITHMS
+        and keeps_states(resolved.env_wrapper)
+        and exact_optimum(env_id, env_kwargs) is not None
+        else None
+    )
+    if curve is not None:
+        callbacks.append(curve)
     if eval_freq > 0:
         eval_env = make_env(
             env_id, 1, resolved.env_wrapper, seed=seed + 10_000, own_rewards=True, env_kwargs=env_kwargs

@@ -20,12 +20,22 @@ from numpy.typing import NDArray
 
 from qgym.files import write_atomically
 
-__all__ = ["OPTIMUM_GID", "Curve", "figure_and_axes", "plot_learning_curve", "read_run", "save_figure"]
+__all__ = [
+    "EXACT_LABEL",
+    "OPTIMUM_GID",
+    "Curve",
+    "figure_and_axes",
+    "plot_learning_curve",
+    "read_run",
+    "save_figure",
+]
 
 FloatArray = NDArray[np.float64]
 OPTIMUM_GID = "optimum"
 _TRAIN_COLUMNS = ("rollout/ep_rew_mean", "eval/mean_reward")
 _STEP_COLUMN = "time/total_timesteps"
+_EXACT_FILE = "exact_returns.csv"  # qgym.training.callbacks.EXACT_CURVE (viewing reads the file only)
+EXACT_LABEL = "greedy policy, valued exactly (qgym.planning)"
 
 
 @dataclass(frozen=True)
@@ -45,20 +55,27 @@ class Curve:
 
 def read_run(run: str | Path) -> list[Curve]:
     """The learning curves of a run folder: SB3's ``progress.csv`` (training episodes, and the
-    ``eval/`` column when no ``evaluations.npz`` holds the episodes themselves) and
-    ``evaluations.npz`` (EvalCallback), searched recursively."""
+    ``eval/`` column when no ``evaluations.npz`` holds the episodes themselves),
+    ``evaluations.npz`` (EvalCallback) and ``exact_returns.csv`` (the greedy policy valued exactly over
+    training, :class:`qgym.training.callbacks.ExactCurve`), searched recursively."""
     run = Path(run)
     if not run.exists():
         raise ValueError(f"no run folder at {run}")
     files = (
         [run]
         if run.is_file()
-        else [*sorted(run.rglob("progress.csv")), *sorted(run.rglob("evaluations.npz"))]
+        else [
+            *sorted(run.rglob("progress.csv")),
+            *sorted(run.rglob("evaluations.npz")),
+            *sorted(run.rglob(_EXACT_FILE)),
+        ]
     )
     evaluated = any(path.suffix == ".npz" for path in files)
     curves: list[Curve] = []
     for path in files:
-        if path.name.endswith(".csv"):
+        if path.name == _EXACT_FILE:
+            curves += _read_exact(path)
+        elif path.name.endswith(".csv"):
             read = _read_progress(path)
             curves += [curve for curve in read if not (evaluated and curve.label.startswith("evaluation"))]
         elif path.suffix == ".npz":
@@ -79,7 +96,7 @@ def plot_learning_curve(
     Sparse curves (evaluations) get markers; a curve with a spread gets the 95% interval of its mean,
     never beyond the lowest and highest episode behind it (a success rate stays in [0, 1]).
     """
-    figure, axes = figure_and_axes(7.0, 4.2)
+    figure, axes = figure_and_axes(7.0, 5.0)
     for curve in curves:
         marker = "o" if len(curve.steps) <= 30 else None
         (line,) = axes.plot(
@@ -95,22 +112,14 @@ def plot_learning_curve(
                 curve.steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0, label=band
             )
     if optimum is not None:
-        axes.axhline(
-            optimum, color="black", linestyle="--", linewidth=1.2, label=f"exact optimum {optimum:.2f}"
-        ).set_gid(OPTIMUM_GID)
-        axes.text(
-            0.01,
-            0.01,
-            "the optimum is an expectation: a mean of a few episodes scatters around it",
-            transform=axes.transAxes,
-            fontsize=7,
-            color="0.35",
-        )
+        label = f"exact optimum {optimum:.2f} (an expectation: a mean of a few episodes scatters around it)"
+        axes.axhline(optimum, color="black", linestyle="--", linewidth=1.2, label=label).set_gid(OPTIMUM_GID)
     axes.set_xlabel("environment steps")
     axes.set_ylabel("episode return (undiscounted)")
     axes.set_title(title or "learning curve")
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
+    # Below the axes, never over the curves or a note: the layout makes room for it.
+    figure.legend(*axes.get_legend_handles_labels(), loc="outside lower center", fontsize=8, ncol=1)
     return save_figure(figure, out)
 
 
@@ -150,6 +159,20 @@ def _read_progress(path: Path) -> list[Curve]:
             )
             curves.append(Curve(label, steps, values))
     return curves
+
+
+def _read_exact(path: Path) -> list[Curve]:
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    points = [
+        (float(row["step"]), float(row["greedy_exact_return"]))
+        for row in rows
+        if _number(row.get("step")) and _number(row.get("greedy_exact_return"))
+    ]
+    if not points:
+        return []
+    steps, values = np.asarray(points, dtype=np.float64).T
+    return [Curve(EXACT_LABEL, steps, values)]
 
 
 def _read_evaluations(path: Path) -> Curve:
