@@ -55,6 +55,13 @@ def add_training_commands(commands: Any) -> None:
     )
     train.add_argument("-v", "--verbose", type=int, default=0, help="SB3 verbosity 0, 1 or 2")
     train.add_argument(
+        "--exact-curve",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="tables on an env with an exact model: value the greedy policy exactly 20 times over training "
+        "(exact_returns.csv; qgym plot draws it); on one env it slows training (default: on)",
+    )
+    train.add_argument(
         "--seeds",
         type=_count("--seeds"),
         default=None,
@@ -154,6 +161,7 @@ def _train(args: argparse.Namespace) -> int:
         report=lambda line: print(line, flush=True),
         env_kwargs=env.env_kwargs,
         gym_packages=env.modules,
+        exact_curve=args.exact_curve,
     )
     steps, asked = run.model.num_timesteps, run.config["hyperparameters"]["n_timesteps"]
     if run.interrupted:

@@ -20,8 +20,9 @@ __all__ = ["EXACT_CURVE", "EXACT_POINTS", "EvaluationReport", "ExactCurve", "Exa
 
 EXACT_CURVE = "exact_returns.csv"
 """The file of a run folder that holds its greedy policy's exact value over training."""
-EXACT_POINTS = 50
-"""Times the greedy policy is valued over a run (and once before the first step)."""
+EXACT_POINTS = 20
+"""Times the greedy policy is valued over a run (and once before the first step), as often as
+``qgym train --seeds`` values each seed's."""
 
 
 class ExactReturnCallback(BaseCallback):
@@ -79,17 +80,18 @@ class EvaluationReport(BaseCallback):
 
 
 class ExactCurve(BaseCallback):
-    """The greedy policy's exact expected return over training (:class:`GreedyValuer`): before the
-    first step, every ``every`` steps and at the end, each time written whole to ``path`` (CSV columns
-    ``step`` and ``greedy_exact_return``), so a run stopped by Ctrl-C keeps its points. The env's model is
-    built once; a valuation is a policy evaluation over the horizon, so the run pays little for it."""
+    """The greedy policy's exact expected return over training (:class:`GreedyValuer`): its greedy
+    policy is kept before the first step, every ``every`` steps and at the end, and :meth:`save` values
+    them all at once (one batched policy evaluation) and writes ``path`` (CSV columns ``step`` and
+    ``greedy_exact_return``). The env's model is built once."""
 
     def __init__(self, valuer: GreedyValuer, every: int, path: str | Path) -> None:
         super().__init__()
         if every < 1:
             raise ValueError(f"every must be a positive number of steps, got {every}")
         self.valuer, self.every, self.path = valuer, every, Path(path)
-        self.points: list[tuple[int, float]] = []
+        self.steps: list[int] = []
+        self.policies: list[np.ndarray] = []
         self._next = 0
 
     @classmethod
@@ -104,25 +106,34 @@ class ExactCurve(BaseCallback):
             return None
         return cls(valuer, max(1, steps // EXACT_POINTS), folder / EXACT_CURVE) if valuer.ready else None
 
+    def points(self) -> list[tuple[int, float]]:
+        """(step, exact return) of every greedy policy kept so far."""
+        return list(zip(self.steps, self.valuer.values(self.policies), strict=True))
+
+    def save(self) -> None:
+        """Value the kept policies and write the CSV (atomically); a run stopped early saves its part."""
+        if not self.steps:
+            return
+        rows = "".join(f"{step},{value!r}\n" for step, value in self.points())
+        write_atomically(self.path, ("step,greedy_exact_return\n" + rows).encode("utf-8"))
+
     def _on_training_start(self) -> None:
-        self._record()
+        self._keep()
         self._next = self.num_timesteps + self.every
 
     def _on_step(self) -> bool:
         if self.num_timesteps >= self._next:
-            self._record()
+            self._keep()
             while self._next <= self.num_timesteps:
                 self._next += self.every
         return True
 
     def _on_training_end(self) -> None:
-        if not self.points or self.points[-1][0] != self.num_timesteps:
-            self._record()
+        if not self.steps or self.steps[-1] != self.num_timesteps:
+            self._keep()
 
-    def _record(self) -> None:
-        value = self.valuer(self.model)
-        if value is None:
-            return
-        self.points.append((int(self.model.num_timesteps), float(value)))
-        rows = "".join(f"{step},{value!r}\n" for step, value in self.points)
-        write_atomically(self.path, ("step,greedy_exact_return\n" + rows).encode("utf-8"))
+    def _keep(self) -> None:
+        policy = self.valuer.policy(self.model)
+        if policy is not None:
+            self.steps.append(int(self.model.num_timesteps))
+            self.policies.append(policy)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -319,6 +320,13 @@ class GreedyValuer:
             for i in range(0, len(self.observations), 65_536)
         ]
         return np.concatenate(chunks).astype(np.int64).reshape(-1)
+
+    def values(self, policies: Sequence[np.ndarray]) -> list[float]:
+        """The exact expected returns of many greedy policies (:meth:`policy`), valued together."""
+        if not policies:
+            return []
+        returns = planning.policy_returns(self.transitions, np.stack(policies), self.horizon)
+        return [float(value) for value in returns]
 
     def __call__(self, model: Any) -> float | None:
         """The exact expected return of the model's greedy policy over the judged horizon."""

@@ -213,6 +213,8 @@ def train(
         say("stopping: saving the model, then evaluating it (Ctrl-C again skips the evaluation)")
     finally:
         model.logger.close()
+        if curve is not None:
+            curve.save()
         for item in callbacks:
             if isinstance(item, EvalCallback):
                 item.eval_env.close()
