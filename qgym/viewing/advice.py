@@ -77,7 +77,8 @@ class OptimalAdvisor:
         left = self.values.horizon - step
         caption = f"Q* with {left} step{'s' if left != 1 else ''} left"
         useful = _useful(best, action_mask(self.env))
-        return Hint(useful[0], q, show_action, source="optimal", best=useful, caption=caption)
+        idle = next((a for a in best if a not in useful), None)  # as good, but it changes nothing here
+        return Hint(useful[0], q, show_action, source="optimal", best=useful, caption=caption, idle=idle)
 
     def grade(self, step: int, action: int) -> scoring.Move:
         """The move about to be made, graded (call before stepping the env)."""
