@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -189,3 +190,26 @@ def test_eval_of_a_multi_seed_run_judges_every_seed(
     assert "(95% bootstrap interval over 3 seeds)" in out
     assert main(["eval", str(run / "seed_1"), "--episodes", "10"]) == 0  # one seed, named
     assert "seed_1/model.zip on FrozenLake-v1:" in capsys.readouterr().out
+
+
+def test_a_tuple_of_discretes_is_a_row_index_and_is_saved_as_data() -> None:
+    from gymnasium import spaces
+
+    from qgym.agents.spaces import StateIndexer
+    from qgym.space_data import space_from_data, space_to_data
+
+    space = spaces.Tuple((spaces.Discrete(32), spaces.Discrete(11), spaces.Discrete(2, start=1)))
+    rows = StateIndexer(space)
+    assert rows.n_states == 32 * 11 * 2
+    assert rows.index((14, 10, 2)) == (14 * 11 + 10) * 2 + 1
+    assert not rows.is_batch((14, 10, 2))
+    sb3_batch = (np.array([14, 20]), np.array([10, 3]), np.array([2, 1]))  # SB3's VecEnv form
+    assert rows.is_batch(sb3_batch)
+    assert rows.indices(sb3_batch).tolist() == [rows.index((14, 10, 2)), rows.index((20, 3, 1))]
+    assert rows.indices(np.array([[14, 10, 2], [20, 3, 1]])).tolist() == rows.indices(sb3_batch).tolist()
+    assert tuple(rows.first(sb3_batch)) == (14, 10, 2)
+    assert space_from_data(space_to_data(space)) == space
+    with pytest.raises(ValueError, match="a table indexes a Tuple only when every part is Discrete"):
+        StateIndexer(spaces.Tuple((spaces.Discrete(2), spaces.Box(0, 1, (2,)))))
+    with pytest.raises(ValueError, match="a Tuple space may hold Discrete spaces only"):
+        space_from_data({"type": "Tuple", "spaces": [{"type": "Box"}]})
