@@ -311,3 +311,23 @@ def test_a_toy_text_frame_fills_the_pane(screen_closer: Any) -> None:
     shown = window[side - side // 8 : side, left + side - side // 8 : left + side].reshape(-1, 3).mean(axis=0)
     np.testing.assert_allclose(shown, goal_tile, atol=12)
     assert side > 2 * 256
+
+
+def test_play_makes_the_env_with_env_kwargs_and_a_hint_runs_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qgym.viewing import play as play_module
+
+    sessions: list[PlaySession] = []
+    monkeypatch.setattr(play_module, "run_loop", lambda session, screen: sessions.append(session))
+    assert main(["play", "FrozenLake-v1", "--env-kwargs", "is_slippery:False"]) == 0
+    assert sessions[-1].env.spec.kwargs["is_slippery"] is False
+    assert sessions[-1].optimum == pytest.approx(1.0)  # the sure lake's optimum, not the slippery 0.74
+    argv = ["train", "--algo", "qlearning", "--env", "FrozenLake-v1", "-n", "500", "--eval-episodes", "1"]
+    assert main([*argv, "--env-kwargs", "is_slippery:False", "--log-folder", str(tmp_path)]) == 0
+    run = tmp_path / "qlearning" / "FrozenLake-v1_1"
+    assert main(["play", "FrozenLake-v1", "--hint", str(run)]) == 0  # the hint's run lends its kwargs
+    assert sessions[-1].env.spec.kwargs["is_slippery"] is False
+    assert main(["play", "FrozenLake-v1", "--hint", str(run), "--env-kwargs", "is_slippery:True"]) == 0
+    assert sessions[-1].env.spec.kwargs["is_slippery"] is True
+    capsys.readouterr()
