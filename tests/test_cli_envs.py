@@ -179,7 +179,10 @@ def test_eval_of_a_multi_seed_run_judges_every_seed(
 ) -> None:
     argv = ["train", "--algo", "qlearning", "--env", "FrozenLake-v1", "-n", "3000", "--seeds", "3"]
     assert main([*argv, "--log-folder", str(tmp_path)]) == 0
-    capsys.readouterr()
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(
+        "qlearning on FrozenLake-v1: step size (alpha) max(n^-0.6, 0.01) per (state, action)"
+    )
     run = tmp_path / "qlearning" / "FrozenLake-v1_1"
     assert main(["eval", str(run), "--episodes", "10"]) == 0
     out = capsys.readouterr().out
@@ -190,6 +193,11 @@ def test_eval_of_a_multi_seed_run_judges_every_seed(
     assert "(95% bootstrap interval over 3 seeds)" in out
     assert main(["eval", str(run / "seed_1"), "--episodes", "10"]) == 0  # one seed, named
     assert "seed_1/model.zip on FrozenLake-v1:" in capsys.readouterr().out
+    assert main(["enjoy", str(run)]) == 2  # one model to watch: the sentence points to a seed's folder
+    assert (
+        f"is a multi-seed run with a model per seed: give one, e.g. {run / 'seed_0'}"
+        in capsys.readouterr().err
+    )
 
 
 def test_a_tuple_of_discretes_is_a_row_index_and_is_saved_as_data() -> None:

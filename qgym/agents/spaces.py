@@ -145,7 +145,8 @@ def _advice(space: spaces.Space[Any]) -> str:
         )
     if isinstance(space, spaces.Tuple | spaces.Dict):
         return (
-            "a table indexes a Tuple only when every part is Discrete; turn the other parts into numbers "
-            "with a gymnasium ObservationWrapper, or train --algo dqn"
+            "a table indexes a Tuple only when every part is Discrete: flatten it "
+            "(gymnasium.wrappers.FlattenObservation) and cut it into bins with "
+            "qgym.wrappers.DiscretizeObservation, or train --algo dqn"
         )
     return "turn it into one integer with a gymnasium ObservationWrapper, or train --algo dqn"

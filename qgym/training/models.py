@@ -118,6 +118,12 @@ def locate_model(path: str | Path) -> Path:
     if path.is_dir():
         if (path / "model.zip").is_file():
             return path / "model.zip"
+        seeds = sorted(path.glob("seed_*/model.zip"))
+        if seeds:
+            raise ValueError(
+                f"{path} is a multi-seed run with a model per seed: give one, e.g. {seeds[0].parent} "
+                "(qgym eval takes the whole run)"
+            )
         raise ValueError(f"{path} is a folder without a model.zip: give a run folder or a model file")
     if path.is_file():
         return path
