@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import yaml
 
-THRESHOLD = {"qlearning": 95.0, "dqn": 90.0, "qrdqn": 90.0}
+THRESHOLD = {"qlearning": 95.0, "nstep_sarsa": 95.0, "dqn": 90.0, "qrdqn": 90.0}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,8 +90,9 @@ def load_model(
 def _load(path: Path, kind: str, env: gym.Env[Any, Any] | None, config: dict[str, Any], trust: bool) -> Any:
     """The model of each kind of file, read without unpickling unless ``trust``."""
     if kind == "tabular":
-        from qgym.agents import TabularAlgorithm
+        from qgym.agents import ALGORITHMS, TabularAlgorithm
 
+        assert ALGORITHMS  # made now: TabularAlgorithm.load dispatches to the subclass the file names
         return TabularAlgorithm.load(path, env=env)
     if kind == "network":
         return load_network_model(path, env)
@@ -239,7 +240,7 @@ def guess_env_id(path: str | Path, trust: bool = False) -> str:
         raise ValueError(
             f"cannot tell which env {path} was trained on (no config.yml beside it): pass --env ID"
         )
-    from qgym.agents.persistence import read_model_file
+    from qgym.agents.file_format import read_model_file
     from qgym.envs import qgym_env_ids
     from qgym.training.registry import TOY_TEXT_IDS
 

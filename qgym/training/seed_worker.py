@@ -18,12 +18,15 @@ from qgym.scoring import percent_of_optimum
 from qgym.training.envs import single_env, wrapper
 from qgym.training.evaluation import exact_return
 from qgym.training.rollouts import episode_returns, model_policy
-from qgym.training.seed_results import CurvePoint, SeedResult, steps_to_target
+from qgym.training.seed_results import (
+    EVAL_EPISODES,
+    SAMPLED_EPISODES,
+    CurvePoint,
+    SeedResult,
+    steps_to_target,
+)
 
-__all__ = ["EVAL_EPISODES", "SAMPLED_EPISODES", "LearningCurve", "train_one_seed"]
-
-SAMPLED_EPISODES = 10
-EVAL_EPISODES = 100
+__all__ = ["LearningCurve", "train_one_seed"]
 
 
 class LearningCurve(BaseCallback):

@@ -9,7 +9,6 @@ Tabular agents, DQN and QR-DQN share one preset format (RL Zoo's YAML) and one e
 
 from __future__ import annotations
 
-import datetime
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,14 +20,9 @@ import gymnasium as gym
 from qgym.training.envs import keeps_states, make_env
 from qgym.training.evaluation import Evaluation, evaluate, exact_optimum, exact_return
 from qgym.training.network_files import check_network_arguments, save_network_model
-from qgym.training.presets import Preset, resolve_preset
-from qgym.training.registry import (
-    DEEP_ALGORITHMS,
-    algorithm_class,
-    check_algorithm,
-    check_env_id,
-    check_env_kwargs,
-)
+from qgym.training.presets import Preset
+from qgym.training.registry import DEEP_ALGORITHMS, algorithm_class, check_env_kwargs
+from qgym.training.run_spec import RunSpec
 from qgym.training.runs import new_run_folder, write_yaml
 from qgym.training.vocabulary import describe_learning
 
@@ -132,18 +126,10 @@ def train(
     from qgym.training.callbacks import EvaluationReport, ExactCurve  # SB3 (torch): imported to train
 
     say = report or (lambda line: None)
-    check_algorithm(algo)
-    check_env_id(env_id)
-    if n_timesteps is not None and n_timesteps < 1:
-        raise ValueError(f"n_timesteps must be a positive number of steps, got {n_timesteps}")
-    if preset is None:
-        resolved, source = resolve_preset(algo, env_id, preset_path, hyperparams)
-    else:
-        resolved, source = Preset.from_block({**preset, **(hyperparams or {})}), "the preset given"
-    resolved = resolved.with_steps(n_timesteps)
-    steps = resolved.n_timesteps
-    if steps is None:
-        raise ValueError(f"the preset for {env_id} needs n_timesteps (a positive number)")
+    spec = RunSpec.resolve(
+        algo, env_id, preset=preset, preset_path=preset_path, hyperparams=hyperparams, n_timesteps=n_timesteps
+    )
+    resolved, source, steps = spec.preset, spec.source, spec.steps
     env_kwargs = check_env_kwargs(env_kwargs)
     model = make_model(
         algo, env_id, resolved, seed, env_kwargs
@@ -153,16 +139,11 @@ def train(
     else:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-    config = {
-        "algo": algo,
-        "env_id": env_id,
-        "seed": seed,
-        "hyperparameters": resolved.block,
-        "preset_source": source,
-        "started": datetime.datetime.now().isoformat(timespec="seconds"),
+    config = spec.config(
+        {"seed": seed},
         **({"env_kwargs": env_kwargs} if env_kwargs else {}),
         **({"gym_packages": list(gym_packages)} if gym_packages else {}),
-    }
+    )
     write_yaml(folder / "config.yml", config)
     say(f"{algo} on {env_id}: {describe_learning(algo, resolved.block)}")
     say(f"{steps:,} steps with {source}; run folder {folder}")
@@ -201,11 +182,11 @@ def train(
     bar = ProgressBarCallback() if progress else None
     interrupted = False
     try:
-        every = [*callbacks, *([bar] if bar else [])]
+        listeners = [*callbacks, *([bar] if bar else [])]
         with warnings.catch_warnings():
             # SB3's progress bar is tqdm's rich one, which warns that it is experimental at every start.
             warnings.filterwarnings("ignore", message="rich is experimental")
-            model.learn(steps, callback=CallbackList(every) if every else None)  # None: the lean loop
+            model.learn(steps, callback=CallbackList(listeners) if listeners else None)  # None: the lean loop
     except KeyboardInterrupt:
         interrupted = True
         if bar is not None and getattr(bar, "pbar", None) is not None:

@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Collection
 from typing import Any
 
-from qgym.training.registry import DEEP_ALGORITHMS, algorithm_class, nearest
+from qgym.training.registry import DEEP_ALGORITHMS, TABULAR_ALGORITHMS, algorithm_class, nearest
 
 __all__ = [
     "ALIASES",
@@ -94,13 +94,21 @@ def translate_aliases(block: dict[str, Any], allowed: Collection[str]) -> dict[s
 
 
 def effective_hyperparameters(algo: str, block: dict[str, Any]) -> dict[str, Any]:
-    """The preset block over the constructor's defaults: what the model is built with."""
-    parameters = inspect.signature(algorithm_class(algo).__init__).parameters
-    defaults = {
-        name: parameter.default
-        for name, parameter in parameters.items()
-        if parameter.default is not inspect.Parameter.empty
-    }
+    """The preset block over the constructor's defaults: what the model is built with (a table's
+    defaults without importing it, so a lockstep run stays free of torch)."""
+    if algo in TABULAR_ALGORITHMS:
+        from dataclasses import fields
+
+        from qgym.agents.settings import Hyperparameters
+
+        defaults = {field.name: getattr(Hyperparameters(), field.name) for field in fields(Hyperparameters)}
+    else:
+        parameters = inspect.signature(algorithm_class(algo).__init__).parameters
+        defaults = {
+            name: parameter.default
+            for name, parameter in parameters.items()
+            if parameter.default is not inspect.Parameter.empty
+        }
     return {**defaults, **block}
 
 
@@ -114,6 +122,9 @@ def describe_learning(algo: str, block: dict[str, Any]) -> str:
     if algo in DEEP_ALGORITHMS:
         return "; ".join([*_network_rule(algo, values), gamma, epsilon, *_replay(values)])
     parts = [_step_size(values.get("learning_rate"), values.get("visit_decay")), gamma, epsilon]
+    n_steps = values.get("n_steps")
+    if n_steps is not None:
+        parts.append(f"targets of {n_steps} rewards then the estimate (n-step)")
     initial = (values.get("policy_kwargs") or {}).get("initial_q_value")
     if initial:
         parts.append(f"Q starts at {_number(initial)}{' (optimistic)' if initial > 0 else ''}")
