@@ -131,9 +131,7 @@ def train(
     )
     resolved, source, steps = spec.preset, spec.source, spec.steps
     env_kwargs = check_env_kwargs(env_kwargs)
-    model = make_model(
-        algo, env_id, resolved, seed, env_kwargs
-    )  # first: a preset it refuses leaves no folder
+    model = make_model(algo, env_id, resolved, seed, env_kwargs)  # first: a refused preset leaves no folder
     if folder is None:
         folder = new_run_folder(Path(log_folder) / algo, env_id)
     else:

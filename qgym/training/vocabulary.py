@@ -99,9 +99,11 @@ def effective_hyperparameters(algo: str, block: dict[str, Any]) -> dict[str, Any
     if algo in TABULAR_ALGORITHMS:
         from dataclasses import fields
 
+        from qgym.agents.rules import RULES
         from qgym.agents.settings import Hyperparameters
 
         defaults = {field.name: getattr(Hyperparameters(), field.name) for field in fields(Hyperparameters)}
+        defaults |= {parameter.name: parameter.default for parameter in RULES[algo].parameters}
     else:
         parameters = inspect.signature(algorithm_class(algo).__init__).parameters
         defaults = {
@@ -124,7 +126,7 @@ def describe_learning(algo: str, block: dict[str, Any]) -> str:
     parts = [_step_size(values.get("learning_rate"), values.get("visit_decay")), gamma, epsilon]
     n_steps = values.get("n_steps")
     if n_steps is not None:
-        parts.append(f"targets of {n_steps} rewards then the estimate (n-step)")
+        parts.append(f"each target {n_steps} real rewards, then gamma^{n_steps} Q (n-step)")
     initial = (values.get("policy_kwargs") or {}).get("initial_q_value")
     if initial:
         parts.append(f"Q starts at {_number(initial)}{' (optimistic)' if initial > 0 else ''}")
