@@ -22,7 +22,7 @@ def _solved(env_id: str, keep_all: int = planning.KEEP_ALL_VALUES) -> planning.O
 def test_per_step_values_are_the_optimum_with_the_steps_left(env_id: str) -> None:
     values = _solved(env_id)
     model, horizon = values.model, values.horizon
-    assert values.every == 1, "a small model keeps every step"
+    assert values.keep_every == 1, "a small model keeps every step"
     for step in (0, 1, horizon // 2, horizon - 1):
         left = planning.backward_induction(model, horizon - step)
         np.testing.assert_allclose(values.values(step), left.values, rtol=0, atol=1e-9)
@@ -35,7 +35,7 @@ def test_per_step_values_are_the_optimum_with_the_steps_left(env_id: str) -> Non
 def test_checkpointed_values_equal_the_kept_ones_at_every_step() -> None:
     kept = _solved("qgym/Trading-ChainRegime-v0")
     checkpointed = _solved("qgym/Trading-ChainRegime-v0", keep_all=0)
-    assert checkpointed.every == 10, "ceil(sqrt(100)) steps between checkpoints"
+    assert checkpointed.keep_every == 10, "ceil(sqrt(100)) steps between checkpoints"
     assert checkpointed.tables_held == 11, "steps 0, 10, ..., 100"
     assert kept.tables_held == 101
     for step in [*range(kept.horizon + 1), 37, 3, 99, 0]:  # forwards, then jumping back and forth

@@ -299,8 +299,8 @@ def _clean(key: str, value: Any) -> Any:
             raise ValueError(
                 f"policy_kwargs must be a mapping or a string like 'dict(net_arch=[64, 64])', got {value!r}"
             )
-        return {str(k): _number(str(k), v) for k, v in value.items()}
-    return _number(key, value)
+        return {str(k): _numeric_value(str(k), v) for k, v in value.items()}
+    return _numeric_value(key, value)
 
 
 def _linear_rate(text: str) -> float:
@@ -314,7 +314,7 @@ def _linear_rate(text: str) -> float:
     return rate
 
 
-def _number(key: str, value: Any) -> Any:
+def _numeric_value(key: str, value: Any) -> Any:
     """PyYAML reads ``1e5`` as a string: make numeric strings numbers; integers where SB3 needs them."""
     if isinstance(value, str) and _NUMBER.match(value.strip()):
         value = float(value)

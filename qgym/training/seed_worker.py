@@ -30,19 +30,19 @@ __all__ = ["LearningCurve", "train_one_seed"]
 
 
 class LearningCurve(BaseCallback):
-    """Every ``every`` steps (and before the first), the greedy policy's value and the online return."""
+    """Every ``eval_freq`` steps (and before the first), the greedy policy's value and the online return."""
 
     def __init__(
         self,
         env_id: str,
         env_wrapper: Any,
-        every: int,
+        eval_freq: int,
         optimum: float | None,
         seed: int,
         env_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self.env_id, self.env_wrapper, self.every = env_id, env_wrapper, every
+        self.env_id, self.env_wrapper, self.eval_freq = env_id, env_wrapper, eval_freq
         self.env_kwargs = dict(env_kwargs or {})
         self.optimum, self.seed = optimum, seed
         self.points: list[CurvePoint] = []
@@ -50,13 +50,13 @@ class LearningCurve(BaseCallback):
 
     def _on_training_start(self) -> None:
         self._record()
-        self._next = self.every
+        self._next = self.eval_freq
 
     def _on_step(self) -> bool:
         if self.num_timesteps >= self._next:
             self._record()
             while self._next <= self.num_timesteps:
-                self._next += self.every
+                self._next += self.eval_freq
         return True
 
     def _on_training_end(self) -> None:

@@ -47,12 +47,12 @@ __all__ = ["MAX_SEEDS", "SeedsRun", "lockstep_model", "seed_list", "train_seeds"
 MAX_SEEDS = 10_000
 CURVE_POINTS = 20
 """Evaluations over training when ``eval_freq`` is not given (plus one before the first step)."""
-COMPILE_FROM = 3_000_000
-"""Learner steps (seeds x steps) from which a lockstep run loads the compiled loops (the ``fast``
-extra). Loading numba and the kernels costs about 0.7 s a process; the compiled loops save about
-0.25 s a million learner steps over numpy (Q-learning on FrozenLake 8x8: about 13 million learner
-steps a second against 3; ``benchmarks/bench_seeds.py``), so they pay from about 3 million. The
-tables are the same bits either way."""
+COMPILE_FROM = 40_000
+"""Steps per learner from which a lockstep run loads the compiled loops (the ``fast`` extra; the same
+bits either way). Without them a step costs a numpy pass per env index, about 12 us of CPU per step a
+learner takes whatever the number of seeds; loading numba and the kernels costs about 0.45 s of CPU
+once, after which a step is nearly free (13-16 million learner steps a second on FrozenLake 8x8 against
+1-4 million): measured with ``python benchmarks/bench_seeds.py``'s lockstep rows."""
 
 
 @dataclass
@@ -158,7 +158,7 @@ def train_seeds(
     steps = spec.steps
     if eval_freq is not None and (not is_int(eval_freq) or eval_freq < 1):
         raise ValueError(f"--eval-freq must be a positive number of steps, got {eval_freq!r}")
-    every = int(eval_freq) if eval_freq else max(1, math.ceil(steps / CURVE_POINTS))
+    eval_every = int(eval_freq) if eval_freq else max(1, math.ceil(steps / CURVE_POINTS))
     env_kwargs = check_env_kwargs(env_kwargs)
     model, why = (
         (None, "") if algo in DEEP_ALGORITHMS else lockstep_model(env_id, spec.preset.env_wrapper, env_kwargs)
@@ -176,7 +176,7 @@ def train_seeds(
     config = spec.config(
         {"seeds": seeds},
         method=method,
-        eval_freq=every,
+        eval_freq=eval_every,
         **({"env_kwargs": env_kwargs} if env_kwargs else {}),
         **({"gym_packages": list(gym_packages)} if gym_packages else {}),
     )
@@ -199,7 +199,7 @@ def train_seeds(
             f"over {SAMPLED_EPISODES} episodes, and the end of training by {EVAL_EPISODES} episodes against "
             "the env's heuristic where it has one)"
         )
-    run = SeedsRun(folder, config, [], [], method, optimum, every, steps, notes=notes)
+    run = SeedsRun(folder, config, [], [], method, optimum, eval_every, steps, notes=notes)
     if model is not None:
         _lockstep(run, learners, spec.preset.n_envs, model, seeds, progress, say)
     else:
@@ -227,7 +227,7 @@ def _lockstep(
     env_id = run.config["env_id"]
     horizon = horizon_of(env_id, run.config.get("env_kwargs"))
     shared = LearnerSettings(run.config["algo"], settings)
-    compiled = len(seeds) * run.n_timesteps >= COMPILE_FROM
+    compiled = run.n_timesteps >= COMPILE_FROM
     learners = Lockstep(shared, model, seeds, n_envs=n_envs, max_episode_steps=horizon, compiled=compiled)
 
     def evaluate(lockstep: Lockstep) -> None:
