@@ -199,5 +199,8 @@ def test_the_readme_shows_what_its_main_job_prints(
     assert main([*command.split()[1:], "--log-folder", str(tmp_path)]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == len(shown)
-    for mine, readme in zip(printed, shown, strict=True):  # the second line names the run folder
-        assert mine.split("; run folder")[0] == readme.split("; run folder")[0]
+    for mine, readme in zip(printed, shown, strict=True):  # two lines name the run folder
+        assert (
+            mine.split("; run folder")[0].split(": qgym eval ")[0]
+            == (readme.split("; run folder")[0].split(": qgym eval ")[0])
+        )

@@ -59,6 +59,7 @@ def _list(args: argparse.Namespace) -> int:
 def _optimal(args: argparse.Namespace) -> int:
     from qgym.scoring import share_of_optimum
     from qgym.training.envs import horizon_of, single_env
+    from qgym.training.field_metrics import RecordCollector, field_lines
     from qgym.training.rollouts import OptimalPolicy, episode_returns
 
     given = command_line_env(args, args.env, "ID")
@@ -67,7 +68,8 @@ def _optimal(args: argparse.Namespace) -> int:
     env = single_env(given.env_id, **kwargs)
     horizon = horizon_of(given.env_id, kwargs)
     policy = OptimalPolicy(env, horizon)
-    returns = episode_returns(env, policy, args.episodes, args.seed)
+    collector = RecordCollector(env)
+    returns = episode_returns(env, policy, args.episodes, args.seed, collector)
     env.close()
     mean, optimum = float(np.mean(returns)), policy.optimum
     error = float(np.std(returns, ddof=1) / np.sqrt(len(returns))) if len(returns) > 1 else 0.0
@@ -78,6 +80,11 @@ def _optimal(args: argparse.Namespace) -> int:
     print(f"  exact optimum    {optimum:10.3f} (qgym.planning, {states:,} states, horizon {horizon})")
     print(f"  sampled mean     {share_of_optimum(mean, optimum)}")
     print(f"  {_luck(mean, optimum, error, args.episodes)}")
+    played = collector.report()
+    if played is not None:
+        exact = collector.optimal(horizon)
+        for line in field_lines(played, exact, who="played", other="from the model"):
+            print(line)
     return 0
 
 

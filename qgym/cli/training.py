@@ -89,7 +89,34 @@ def add_training_commands(commands: Any) -> None:
         "--env", default=None, metavar="ID", help="the env ID (default: the run's, from its config.yml)"
     )
     evaluate.add_argument("--episodes", type=positive_int, default=100, help="episodes (default 100)")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    evaluate.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the first episode (default: the run's seed + 20,000, the episodes of its own final "
+        "evaluation, disjoint from the seeds it trained on; 20,000 for a model without its run folder)",
+    )
+    evaluate.add_argument(
+        "--split",
+        choices=("train", "test", "all"),
+        default=None,
+        help="with your own prices: the part to evaluate on (default: test when the run trained on train)",
+    )
+    evaluate.add_argument(
+        "--folds",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="with your own prices: walk-forward, the out-of-sample prices cut into K consecutive folds, "
+        "the figures of each",
+    )
+    evaluate.add_argument(
+        "--plot",
+        default=None,
+        metavar="FOLDER",
+        help="write episode.png (the first episode: equity and drawdown beside buy and hold, or a farm's "
+        "season) and figures.png (the field figures beside the optimal policy's) in FOLDER",
+    )
     add_env_flags(evaluate)
     add_trust_flag(evaluate)
     evaluate.set_defaults(run=_eval)
@@ -170,7 +197,10 @@ def _train(args: argparse.Namespace) -> int:
         print(f"trained for {steps:,} steps ({asked:,} asked; {_step_unit(run.model)})")
     else:
         print(f"trained for {steps:,} steps")
-    print(run.evaluation.summary())
+    print(run.evaluation.summary(field_metrics=False))
+    if run.evaluation.metrics is not None:
+        optimal = " beside the optimal policy's" if run.evaluation.optimal_metrics is not None else ""
+        print(f"{run.evaluation.metrics.title}{optimal}: qgym eval {run.folder}")
     return 130 if run.interrupted else 0
 
 
@@ -226,28 +256,76 @@ def _step_unit(model: Any) -> str:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from qgym.training.run_evaluation import evaluate_run, seed_folders
+    from qgym.training.run_evaluation import evaluate_run, load_run, seed_folders
 
     given = command_line_env(args, args.env)
     folders = seed_folders(args.model)
-    if folders is None:
-        evaluation, where = evaluate_run(
-            args.model, given.env_id, given.env_kwargs, args.episodes, args.seed, args.trust_pickle
-        )
-        print(f"{where}:")
-        print(evaluation.summary())
-        return 0
-    from qgym.training.run_evaluation import evaluate_seeds
+    if folders is not None:
+        if args.folds is not None or args.plot is not None:
+            raise ValueError(
+                f"--folds and --plot take one run; {args.model} holds a run per seed: give one, "
+                f"e.g. {folders[0]}"
+            )
+        from qgym.training.run_evaluation import evaluate_seeds
 
-    for line in evaluate_seeds(
-        folders,
+        for line in evaluate_seeds(
+            folders,
+            given.env_id,
+            given.env_kwargs,
+            args.episodes,
+            args.seed,
+            args.trust_pickle,
+            report=lambda line: print(line, flush=True),
+            split=args.split,
+        ):
+            print(line)
+        return 0
+    if args.folds is not None:
+        run = load_run(args.model, given.env_id, given.env_kwargs, args.trust_pickle)
+        print(f"{run.where}:")
+        return _eval_folds(args, run)
+    evaluation, where = evaluate_run(
+        args.model,
         given.env_id,
         given.env_kwargs,
         args.episodes,
         args.seed,
         args.trust_pickle,
-        report=lambda line: print(line, flush=True),
-    ):
+        split=args.split,
+    )
+    print(f"{where}:")
+    print(evaluation.summary())
+    if args.plot is not None:
+        from qgym.viewing.field_plots import write_evaluation_plots
+
+        written = write_evaluation_plots(
+            evaluation.first_chart, evaluation.metrics, evaluation.optimal_metrics, args.plot
+        )
+        print(
+            f"wrote {', '.join(str(path) for path in written)}"
+            if written
+            else f"{evaluation.env_id} has no field figures"
+        )
+    return 0
+
+
+def _eval_folds(args: argparse.Namespace, run: Any) -> int:
+    """``qgym eval --folds K``: the model on K consecutive folds of the user's out-of-sample prices."""
+    from qgym.training.walk_forward import evaluate_folds, fold_lines
+
+    folds, note = evaluate_folds(
+        run.loaded.model,
+        run.env.env_id,
+        args.folds,
+        args.episodes,
+        run.seed(args.seed),
+        run.loaded.env_wrapper,
+        run.env.env_kwargs,
+        args.split,
+    )
+    if note is not None:
+        print(note)
+    for line in fold_lines(folds):
         print(line)
     return 0
 

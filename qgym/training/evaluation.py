@@ -1,14 +1,16 @@
 """How well a model plays: the sampled mean return and, where the env has an exact model, the exact
 value of its greedy policy as a share of the exact optimum; elsewhere the env family's heuristic
-played on the very same seeded episodes.
+played on the very same seeded episodes. Beside them, the env family's field figures (a portfolio's,
+a farm's; :mod:`qgym.training.field_metrics`), the optimal policy's, and the look-ahead alarm.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -16,9 +18,25 @@ import numpy as np
 
 from qgym import planning
 from qgym.envs import known_optimum
-from qgym.envs.interface import HasHeuristic, Policy
+from qgym.envs.interface import EpisodeChart, FieldReport, HasHeuristic, Policy
+from qgym.expectations import return_moments
 from qgym.scoring import percent_of_optimum, share_of_optimum
-from qgym.training.envs import encode_observations, horizon_of, keeps_states, single_env, wrap_env, wrapper
+from qgym.training.envs import horizon_of, keeps_states, single_env, wrapper
+from qgym.training.field_metrics import (
+    LookAheadCheck,
+    RecordCollector,
+    field_lines,
+    look_ahead_check,
+    seed_line,
+    unseen_prices,
+)
+from qgym.training.greedy_value import (
+    GreedyValuer,
+    ending_probability,
+    exact_return,
+    finish_probability,
+    greedy_on_model,
+)
 from qgym.training.rollouts import episode_returns, model_policy
 
 __all__ = [
@@ -30,10 +48,13 @@ __all__ = [
     "exact_return",
     "finish_probability",
     "heuristic_for",
+    "optimal_return_std",
 ]
 
 MAX_SOLVED_STATES = 1_000_000
 """Gymnasium envs with a toy-text model up to this many states are solved for their optimum."""
+MAX_MOMENT_STATES = 100_000
+"""The optimal policy's return deviation (the look-ahead alarm's floor) is computed up to this many states."""
 
 
 @dataclass(frozen=True)
@@ -49,10 +70,25 @@ class Evaluation:
     heuristic_return: float | None = None
     difference_stderr: float | None = None
     heuristic_name: str | None = None
+    first_seed: int | None = None
+    """Episode ``i`` was reset with seed ``first_seed + i``."""
+    training_seeds: tuple[int, ...] | None = None
+    """The seeds the run's training envs started from, where known."""
+    metrics: FieldReport | None = None
+    """The env family's field figures over the episodes (a portfolio's, a farm's), or None."""
+    optimal_metrics: FieldReport | None = None
+    """The same figures of the exact optimal policy, where the env has an exact model."""
+    optimal_std: float | None = None
+    """The standard deviation of the exact optimal policy's return, where computed (the alarm's floor)."""
+    notes: tuple[str, ...] = ()
+    """What else the reader should know first (which of the user's prices were evaluated on)."""
     finish_probability: float | None = None
     """The probability that the greedy policy ends an episode (a goal, a hole) before the time limit,
     exactly; None where episodes end only at the limit (the farms, the trading chains)."""
     horizon: int | None = None
+    """The time limit the episodes were judged over."""
+    first_chart: EpisodeChart | None = field(default=None, repr=False, compare=False)
+    """The first episode as its field draws it, for a picture."""
 
     @property
     def percent_of_optimum(self) -> float | None:
@@ -67,14 +103,24 @@ class Evaluation:
         """Standard error of the sampled mean (0 for one episode)."""
         return float(self.std_return / max(1, self.n_episodes) ** 0.5)
 
-    def summary(self) -> str:
+    @property
+    def look_ahead(self) -> LookAheadCheck | None:
+        """The sampled mean against the exact optimum (the look-ahead alarm), where there is one."""
+        return look_ahead_check(
+            self.mean_return, self.std_return, self.n_episodes, self.optimum, self.optimal_std
+        )
+
+    def summary(self, field_metrics: bool = True) -> str:
         """Lines a person reads, each saying what its figure is, e.g. ``greedy policy: 112.40 = 99.0% of
-        the exact optimum 113.52``."""
+        the exact optimum 113.52``; with ``field_metrics`` the family's block of figures after them."""
         sampled = f"{self.n_episodes} episode{'s' if self.n_episodes != 1 else ''} of the greedy policy"
         if self.n_episodes > 1:
             sampled = f"standard error {self.standard_error:.2f}, {sampled}"
         exact = "" if self.exact_return is None else f"; its exact expectation is {self.exact_return:.2f}"
-        lines = [f"sampled mean return {self.mean_return:.2f} ({sampled}{exact})"]
+        lines = list(self.notes)
+        if self.first_seed is not None:
+            lines.append(seed_line(self.first_seed, self.n_episodes, self.training_seeds))
+        lines.append(f"sampled mean return {self.mean_return:.2f} ({sampled}{exact})")
         if self.exact_return is not None and self.optimum is not None:
             lines.append(
                 "greedy policy (the agent's best action in every state), valued exactly: "
@@ -90,12 +136,9 @@ class Evaluation:
         ending = self._ending()
         if ending:
             lines.append(ending)
-        if self.optimum is not None and self.mean_return > self.optimum and self.standard_error > 0:
-            lines.append(
-                f"(the sampled mean beats the optimum by luck of the draw, "
-                f"{(self.mean_return - self.optimum) / self.standard_error:.1f} standard errors: "
-                f"the optimum is an expectation, a mean of {self.n_episodes} episodes scatters around it)"
-            )
+        check = self.look_ahead
+        if check is not None:
+            lines += check.lines()
         if self.heuristic_return is not None:
             spread = (
                 "" if self.difference_stderr is None else f" (standard error {self.difference_stderr:.2f})"
@@ -104,6 +147,8 @@ class Evaluation:
                 f"heuristic ({self.heuristic_name}) on the same episodes: {self.heuristic_return:.2f}; "
                 f"agent minus heuristic: {self.mean_return - self.heuristic_return:+.2f}{spread}"
             )
+        if field_metrics and self.metrics is not None:
+            lines += field_lines(self.metrics, self.optimal_metrics)
         return "\n".join(lines)
 
     def _ending(self) -> str:
@@ -136,6 +181,10 @@ class Evaluation:
             "percent_of_optimum": self.percent_of_optimum,
             "heuristic_return": self.heuristic_return,
             "difference_stderr": self.difference_stderr,
+            "first_seed": self.first_seed,
+            "look_ahead_alarm": None if self.look_ahead is None else self.look_ahead.fires,
+            "field_metrics": None if self.metrics is None else self.metrics.as_dict(),
+            "optimal_field_metrics": None if self.optimal_metrics is None else self.optimal_metrics.as_dict(),
         }
 
 
@@ -145,34 +194,47 @@ def evaluate(
     n_episodes: int = 100,
     seed: int = 0,
     env_wrapper: Any = None,
-    env_kwargs: dict[str, Any] | None = None,
+    *,
+    env_kwargs: Mapping[str, Any] | None = None,
+    split: str | None = None,
+    training_seeds: Sequence[int] | None = None,
+    field_metrics: bool = True,
 ) -> Evaluation:
     """Mean return of ``model``'s greedy policy over ``n_episodes`` (episode ``i`` seeded ``seed + i``)
     and, where the env has an exact model whose states are the observations, the exact expected
     return of that policy; where no optimum is known, the env family's heuristic plays the same
     seeded episodes, so the two means differ by policy, not by luck of the draw.
 
-    Returns are the env's own: the reward wrappers of ``env_wrapper`` (``qgym.wrappers.ScaleReward``)
-    are left out, since the policy sees the same observations with or without them. ``env_kwargs`` go
-    to ``gym.make`` (the optimum is then the one of the env they make)."""
+    ``model`` is an SB3-style model (``predict``) or a policy ``policy(observation, step) -> action``.
+    ``env_wrapper`` is a preset's (RL Zoo's ``env_wrapper``) or a function wrapping the env (your own
+    wrapper: the return is then sampled only). Returns are the env's own: reward wrappers are left out,
+    since the policy sees the same observations with or without them. ``env_kwargs`` are the
+    arguments the run trained with; the user's own prices trained on ``split="train"`` are evaluated on
+    ``split="test"`` unless ``split`` says otherwise. ``training_seeds`` (the seeds training started
+    from) lets the summary say whether any evaluation episode could repeat a training one. With
+    ``field_metrics`` the env family's figures over the episodes and the exact optimal policy's come too,
+    and a mean beyond the optimum by more than chance allows raises the look-ahead alarm."""
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be a positive number, got {n_episodes}")
-    kwargs = dict(env_kwargs or {})
-    env = single_env(env_id, wrapper(env_wrapper, own_rewards=True), **kwargs)
+    kwargs, prices_note = unseen_prices(env_kwargs, split)
+    own_wrapper = callable(env_wrapper)
+    env = single_env(env_id, env_wrapper if own_wrapper else wrapper(env_wrapper, own_rewards=True), **kwargs)
+    collector = RecordCollector(env)
+    policy = model if callable(model) and not hasattr(model, "predict") else model_policy(model)
     try:
-        returns = episode_returns(env, model_policy(model), n_episodes, seed)
+        returns = episode_returns(env, policy, n_episodes, seed, collector if field_metrics else None)
     finally:
         env.close()
-    optimum = exact_optimum(env_id, kwargs)  # the env's, whatever the wrappers: the sampled mean is its share
-    found = (
-        _greedy_on_model(model, env_id, env_wrapper, kwargs)
-        if optimum is not None and keeps_states(env_wrapper)
-        else None
+    optimum = exact_optimum(env_id, kwargs)
+    valued = (
+        optimum is not None and not own_wrapper and keeps_states(env_wrapper) and hasattr(model, "predict")
     )
+    found = greedy_on_model(model, env_id, env_wrapper, kwargs) if valued else None
     exact = None if found is None else planning.policy_return(found[0], found[1], horizon=found[2])
+    finish = None if found is None else ending_probability(*found)
     heuristic = _heuristic_on(env_id, returns, seed, kwargs) if optimum is None else None
     name, theirs, stderr = heuristic if heuristic is not None else (None, None, None)
-    finish = None if found is None else _finish_probability(*found)
+    report = collector.report() if field_metrics else None
     return Evaluation(
         env_id,
         n_episodes,
@@ -183,167 +245,58 @@ def evaluate(
         theirs,
         stderr,
         name,
-        finish,
-        horizon_of(env_id, kwargs),
+        first_seed=seed,
+        training_seeds=None if training_seeds is None else tuple(int(s) for s in training_seeds),
+        metrics=report,
+        optimal_metrics=collector.optimal(horizon_of(env_id)) if report is not None else None,
+        optimal_std=optimal_return_std(env_id) if optimum is not None and not kwargs else None,
+        notes=() if prices_note is None else (prices_note,),
+        finish_probability=finish,
+        horizon=horizon_of(env_id, kwargs),
+        first_chart=collector.first_chart,
     )
 
 
-def exact_optimum(env_id: str, env_kwargs: dict[str, Any] | None = None) -> float | None:
+def exact_optimum(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> float | None:
     """The exact optimal expected return over the horizon ``env_id`` is judged on, or None when no
     exact model is known (qgym's optima are registered; Gymnasium's toy-text envs are solved, and so is
     any env made with ``env_kwargs``, whose model they may change). Solved once a process."""
     if not env_kwargs:
-        return _exact_optimum(env_id, "{}")
+        return _registered_optimum(env_id)
     try:
-        key = json.dumps(env_kwargs, sort_keys=True)
+        key = json.dumps(dict(env_kwargs), sort_keys=True)
     except (TypeError, ValueError):  # arguments that are no plain data (a price array): not cached
-        return _solve(env_id, dict(env_kwargs))
-    return _exact_optimum(env_id, key)
+        return _optimum_with(env_id, env_kwargs)
+    return _cached_optimum(env_id, key)
 
 
 @functools.cache
-def _exact_optimum(env_id: str, kwargs_json: str) -> float | None:
-    kwargs = json.loads(kwargs_json)
-    known = None if kwargs else known_optimum(env_id)
-    if known is not None or (env_id.startswith("qgym/") and not kwargs):
+def _registered_optimum(env_id: str) -> float | None:
+    known = known_optimum(env_id)
+    if known is not None or env_id.startswith("qgym/"):
         return known
-    return _solve(env_id, kwargs)
+    return _optimum_with(env_id, {})
 
 
-def _solve(env_id: str, kwargs: dict[str, Any]) -> float | None:
-    env = single_env(env_id, **kwargs)
+@functools.cache
+def _cached_optimum(env_id: str, kwargs_json: str) -> float | None:
+    return _optimum_with(env_id, json.loads(kwargs_json))
+
+
+@functools.cache
+def optimal_return_std(env_id: str) -> float | None:
+    """The standard deviation of the exact optimal policy's return over the judged horizon (the
+    second-moment recursion of :func:`qgym.expectations.return_moments`), or None without an exact
+    model of at most :data:`MAX_MOMENT_STATES` states whose rewards the recursion can read."""
+    model = _model_of(env_id, {}, MAX_MOMENT_STATES) if exact_optimum(env_id) is not None else None
+    if model is None:
+        return None
+    horizon = horizon_of(env_id)
     try:
-        model = planning.model_of(env)
+        _, variance = return_moments(model, planning.backward_induction(model, horizon).policy, horizon)
     except ValueError:
         return None
-    finally:
-        env.close()
-    if model.n_states > MAX_SOLVED_STATES:
-        return None
-    horizon = horizon_of(env_id, kwargs)
-    return planning.expected_return(model, planning.backward_induction(model, horizon).values)
-
-
-def exact_return(
-    model: Any, env_id: str, env_wrapper: Any = None, env_kwargs: dict[str, Any] | None = None
-) -> float | None:
-    """Exact expected return of the model's greedy policy over the judged horizon, when the env's
-    states are its observations (as the observation wrappers of ``env_wrapper`` encode them)."""
-    found = _greedy_on_model(model, env_id, env_wrapper, env_kwargs)
-    if found is None:
-        return None
-    transitions, policy, horizon = found
-    return planning.policy_return(transitions, policy, horizon=horizon)
-
-
-def finish_probability(
-    model: Any, env_id: str, env_wrapper: Any = None, env_kwargs: dict[str, Any] | None = None
-) -> float | None:
-    """The probability that the model's greedy policy ends an episode (a terminal state: a goal, a hole)
-    within the judged horizon, exactly; None when it cannot be valued or the env never terminates."""
-    found = _greedy_on_model(model, env_id, env_wrapper, env_kwargs)
-    return None if found is None else _finish_probability(*found)
-
-
-def _finish_probability(
-    transitions: planning.TransitionModel, policy: np.ndarray, horizon: int
-) -> float | None:
-    ending = _Termination(transitions)
-    if not np.any(ending.ends > 1e-12):
-        return None
-    return planning.policy_return(ending, policy, horizon=horizon)
-
-
-class _Termination:
-    """The env's model with a reward of 1 for ending the episode and 0 otherwise: a policy's value in it
-    is the probability that it ends an episode. Built from the model's own backups, so it works for
-    every :class:`qgym.planning.TransitionModel` (``backup(V, 1) - backup(V, 0)`` is ``E[(1 - terminated)
-    V(s')]``)."""
-
-    def __init__(self, model: planning.TransitionModel) -> None:
-        self.model = model
-        states = model.n_states
-        self.mean_rewards = model.backup(np.zeros(states), 0.0)
-        self.ends = 1.0 - (model.backup(np.ones(states), 1.0) - self.mean_rewards)
-
-    @property
-    def n_states(self) -> int:
-        return self.model.n_states
-
-    @property
-    def n_actions(self) -> int:
-        return self.model.n_actions
-
-    @property
-    def initial_distribution(self) -> np.ndarray:
-        return self.model.initial_distribution
-
-    def backup(self, values: np.ndarray, gamma: float) -> np.ndarray:
-        continuing = self.model.backup(values, 1.0) - self.mean_rewards
-        result: np.ndarray = self.ends + gamma * continuing
-        return result
-
-
-class GreedyValuer:
-    """Values a model's greedy policy exactly, as often as asked: the env's model and the observation of
-    each of its states are built once. ``ready`` is False when the env's states are not its observations
-    (as the observation wrappers of ``env_wrapper`` encode them), and a call then gives None."""
-
-    def __init__(
-        self, env_id: str, env_wrapper: Any = None, env_kwargs: dict[str, Any] | None = None
-    ) -> None:
-        kwargs = dict(env_kwargs or {})
-        env = single_env(env_id, **kwargs)
-        try:
-            self.transitions = planning.model_of(env)
-            observations = _all_observations(env.observation_space, self.transitions.n_states)
-            if observations is not None and env_wrapper is not None:
-                observations = encode_observations(wrap_env(env, env_wrapper, own_rewards=True), observations)
-        finally:
-            env.close()
-        self.observations, self.env_wrapper = observations, env_wrapper
-        self.horizon = horizon_of(env_id, kwargs)
-
-    @property
-    def ready(self) -> bool:
-        return self.observations is not None
-
-    def policy(self, model: Any) -> np.ndarray | None:
-        """The model's greedy action in every state of the env's model (None when not ready)."""
-        if self.observations is None:
-            return None
-        table = getattr(model, "q_table", None)
-        if table is not None and self.env_wrapper is None and np.shape(table)[0] == self.transitions.n_states:
-            return planning.greedy_policy(np.asarray(table))
-        chunks = [
-            model.predict(self.observations[i : i + 65_536], deterministic=True)[0]
-            for i in range(0, len(self.observations), 65_536)
-        ]
-        return np.concatenate(chunks).astype(np.int64).reshape(-1)
-
-    def values(self, policies: Sequence[np.ndarray]) -> list[float]:
-        """The exact expected returns of many greedy policies (:meth:`policy`), valued together."""
-        if not policies:
-            return []
-        returns = planning.policy_returns(self.transitions, np.stack(policies), self.horizon)
-        return [float(value) for value in returns]
-
-    def __call__(self, model: Any) -> float | None:
-        """The exact expected return of the model's greedy policy over the judged horizon."""
-        policy = self.policy(model)
-        return (
-            None if policy is None else planning.policy_return(self.transitions, policy, horizon=self.horizon)
-        )
-
-
-def _greedy_on_model(
-    model: Any, env_id: str, env_wrapper: Any, env_kwargs: dict[str, Any] | None
-) -> tuple[planning.TransitionModel, np.ndarray, int] | None:
-    """The env's exact model, the model's greedy action in each of its states and the judged horizon,
-    when the env's states are its observations; else None."""
-    valuer = GreedyValuer(env_id, env_wrapper, env_kwargs)
-    policy = valuer.policy(model)
-    return None if policy is None else (valuer.transitions, policy, valuer.horizon)
+    return math.sqrt(variance)
 
 
 def heuristic_for(env: gym.Env[Any, Any]) -> Policy:
@@ -358,11 +311,11 @@ def heuristic_for(env: gym.Env[Any, Any]) -> Policy:
 
 
 def _heuristic_on(
-    env_id: str, returns: np.ndarray, seed: int, env_kwargs: dict[str, Any]
+    env_id: str, returns: np.ndarray, seed: int, env_kwargs: Mapping[str, Any] | None = None
 ) -> tuple[str, float, float | None] | None:
     """The heuristic of ``env_id``'s family over the episodes that gave ``returns`` (the same seeds):
     its name, mean return and the standard error of the paired difference; None without one."""
-    env = single_env(env_id, **env_kwargs)
+    env = single_env(env_id, **(env_kwargs or {}))
     try:
         try:
             heuristic = heuristic_for(env)
@@ -376,14 +329,23 @@ def _heuristic_on(
     return type(heuristic).__name__, float(theirs.mean()), stderr
 
 
-def _all_observations(space: gym.Space[Any], n_states: int) -> np.ndarray | None:
-    """The observation of every model state, in state order (None when states are not observations)."""
-    if isinstance(space, gym.spaces.Discrete) and int(space.n) == n_states:
-        return np.arange(n_states, dtype=np.int64) + int(space.start)
-    if (
-        isinstance(space, gym.spaces.MultiDiscrete)
-        and space.nvec.ndim == 1
-        and int(np.prod(space.nvec)) == n_states
-    ):
-        return np.stack(np.unravel_index(np.arange(n_states), tuple(space.nvec)), axis=1).astype(np.int64)
-    return None
+def _optimum_with(env_id: str, env_kwargs: Mapping[str, Any]) -> float | None:
+    """The exact optimum of ``env_id`` made with ``env_kwargs`` (its model solved), or None."""
+    model = _model_of(env_id, env_kwargs, MAX_SOLVED_STATES)
+    if model is None:
+        return None
+    horizon = horizon_of(env_id, dict(env_kwargs))
+    return planning.expected_return(model, planning.backward_induction(model, horizon).values)
+
+
+def _model_of(env_id: str, env_kwargs: Mapping[str, Any], limit: int) -> planning.TransitionModel | None:
+    """The exact model of ``env_id`` made with ``env_kwargs``, or None without one of at most ``limit``
+    states."""
+    env = single_env(env_id, **env_kwargs)
+    try:
+        model = planning.model_of(env)
+    except ValueError:
+        return None
+    finally:
+        env.close()
+    return model if model.n_states <= limit else None

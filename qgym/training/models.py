@@ -90,9 +90,9 @@ def load_model(
 def _load(path: Path, kind: str, env: gym.Env[Any, Any] | None, config: dict[str, Any], trust: bool) -> Any:
     """The model of each kind of file, read without unpickling unless ``trust``."""
     if kind == "tabular":
-        from qgym.agents import ALGORITHMS, TabularAlgorithm
+        # TabularAlgorithm.load finds the file's algorithm among its subclasses: define them first.
+        from qgym.agents import TabularAlgorithm, algorithms  # noqa: F401
 
-        assert ALGORITHMS  # made now: TabularAlgorithm.load dispatches to the subclass the file names
         return TabularAlgorithm.load(path, env=env)
     if kind == "network":
         return load_network_model(path, env)

@@ -8,6 +8,7 @@ one ordinary run folder per seed, ``seed_N/``, and is judged as a distribution o
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,10 @@ import gymnasium as gym
 
 from qgym.scoring import share_of_optimum
 from qgym.training.evaluation import Evaluation, evaluate
-from qgym.training.models import env_for_model, load_model, locate_model
+from qgym.training.field_metrics import RunContext, run_context
+from qgym.training.models import LoadedModel, RunEnv, env_for_model, load_model, locate_model
 
-__all__ = ["evaluate_run", "evaluate_seeds", "seed_folders"]
+__all__ = ["LoadedRun", "evaluate_run", "evaluate_seeds", "load_run", "seed_folders"]
 
 
 def seed_folders(path: str | Path) -> list[Path] | None:
@@ -33,16 +35,31 @@ def seed_folders(path: str | Path) -> list[Path] | None:
     return sorted(seeds, key=lambda child: int(child.name[5:]))
 
 
-def evaluate_run(
-    model_path: str | Path,
-    env_id: str | None,
-    env_kwargs: dict[str, Any] | None,
-    episodes: int,
-    seed: int,
-    trust: bool = False,
-) -> tuple[Evaluation, str]:
-    """The model's evaluation on its env (``env_id`` and ``env_kwargs`` when given, else its run's), and
-    a line naming the model and the env."""
+@dataclass(frozen=True)
+class LoadedRun:
+    """A model loaded for the env it plays (its run's, or the one named), with its run's seeds."""
+
+    path: Path
+    env: RunEnv
+    loaded: LoadedModel
+    context: RunContext
+
+    @property
+    def where(self) -> str:
+        """The model and the env, in a line."""
+        kwargs = f" with env_kwargs {self.env.env_kwargs}" if self.env.env_kwargs else ""
+        return f"{self.path} on {self.env.env_id}{kwargs}"
+
+    def seed(self, given: int | None) -> int:
+        """The first evaluation episode's seed: ``given``, else the run's own final evaluation's."""
+        return self.context.evaluation_seed if given is None else given
+
+
+def load_run(
+    model_path: str | Path, env_id: str | None, env_kwargs: dict[str, Any] | None, trust: bool = False
+) -> LoadedRun:
+    """The model at ``model_path`` loaded on its env: ``env_id`` and ``env_kwargs`` when given, else its
+    run's (:func:`qgym.training.models.env_for_model`: the modules a run names are never imported)."""
     path = locate_model(model_path)
     env = env_for_model(path, env_id, env_kwargs, trust)
     made = gym.make(env.env_id, **env.env_kwargs)
@@ -50,16 +67,32 @@ def evaluate_run(
         loaded = load_model(path, made, env.env_id, trust)
     finally:
         made.close()
+    return LoadedRun(path, env, loaded, run_context(path))
+
+
+def evaluate_run(
+    model_path: str | Path,
+    env_id: str | None,
+    env_kwargs: dict[str, Any] | None,
+    episodes: int,
+    seed: int | None,
+    trust: bool = False,
+    split: str | None = None,
+) -> tuple[Evaluation, str]:
+    """The model's evaluation on its env (:func:`load_run`), from ``seed`` (default: the episodes of its
+    run's own final evaluation), and a line naming the model and the env."""
+    run = load_run(model_path, env_id, env_kwargs, trust)
     evaluation = evaluate(
-        loaded.model,
-        env.env_id,
+        run.loaded.model,
+        run.env.env_id,
         episodes,
-        seed=seed,
-        env_wrapper=loaded.env_wrapper,
-        env_kwargs=env.env_kwargs,
+        seed=run.seed(seed),
+        env_wrapper=run.loaded.env_wrapper,
+        env_kwargs=run.env.env_kwargs,
+        split=split,
+        training_seeds=run.context.training_seeds,
     )
-    where = f"{path} on {env.env_id}" + (f" with env_kwargs {env.env_kwargs}" if env.env_kwargs else "")
-    return evaluation, where
+    return evaluation, run.where
 
 
 def evaluate_seeds(
@@ -67,9 +100,10 @@ def evaluate_seeds(
     env_id: str | None,
     env_kwargs: dict[str, Any] | None,
     episodes: int,
-    seed: int,
+    seed: int | None,
     trust: bool = False,
     report: Callable[[str], None] | None = None,
+    split: str | None = None,
 ) -> list[str]:
     """Evaluate every seed's model (``report`` hears a line each) and return the lines of their
     distribution: the greedy policy's exact share of the optimum (or its sampled mean), IQM with its
@@ -83,7 +117,7 @@ def evaluate_seeds(
     )
     evaluations = []
     for folder in folders:
-        evaluation, _ = evaluate_run(folder, env_id, env_kwargs, episodes, seed, trust)
+        evaluation, _ = evaluate_run(folder, env_id, env_kwargs, episodes, seed, trust, split)
         evaluations.append(evaluation)
         say(f"{folder.name}: {_one_line(evaluation)}")
     first = evaluations[0]

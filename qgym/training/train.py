@@ -19,6 +19,7 @@ import gymnasium as gym
 
 from qgym.training.envs import keeps_states, make_env
 from qgym.training.evaluation import Evaluation, evaluate, exact_optimum, exact_return
+from qgym.training.field_metrics import EVALUATION_SEED_OFFSET
 from qgym.training.network_files import check_network_arguments, save_network_model
 from qgym.training.presets import Preset
 from qgym.training.registry import DEEP_ALGORITHMS, algorithm_class, check_env_kwargs
@@ -208,9 +209,10 @@ def train(
         model,
         env_id,
         eval_episodes,
-        seed=seed + 20_000,
+        seed=seed + EVALUATION_SEED_OFFSET,
         env_wrapper=resolved.env_wrapper,
         env_kwargs=env_kwargs,
+        training_seeds=range(seed, seed + resolved.n_envs),
     )
     result = {**evaluation.as_dict(), "timesteps": int(model.num_timesteps), "interrupted": interrupted}
     write_yaml(folder / "evaluation.yml", result)

@@ -21,6 +21,7 @@ from qgym.training.rollouts import run_episode
 from qgym.viewing.advice import agent_hint
 from qgym.viewing.agent import load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
+from qgym.viewing.field_summary import FieldSummary
 from qgym.viewing.screen import Screen, episode_summary, hud_lines
 from qgym.viewing.views import action_mask, episode_end, legend_of, view_of
 
@@ -61,6 +62,7 @@ def enjoy(
         legend = [] if legend_source is None else legend_source.legend(40)
         optimum = exact_optimum(env_id, kwargs)
         horizon = env.spec.max_episode_steps if env.spec is not None else None
+        fields = FieldSummary(env, horizon, exact=optimum is not None)
         pygame = import_pygame()
         clock = pygame.time.Clock()
         paused, stop = False, False
@@ -84,8 +86,10 @@ def enjoy(
                     returns.append(step.episode_return)
                     ending = episode_end(env, step.terminated, step.truncated, step.t)
                     summary = episode_summary(step.episode_return, optimum, person=False)
-                    banner = summary if ending is None else [ending, summary]
-                    print(f"episode {len(returns)}: {summary}" + ("" if ending is None else f" ({ending})"))
+                    figures = fields.lines()
+                    banner = [*([ending] if ending else []), summary, *figures]
+                    head = summary + ("" if ending is None else f" ({ending})")
+                    print(f"episode {len(returns)}: " + "\n  ".join([head, *figures]))
                 hint = (
                     None if step.done else agent_hint(agent, step.observation, True, True, action_mask(env))
                 )

@@ -25,6 +25,7 @@ from qgym.training.models import env_for_model
 from qgym.viewing.advice import OptimalAdvisor, agent_cell_values, agent_hint, summary_lines
 from qgym.viewing.agent import Agent, load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
+from qgym.viewing.field_summary import FieldSummary, action_kinds
 from qgym.viewing.keys import Command, CommandKind, handle_key, key_map, reserved_keys
 from qgym.viewing.screen import Hint, Screen, hud_lines
 from qgym.viewing.views import (
@@ -90,6 +91,8 @@ class PlaySession:
     """How this episode ended (a hole, the goal, the time limit), once it has."""
     endings: list[str | None] = field(default_factory=list)
     """One per finished episode, beside :attr:`returns`."""
+    field_summaries: list[list[str]] = field(default_factory=list)
+    """One per finished episode: its field figures (a portfolio's, a farm's accounts), as lines."""
 
     def __post_init__(self) -> None:
         self.view = view_of(self.env)
@@ -100,6 +103,9 @@ class PlaySession:
         names = state_names(self.env)
         self.state_label = (lambda s: f"s{s}") if names is None else names.state_label
         self.state_legend = None if names is None else names.state_legend()
+        self.kinds = action_kinds(self.env, self.names)
+        horizon = self.env.spec.max_episode_steps if self.env.spec is not None else None
+        self.fields = FieldSummary(self.env, horizon, exact=self.advisor is not None)
         self.reset()
 
     def reset(self) -> None:
@@ -150,6 +156,7 @@ class PlaySession:
             self.returns.append(self.total)
             self.grades.append(self.grade())
             self.endings.append(self.ending)
+            self.field_summaries.append(self.fields.lines())
 
     def grade(self) -> scoring.Grade | None:
         """This episode's moves so far, graded (None without an advisor)."""
@@ -175,15 +182,25 @@ class PlaySession:
         return lines
 
     def summary(self) -> list[str] | None:
-        """The end-of-episode lines: the return against the exact optimum, the total regret, the luck and
-        the costliest moves (where the env has an exact model)."""
-        if not self.episode_over:
-            return None
-        grade = self.grade()
+        """The end-of-episode lines: how it ended, the return against the exact optimum, the total regret
+        (by kind of decision), the luck and the costliest moves (where the env has an exact model), then
+        the episode's field figures; None while the episode goes on."""
+        return self.summary_of(len(self.returns) - 1) if self.episode_over else None
+
+    def summary_of(self, episode: int) -> list[str]:
+        """:meth:`summary` of finished episode ``episode`` (0 for the first)."""
         lines = summary_lines(
-            self.total, self.optimum, grade, self.state_label, self.names, state_legend=self.state_legend
+            self.returns[episode],
+            self.optimum,
+            self.grades[episode],
+            self.state_label,
+            self.names,
+            state_legend=self.state_legend,
+            kinds=self.kinds,
+            field=self.field_summaries[episode],
         )
-        return lines if self.ending is None else [self.ending, *lines]
+        ending = self.endings[episode]
+        return lines if ending is None else [ending, *lines]
 
     def help_lines(self) -> list[str]:
         """The keys of the actions, two a line, then the control keys."""
@@ -270,17 +287,8 @@ def play(
             screen.close()
     finally:
         env.close()
-    finished = zip(session.returns, session.grades, session.endings, strict=True)
-    for episode, (total, grade, ending) in enumerate(finished, start=1):
-        lines = summary_lines(
-            total,
-            session.optimum,
-            grade,
-            session.state_label,
-            session.names,
-            state_legend=session.state_legend,
-        )
-        print(f"episode {episode}: " + "\n  ".join([*([ending] if ending else []), *lines]))
+    for episode in range(len(session.returns)):
+        print(f"episode {episode + 1}: " + "\n  ".join(session.summary_of(episode)))
     if recorder is not None and record_dir is not None:
         save_and_report(recorder, record_dir, "human", "a person playing qgym play", session.optimum)
     return 0
