@@ -56,8 +56,10 @@ def test_optimal_policy_on_a_stochastic_farm_lands_near_the_optimum(
 ) -> None:
     assert main(["optimal", "qgym/GridFarm-1x2-v0", "--episodes", "300"]) == 0
     out = capsys.readouterr().out
-    ratio = float(out.split("ratio")[1].split("%")[0])
+    ratio = float(out.split("sampled mean ")[1].split("=")[1].split("%")[0])
     assert 93.0 < ratio < 107.0
+    assert "the policy is exactly optimal (100% valued exactly)" in out
+    assert "by luck of the draw" in out
 
 
 def test_an_env_without_a_model_gives_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -58,10 +58,17 @@ Wrap = Callable[[gym.Env[Any, Any]], gym.Env[Any, Any]]
 
 
 def make_env(
-    env_id: str, n_envs: int, env_wrapper: Any, seed: int | None = 0, *, own_rewards: bool = False
+    env_id: str,
+    n_envs: int,
+    env_wrapper: Any,
+    seed: int | None = 0,
+    *,
+    own_rewards: bool = False,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> Any:
-    """The SB3 VecEnv of ``n_envs`` copies of ``env_id`` behind ``env_wrapper``: qgym's native vector
-    env when there is no wrapper and the env has one, else a ``DummyVecEnv``.
+    """The SB3 VecEnv of ``n_envs`` copies of ``env_id`` (made with ``env_kwargs``) behind
+    ``env_wrapper``: qgym's native vector env when there is no wrapper and the env has one, else a
+    ``DummyVecEnv``.
 
     ``own_rewards=True`` leaves out the reward wrappers, so returns are in the env's own units, and
     keeps the VecEnv type the preset trains on.
@@ -69,32 +76,51 @@ def make_env(
     from stable_baselines3.common.env_util import make_vec_env
 
     wrap = wrapper(env_wrapper, own_rewards=own_rewards)
-    horizon = gym.spec(env_id).max_episode_steps
-    if env_wrapper is None and horizon is not None and env_id.startswith("qgym/"):
+    kwargs = dict(env_kwargs or {})
+    if env_wrapper is None and _limit(env_id, kwargs) is not None and env_id.startswith("qgym/"):
         from qgym.vec_adapter import make_sb3_vec_env
 
-        return make_sb3_vec_env(env_id, n_envs, seed=seed)
+        return _checked(lambda: make_sb3_vec_env(env_id, n_envs, seed=seed, **kwargs), env_id, kwargs)
     if n_envs > MAX_PYTHON_ENVS:
         raise ValueError(
             f"n_envs={n_envs:,} copies of {env_id} as Python envs (no native vector env here) would be "
             f"stepped one after the other and hold a model each (Taxi's takes 0.7 MB); at most "
             f"{MAX_PYTHON_ENVS:,}"
         )
-    return make_vec_env(lambda **kwargs: single_env(env_id, wrap, **kwargs), n_envs=n_envs, seed=seed)
+    single_env(env_id, None, **kwargs).close()  # wrong env_kwargs: a sentence now, not in a VecEnv
+    return make_vec_env(lambda **extra: single_env(env_id, wrap, **kwargs, **extra), n_envs=n_envs, seed=seed)
 
 
 def single_env(env_id: str, wrap: Wrap | None = None, **kwargs: Any) -> gym.Env[Any, Any]:
-    """``gym.make(env_id)``, time-limited to :data:`DEFAULT_HORIZON` when unregistered, inside ``wrap``."""
-    env = gym.make(env_id, **kwargs)
-    if gym.spec(env_id).max_episode_steps is None:
+    """``gym.make(env_id, **kwargs)``, time-limited to :data:`DEFAULT_HORIZON` when it has no limit,
+    inside ``wrap``; env arguments it does not take are a ValueError naming them."""
+    env = _checked(lambda: gym.make(env_id, **kwargs), env_id, kwargs)
+    if _limit(env_id, kwargs) is None:
         env = gym.wrappers.TimeLimit(env, DEFAULT_HORIZON)
     return env if wrap is None else wrap(env)
 
 
-def horizon_of(env_id: str) -> int:
-    """The steps an episode of ``env_id`` lasts at most: its time limit, else :data:`DEFAULT_HORIZON`."""
-    horizon = gym.spec(env_id).max_episode_steps
+def horizon_of(env_id: str, env_kwargs: dict[str, Any] | None = None) -> int:
+    """The steps an episode of ``env_id`` lasts at most: its time limit (``max_episode_steps`` among
+    ``env_kwargs``, else the registered one), else :data:`DEFAULT_HORIZON`."""
+    horizon = _limit(env_id, env_kwargs or {})
     return DEFAULT_HORIZON if horizon is None else int(horizon)
+
+
+def _limit(env_id: str, kwargs: dict[str, Any]) -> int | None:
+    """The time limit ``gym.make(env_id, **kwargs)`` sets (``max_episode_steps`` is one of its own)."""
+    limit = kwargs.get("max_episode_steps", gym.spec(env_id).max_episode_steps)
+    return None if limit is None else int(limit)
+
+
+def _checked(make: Callable[[], Any], env_id: str, kwargs: dict[str, Any]) -> Any:
+    """``make()``, with the TypeError of an argument the env does not take turned into a sentence."""
+    try:
+        return make()
+    except TypeError as error:
+        if not kwargs:
+            raise
+        raise ValueError(f"{env_id} with env_kwargs {brief(kwargs)}: {error}") from None
 
 
 def wrap_env(env: gym.Env[Any, Any], env_wrapper: Any, own_rewards: bool = False) -> gym.Env[Any, Any]:

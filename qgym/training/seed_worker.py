@@ -33,10 +33,17 @@ class LearningCurve(BaseCallback):
     """Every ``eval_freq`` steps (and before the first), the greedy policy's value and the online return."""
 
     def __init__(
-        self, env_id: str, env_wrapper: Any, eval_freq: int, optimum: float | None, seed: int
+        self,
+        env_id: str,
+        env_wrapper: Any,
+        eval_freq: int,
+        optimum: float | None,
+        seed: int,
+        env_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.env_id, self.env_wrapper, self.eval_freq = env_id, env_wrapper, eval_freq
+        self.env_kwargs = dict(env_kwargs or {})
         self.optimum, self.seed = optimum, seed
         self.points: list[CurvePoint] = []
         self._next = 0
@@ -57,10 +64,14 @@ class LearningCurve(BaseCallback):
             self._record()
 
     def _record(self) -> None:
-        value = exact_return(self.model, self.env_id, self.env_wrapper) if self.optimum is not None else None
+        value = (
+            exact_return(self.model, self.env_id, self.env_wrapper, self.env_kwargs)
+            if self.optimum is not None
+            else None
+        )
         exact = value is not None
         if value is None:
-            env = single_env(self.env_id, wrapper(self.env_wrapper, own_rewards=True))
+            env = single_env(self.env_id, wrapper(self.env_wrapper, own_rewards=True), **self.env_kwargs)
             try:
                 returns = episode_returns(env, model_policy(self.model), SAMPLED_EPISODES, 30_000 + self.seed)
             finally:
@@ -80,6 +91,7 @@ def train_one_seed(
     run_folder: Path,
     eval_freq: int,
     optimum: float | None,
+    env_kwargs: dict[str, Any] | None,
     seed: int,
 ) -> tuple[SeedResult, list[CurvePoint]]:
     """Train seed ``seed`` into ``run_folder/seed_<seed>``; its final figures and its curve. ``spec`` is
@@ -89,10 +101,18 @@ def train_one_seed(
     env_id = spec.id
     if env_id not in gym.registry:
         gym.registry[env_id] = spec
-    curve = LearningCurve(env_id, block.get("env_wrapper"), eval_freq, optimum, seed)
+    curve = LearningCurve(env_id, block.get("env_wrapper"), eval_freq, optimum, seed, env_kwargs)
     folder = run_folder / f"seed_{seed}"
     run = train(
-        algo, env_id, preset=block, seed=seed, folder=folder, callback=curve, eval_episodes=EVAL_EPISODES
+        algo,
+        env_id,
+        preset=block,
+        seed=seed,
+        folder=folder,
+        callback=curve,
+        eval_episodes=EVAL_EPISODES,
+        env_kwargs=env_kwargs,
+        exact_curve=False,  # the seed's LearningCurve values it already
     )
     evaluation = run.evaluation
     exact = evaluation.exact_return

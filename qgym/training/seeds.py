@@ -24,7 +24,7 @@ from qgym import planning
 from qgym.scoring import percent_of_optimum
 from qgym.training.envs import horizon_of
 from qgym.training.evaluation import exact_optimum
-from qgym.training.registry import DEEP_ALGORITHMS
+from qgym.training.registry import DEEP_ALGORITHMS, check_env_kwargs
 from qgym.training.run_spec import RunSpec
 from qgym.training.runs import new_run_folder, write_yaml
 from qgym.training.seed_results import (
@@ -39,6 +39,7 @@ from qgym.training.seed_results import (
     write_seed_files,
 )
 from qgym.training.stats import iqm
+from qgym.training.vocabulary import describe_learning
 from qgym.validation import check_memory, is_int
 
 __all__ = ["MAX_SEEDS", "SeedsRun", "lockstep_memory", "lockstep_model", "seed_list", "train_seeds"]
@@ -87,11 +88,13 @@ def seed_list(count: Any, first: Any = 0) -> list[int]:
     return list(range(int(first), int(first) + int(count)))
 
 
-def lockstep_model(env_id: str, env_wrapper: Any = None) -> tuple[planning.TabularModel | None, str]:
+def lockstep_model(
+    env_id: str, env_wrapper: Any = None, env_kwargs: dict[str, Any] | None = None
+) -> tuple[planning.TabularModel | None, str]:
     """The env's exact model as arrays when a lockstep run can sample it, else None and why not."""
     if env_wrapper is not None:
         return None, "the preset wraps the env (env_wrapper), so its observations are not the model's states"
-    env = gym.make(env_id)
+    env = gym.make(env_id, **(env_kwargs or {}))
     try:
         try:
             model = planning.model_of(env)
@@ -110,7 +113,12 @@ def lockstep_model(env_id: str, env_wrapper: Any = None) -> tuple[planning.Tabul
 
 
 def lockstep_memory(
-    algo: str, env_id: str, n_seeds: int, n_envs: int, model: planning.TabularModel | None = None
+    algo: str,
+    env_id: str,
+    n_seeds: int,
+    n_envs: int,
+    model: planning.TabularModel | None = None,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> None:
     """Refuse (:func:`qgym.validation.check_memory`) seeds whose tables, visit counts and exact
     evaluations would not fit: each seed holds tables and counts of S x A (16 bytes a cell) and its
@@ -118,7 +126,7 @@ def lockstep_memory(
     ``model`` only the tables are counted, from the env's spaces, before the model is enumerated."""
     from qgym.agents.rules import RULES
 
-    env = gym.make(env_id)
+    env = gym.make(env_id, **(env_kwargs or {}))
     try:
         space, actions = env.observation_space, env.action_space
         if not (isinstance(space, gym.spaces.Discrete) and isinstance(actions, gym.spaces.Discrete)):
@@ -158,12 +166,15 @@ def train_seeds(
     jobs: int | None = None,
     progress: bool = False,
     report: Callable[[str], None] | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    gym_packages: Sequence[str] = (),
 ) -> SeedsRun:
     """Train ``algo`` on ``env_id`` with seeds ``seed .. seed + n_seeds - 1`` into one run folder.
 
     Each seed's greedy policy is valued every ``eval_freq`` steps (default: 20 times over training):
     exactly where the env has a model, else by its sampled mean over 10 episodes. Ctrl-C stops early
-    and keeps what the seeds learned so far.
+    and keeps what the seeds learned so far. ``env_kwargs`` and ``gym_packages`` are as for
+    :func:`qgym.training.train`.
     """
     say = report or (lambda line: None)
     spec = RunSpec.resolve(
@@ -176,11 +187,14 @@ def train_seeds(
     if eval_freq is not None and (not is_int(eval_freq) or eval_freq < 1):
         raise ValueError(f"--eval-freq must be a positive number of steps, got {eval_freq!r}")
     eval_every = int(eval_freq) if eval_freq else max(1, math.ceil(steps / CURVE_POINTS))
-    if algo not in DEEP_ALGORITHMS:
-        lockstep_memory(algo, env_id, len(seeds), spec.preset.n_envs)  # before the model is enumerated
-    model, why = (None, "") if algo in DEEP_ALGORITHMS else lockstep_model(env_id, spec.preset.env_wrapper)
+    env_kwargs = check_env_kwargs(env_kwargs)
+    if algo not in DEEP_ALGORITHMS:  # before the model is enumerated
+        lockstep_memory(algo, env_id, len(seeds), spec.preset.n_envs, env_kwargs=env_kwargs)
+    model, why = (
+        (None, "") if algo in DEEP_ALGORITHMS else lockstep_model(env_id, spec.preset.env_wrapper, env_kwargs)
+    )
     if model is not None:
-        lockstep_memory(algo, env_id, len(seeds), spec.preset.n_envs, model)
+        lockstep_memory(algo, env_id, len(seeds), spec.preset.n_envs, model, env_kwargs)
     method = "lockstep" if model is not None else "processes"
     # Build what trains before the folder: a preset it refuses leaves no folder. Learners in lockstep
     # need no model object (nor torch); the processes' preset is checked by building one model.
@@ -189,18 +203,25 @@ def train_seeds(
     else:
         from qgym.training.train import make_model
 
-        make_model(algo, env_id, spec.preset, seed)
+        make_model(algo, env_id, spec.preset, seed, env_kwargs)
     folder = new_run_folder(Path(log_folder) / algo, env_id)
-    config = spec.config({"seeds": seeds}, method=method, eval_freq=eval_every)
+    config = spec.config(
+        {"seeds": seeds},
+        method=method,
+        eval_freq=eval_every,
+        **({"env_kwargs": env_kwargs} if env_kwargs else {}),
+        **({"gym_packages": list(gym_packages)} if gym_packages else {}),
+    )
     write_yaml(folder / "config.yml", config)
-    optimum = exact_optimum(env_id)
+    optimum = exact_optimum(env_id, env_kwargs)
     how = (
         "in lockstep in this process"
         if model is not None
         else f"one per process, {_jobs(jobs, seeds)} at a time"
     )
+    say(f"{algo} on {env_id}: {describe_learning(algo, spec.preset.block)}")
     say(
-        f"{algo} on {env_id}: {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), {steps:,} steps each with "
+        f"{len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), {steps:,} steps each with "
         f"{spec.source}, trained {how}; run folder {folder}"
     )
     notes = [] if model is not None or algo in DEEP_ALGORITHMS else [f"(not in lockstep: {why})"]
@@ -236,7 +257,7 @@ def _lockstep(
     from qgym.agents.lockstep import LearnerSettings, Lockstep
 
     env_id = run.config["env_id"]
-    horizon = horizon_of(env_id)
+    horizon = horizon_of(env_id, run.config.get("env_kwargs"))
     shared = LearnerSettings(run.config["algo"], settings)
     compiled = run.n_timesteps >= COMPILE_FROM
     learners = Lockstep(shared, model, seeds, n_envs=n_envs, max_episode_steps=horizon, compiled=compiled)
@@ -266,7 +287,7 @@ def _lockstep(
     if not run.curves or run.curves[-1].step != learners.num_timesteps:
         evaluate(learners)
     final = {point.seed: point for point in run.curves if point.step == learners.num_timesteps}
-    env = gym.make(env_id)
+    env = gym.make(env_id, **run.config.get("env_kwargs", {}))
     spaces = (env.observation_space, env.action_space)
     env.close()
     for k, seed in enumerate(seeds):
@@ -283,7 +304,8 @@ def _seed_folder(run: SeedsRun, seed: int, timesteps: int) -> Path:
     """A learner's run folder, with its ``config.yml`` (``qgym eval`` takes the folder)."""
     folder = run.folder / f"seed_{seed}"
     folder.mkdir(exist_ok=True)
-    config = {key: run.config[key] for key in ("algo", "env_id", "hyperparameters", "preset_source")}
+    keys = ("algo", "env_id", "hyperparameters", "preset_source", "env_kwargs", "gym_packages")
+    config = {key: run.config[key] for key in keys if key in run.config}
     write_yaml(folder / "config.yml", {**config, "seed": seed, "timesteps": int(timesteps)})
     return folder
 
@@ -306,7 +328,8 @@ def _processes(
     futures: list[tuple[int, Future[Any]]] = []
     try:
         spec = gym.spec(run.config["env_id"])  # a spawned worker starts without the user's registrations
-        arguments = (run.config["algo"], spec, block, run.folder, run.eval_freq, run.optimum)
+        kwargs = run.config.get("env_kwargs")
+        arguments = (run.config["algo"], spec, block, run.folder, run.eval_freq, run.optimum, kwargs)
         futures = [(seed, pool.submit(train_one_seed, *arguments, seed)) for seed in seeds]
         for _seed, future in futures:
             result, points = future.result()

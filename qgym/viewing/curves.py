@@ -20,7 +20,15 @@ from numpy.typing import NDArray
 
 from qgym.files import write_atomically
 
-__all__ = ["OPTIMUM_GID", "Curve", "figure_and_axes", "plot_learning_curve", "read_run", "save_figure"]
+__all__ = [
+    "EXACT_LABEL",
+    "OPTIMUM_GID",
+    "Curve",
+    "figure_and_axes",
+    "plot_learning_curve",
+    "read_run",
+    "save_figure",
+]
 
 FloatArray = NDArray[np.float64]
 OPTIMUM_GID = "optimum"
@@ -29,6 +37,8 @@ _STEP_COLUMN = "time/total_timesteps"
 MAX_PROGRESS_BYTES = 64 * 2**20
 MAX_EVALUATIONS_BYTES = 64 * 2**20
 _MAX_CURVE_FILES = 64
+_EXACT_FILE = "exact_returns.csv"  # qgym.training.callbacks.EXACT_CURVE (viewing reads the file only)
+EXACT_LABEL = "greedy policy, valued exactly (qgym.planning)"
 
 
 @dataclass(frozen=True)
@@ -48,8 +58,10 @@ class Curve:
 
 def read_run(run: str | Path) -> list[Curve]:
     """The learning curves of a run folder: SB3's ``progress.csv`` (training episodes, and the
-    ``eval/`` column when no ``evaluations.npz`` holds the episodes themselves) and
-    ``evaluations.npz`` (EvalCallback), in the folder or its subfolders two levels down."""
+    ``eval/`` column when no ``evaluations.npz`` holds the episodes themselves),
+    ``evaluations.npz`` (EvalCallback) and ``exact_returns.csv`` (the greedy policy valued exactly over
+    training, :class:`qgym.training.callbacks.ExactCurve`), in the folder or its subfolders two levels
+    down."""
     run = Path(run)
     if not run.exists():
         raise ValueError(f"no run folder at {run}")
@@ -57,7 +69,9 @@ def read_run(run: str | Path) -> list[Curve]:
     evaluated = any(path.suffix == ".npz" for path in files)
     curves: list[Curve] = []
     for path in files:
-        if path.name.endswith(".csv"):
+        if path.name == _EXACT_FILE:
+            curves += _read_exact(path)
+        elif path.name.endswith(".csv"):
             read = _read_progress(path)
             curves += [curve for curve in read if not (evaluated and curve.label.startswith("evaluation"))]
         elif path.suffix == ".npz":
@@ -78,7 +92,7 @@ def plot_learning_curve(
     Sparse curves (evaluations) get markers; a curve with a spread gets the 95% interval of its mean,
     never beyond the lowest and highest episode behind it (a success rate stays in [0, 1]).
     """
-    figure, axes = figure_and_axes(7.0, 4.2)
+    figure, axes = figure_and_axes(7.0, 5.0)
     for curve in curves:
         marker = "o" if len(curve.steps) <= 30 else None
         (line,) = axes.plot(
@@ -94,22 +108,14 @@ def plot_learning_curve(
                 curve.steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0, label=band
             )
     if optimum is not None:
-        axes.axhline(
-            optimum, color="black", linestyle="--", linewidth=1.2, label=f"exact optimum {optimum:.2f}"
-        ).set_gid(OPTIMUM_GID)
-        axes.text(
-            0.01,
-            0.01,
-            "the optimum is an expectation: a mean of a few episodes scatters around it",
-            transform=axes.transAxes,
-            fontsize=7,
-            color="0.35",
-        )
+        label = f"exact optimum {optimum:.2f} (an expectation: a mean of a few episodes scatters around it)"
+        axes.axhline(optimum, color="black", linestyle="--", linewidth=1.2, label=label).set_gid(OPTIMUM_GID)
     axes.set_xlabel("environment steps")
     axes.set_ylabel("episode return (undiscounted)")
     axes.set_title(title or "learning curve")
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
+    # Below the axes, never over the curves or a note: the layout makes room for it.
+    figure.legend(*axes.get_legend_handles_labels(), loc="outside lower center", fontsize=8, ncol=1)
     return save_figure(figure, out)
 
 
@@ -133,14 +139,15 @@ def save_figure(figure: Any, out: str | Path | None) -> Any:
 def _curve_files(run: Path) -> list[Path]:
     """The curve files of a run folder, at most two levels down (``plot --run /`` walks no disk)."""
     found: list[Path] = []
+    names = ("progress.csv", "evaluations.npz", _EXACT_FILE)
     for pattern in ("", "*/", "*/*/"):
-        for name in ("progress.csv", "evaluations.npz"):
+        for name in names:
             found += sorted(path for path in run.glob(pattern + name) if path.is_file())
         if len(found) > _MAX_CURVE_FILES:
             raise ValueError(
                 f"{run} holds more than {_MAX_CURVE_FILES} curve files two levels down: give one run's folder"
             )
-    return sorted(found, key=lambda path: (path.suffix != ".csv", str(path)))
+    return sorted(found, key=lambda path: (names.index(path.name), str(path)))
 
 
 def _read_progress(path: Path) -> list[Curve]:
@@ -156,7 +163,7 @@ def _read_progress(path: Path) -> list[Curve]:
         with path.open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 for column in _TRAIN_COLUMNS:
-                    if _number(row.get(_STEP_COLUMN)) and _number(row.get(column)):
+                    if _is_number(row.get(_STEP_COLUMN)) and _is_number(row.get(column)):
                         points[column].append((float(row[_STEP_COLUMN]), float(row[column])))
     except (UnicodeDecodeError, csv.Error) as error:
         raise ValueError(f"{path} is not a progress.csv SB3 wrote: {error}") from None
@@ -171,6 +178,29 @@ def _read_progress(path: Path) -> list[Curve]:
             )
             curves.append(Curve(label, steps, values))
     return curves
+
+
+def _read_exact(path: Path) -> list[Curve]:
+    """``exact_returns.csv``: the greedy policy's exact value over training, from a bounded file."""
+    size = path.stat().st_size
+    if size > MAX_PROGRESS_BYTES:
+        raise ValueError(
+            f"{path} has {size:,} bytes; qgym writes 20 rows there: at most {MAX_PROGRESS_BYTES:,} are read"
+        )
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"{path} is not the CSV of exact returns qgym writes ({error})") from None
+    points = [
+        (float(row["step"]), float(row["greedy_exact_return"]))
+        for row in rows
+        if _is_number(row.get("step")) and _is_number(row.get("greedy_exact_return"))
+    ]
+    if not points:
+        return []
+    steps, values = np.asarray(points, dtype=np.float64).T
+    return [Curve(EXACT_LABEL, steps, values)]
 
 
 def _read_evaluations(path: Path) -> Curve:
@@ -210,7 +240,7 @@ def _read_evaluations(path: Path) -> Curve:
     )
 
 
-def _number(text: str | None) -> bool:
+def _is_number(text: str | None) -> bool:
     if text is None or text == "":
         return False
     try:

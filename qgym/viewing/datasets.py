@@ -30,16 +30,14 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from numpy.typing import NDArray
 
 from qgym import planning
 from qgym.files import check_destination, remove_leftovers, write_atomically, writer_tag
-from qgym.scoring import percent_of_optimum
 from qgym.viewing import dataset_writer
+from qgym.viewing.recorded_policy import action_frequencies, recorded_policy_lines, visit_counts
 
 __all__ = [
     "EpisodeRecorder",
-    "empirical_policy",
     "fresh_seed",
     "load_recording",
     "replay_returns",
@@ -204,10 +202,16 @@ def reference_scores(
 
 
 def save_and_report(
-    recorder: EpisodeRecorder, directory: str | Path, name: str, algorithm: str, optimum: float | None
+    recorder: EpisodeRecorder,
+    directory: str | Path,
+    name: str,
+    algorithm: str,
+    optimum: float | None,
+    greedy_value: float | None = None,
 ) -> str | None:
     """Write the recording (:meth:`EpisodeRecorder.save`), read it back, and print where it is, how to
-    load it and, where the env has an exact model, the exact value of the recorded empirical policy."""
+    load it and, where the env has an exact model, the exact value of the recorded empirical policy;
+    with ``greedy_value`` (an agent's greedy policy, valued exactly) the line says why the two differ."""
     dataset_id = recorder.save(directory, name, algorithm, optimum)
     if dataset_id is None:
         print("nothing was played, so nothing was recorded")
@@ -221,17 +225,13 @@ def save_and_report(
     horizon = recorder.env.spec.max_episode_steps if recorder.env.spec is not None else None
     try:
         model = planning.model_of(recorder.env)
-        policy = empirical_policy(dataset, recorder.env)
+        counts = visit_counts(dataset, recorder.env)
     except ValueError:
         return dataset_id
     if horizon is not None and optimum is not None:
-        value = planning.policy_return(model, policy, horizon=horizon)
-        percent = percent_of_optimum(value, optimum)
-        share = "" if percent is None else f" = {percent:.1f}% of the optimum {optimum:.2f}"
-        print(
-            "the recorded policy (the action frequencies in each state met, uniform elsewhere), valued "
-            f"exactly: {value:.2f}{share}"
-        )
+        value = planning.policy_return(model, action_frequencies(counts), horizon=horizon)
+        for line in recorded_policy_lines(value, optimum, int((counts.sum(axis=1) > 0).sum()), greedy_value):
+            print(line)
     return dataset_id
 
 
@@ -255,34 +255,6 @@ def replay_returns(dataset: Any, env_id: str) -> list[tuple[float, float]]:
     finally:
         env.close()
     return pairs
-
-
-def empirical_policy(dataset: Any, env: gym.Env[Any, Any]) -> NDArray[np.float64]:
-    """The person's policy as action frequencies in every model state they met, uniform elsewhere: an
-    (S, A) array for :func:`qgym.planning.evaluate_policy`. Needs observations that name the state
-    (Discrete, or MultiDiscrete components of it)."""
-    model = planning.model_of(env)
-    counts = np.zeros((model.n_states, model.n_actions))
-    for episode in dataset.iterate_episodes():
-        states = _states(np.asarray(episode.observations)[:-1], env.observation_space, model.n_states)
-        np.add.at(counts, (states, np.asarray(episode.actions, dtype=np.int64)), 1.0)
-    seen = counts.sum(axis=1, keepdims=True)
-    uniform = np.full_like(counts, 1.0 / model.n_actions)
-    policy: NDArray[np.float64] = np.where(seen > 0, counts / np.maximum(seen, 1.0), uniform)
-    return policy
-
-
-def _states(observations: NDArray[Any], space: gym.Space[Any], n_states: int) -> NDArray[np.int64]:
-    if isinstance(space, gym.spaces.Discrete) and int(space.n) == n_states:
-        states: NDArray[np.int64] = observations.astype(np.int64).reshape(-1) - int(space.start)
-        return states
-    if isinstance(space, gym.spaces.MultiDiscrete) and int(np.prod(space.nvec)) == n_states:
-        components = tuple(observations.T.astype(np.int64))
-        raveled: NDArray[np.int64] = np.asarray(np.ravel_multi_index(components, tuple(space.nvec)), np.int64)
-        return raveled
-    raise ValueError(
-        "the observations do not name the model's states, so there is no empirical policy to value"
-    )
 
 
 def _stack(values: Sequence[Any]) -> Any:
