@@ -32,9 +32,10 @@ TABULAR_ALGORITHMS = {
 }
 """The tabular agents of :mod:`qgym.agents`, by the name ``--algo`` takes."""
 
-DEEP_ALGORITHMS = {"dqn": ("stable_baselines3", "DQN"), "qrdqn": ("sb3_contrib", "QRDQN")}
-"""Neural algorithms: SB3's DQN and sb3-contrib's QR-DQN (a DQN that learns quantiles of the return),
-each with the package that holds it."""
+DEEP_ALGORITHMS = {"dqn": ("qgym.deep", "DQN"), "qrdqn": ("qgym.deep", "QRDQN")}
+"""Neural algorithms: SB3's DQN and sb3-contrib's QR-DQN (a DQN that learns quantiles of the return)
+on qgym's fast loop (:mod:`qgym.deep`: the same classes, hyperparameters and files), each with the
+package that holds it."""
 
 ALGORITHMS = (*TABULAR_ALGORITHMS, *DEEP_ALGORITHMS)
 
