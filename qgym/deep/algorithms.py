@@ -99,4 +99,3 @@ class QRDQN(FastLoop, sb3_contrib.QRDQN):
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), *_NOT_SAVED]
-

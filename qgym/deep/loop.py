@@ -38,8 +38,9 @@ __all__ = ["FastLoop"]
 class FastLoop:
     """A mixin for SB3's DQN and QR-DQN: :meth:`learn` runs the fast loop where it applies.
 
-    The algorithm supplies :meth:`_networks` (its online and target networks), :meth:`_loss_gradient`
-    (its TD loss on a :class:`Batch` and the loss's gradient with respect to the outputs) and :meth:`_q_values` (Q-values from the network's outputs, to act).
+    The algorithm supplies :meth:`_networks` (its online and target networks), :meth:`_layers` (a
+    network's MLP), :meth:`_loss_gradient` (its TD loss on a :class:`Batch` and the loss's gradient
+    with respect to the outputs) and :meth:`_q_values` (Q-values from the outputs, to act).
     """
 
     if TYPE_CHECKING:  # provided by SB3's OffPolicyAlgorithm
@@ -55,7 +56,7 @@ class FastLoop:
         target_update_interval: int
         tau: float
         gamma: float
-        max_grad_norm: float
+        max_grad_norm: float | None
         exploration_rate: float
         exploration_schedule: Any
         replay_buffer: Any
@@ -110,7 +111,8 @@ class FastLoop:
         if not isinstance(self.env, VecEnv):
             return "the model has no VecEnv"
         if self.replay_buffer_class is not None and self.replay_buffer_class is not ReplayBuffer:
-            return f"the replay buffer is {self.replay_buffer_class.__name__} (n-step returns or a custom class)"
+            name = self.replay_buffer_class.__name__
+            return f"the replay buffer is {name} (n-step returns or a custom class)"
         if type(self.replay_buffer) is not ReplayBuffer or self.optimize_memory_usage:
             return "the replay buffer is not SB3's plain ReplayBuffer"
         if self.train_freq.unit != TrainFrequencyUnit.STEP:
@@ -255,7 +257,7 @@ class FastLoop:
                 optimizer.zero_grad(set_to_none=True)
                 outputs = online(batch.observations)
                 loss, upstream = self._loss_gradient(batch, outputs.detach(), target)
-                outputs.backward(upstream)
+                torch.autograd.backward(outputs, upstream)
             if self.max_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(parameters, self.max_grad_norm, foreach=True)
             optimizer.step()

@@ -97,9 +97,10 @@ class FastNetwork:
         self.inputs = inputs
         self._first, self._rest = first, rest
         linears = [first, *(layer for layer in rest if isinstance(layer, nn.Linear))]
-        alternating = all(
-            isinstance(layer, nn.Linear if i % 2 else nn.ReLU) for i, layer in enumerate(rest)
-        ) and len(rest) % 2 == 0
+        alternating = (
+            all(isinstance(layer, nn.Linear if i % 2 else nn.ReLU) for i, layer in enumerate(rest))
+            and len(rest) % 2 == 0
+        )
         self._linears = linears if alternating and all(layer.bias is not None for layer in linears) else None
 
     @property
@@ -125,7 +126,9 @@ class FastNetwork:
                 hidden = torch.nn.functional.linear(hidden, layer.weight, layer.bias)
         return hidden, kept
 
-    def gradients(self, x: torch.Tensor, kept: list[torch.Tensor], upstream: torch.Tensor) -> list[torch.Tensor]:
+    def gradients(
+        self, x: torch.Tensor, kept: list[torch.Tensor], upstream: torch.Tensor
+    ) -> list[torch.Tensor]:
         """The gradients of every weight and bias (in ``parameters()`` order) of a loss whose gradient
         with respect to the output is ``upstream``, from the activations :meth:`forward_kept` kept."""
         assert self._linears is not None
