@@ -56,7 +56,6 @@ class FastLoop:
         target_update_interval: int
         tau: float
         gamma: float
-        max_grad_norm: float | None
         exploration_rate: float
         exploration_schedule: Any
         replay_buffer: Any
@@ -245,6 +244,7 @@ class FastLoop:
         self._update_learning_rate(optimizer)
         total = torch.zeros(())
         by_hand = online.hand_written_gradients
+        limit = vars(self).get("max_grad_norm")  # DQN's is a float, QR-DQN's may be None
         for _ in range(gradient_steps):
             batch = ring.sample(self.batch_size, rng)
             if by_hand:  # the MLP's gradients as matrix products, no autograd graph
@@ -258,8 +258,8 @@ class FastLoop:
                 outputs = online(batch.observations)
                 loss, upstream = self._loss_gradient(batch, outputs.detach(), target)
                 torch.autograd.backward(outputs, upstream)
-            if self.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(parameters, self.max_grad_norm, foreach=True)
+            if limit is not None:
+                torch.nn.utils.clip_grad_norm_(parameters, limit, foreach=True)
             optimizer.step()
             total += loss
         self._n_updates += gradient_steps
