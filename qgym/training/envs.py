@@ -56,8 +56,10 @@ def make_env(
     env_id: str, n_envs: int, env_wrapper: Any, seed: int | None = 0, *, own_rewards: bool = False
 ) -> Any:
     """The SB3 VecEnv of ``n_envs`` copies of ``env_id`` behind ``env_wrapper``: qgym's native vector
-    env when there is no wrapper and the env has one, else a ``DummyVecEnv``.
+    env when the env has one and the wrappers only scale rewards, else a ``DummyVecEnv``.
 
+    On the native env a ``ScaleReward`` scales what the learner gets, outside SB3's monitor (as SB3
+    puts ``VecNormalize``), so the logged episode returns are in the env's own units.
     ``own_rewards=True`` leaves out the reward wrappers, so returns are in the env's own units, and
     keeps the VecEnv type the preset trains on.
     """
@@ -65,10 +67,15 @@ def make_env(
 
     wrap = wrapper(env_wrapper, own_rewards=own_rewards)
     horizon = gym.spec(env_id).max_episode_steps
-    if env_wrapper is None and horizon is not None and env_id.startswith("qgym/"):
-        from qgym.vec_adapter import make_sb3_vec_env
+    if horizon is not None and env_id.startswith("qgym/"):
+        scale = _reward_scale(env_id, env_wrapper)
+        if scale is not None:
+            from qgym.vec_adapter import ScaleRewards, make_sb3_vec_env
 
-        return make_sb3_vec_env(env_id, n_envs, seed=seed)
+            native = make_sb3_vec_env(env_id, n_envs, seed=seed)
+            if env_wrapper is None:
+                return native
+            return ScaleRewards(native, 1.0 if own_rewards else scale)  # the type the preset trains on
     return make_vec_env(lambda **kwargs: single_env(env_id, wrap, **kwargs), n_envs=n_envs, seed=seed)
 
 
@@ -141,6 +148,24 @@ def encode_observations(wrapped: gym.Env[Any, Any], observations: np.ndarray) ->
         if isinstance(layer, gym.ObservationWrapper):
             observations = np.stack([np.asarray(layer.observation(obs)) for obs in observations])
     return observations
+
+
+def _reward_scale(env_id: str, spec: Any) -> float | None:
+    """The factor of ``env_wrapper`` when it is only ``ScaleReward`` layers (1.0 without wrappers),
+    else None; the layers are built once on one env, which checks their arguments as the single-env
+    path does."""
+    from qgym.wrappers import ScaleReward
+
+    if spec is None:
+        return 1.0
+    if any(cls is not ScaleReward for cls, _ in _wrapper_classes(spec)):
+        return None
+    env = wrap_env(gym.make(env_id), spec)
+    scale = 1.0
+    while isinstance(env, ScaleReward):
+        scale *= env.scale
+        env = env.env
+    return scale
 
 
 def _wrapper_classes(spec: Any) -> list[tuple[type, dict[str, Any]]]:
