@@ -4,18 +4,18 @@
     python benchmarks/bench_dqn.py --env qgym/GridFarm-1x1-v0 CartPole-v1 --seeds 0
     python benchmarks/bench_dqn.py --out benchmarks/results.md   # also write the section there
 
-Each case is trained twice per seed, each run in a fresh process with one torch thread:
-**SB3**, Stable-Baselines3's own ``DQN`` (sb3-contrib's ``QRDQN``) with the preset qgym 0.2.0 shipped
+Each case is trained twice per seed, each run in a fresh process with one torch thread: **SB3**,
+Stable-Baselines3's own ``DQN`` (sb3-contrib's ``QRDQN``) with the preset qgym 0.2.0 shipped
 (``benchmarks/dqn_presets_0_2_0.yml``; for CartPole, MountainCar and Acrobot, RL Zoo's preset read
-from the installed ``rl_zoo3``), and **qgym**, ``qgym.deep``'s DQN (QR-DQN) with the preset shipped
-now (``zoo_configs/``), as ``qgym train`` runs them. A run's clock covers building the envs and the
-model and ``learn``; the checkpoints (``--checkpoints`` evenly spaced evaluations, the last at the
-end) are left out of it. The figure judged is the preset's promise: on the exact rungs the exact
-share of the optimum of the greedy policy (``qgym.planning``), elsewhere the greedy policy's mean
-return over 100 seeded episodes (CartPole's 500 is its maximum, so its share is exact). "to promise"
-is the clock at the first checkpoint that met the promise. Medians over seeds; the speedup is the
-ratio of the medians. Run the two paths of a seed side by side (``--jobs 2``, the default) on an
-otherwise idle 2-core machine: each gets a core.
+from the installed ``rl_zoo3``) on the VecEnv 0.2.0 built, and **qgym**, ``qgym.deep``'s DQN
+(QR-DQN) with the preset shipped now (``zoo_configs/``), as ``qgym train`` runs them. A run's clock
+covers building the envs and the model and ``learn``; the checkpoints (``--checkpoints`` evenly
+spaced evaluations, the last at the end) are left out of it. The figure judged is the preset's
+promise: on the exact rungs the exact share of the optimum of the greedy policy (``qgym.planning``),
+elsewhere the greedy policy's mean return over 100 seeded episodes (CartPole's 500 is its maximum,
+so its share is exact). "to promise" is the clock at the first checkpoint that met the promise.
+Medians over seeds; the speedup is the ratio of the medians. Run the two paths of a seed side by
+side (``--jobs 2``, the default) on an otherwise idle 2-core machine: each gets a core.
 """
 
 from __future__ import annotations
@@ -155,16 +155,17 @@ def _table(cases: list[Case], paths: list[str], by_case: dict[Any, list[Result]]
             speed = ""
             if path == "qgym" and "sb3" in medians:
                 speed = f"{medians['sb3'] / seconds:.1f}x"
+            reached = "not reached" if math.isinf(reach) else f"{reach:.1f}"
+            at_end = f"{statistics.median(finals):.1f}{unit} ({finals[0]:.1f}{unit})"
             rows.append(
-                f"| {case.algo} {case.env_id} | {case.promise} | {path} | {seconds:.1f} | "
-                f"{'not reached' if math.isinf(reach) else f'{reach:.1f}'} | "
-                f"{statistics.median(finals):.1f}{unit} ({finals[0]:.1f}{unit}) | {kept}/{len(seeds)} | {speed} |"
+                f"| {case.algo} {case.env_id} | {case.promise} | {path} | {seconds:.1f} | {reached} | "
+                f"{at_end} | {kept}/{len(seeds)} | {speed} |"
             )
     return "\n".join(rows)
 
 
 def preset_block(case: Case, path: str) -> dict[str, Any]:
-    """What ``path`` trains ``case`` with: the 0.2.0 (or RL Zoo's) preset for SB3, the shipped one for qgym."""
+    """What ``path`` trains ``case`` with: 0.2.0's (or RL Zoo's) preset for SB3, the shipped one for qgym."""
     from qgym.training.presets import load_preset
 
     return _baseline(case) if path == "sb3" else load_preset(case.algo, case.env_id)
@@ -176,7 +177,6 @@ def _run(job: tuple[str, Case, int, int, dict[str, Any]]) -> Result:
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.logger import Logger
 
-    from qgym.training.envs import make_env
     from qgym.training.presets import Preset
 
     torch.set_num_threads(1)
@@ -209,7 +209,7 @@ def _run(job: tuple[str, Case, int, int, dict[str, Any]]) -> Result:
             self.excluded += time.perf_counter() - paused
 
     start = time.perf_counter()
-    env = make_env(case.env_id, preset.n_envs, preset.env_wrapper, seed)
+    env = _env(path, case.env_id, preset, seed)
     model = cls(preset.policy or "MlpPolicy", env, seed=seed, device="cpu", **preset.constructor_kwargs())
     model.set_logger(Logger(folder=None, output_formats=[]))
     callback = Checkpoints()
@@ -217,6 +217,19 @@ def _run(job: tuple[str, Case, int, int, dict[str, Any]]) -> Result:
     seconds = time.perf_counter() - start - callback.excluded
     callback.take()
     return Result(seconds, callback.values)
+
+
+def _env(path: str, env_id: str, preset: Any, seed: int) -> Any:
+    """The VecEnv as each path's qgym builds it: 0.2.0 stepped a wrapped preset (``ScaleReward``) on
+    SB3's ``DummyVecEnv`` of wrapped single envs; qgym now steps reward-scaled presets natively."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from qgym.training.envs import make_env, single_env, wrapper
+
+    if path == "sb3" and preset.env_wrapper is not None:
+        wrap = wrapper(preset.env_wrapper)
+        return make_vec_env(lambda **kwargs: single_env(env_id, wrap, **kwargs), preset.n_envs, seed=seed)
+    return make_env(env_id, preset.n_envs, preset.env_wrapper, seed)
 
 
 def _measure(case: Case, env_wrapper: Any, seed: int) -> Any:
