@@ -191,3 +191,24 @@ def test_the_fast_loop_learns_the_deterministic_farm_to_the_exact_optimum() -> N
     share = training.exact_return(model, "qgym/GridFarm-1x1-Det-v0", preset.get("env_wrapper"))
     assert share is not None
     assert share / training.exact_optimum("qgym/GridFarm-1x1-Det-v0") >= 0.9
+
+
+def test_a_reward_scaled_preset_steps_the_native_vector_env_and_logs_the_envs_own_returns() -> None:
+    spec = [{"qgym.wrappers.ScaleReward": {"scale": 0.1}}]
+    scaled, plain = make_env("qgym/GridFarm-1x1-v0", 4, spec, 7), make_env("qgym/GridFarm-1x1-v0", 4, None, 7)
+    assert type(scaled).__name__ == "ScaleRewards"
+    assert hasattr(type(scaled), "step_arrays")
+    scaled.reset(), plain.reset()
+    actions = np.random.default_rng(0).integers(0, 8, size=(250, 4))
+    episodes = []
+    for row in actions:
+        step = scaled.step_arrays(row)  # type: ignore[attr-defined]
+        _, rewards, _, infos = plain.step(row)
+        np.testing.assert_allclose(step.rewards, 0.1 * rewards, rtol=1e-6)
+        episodes += [info["episode"]["r"] for info in step.finished_infos]
+        for i, info in zip(step.finished.tolist(), step.finished_infos, strict=True):
+            assert info["episode"]["r"] == pytest.approx(infos[i]["episode"]["r"])  # the env's own units
+    assert len(episodes) == 8  # two 100-day seasons in each of the 4 envs
+    judged = make_env("qgym/GridFarm-1x1-v0", 1, spec, 0, own_rewards=True)
+    assert type(judged) is type(scaled)  # the type the preset trains on (SB3's EvalCallback checks it)
+    assert judged.scale == 1.0  # type: ignore[attr-defined]
