@@ -3,19 +3,22 @@
 :class:`Hyperparameters` is validated once, when a model is built or loaded, with a sentence naming
 the argument; :class:`TrainingState` holds the counters and random generator states that let a loaded
 model continue exactly where it stopped. Both convert to and from JSON-ready dicts, which is all
-:mod:`qgym.agents.persistence` stores of them: the file format knows no algorithm.
+:mod:`qgym.agents.file_format` stores of them: the file format knows no algorithm.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+import numpy as np
 
 from qgym.agents.schedules import LearningRate, constant_value, schedule_from_data, schedule_to_data
 from qgym.validation import brief, is_int, is_number
 
-__all__ = ["POLICY_KWARGS", "Hyperparameters", "TrainingState"]
+__all__ = ["POLICY_KWARGS", "Hyperparameters", "TrainingState", "fresh_state", "generators"]
 
 POLICY_KWARGS = frozenset({"initial_q_value"})
 """The keyword arguments of :class:`qgym.agents.policy.TabularPolicy`."""
@@ -38,6 +41,8 @@ class Hyperparameters:
     policy_kwargs: dict[str, Any] = field(default_factory=dict)
     verbose: int = 0
     seed: int | None = None
+    rule_parameters: dict[str, Any] = field(default_factory=dict)
+    """The rule's own hyperparameters (e.g. n-step SARSA's ``n_steps``), checked by the rule."""
 
     def __post_init__(self) -> None:
         constant = constant_value(self.learning_rate)
@@ -70,23 +75,31 @@ class Hyperparameters:
         for key, value in self.policy_kwargs.items():
             if not (is_number(value) and math.isfinite(value)):
                 raise ValueError(f"policy_kwargs {key} must be a finite number, got {value!r}")
+        if not isinstance(self.rule_parameters, dict) or not all(
+            isinstance(key, str) and is_number(value) for key, value in self.rule_parameters.items()
+        ):
+            raise ValueError(f"rule_parameters must map names to numbers, got {self.rule_parameters!r}")
 
     def as_kwargs(self) -> dict[str, Any]:
         """The constructor's keyword arguments (a fresh dict)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values["policy_kwargs"] = dict(self.policy_kwargs)
+        values["rule_parameters"] = dict(self.rule_parameters)
         return values
 
     def to_data(self) -> dict[str, Any]:
-        """JSON-ready: the learning rate as a number or a schedule description (never code)."""
+        """JSON-ready: the learning rate as a number or a schedule description (never code); the rule's
+        own parameters only when it has some (files of the rules without any keep their 0.1.0 keys)."""
         data = self.as_kwargs()
         data["learning_rate"] = schedule_to_data(self.learning_rate)
+        if not self.rule_parameters:
+            del data["rule_parameters"]
         return data
 
     @classmethod
     def from_data(cls, data: Any) -> Hyperparameters:
         """Inverse of :meth:`to_data`: exactly the known keys, every value validated."""
-        values = _exact_fields(cls, data, "hyperparameters")
+        values = _exact_fields(cls, data, "hyperparameters", optional={"rule_parameters"})
         values["learning_rate"] = schedule_from_data(data["learning_rate"])
         return cls(**values)
 
@@ -134,10 +147,29 @@ class TrainingState:
         return cls(**values)
 
 
-def _exact_fields(cls: type, data: Any, section: str) -> dict[str, Any]:
-    """A copy of ``data`` when it is a dict with exactly the dataclass's field names, else a ValueError."""
+def fresh_state(settings: Hyperparameters, n_envs: int, num_timesteps: int = 0) -> TrainingState:
+    """The training state a model built with ``settings`` on ``n_envs`` envs holds before it learns
+    (its generators seeded from ``settings.seed``), with ``num_timesteps`` steps counted."""
+    train, predict = generators(settings.seed)
+    return TrainingState(
+        num_timesteps, 0, 0, 0, 1.0, float(settings.exploration_initial_eps), n_envs, train.getstate(),
+        predict.getstate(),
+    )  # fmt: skip
+
+
+def generators(seed: int | None) -> tuple[random.Random, random.Random]:
+    """The agent's two generators (exploration during training, ``predict``), both from ``seed``."""
+    train_seed, predict_seed = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint64)
+    return random.Random(int(train_seed)), random.Random(int(predict_seed))
+
+
+def _exact_fields(
+    cls: type, data: Any, section: str, optional: frozenset[str] | set[str] = frozenset()
+) -> dict[str, Any]:
+    """A copy of ``data`` when it is a dict with exactly the dataclass's field names (those in
+    ``optional`` may be missing), else a ValueError."""
     expected = {f.name for f in fields(cls)}
-    if not isinstance(data, dict) or set(data) != expected:
+    if not isinstance(data, dict) or not expected - set(optional) <= set(data) <= expected:
         got = sorted(data) if isinstance(data, dict) else type(data).__name__
         raise ValueError(f"'{section}' must have exactly the keys {sorted(expected)}, got {got}")
     return dict(data)

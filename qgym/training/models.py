@@ -165,7 +165,7 @@ def guess_env_id(path: str | Path) -> str:
         raise ValueError(
             f"cannot tell which env {path} was trained on (no config.yml beside it): pass --env ID"
         )
-    from qgym.agents.persistence import read_model_file
+    from qgym.agents.file_format import read_model_file
     from qgym.envs import qgym_env_ids
     from qgym.training.registry import TOY_TEXT_IDS
 

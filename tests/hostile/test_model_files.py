@@ -179,7 +179,7 @@ def npy_header(shape: tuple[int, ...], dtype: str = "<f8") -> bytes:
         (lambda p: _edit_table_manifest(p, lambda d: d.update(format_version=True)), "upgrade qgym"),
         (
             lambda p: _edit_table_manifest(p, lambda d: d.update(algorithm="TabularAlgorithm")),
-            "has no update rule",
+            "has no learning rule",
         ),
         (
             lambda p: _edit_table_manifest(p, lambda d: d["state"].update(n_envs=0)),
