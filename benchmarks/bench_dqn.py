@@ -117,8 +117,15 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.paths
     ]
     started = time.perf_counter()
+    results = []
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
-        results = list(pool.map(_run, jobs))
+        for (path, case, seed, *_), result in zip(jobs, pool.map(_run, jobs), strict=True):
+            results.append(result)
+            marks = ", ".join(f"{value:.1f} at {at:.0f} s" for at, value in result.checkpoints)
+            print(
+                f"{path} {case.algo} {case.env_id} seed {seed}: {result.seconds:.1f} s; {marks}",
+                file=sys.stderr,
+            )
     by_case: dict[tuple[str, str], list[Result]] = {}
     for (path, case, *_), result in zip(jobs, results, strict=True):
         by_case.setdefault((case.env_id, path), []).append(result)

@@ -212,3 +212,28 @@ def test_a_reward_scaled_preset_steps_the_native_vector_env_and_logs_the_envs_ow
     judged = make_env("qgym/GridFarm-1x1-v0", 1, spec, 0, own_rewards=True)
     assert type(judged) is type(scaled)  # the type the preset trains on (SB3's EvalCallback checks it)
     assert judged.scale == 1.0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "MountainCar-v0", "Acrobot-v1"])
+def test_the_classic_control_envs_have_a_dqn_preset_with_a_measured_promise(env_id: str) -> None:
+    from qgym.training.presets import default_preset_path
+
+    preset = training.load_preset("dqn", env_id)
+    assert preset["n_timesteps"] >= 10_000
+    text = default_preset_path("dqn").read_text(encoding="utf-8")
+    comment = text.split(f"\n{env_id}:")[0].rsplit("\n\n", 1)[-1]
+    assert "seeds 0-2" in comment, comment
+    assert "RL Zoo" in comment, comment
+
+
+def test_qgym_train_runs_dqn_on_cartpole_from_the_shipped_preset(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "qgym", "train", "--algo", "dqn", "--env", "CartPole-v1", "-n", "1500"]
+    done = subprocess.run(
+        [*command, "--log-folder", str(tmp_path)], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "with the preset CartPole-v1 of dqn.yml" in done.stdout
+    assert (tmp_path / "dqn" / "CartPole-v1_1" / "model.zip").is_file()
