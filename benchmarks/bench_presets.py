@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import yaml
 
-THRESHOLD = {"qlearning": 95.0, "dqn": 90.0, "qrdqn": 90.0}
+THRESHOLD = {"qlearning": 95.0, "nstep_sarsa": 95.0, "dqn": 90.0, "qrdqn": 90.0}
 SCORE = {"MountainCar-v0": -110.0, "Acrobot-v1": -85.0}
 """Envs with neither an exact optimum nor a heuristic: the promise is a mean return of at least this,
 measured against RL Zoo's published DQN scores (MountainCar -100.8 +- 9.9, Acrobot -76.6 +- 11.8)."""

@@ -29,7 +29,8 @@ __all__ = [
 
 def _algorithm_of(rule: type[Rule]) -> type[TabularAlgorithm]:
     """The SB3 algorithm class of ``rule``: the base with the rule, named and documented after it."""
-    doc = f"{(rule.__doc__ or '').strip()}\n\n{TabularAlgorithm.__doc__ or ''}"
+    base = TabularAlgorithm.__doc__ or ""
+    doc = f"{(rule.__doc__ or '').strip()}\n\n    {base[base.find(':param') :].strip()}"
     parameters = "".join(
         f"\n    :param {parameter.name}: {parameter.meaning} (default {parameter.default})"
         for parameter in rule.parameters

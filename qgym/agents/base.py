@@ -74,6 +74,7 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
     """Q-tables the rule keeps (two for Double Q-learning)."""
     policy: TabularPolicy
     rule: Rule
+    _rule_key: tuple[Any, ...] | None = None
 
     def __init__(
         self,
@@ -202,6 +203,7 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
         )
         if fresh_start or len(self._pending_actions) != self.n_envs:
             self._pending_actions = [None] * self.n_envs
+            self._rule_key = None  # new episodes: a rule's memory of the last ones goes
         self._prepare()
         callback.on_training_start(locals(), globals())
         self._train(self.env, total_timesteps, callback, log_interval)
@@ -281,12 +283,16 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
         return Hyperparameters(**values, stats_window_size=sb3.stats_window_size(self))
 
     def _prepare(self) -> None:
-        """The rule with the current hyperparameters, and numpy views of the policy's storage."""
+        """The rule with the current hyperparameters (kept, with any memory of unfinished episodes,
+        while they stay the same), and numpy views of the policy's storage."""
         assert self.rule_class is not None
         tables, visits = self.policy.tables, self.policy.visits
         self._q_tables = [tables[i] for i in range(self.n_tables)]
         self._visit_tables = [visits[i] for i in range(self.n_tables)]
-        self.rule = self.rule_class(self.gamma, StepSizes(self.visit_decay), **self.rule_parameters)
+        key = (self.gamma, self.visit_decay, tuple(sorted(self.rule_parameters.items())))
+        if self._rule_key != key:
+            self.rule = self.rule_class(self.gamma, StepSizes(self.visit_decay), **self.rule_parameters)
+            self._rule_key = key
 
 
 def _check_policy(policy: Any, aliases: dict[str, type[BasePolicy]]) -> None:

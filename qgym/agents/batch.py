@@ -173,17 +173,20 @@ def apply_updates(
 ) -> None:
     """``row[a] <- row[a] + step * (target - row[a])`` for each transition in order, on table rows as
     lists, with one step size per transition or one for all; ``next_state`` -1 is a termination. The
-    same operations as the per-transition update."""
-    target = rule.target
+    same operations as the per-transition update (:meth:`Rule.target`, with its bootstrap called
+    directly: this loop is the hot path of a crowded batch)."""
+    bootstrap, gamma = rule.bootstrap, rule.gamma
     if isinstance(steps, list):
         for state, action, reward, next_state, step in zip(*transitions, steps, strict=True):
-            goal = target(reward, None if next_state < 0 else rows[next_state], epsilon, ONE)
+            goal = (
+                reward if next_state < 0 else reward + gamma * bootstrap(rows[next_state], epsilon, ONE, None)
+            )
             row = rows[state]
             old = row[action]
             row[action] = old + step * (goal - old)
         return
     for state, action, reward, next_state in zip(*transitions, strict=True):
-        goal = target(reward, None if next_state < 0 else rows[next_state], epsilon, ONE)
+        goal = reward if next_state < 0 else reward + gamma * bootstrap(rows[next_state], epsilon, ONE, None)
         row = rows[state]
         old = row[action]
         row[action] = old + steps * (goal - old)

@@ -34,14 +34,14 @@ from numpy.typing import NDArray
 from qgym.agents import kernels
 from qgym.agents.exploration import choose_rows
 from qgym.agents.file_format import ModelRecord, library_versions, write_model_file
-from qgym.agents.rules import Rule, rule_class
+from qgym.agents.model_sampler import ModelSampler
+from qgym.agents.rules import BATCH, Rule, rule_class
 from qgym.agents.schedules import learning_rate_function, linear_epsilon
 from qgym.agents.settings import Hyperparameters, fresh_state
 from qgym.agents.step_sizes import StepSizes
 from qgym.planning import TabularModel
-from qgym.sampling import OutcomeDraws, outcome_thresholds
 
-__all__ = ["LearnerSettings", "Lockstep", "ModelSampler", "OnlineReturns"]
+__all__ = ["LearnerSettings", "Lockstep", "OnlineReturns"]
 
 _DRAWS = 4  # uniforms per env step: action, outcome, restart, the rule's own (SARSA's next action, the coin)
 _BLOCK_FLOATS = 1 << 19  # uniforms held at once across learners: a bounded buffer, whatever the seeds
@@ -88,9 +88,11 @@ class Lockstep:
     :param seeds: one seed per learner (distinct).
     :param n_envs: envs per learner.
     :param max_episode_steps: the time limit that truncates an episode, or None.
+    :param compiled: use the compiled loops of the ``fast`` extra (for single-table rules; those that
+        name a compiled target also learn through them) when numba is installed; the bits are numpy's
+        either way, so this only trades numba's loading time (about a second) for speed.
 
-    Sub-env ``i`` is env ``i % n_envs`` of learner ``i // n_envs``. The compiled loops of the ``fast``
-    extra serve single-table rules that name a compiled target, with the same bits as numpy.
+    Sub-env ``i`` is env ``i % n_envs`` of learner ``i // n_envs``.
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class Lockstep:
         seeds: Sequence[int],
         n_envs: int = 1,
         max_episode_steps: int | None = None,
+        compiled: bool = True,
     ) -> None:
         if not isinstance(learners, LearnerSettings):
             learners = LearnerSettings.of_model(learners)
@@ -139,7 +142,7 @@ class Lockstep:
         self._returns = np.zeros(size)
         self._pending = np.full(size, -1, dtype=np.int64)
         self._started = False
-        self._kernels = kernels.load() if rule.n_tables == 1 else None
+        self._kernels = kernels.load() if compiled and rule.n_tables == 1 else None
         self._formula = rule.compiled_target()
 
     def learn(
@@ -285,6 +288,9 @@ class Lockstep:
             self._kernels.learn(self.tables[0], self.visits[0], transitions, settings, powers)
             return None
         m = self.n_envs
+        if m > 1 and self.rule.has_batch_form():
+            self._target_passes(transitions, alpha, epsilon)
+            return None
         learn = self.rule.learn_rows
         if m == 1:
             envs = np.arange(len(done))
@@ -303,6 +309,37 @@ class Lockstep:
                     pending = np.full(len(done), -1, dtype=np.int64)
                 pending[part] = chosen
         return pending
+
+    def _target_passes(
+        self, transitions: tuple[Ints, Ints, Floats, Ints], alpha: float, epsilon: float
+    ) -> None:
+        """A rule with a batch form (its target alone; :meth:`Rule.learn_rows` would do the same,
+        slower): the step's visit counts and step sizes at once (the k-th update of a pair within a
+        learner counts n + k), then one pass per env index of targets and updates, on contiguous rows.
+        These passes are the hot loop of a short run without the compiled loops."""
+        rows, actions, rewards, next_rows = transitions
+        k, m = self.n_learners, self.n_envs
+        flat = self.tables[0].reshape(-1)
+        cells = rows * self.n_actions + actions
+        steps = self.rule.step_sizes.counted(self.visits[0], cells, alpha)
+
+        def by_env(array: Any) -> Any:
+            return np.ascontiguousarray(np.asarray(array).reshape(k, m).T)
+
+        env_cells, env_rewards, env_ahead = by_env(cells), by_env(rewards), by_env(next_rows)
+        env_steps = by_env(steps) if isinstance(steps, np.ndarray) else None
+        ends: list[bool] = np.asarray((env_ahead < 0).any(axis=1)).tolist()
+        value, gamma, q = self.rule.bootstrap, self.rule.gamma, self.tables[0]
+        step: Any = steps
+        for env in range(m):
+            at, reward, ahead = env_cells[env], env_rewards[env], env_ahead[env]
+            if env_steps is not None:
+                step = env_steps[env]
+            goals = reward + gamma * value(q.take(ahead, axis=0), epsilon, BATCH, None)
+            if ends[env]:
+                goals = np.where(ahead < 0, reward, goals)
+            old = flat.take(at)
+            flat.put(at, old + step * (goals - old))
 
     def _next_draws(self) -> Floats:
         """This step's uniforms, (4, K * n_envs): each learner's from its own generator, in order."""
@@ -336,27 +373,6 @@ class Lockstep:
         slots = (self._episodes[learners] + rank) % self._window
         self._recent[learners, slots] = self._returns[index]
         self._episodes += np.bincount(learners, minlength=self.n_learners)
-
-
-class ModelSampler:
-    """Draws outcomes of a :class:`TabularModel` from uniforms: next states, rewards, terminations."""
-
-    def __init__(self, model: TabularModel) -> None:
-        self._n_actions = model.n_actions
-        self._draws = OutcomeDraws(model.probs.reshape(model.n_states * model.n_actions, -1))
-        self._next_states = model.next_states.reshape(-1)
-        self._rewards = model.rewards.reshape(-1)
-        self._terminated = model.terminated.reshape(-1)
-        self._start = outcome_thresholds(model.initial_distribution)
-
-    def step(self, states: Ints, actions: Ints, draws: Floats) -> tuple[Ints, Floats, NDArray[np.bool_]]:
-        """The outcome of each (state, action), drawn with its uniform."""
-        cells = self._draws.cells(states * self._n_actions + actions, draws)
-        return self._next_states.take(cells), self._rewards.take(cells), self._terminated.take(cells)
-
-    def start(self, draws: Floats) -> Ints:
-        """Start states drawn from the initial distribution."""
-        return np.asarray(np.searchsorted(self._start, draws, side="right"), dtype=np.int64)
 
 
 def _check(

@@ -13,6 +13,7 @@ loops run it once a step, and a Python function around it would cost them a tent
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,10 +56,6 @@ def _row_first_greatest(values: list[float]) -> int:
     return values.index(max(values))
 
 
-def _row_pick(values: Sequence[float], action: int) -> float:
-    return values[action]
-
-
 def rows_greatest(values: NDArray[np.float64]) -> NDArray[np.float64]:
     """The greatest value of each row of a 2-D array."""
     if values.shape[1] > 16:
@@ -92,9 +89,10 @@ def _rows_pick(values: NDArray[np.float64], actions: NDArray[np.int64]) -> NDArr
 
 
 ONE_ROW = Reductions(
-    greatest=max, total=_row_total, count=len, first_greatest=_row_first_greatest, pick=_row_pick
+    greatest=max, total=_row_total, count=len, first_greatest=_row_first_greatest, pick=operator.getitem
 )
-"""For one transition's ``next_values``, a list of floats."""
+"""For one transition's ``next_values``, a list of floats (``pick`` is ``values[action]`` itself, a C
+function: Double Q-learning and SARSA call it once a step)."""
 ROWS = Reductions(
     greatest=rows_greatest,
     total=_rows_total,

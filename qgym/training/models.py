@@ -78,7 +78,8 @@ def load_model(
 def _load(path: Path, kind: str, env: gym.Env[Any, Any] | None, config: dict[str, Any], trust: bool) -> Any:
     """The model of each kind of file, read without unpickling unless ``trust``."""
     if kind == "tabular":
-        from qgym.agents import TabularAlgorithm
+        # TabularAlgorithm.load finds the file's algorithm among its subclasses: define them first.
+        from qgym.agents import TabularAlgorithm, algorithms  # noqa: F401
 
         return TabularAlgorithm.load(path, env=env)
     if kind == "network":

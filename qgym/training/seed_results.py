@@ -22,11 +22,15 @@ from qgym.training.runs import read_run_config, write_yaml
 from qgym.training.stats import SeedStatistics, describe, summarize
 
 __all__ = [
+    "EVAL_EPISODES",
+    "SAMPLED_EPISODES",
     "TARGET_PERCENT",
     "CurvePoint",
     "SeedResult",
     "SeedRun",
+    "SeedStatistics",
     "read_seed_run",
+    "statistics_of",
     "steps_to_target",
     "summary_lines",
     "write_seed_files",
@@ -34,6 +38,10 @@ __all__ = [
 
 TARGET_PERCENT = 95.0
 """The share of the optimum whose first crossing a seed's curve is timed at."""
+SAMPLED_EPISODES = 10
+"""Episodes that value a seed's greedy policy during training where no exact model does."""
+EVAL_EPISODES = 100
+"""Episodes of a seed's final evaluation where no exact model values it."""
 MAX_CSV_BYTES = 64 * 1024 * 1024
 
 
@@ -103,12 +111,17 @@ def steps_to_target(points: Sequence[CurvePoint]) -> float | None:
 
 
 def write_seed_files(
-    folder: Path, results: Sequence[SeedResult], curves: Sequence[CurvePoint]
+    folder: Path,
+    results: Sequence[SeedResult],
+    curves: Sequence[CurvePoint],
+    figures: dict[str, SeedStatistics] | None = None,
 ) -> dict[str, Any]:
-    """``seeds.csv``, ``curves.csv`` and ``summary.yml`` (atomically); returns the summary."""
+    """``seeds.csv``, ``curves.csv`` and ``summary.yml`` (atomically); returns the summary. ``figures``:
+    the statistics of the results when already computed (:func:`statistics_of`)."""
     write_atomically(folder / "seeds.csv", _csv(SeedResult, results))
     write_atomically(folder / "curves.csv", _csv(CurvePoint, curves))
-    summary = {name: asdict(stats) for name, stats in statistics_of(results).items()}
+    figures = statistics_of(results) if figures is None else figures
+    summary = {name: asdict(stats) for name, stats in figures.items()}
     write_yaml(folder / "summary.yml", summary)
     return summary
 
@@ -132,10 +145,15 @@ def statistics_of(results: Sequence[SeedResult]) -> dict[str, SeedStatistics]:
 
 
 def summary_lines(
-    results: Sequence[SeedResult], optimum: float | None, eval_freq: int | None, n_timesteps: int
+    results: Sequence[SeedResult],
+    optimum: float | None,
+    eval_freq: int | None,
+    n_timesteps: int,
+    figures: dict[str, SeedStatistics] | None = None,
 ) -> list[str]:
-    """What a person reads at the end of a multi-seed run: each figure says what it is."""
-    figures = statistics_of(results)
+    """What a person reads at the end of a multi-seed run: each figure says what it is. ``figures``:
+    the statistics of the results when already computed (:func:`statistics_of`)."""
+    figures = statistics_of(results) if figures is None else figures
     lines = []
     if "percent" in figures and optimum is not None:
         lines.append(

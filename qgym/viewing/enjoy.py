@@ -19,6 +19,7 @@ from qgym.training.models import guess_env_id
 from qgym.training.rollouts import run_episode
 from qgym.viewing.agent import load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
+from qgym.viewing.field_summary import FieldSummary
 from qgym.viewing.screen import Hint, Screen, episode_summary, hud_lines
 from qgym.viewing.views import legend_of, view_of
 
@@ -57,6 +58,7 @@ def enjoy(
         legend = [] if legend_source is None else legend_source.legend(40)
         optimum = exact_optimum(env_id)
         horizon = env.spec.max_episode_steps if env.spec is not None else None
+        fields = FieldSummary(env, horizon, exact=optimum is not None)
         pygame = import_pygame()
         clock = pygame.time.Clock()
         paused, stop = False, False
@@ -78,8 +80,11 @@ def enjoy(
                         )
                 if step.done:
                     returns.append(step.episode_return)
-                    banner = episode_summary(step.episode_return, optimum, person=False)
-                    print(f"episode {len(returns)}: {banner}")
+                    banner = [
+                        episode_summary(step.episode_return, optimum, person=False),
+                        *fields.lines(),
+                    ]
+                    print(f"episode {len(returns)}: " + "\n  ".join(banner))
                 hint = (
                     None if step.done else Hint(agent.act(step.observation), agent.q_values(step.observation))
                 )

@@ -159,9 +159,8 @@ class ShiftedQLearningRule(QLearningRule):
 
     name = None
 
-    def bootstrap(self, next_values: Any, epsilon: float, form: Form, draw: Any) -> tuple[Any, None]:
-        value, _ = super().bootstrap(next_values, epsilon, form, draw)
-        return value + 1.0, None
+    def bootstrap(self, next_values: Any, epsilon: float, form: Form, chosen: Any) -> Any:
+        return super().bootstrap(next_values, epsilon, form, chosen) + 1.0
 
 
 def test_a_rule_that_changes_the_bootstrap_is_not_given_its_parents_kernel() -> None:

@@ -15,7 +15,8 @@ import pytest
 from qgym import planning
 from qgym.agents import SARSA, DoubleQLearning, ExpectedSARSA, QLearning
 from qgym.agents.base import TabularAlgorithm
-from qgym.agents.lockstep import Lockstep, ModelSampler
+from qgym.agents.lockstep import Lockstep
+from qgym.agents.model_sampler import ModelSampler
 
 ALGORITHMS = [QLearning, SARSA, ExpectedSARSA, DoubleQLearning]
 

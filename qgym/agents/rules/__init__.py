@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from qgym.agents.rules import one_step  # noqa: F401  (the four classic rules first in RULES' order)
 from qgym.agents.rules.base import BATCH, ONE, RULES, Form, Rule, RuleParameter
 
 __all__ = ["BATCH", "ONE", "RULES", "Form", "Rule", "RuleParameter", "rule_class"]

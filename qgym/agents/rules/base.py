@@ -1,9 +1,9 @@
 """What a tabular learning rule is, and the generic code that applies any rule to a table.
 
 A rule says what it bootstraps from: :meth:`Rule.bootstrap` takes the next state's action values and
-returns the value the TD target adds (times gamma) and, for a rule that chooses the next action now
-(SARSA), that action. It is written once, with the reductions and the exploration choice of a
-:class:`Form` argument, and serves every loop:
+returns the value the TD target adds (times gamma); a rule that chooses the next action now (SARSA)
+also says how, in :meth:`Rule.choose_next`. Each is written once, with the reductions and the
+exploration choice of a :class:`Form` argument, and serves every loop:
 
 * :meth:`Rule.learn_one`, one transition on Python floats: the per-transition loops (a lone env, or any
   VecEnv one env after the other);
@@ -20,7 +20,7 @@ A rule with a ``name`` is registered in :data:`RULES` and becomes an SB3 algorit
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -38,18 +38,24 @@ Floats = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
-class Form:
-    """The form of the values a rule reads: one transition (a list of floats, draws from a generator)
-    or a batch (2-D rows, one uniform a row)."""
+class Form(Reductions):
+    """The form of the values a rule reads, one transition (a list of floats, draws from a generator)
+    or a batch (2-D rows, one uniform a row): its reductions (:class:`Reductions`) and its
+    epsilon-greedy choice."""
 
-    reduce: Reductions
     choose: Callable[[Any, float, Any], Any]
     """Epsilon-greedy (:mod:`qgym.agents.exploration`): ``choose(values, epsilon, draw)``."""
 
 
-ONE = Form(ONE_ROW, choose_one)
+def _form(reductions: Reductions, choose: Callable[[Any, float, Any], Any]) -> Form:
+    return Form(
+        **{field.name: getattr(reductions, field.name) for field in fields(Reductions)}, choose=choose
+    )
+
+
+ONE = _form(ONE_ROW, choose_one)
 """One transition: ``draw`` is a generator's ``random``."""
-BATCH = Form(ROWS, choose_rows)
+BATCH = _form(ROWS, choose_rows)
 """A batch: ``draw`` is an array of uniforms, one a row."""
 
 
@@ -90,10 +96,12 @@ class Rule:
     algorithm: ClassVar[str] = ""
     """The name of the SB3 algorithm class made of this rule (e.g. ``"QLearning"``)."""
     n_tables: ClassVar[int] = 1
-    """Q-tables the rule keeps; with two, a uniform of its own picks the table each update changes, the
-    other is read at the next state, and the agent acts on their sum."""
+    """Q-tables the rule keeps, 1 or 2; with two, a uniform of its own picks the table each update
+    changes (a fair coin), the other is read at the next state, and the agent acts on their sum."""
     own_draws: ClassVar[bool] = False
     """Whether the rule uses a uniform of its own per update (to choose a next action or a table)."""
+    chooses_next: ClassVar[bool] = False
+    """Whether the rule chooses the next action when it updates (:meth:`choose_next`)."""
     compiled: ClassVar[int | None] = None
     """The compiled form of :meth:`target` (a formula of :mod:`qgym.agents.kernels`), if any: read
     only on the class that defines :meth:`bootstrap` (see :meth:`compiled_target`)."""
@@ -111,6 +119,8 @@ class Rule:
         self.gamma = gamma
         self.step_sizes = step_sizes
         self.settings = self.check_parameters(parameters)
+        self._count = step_sizes.one
+        self._single_table = self.n_tables == 1
 
     @classmethod
     def check_parameters(cls, values: dict[str, Any]) -> dict[str, int | float]:
@@ -139,11 +149,15 @@ class Rule:
 
     # --- what a rule supplies ------------------------------------------------------------------
 
-    def bootstrap(self, next_values: Any, epsilon: float, form: Form, draw: Any) -> tuple[Values, Any]:
-        """The value the target bootstraps from (``r + gamma * value``) and the next action chosen now
-        (None when the rule chooses none). ``next_values`` is Q(s', .) in ``form`` (one row, or rows);
-        with two tables, the pair (the updated table's, the other's); ``draw`` the rule's own
-        uniform(s) in ``form``."""
+    def bootstrap(self, next_values: Any, epsilon: float, form: Form, chosen: Any) -> Values:
+        """The value the target bootstraps from: ``r + gamma * value``. ``next_values`` is Q(s', .) in
+        ``form`` (one row, or rows); with two tables, the pair (the updated table's, the other's);
+        ``chosen`` the action(s) :meth:`choose_next` chose, or None."""
+        raise NotImplementedError
+
+    def choose_next(self, next_values: Any, epsilon: float, form: Form, draw: Any) -> Any:
+        """The next action(s), chosen now, for a rule that :attr:`chooses_next`: ``draw`` is the rule's
+        own uniform(s) in ``form``."""
         raise NotImplementedError
 
     # --- the generic forms that apply it -------------------------------------------------------
@@ -153,8 +167,7 @@ class Rule:
         bootstrap``: the target of a rule with a batch form (it draws nothing)."""
         if next_values is None:
             return reward
-        value, _ = self.bootstrap(next_values, epsilon, form, None)
-        return reward + self.gamma * value
+        return reward + self.gamma * self.bootstrap(next_values, epsilon, form, None)
 
     def learn_one(
         self,
@@ -170,22 +183,23 @@ class Rule:
         """Move Q(state, action) a step towards the target of ``transition`` = (state, action, reward,
         next state or None where the episode terminated); return the next action chosen now, if any.
         ``env`` and ``done`` (the episode ended: terminated or truncated) serve rules with a memory."""
+        # The per-transition loops' hot path: every lookup here runs once a step.
         state, action, reward, next_state = transition
-        table = 0 if self.n_tables == 1 else int(uniform() * self.n_tables)
-        step = self.step_sizes.one(visits[table], state, action, alpha)
+        single = self._single_table
+        table = 0 if single else int(uniform() * 2)
+        step = self._count(visits[table], state, action, alpha)
         q = tables[table]
         chosen = None
         if next_state is None:
             goal = reward
         else:
-            if self.n_tables == 1:
+            if single:
                 next_values: Any = q[next_state].tolist()
-            else:
-                next_values = tuple(
-                    tables[(table + k) % self.n_tables][next_state].tolist() for k in range(2)
-                )
-            value, chosen = self.bootstrap(next_values, epsilon, ONE, uniform)
-            goal = reward + self.gamma * value
+            else:  # the updated table's row, then the other's
+                next_values = (q[next_state].tolist(), tables[1 - table][next_state].tolist())
+            if self.chooses_next:
+                chosen = self.choose_next(next_values, epsilon, ONE, uniform)
+            goal = reward + self.gamma * self.bootstrap(next_values, epsilon, ONE, chosen)
         old = q.item(state, action)
         q[state, action] = old + step * (goal - old)
         return chosen
@@ -213,12 +227,12 @@ class Rule:
         if self.n_tables == 1:
             next_values: Any = tables[0][next_rows]
         else:
-            table = (draws * self.n_tables).astype(np.int64)
+            table = (draws * 2).astype(np.int64)
             cells = cells + table * (n_rows * n_actions)
-            next_values = tuple(tables[(table + k) % self.n_tables, next_rows] for k in range(2))
+            next_values = (tables[table, next_rows], tables[1 - table, next_rows])
         steps = self.step_sizes.counted(visits, cells, alpha, distinct=True)
-        value, chosen = self.bootstrap(next_values, epsilon, BATCH, draws)
-        goals = rewards + self.gamma * value
+        chosen = self.choose_next(next_values, epsilon, BATCH, draws) if self.chooses_next else None
+        goals = rewards + self.gamma * self.bootstrap(next_values, epsilon, BATCH, chosen)
         if ended.any():
             goals = np.where(ended, rewards, goals)
             if chosen is not None:

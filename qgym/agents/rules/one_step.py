@@ -25,8 +25,8 @@ class QLearningRule(Rule):
     algorithm = "QLearning"
     compiled = GREATEST
 
-    def bootstrap(self, next_values: Any, epsilon: float, form: Form, draw: Any) -> tuple[Values, None]:
-        return form.reduce.greatest(next_values), None
+    def bootstrap(self, next_values: Any, epsilon: float, form: Form, chosen: Any) -> Values:
+        return form.greatest(next_values)
 
 
 class SARSARule(Rule):
@@ -40,10 +40,13 @@ class SARSARule(Rule):
     name = "sarsa"
     algorithm = "SARSA"
     own_draws = True
+    chooses_next = True
 
-    def bootstrap(self, next_values: Any, epsilon: float, form: Form, draw: Any) -> tuple[Values, Any]:
-        chosen = form.choose(next_values, epsilon, draw)
-        return form.reduce.pick(next_values, chosen), chosen
+    def choose_next(self, next_values: Any, epsilon: float, form: Form, draw: Any) -> Any:
+        return form.choose(next_values, epsilon, draw)
+
+    def bootstrap(self, next_values: Any, epsilon: float, form: Form, chosen: Any) -> Values:
+        return form.pick(next_values, chosen)
 
 
 class ExpectedSARSARule(Rule):
@@ -56,11 +59,10 @@ class ExpectedSARSARule(Rule):
     algorithm = "ExpectedSARSA"
     compiled = EXPECTED
 
-    def bootstrap(self, next_values: Any, epsilon: float, form: Form, draw: Any) -> tuple[Values, None]:
-        reduce = form.reduce
+    def bootstrap(self, next_values: Any, epsilon: float, form: Form, chosen: Any) -> Values:
         # (eps * sum) / n, in this order: the float operations every table qgym pins was made with.
-        explore = epsilon * reduce.total(next_values) / reduce.count(next_values)
-        return explore + (1.0 - epsilon) * reduce.greatest(next_values), None
+        explore = epsilon * form.total(next_values) / form.count(next_values)
+        return explore + (1.0 - epsilon) * form.greatest(next_values)
 
 
 class DoubleQLearningRule(Rule):
@@ -75,6 +77,6 @@ class DoubleQLearningRule(Rule):
     n_tables = 2
     own_draws = True
 
-    def bootstrap(self, next_values: Any, epsilon: float, form: Form, draw: Any) -> tuple[Values, None]:
+    def bootstrap(self, next_values: Any, epsilon: float, form: Form, chosen: Any) -> Values:
         updated, other = next_values
-        return form.reduce.pick(other, form.reduce.first_greatest(updated)), None
+        return form.pick(other, form.first_greatest(updated))
