@@ -67,9 +67,11 @@ def make_env(
     env_kwargs: dict[str, Any] | None = None,
 ) -> Any:
     """The SB3 VecEnv of ``n_envs`` copies of ``env_id`` (made with ``env_kwargs``) behind
-    ``env_wrapper``: qgym's native vector env when there is no wrapper and the env has one, else a
-    ``DummyVecEnv``.
+    ``env_wrapper``: qgym's native vector env when the env has one and the wrappers only scale rewards,
+    else a ``DummyVecEnv``.
 
+    On the native env a ``ScaleReward`` scales what the learner gets, outside SB3's monitor (as SB3
+    puts ``VecNormalize``), so the logged episode returns are in the env's own units.
     ``own_rewards=True`` leaves out the reward wrappers, so returns are in the env's own units, and
     keeps the VecEnv type the preset trains on.
     """
@@ -77,10 +79,15 @@ def make_env(
 
     wrap = wrapper(env_wrapper, own_rewards=own_rewards)
     kwargs = dict(env_kwargs or {})
-    if env_wrapper is None and _limit(env_id, kwargs) is not None and env_id.startswith("qgym/"):
-        from qgym.vec_adapter import make_sb3_vec_env
+    if _limit(env_id, kwargs) is not None and env_id.startswith("qgym/"):
+        scale = _reward_scale(env_id, env_wrapper)
+        if scale is not None:
+            from qgym.vec_adapter import ScaleRewards, make_sb3_vec_env
 
-        return _checked(lambda: make_sb3_vec_env(env_id, n_envs, seed=seed, **kwargs), env_id, kwargs)
+            native = _checked(lambda: make_sb3_vec_env(env_id, n_envs, seed=seed, **kwargs), env_id, kwargs)
+            if env_wrapper is None:
+                return native
+            return ScaleRewards(native, 1.0 if own_rewards else scale)  # the type the preset trains on
     if n_envs > MAX_PYTHON_ENVS:
         raise ValueError(
             f"n_envs={n_envs:,} copies of {env_id} as Python envs (no native vector env here) would be "
@@ -178,6 +185,24 @@ def encode_observations(wrapped: gym.Env[Any, Any], observations: np.ndarray) ->
         if isinstance(layer, gym.ObservationWrapper):
             observations = np.stack([np.asarray(layer.observation(obs)) for obs in observations])
     return observations
+
+
+def _reward_scale(env_id: str, spec: Any) -> float | None:
+    """The factor of ``env_wrapper`` when it is only ``ScaleReward`` layers (1.0 without wrappers),
+    else None; the layers are built once on one env, which checks their arguments as the single-env
+    path does."""
+    from qgym.wrappers import ScaleReward
+
+    if spec is None:
+        return 1.0
+    if any(cls is not ScaleReward for cls, _ in _wrapper_classes(spec)):
+        return None
+    env = wrap_env(gym.make(env_id), spec)
+    scale = 1.0
+    while isinstance(env, ScaleReward):
+        scale *= env.scale
+        env = env.env
+    return scale
 
 
 def _wrapper_classes(spec: Any) -> list[tuple[type, dict[str, Any]]]:

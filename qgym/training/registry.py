@@ -45,9 +45,10 @@ TABULAR_ALGORITHMS = {name: rule.algorithm for name, rule in RULES.items()}
 """The tabular agents of :mod:`qgym.agents` (one per rule of :mod:`qgym.agents.rules`), by the name
 ``--algo`` takes."""
 
-DEEP_ALGORITHMS = {"dqn": ("stable_baselines3", "DQN"), "qrdqn": ("sb3_contrib", "QRDQN")}
-"""Neural algorithms: SB3's DQN and sb3-contrib's QR-DQN (a DQN that learns quantiles of the return),
-each with the package that holds it."""
+DEEP_ALGORITHMS = {"dqn": ("qgym.deep", "DQN"), "qrdqn": ("qgym.deep", "QRDQN")}
+"""Neural algorithms: SB3's DQN and sb3-contrib's QR-DQN (a DQN that learns quantiles of the return)
+on qgym's fast loop (:mod:`qgym.deep`: the same classes, hyperparameters and files), each with the
+package that holds it."""
 
 ALGORITHMS = (*TABULAR_ALGORITHMS, *DEEP_ALGORITHMS)
 
