@@ -102,7 +102,7 @@ def test_eval_and_enjoy_replay_a_model_through_the_observation_wrapper_it_was_tr
 ) -> None:
     import gymnasium as gym
 
-    from qgym.viewing.agent import load_agent
+    from qgym.viewing.trained_model import load_agent
 
     wrapped = tmp_path / "wrapped.yml"
     wrapped.write_text(

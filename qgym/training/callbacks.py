@@ -26,7 +26,7 @@ EXACT_POINTS = 20
 
 
 class ExactReturnCallback(BaseCallback):
-    """Every ``every`` steps, the exact expected return of the model's greedy policy.
+    """Every ``eval_freq`` steps, the exact expected return of the model's greedy policy.
 
     The env must have an exact model whose states are its observations (qgym's tabular rungs,
     FrozenLake, Taxi, CliffWalking). ``history`` holds ``(num_timesteps, exact return)`` pairs and each
@@ -34,17 +34,17 @@ class ExactReturnCallback(BaseCallback):
     """
 
     def __init__(
-        self, env: gym.Env[Any, Any], every: int, horizon: int | None = None, gamma: float = 1.0
+        self, env: gym.Env[Any, Any], eval_freq: int, horizon: int | None = None, gamma: float = 1.0
     ) -> None:
         super().__init__()
-        if every < 1:
-            raise ValueError(f"every must be a positive number of steps, got {every}")
+        if eval_freq < 1:
+            raise ValueError(f"eval_freq must be a positive number of steps, got {eval_freq}")
         self.mdp = planning.model_of(env)
-        self.every, self.horizon, self.gamma = every, horizon, gamma
+        self.eval_freq, self.horizon, self.gamma = eval_freq, horizon, gamma
         self.history: list[tuple[int, float]] = []
 
     def _on_step(self) -> bool:
-        if self.num_timesteps % self.every == 0:
+        if self.num_timesteps % self.eval_freq == 0:
             policy = self.model.predict(np.arange(self.mdp.n_states), deterministic=True)[0]
             value = planning.policy_return(self.mdp, policy, gamma=self.gamma, horizon=self.horizon)
             self.history.append((self.num_timesteps, value))
@@ -81,15 +81,15 @@ class EvaluationReport(BaseCallback):
 
 class ExactCurve(BaseCallback):
     """The greedy policy's exact expected return over training (:class:`GreedyValuer`): its greedy
-    policy is kept before the first step, every ``every`` steps and at the end, and :meth:`save` values
+    policy is kept before the first step, every ``eval_freq`` steps and at the end, and :meth:`save` values
     them all at once (one batched policy evaluation) and writes ``path`` (CSV columns ``step`` and
     ``greedy_exact_return``). The env's model is built once."""
 
-    def __init__(self, valuer: GreedyValuer, every: int, path: str | Path) -> None:
+    def __init__(self, valuer: GreedyValuer, eval_freq: int, path: str | Path) -> None:
         super().__init__()
-        if every < 1:
-            raise ValueError(f"every must be a positive number of steps, got {every}")
-        self.valuer, self.every, self.path = valuer, every, Path(path)
+        if eval_freq < 1:
+            raise ValueError(f"eval_freq must be a positive number of steps, got {eval_freq}")
+        self.valuer, self.eval_freq, self.path = valuer, eval_freq, Path(path)
         self.steps: list[int] = []
         self.policies: list[np.ndarray] = []
         self._next = 0
@@ -119,13 +119,13 @@ class ExactCurve(BaseCallback):
 
     def _on_training_start(self) -> None:
         self._keep()
-        self._next = self.num_timesteps + self.every
+        self._next = self.num_timesteps + self.eval_freq
 
     def _on_step(self) -> bool:
         if self.num_timesteps >= self._next:
             self._keep()
             while self._next <= self.num_timesteps:
-                self._next += self.every
+                self._next += self.eval_freq
         return True
 
     def _on_training_end(self) -> None:

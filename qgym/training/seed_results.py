@@ -232,9 +232,10 @@ def _read_results(path: Path) -> list[SeedResult]:
         if seed in seen:
             raise FileFormatError(f"{path}, line {line}: seed {seed} again (first on line {seen[seed]})")
         seen[seed] = line
-        online = _number(row, "online_return", path, line, allow_nan=True)
+        online = _cell_number(row, "online_return", path, line, allow_nan=True)
         figures = {
-            name: _number(row, name, path, line, allow_inf=name == "steps_to_target") for name in _FIGURES
+            name: _cell_number(row, name, path, line, allow_inf=name == "steps_to_target")
+            for name in _FIGURES
         }
         results.append(SeedResult(seed, math.nan if online is None else online, **figures))
     if not results:
@@ -250,13 +251,13 @@ def _read_curves(path: Path, seeds: set[int]) -> list[CurvePoint]:
         seed, step = _seed(row["seed"], path, line), _seed(row["step"], path, line, "step")
         if seed not in seeds:
             raise FileFormatError(f"{path}, line {line}: seed {seed} is not in seeds.csv")
-        greedy = _number(row, "greedy_return", path, line, optional=False)
-        exact = _number(row, "exact", path, line, optional=False)
+        greedy = _cell_number(row, "greedy_return", path, line, optional=False)
+        exact = _cell_number(row, "exact", path, line, optional=False)
         if exact not in (0.0, 1.0):
             raise FileFormatError(f"{path}, line {line}: column 'exact' must be 0 or 1, got {row['exact']!r}")
-        online = _number(row, "online_return", path, line, allow_nan=True)
+        online = _cell_number(row, "online_return", path, line, allow_nan=True)
         points.append(
-            CurvePoint(seed, step, float(greedy or 0.0), _number(row, "percent", path, line),
+            CurvePoint(seed, step, float(greedy or 0.0), _cell_number(row, "percent", path, line),
                        math.nan if online is None else online, bool(exact))
         )  # fmt: skip
     return points
@@ -297,7 +298,7 @@ def _rows(
 
 
 def _seed(text: str, path: Path, line: int, column: str = "seed") -> int:
-    value = _number({column: text}, column, path, line, optional=False)
+    value = _cell_number({column: text}, column, path, line, optional=False)
     if value is None or not value.is_integer() or not 0 <= value < 2**63:
         raise FileFormatError(
             f"{path}, line {line}: column {column!r} holds {text[:40]!r}, not a whole number >= 0"
@@ -305,7 +306,7 @@ def _seed(text: str, path: Path, line: int, column: str = "seed") -> int:
     return int(value)
 
 
-def _number(
+def _cell_number(
     row: dict[str, str], name: str, path: Path, line: int, optional: bool = True,
     allow_nan: bool = False, allow_inf: bool = False,
 ) -> float | None:  # fmt: skip

@@ -16,8 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qgym import planning, scoring
-from qgym.viewing.agent import Agent
 from qgym.viewing.screen import Hint
+from qgym.viewing.trained_model import Agent
 from qgym.viewing.views import action_mask, agent_on_cells
 
 __all__ = ["OptimalAdvisor", "agent_cell_values", "agent_hint", "summary_lines"]

@@ -13,17 +13,17 @@ from typing import Any
 import gymnasium as gym
 
 from qgym.envs.interface import Overlay
-from qgym.envs.rendering import import_pygame
+from qgym.envs.pygame_frames import import_pygame
 from qgym.training.envs import keeps_states
 from qgym.training.evaluation import exact_optimum, exact_return
 from qgym.training.models import env_for_model
 from qgym.training.rollouts import run_episode
 from qgym.validation import is_finite_number
 from qgym.viewing.advice import agent_hint
-from qgym.viewing.agent import load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
 from qgym.viewing.field_summary import FieldSummary
 from qgym.viewing.screen import Screen, episode_summary, hud_lines
+from qgym.viewing.trained_model import load_agent
 from qgym.viewing.views import action_mask, episode_end, legend_of, view_of
 
 __all__ = ["enjoy"]

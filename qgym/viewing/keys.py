@@ -10,7 +10,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from qgym.envs.rendering import import_pygame
+from qgym.envs.pygame_frames import import_pygame
 from qgym.viewing.views import toy_text_keys
 
 __all__ = ["Command", "CommandKind", "handle_key", "key_map", "reserved_keys"]

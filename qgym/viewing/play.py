@@ -19,15 +19,15 @@ from numpy.typing import NDArray
 
 from qgym import scoring
 from qgym.envs.interface import Overlay
-from qgym.envs.rendering import import_pygame
+from qgym.envs.pygame_frames import import_pygame
 from qgym.training.evaluation import exact_optimum
 from qgym.training.models import env_for_model
 from qgym.viewing.advice import OptimalAdvisor, agent_cell_values, agent_hint, summary_lines
-from qgym.viewing.agent import Agent, load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
 from qgym.viewing.field_summary import FieldSummary, action_kinds
 from qgym.viewing.keys import Command, CommandKind, handle_key, key_map, reserved_keys
 from qgym.viewing.screen import Hint, Screen, hud_lines
+from qgym.viewing.trained_model import Agent, load_agent
 from qgym.viewing.views import (
     action_mask,
     agent_on_cells,

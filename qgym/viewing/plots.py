@@ -18,9 +18,9 @@ from numpy.typing import NDArray
 from qgym.envs.interface import CellMark
 from qgym.training.evaluation import exact_optimum
 from qgym.training.models import env_for_model
-from qgym.viewing.agent import load_agent
 from qgym.viewing.curves import figure_and_axes, plot_learning_curve, read_run, save_figure
 from qgym.viewing.state_policy import ALL_STATES, plot_state_policy, state_masks
+from qgym.viewing.trained_model import load_agent
 from qgym.viewing.views import cell_marks, grid_view, state_names, view_of
 
 __all__ = ["grid_values", "make_plots", "plot_grid_policy", "plot_q_table"]

@@ -22,7 +22,7 @@ from qgym.files import check_destination, write_atomically
 from qgym.training.models import env_for_model
 from qgym.training.rollouts import run_episode
 from qgym.validation import is_finite_number
-from qgym.viewing.agent import load_agent
+from qgym.viewing.trained_model import load_agent
 from qgym.viewing.views import view_of
 
 __all__ = ["MissingDependencyError", "collect_frames", "record", "write_video"]

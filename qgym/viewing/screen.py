@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qgym.envs.interface import EnvView
-from qgym.envs.rendering import import_pygame
+from qgym.envs.pygame_frames import import_pygame
 
 __all__ = ["WINDOW_SIZE", "DisplayError", "Hint", "Screen", "episode_summary", "hud_lines"]
 

@@ -26,7 +26,7 @@ from qgym.envs.interface import (
     Overlay,
     StateNames,
 )
-from qgym.envs.rendering import import_pygame
+from qgym.envs.pygame_frames import import_pygame
 
 __all__ = [
     "GenericView",

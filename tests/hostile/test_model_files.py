@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from conftest import CreatesFile
+from hostile_tools import CreatesFile
 from stable_baselines3 import DQN
 
 from qgym.agents import ModelFileError, QLearning, TabularAlgorithm

@@ -10,8 +10,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import run_measured
 from gymnasium import spaces
+from hostile_tools import run_measured
 
 from qgym.envs.model_vector import ModelVectorEnv, make_model_vec
 from qgym.planning import TabularModel

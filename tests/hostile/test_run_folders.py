@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import yaml
-from conftest import run_measured
+from hostile_tools import run_measured
 
 from qgym.cli import main
 from qgym.training.comparison import compare_runs

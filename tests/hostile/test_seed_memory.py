@@ -6,7 +6,7 @@ from __future__ import annotations
 import pathlib
 
 import pytest
-from conftest import run_measured
+from hostile_tools import run_measured
 
 from qgym.cli import main
 

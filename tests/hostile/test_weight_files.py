@@ -14,7 +14,7 @@ from typing import Any
 import gymnasium as gym
 import pytest
 import torch
-from conftest import run_measured
+from hostile_tools import run_measured
 from stable_baselines3 import DQN
 from test_model_files import rewrite
 

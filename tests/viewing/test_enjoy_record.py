@@ -13,9 +13,9 @@ from qgym.cli import main
 from qgym.training.models import guess_env_id
 from qgym.training.network_files import save_network_model
 from qgym.viewing import record as record_module
-from qgym.viewing.agent import load_agent
 from qgym.viewing.enjoy import enjoy
 from qgym.viewing.record import collect_frames
+from qgym.viewing.trained_model import load_agent
 
 FARM = "qgym/GridFarm-1x2-v0"
 AGENT_BLUE = (40, 110, 235)

@@ -213,7 +213,7 @@ def test_hints_show_the_agents_greedy_action_and_its_q_values(tabular_model: Pat
     from qgym.agents import QLearning
 
     session = _session("qgym/GridFarm-1x1-Det-v0")
-    from qgym.viewing.agent import load_agent
+    from qgym.viewing.trained_model import load_agent
 
     session.agent = load_agent(tabular_model, session.env)
     assert session.hint() is None, "hints start switched off"
@@ -235,7 +235,7 @@ def test_hints_show_the_agents_greedy_action_and_its_q_values(tabular_model: Pat
 
 
 def test_play_with_hints_runs_in_the_window_until_closed(screen_closer: Any, tabular_model: Path) -> None:
-    from qgym.viewing.agent import load_agent
+    from qgym.viewing.trained_model import load_agent
 
     session = _session("qgym/GridFarm-1x1-Det-v0")
     session.agent = load_agent(tabular_model, session.env)
