@@ -137,8 +137,8 @@ def evaluate(
 
 @functools.cache
 def exact_optimum(env_id: str) -> float | None:
-    """The exact optimal expected return over the horizon ``env_id`` is judged on, or None when no
-    exact model is known (qgym's optima are registered; Gymnasium's toy-text envs are solved)."""
+    """The exact optimal expected return over the horizon ``env_id`` is judged on, or None when it is not
+    known (qgym's optima are registered, as is CartPole's maximum; Gymnasium's toy-text envs are solved)."""
     known = known_optimum(env_id)
     if known is not None or env_id.startswith("qgym/"):
         return known
@@ -155,10 +155,15 @@ def exact_optimum(env_id: str) -> float | None:
 
 
 def exact_return(model: Any, env_id: str, env_wrapper: Any = None) -> float | None:
-    """Exact expected return of the model's greedy policy over the judged horizon, when the env's
-    states are its observations (as the observation wrappers of ``env_wrapper`` encode them)."""
+    """Exact expected return of the model's greedy policy over the judged horizon, when the env has an
+    exact model whose states are its observations (as the observation wrappers of ``env_wrapper``
+    encode them); else None (CartPole's optimum is known, its model is not: it is judged by sampling)."""
     env = gym.make(env_id)
-    transitions = planning.model_of(env)
+    try:
+        transitions = planning.model_of(env)
+    except ValueError:
+        env.close()
+        return None
     observations = _all_observations(env.observation_space, transitions.n_states)
     if observations is not None and env_wrapper is not None:
         observations = encode_observations(wrap_env(env, env_wrapper, own_rewards=True), observations)
