@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import yaml
 
-THRESHOLD = {"qlearning": 95.0, "dqn": 90.0, "qrdqn": 90.0}
+THRESHOLD = {"qlearning": 95.0, "nstep_sarsa": 95.0, "dqn": 90.0, "qrdqn": 90.0}
 FLOOR = re.compile(r"^Mean return >= (-?\d+(?:\.\d+)?)")
 """The promise of a preset on an env with neither an optimum nor a heuristic, in its comment."""
 

@@ -20,6 +20,7 @@ import torch as th
 from stable_baselines3 import DQN
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from qgym.agents import QLearning
@@ -52,8 +53,16 @@ class NoOp(BaseCallback):
         return True
 
 
+class StepThroughVecEnv(DummyVecEnv):
+    """Not a plain DummyVecEnv, so the agents step it through ``step`` (one env after the other)."""
+
+
 def agent(steps: int, seed: int, n_envs: int = 1, direct: bool = True, callback: bool = False) -> float:
-    env = gym.make(ENV_ID) if n_envs == 1 and direct else DummyVecEnv([lambda: gym.make(ENV_ID)] * n_envs)
+    # A lone plain DummyVecEnv is stepped directly; a subclass goes through its step (the per-env loop).
+    vec_env = DummyVecEnv if n_envs > 1 else StepThroughVecEnv
+    env = (
+        gym.make(ENV_ID) if n_envs == 1 and direct else vec_env([lambda: Monitor(gym.make(ENV_ID))] * n_envs)
+    )
     model = QLearning(
         "TabularPolicy",
         env,
@@ -64,7 +73,6 @@ def agent(steps: int, seed: int, n_envs: int = 1, direct: bool = True, callback:
         exploration_final_eps=EPSILON,
         seed=seed,
     )
-    model._direct_stepping = direct
     model.set_logger(Logger(folder=None, output_formats=[]))  # silent, and no log folder
     start = time.perf_counter()
     model.learn(steps, callback=NoOp() if callback else None)

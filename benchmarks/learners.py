@@ -8,6 +8,7 @@ peak RSS.
 from __future__ import annotations
 
 import os
+import random
 import tempfile
 import time
 from typing import Any
@@ -72,13 +73,14 @@ def agent_q_learning(env_id: str, steps: int, seed: int, num_envs: int, kernels:
     ``kernels=False`` keeps the batched loop on its numpy path even when numba is installed. (numba's
     import and the kernels' loading, once a process, happen before the timing.)"""
     from qgym.agents import QLearning
+    from qgym.agents import kernels as compiled
     from qgym.vec_adapter import make_sb3_vec_env
 
+    os.environ["QGYM_KERNELS"] = "on" if kernels else "off"  # this worker process only
     env: Any = gym.make(env_id) if num_envs == 0 else make_sb3_vec_env(env_id, num_envs, seed=seed)
     model = QLearning("TabularPolicy", env, learning_rate=ALPHA, gamma=GAMMA, seed=seed)
-    model._use_kernels = kernels
     if kernels and num_envs > 0:
-        model._kernels()
+        compiled.load()
     start = time.perf_counter()
     model.learn(steps)
     seconds = time.perf_counter() - start
@@ -123,7 +125,8 @@ def update_times(n_states: int, crowd: int, size: int, repeats: int) -> tuple[fl
     is too short for wall time on shared cores."""
     from gymnasium import spaces
 
-    from qgym.agents import QLearning
+    from qgym.agents import QLearning, batch
+    from qgym.agents import kernels as compiled
 
     class Table(gym.Env[int, int]):
         observation_space = spaces.Discrete(n_states)
@@ -140,22 +143,28 @@ def update_times(n_states: int, crowd: int, size: int, repeats: int) -> tuple[fl
         targets = rewards + GAMMA * q[next_states].max(axis=1)
         q[states, actions] += ALPHA * (targets - q[states, actions])
 
+    kernels = compiled.load()
+    transitions = (states, actions, rewards, next_states)
+    q, visits = model.policy.tables[0], model.policy.visits[0]
+
     def batched() -> None:
-        model._learn_from_batch(states, actions, rewards, next_states, ALPHA, 0.05)
+        assert kernels is not None
+        formula = model.rule.compiled_target()
+        assert formula is not None
+        kernels.learn(q, visits, transitions, (ALPHA, 0.05, GAMMA, formula), None)
 
     def numpy_path() -> None:
-        model._use_kernels = False
-        model._learn_from_batch(states, actions, rewards, next_states, ALPHA, 0.05)
-        model._use_kernels = True
+        batch.learn_from_batch(q, visits, transitions, ALPHA, 0.05, model.rule)
 
     def one_at_a_time() -> None:
         columns = (states.tolist(), actions.tolist(), rewards.tolist(), next_states.tolist())
-        for s, a, r, n in zip(*columns, strict=True):
-            model._update(s, a, r, n, ALPHA, 0.05)
+        tables, visit_tables = list(model.policy.tables), list(model.policy.visits)
+        for one in zip(*columns, strict=True):
+            model.rule.learn_one(tables, visit_tables, one, ALPHA, 0.05, random.random)
 
     times = []
     for run in (reference, batched, numpy_path, one_at_a_time):
-        if run is batched and model._kernels() is None:
+        if run is batched and kernels is None:
             times.append(float("nan"))
             continue
         best = float("inf")

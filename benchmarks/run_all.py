@@ -28,7 +28,7 @@ import bench_model_vector
 import gymnasium as gym
 import learners
 import numpy as np
-from timing import vector_rate
+from timing import env_rate, vector_rate
 
 import qgym
 from qgym.envs import qgym_env_ids
@@ -142,17 +142,7 @@ def _vector_section(budget: _Budget) -> str:
 
 
 def _single_rate(env_id: str, seconds: float, **kwargs: Any) -> float:
-    env = gym.make(env_id, **kwargs)
-    env.reset(seed=0)
-    actions = np.random.default_rng(0).integers(env.action_space.n, size=4096).tolist()  # type: ignore[attr-defined]
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for action in actions[:512]:
-            _, _, terminated, truncated, _ = env.step(action)
-            if terminated or truncated:
-                env.reset()
-        steps += 512
-    return steps / (time.perf_counter() - start)
+    return env_rate(gym.make(env_id, **kwargs), seconds)
 
 
 def _vector_rate(env_id: str, num_envs: int, mode: str, seconds: float) -> float:

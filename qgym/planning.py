@@ -248,12 +248,12 @@ class OptimalValues:
         self.model = model
         self.horizon = horizon
         self.gamma = gamma
-        self.every = 1 if (horizon + 1) * model.n_states <= keep_all else math.isqrt(horizon - 1) + 1
+        self.keep_every = 1 if (horizon + 1) * model.n_states <= keep_all else math.isqrt(horizon - 1) + 1
         values = np.zeros(model.n_states)
         self._kept: dict[int, FloatArray] = {horizon: values}
         for step in reversed(range(horizon)):
             values = model.backup(values, gamma).max(axis=1)
-            if step % self.every == 0:
+            if step % self.keep_every == 0:
                 self._kept[step] = values
         self._block: dict[int, FloatArray] = {}
         self._q: tuple[int, FloatArray] | None = None
@@ -275,8 +275,8 @@ class OptimalValues:
         if step in self._kept:
             return self._kept[step]
         if step not in self._block:
-            base = step - step % self.every
-            top = min(base + self.every, self.horizon)
+            base = step - step % self.keep_every
+            top = min(base + self.keep_every, self.horizon)
             values, block = self._kept[top], {}
             for earlier in reversed(range(base + 1, top)):
                 values = self.model.backup(values, self.gamma).max(axis=1)

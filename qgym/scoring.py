@@ -84,6 +84,21 @@ class Grade:
         """The sum of the moves' regrets: the expected return the choices gave away."""
         return float(sum(move.regret for move in self.moves))
 
+    def regret_by_kind(self, kinds: Sequence[str], by: str = "taken") -> dict[str, float]:
+        """The total regret split by kind of decision: ``kinds[a]`` names the kind of action ``a`` (the
+        farm's four moves are one kind, ``move``). ``by="taken"`` charges each move's regret to the kind
+        of action taken (what the moves that cost were), ``by="best"`` to the kind of the best action
+        (what should have been done instead). Every kind appears, in the order of ``kinds``."""
+        if by not in ("taken", "best"):
+            raise ValueError(f"by must be 'taken' or 'best', got {by!r}")
+        totals = dict.fromkeys(kinds, 0.0)
+        for move in self.moves:
+            action = move.action if by == "taken" else move.best_action
+            if not 0 <= action < len(kinds):
+                raise ValueError(f"kinds names {len(kinds)} actions; a move took action {action}")
+            totals[kinds[action]] += move.regret
+        return totals
+
     def costliest(self, n: int = 3) -> list[Move]:
         """The ``n`` moves of highest regret (earliest first among equals); optimal moves never appear."""
         if n < 0:

@@ -60,6 +60,7 @@ def space_from_data(data: Any) -> spaces.Discrete | spaces.MultiDiscrete | space
             raise ValueError(
                 f"a Discrete space needs an integer n from 1 to 2**62 and an integer start, got {data}"
             )
+        _fits(dtype, [start, start + n - 1, n], "Discrete", "its n, start and start + n - 1")
         return spaces.Discrete(n, start=start, dtype=dtype)
     if kind == "MultiDiscrete":
         _expect_keys(data, {"type", "nvec", "start", "dtype"})
@@ -77,6 +78,12 @@ def space_from_data(data: Any) -> spaces.Discrete | spaces.MultiDiscrete | space
                 "a MultiDiscrete space needs lists nvec (each from 1 to 2**31) and start of equal length, "
                 f"at most {MAX_COMPONENTS} components"
             )
+        _fits(
+            dtype,
+            [*start, *nvec, *(a + b - 1 for a, b in zip(start, nvec, strict=True))],
+            "MultiDiscrete",
+            "its values",
+        )
         return spaces.MultiDiscrete(
             np.array(nvec, dtype=dtype), dtype=dtype, start=np.array(start, dtype=dtype)
         )
@@ -116,6 +123,16 @@ def _bounds(values: Any, key: str, size: int) -> np.ndarray:
         else:
             raise ValueError(f"a Box space's {key} holds {value!r}: numbers, 'inf' or '-inf' only")
     return np.array(numbers, dtype=np.float64)
+
+
+def _fits(dtype: str, values: list[int], kind: str, what: str) -> None:
+    """A ValueError unless ``values`` are integers ``dtype`` holds (numpy would raise OverflowError)."""
+    limits = np.iinfo(np.dtype(dtype))
+    if values and not (limits.min <= min(values) and max(values) <= limits.max):
+        raise ValueError(
+            f"a {kind} space of dtype {dtype} holds {limits.min} to {limits.max}; {what} reach "
+            f"{min(values)} to {max(values)}"
+        )
 
 
 def _dtype(data: dict[str, Any], allowed: frozenset[str]) -> str:

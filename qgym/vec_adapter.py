@@ -174,7 +174,12 @@ class SB3VecEnv(VecEnv):
         return [False for _ in self._get_indices(indices)]
 
     def get_images(self) -> Sequence[np.ndarray | None]:
-        return [None for _ in range(self.num_envs)]
+        """One frame per sub-env when the vector env renders ``rgb_array`` (what SB3's
+        ``VecVideoRecorder`` tiles), else None for each."""
+        frames: Any = self.venv.render() if self.venv.render_mode == "rgb_array" else None
+        if frames is None:
+            return [None for _ in range(self.num_envs)]
+        return [np.asarray(frame) for frame in frames]
 
     # --- helpers ---------------------------------------------------------------------------------
 

@@ -66,6 +66,11 @@ def check_arguments(arguments: Sequence[str]) -> None:
             raise ValueError(
                 f"-params {key}: RL Zoo would eval {value!r}; qgym allows literals only ({error})"
             ) from None
+    if known.conf_file is None and known.algo in TABULAR_ALGORITHMS:
+        from qgym.training.presets import default_preset_path
+
+        shipped = default_preset_path(known.algo)
+        raise ValueError(f"RL Zoo ships no presets for {known.algo}: give qgym's with -conf {shipped}")
     if known.conf_file is None or known.env is None:
         return
     document = read_yaml(known.conf_file, "RL Zoo preset file")

@@ -198,5 +198,6 @@ def test_the_readme_shows_what_its_main_job_prints(
     shown = readme.split("It prints:\n\n```\n", 1)[1].split("```", 1)[0].splitlines()
     assert main([*command.split()[1:], "--log-folder", str(tmp_path)]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed[1:] == shown[1:]  # the first line names the run folder
+    assert printed[1:-1] == shown[1:-1]  # the first and the last line name the run folder
     assert shown[0].split("; run folder")[0] == printed[0].split("; run folder")[0]
+    assert shown[-1].split(": qgym eval ")[0] == printed[-1].split(": qgym eval ")[0]

@@ -22,7 +22,7 @@ def _solved(env_id: str, keep_all: int = planning.KEEP_ALL_VALUES) -> planning.O
 def test_per_step_values_are_the_optimum_with_the_steps_left(env_id: str) -> None:
     values = _solved(env_id)
     model, horizon = values.model, values.horizon
-    assert values.every == 1, "a small model keeps every step"
+    assert values.keep_every == 1, "a small model keeps every step"
     for step in (0, 1, horizon // 2, horizon - 1):
         left = planning.backward_induction(model, horizon - step)
         np.testing.assert_allclose(values.values(step), left.values, rtol=0, atol=1e-9)
@@ -35,7 +35,7 @@ def test_per_step_values_are_the_optimum_with_the_steps_left(env_id: str) -> Non
 def test_checkpointed_values_equal_the_kept_ones_at_every_step() -> None:
     kept = _solved("qgym/Trading-ChainRegime-v0")
     checkpointed = _solved("qgym/Trading-ChainRegime-v0", keep_all=0)
-    assert checkpointed.every == 10, "ceil(sqrt(100)) steps between checkpoints"
+    assert checkpointed.keep_every == 10, "ceil(sqrt(100)) steps between checkpoints"
     assert checkpointed.tables_held == 11, "steps 0, 10, ..., 100"
     assert kept.tables_held == 101
     for step in [*range(kept.horizon + 1), 37, 3, 99, 0]:  # forwards, then jumping back and forth
@@ -143,3 +143,29 @@ def test_a_share_of_the_optimum_is_100_at_the_optimum_and_less_for_worse_rewards
 @pytest.mark.parametrize(("value", "optimum"), [(3.0, 0.0), (0.0, -13.0), (2.0, -13.0)])
 def test_a_share_that_means_nothing_is_none(value: float, optimum: float) -> None:
     assert percent_of_optimum(value, optimum) is None
+
+
+def _move(step: int, action: int, q: list[float]) -> scoring.Move:
+    return scoring.Move(step, 0, action, np.array(q))
+
+
+def test_the_regret_splits_by_the_kind_of_move_made_and_by_the_kind_that_was_best() -> None:
+    kinds = ("move", "move", "plant", "wait")
+    grade = scoring.Grade(
+        (
+            _move(0, 0, [1.0, 1.0, 3.0, 0.0]),  # moved when planting was best: 2.0
+            _move(1, 1, [5.0, 4.0, 5.0, 0.0]),  # moved, a move was best: 1.0
+            _move(2, 3, [0.0, 0.0, 0.5, 0.0]),  # waited when planting was best: 0.5
+            _move(3, 2, [0.0, 0.0, 1.0, 0.0]),  # planted, optimal: 0
+        ),
+        optimum=10.0,
+    )
+    taken = grade.regret_by_kind(kinds)
+    assert taken == pytest.approx({"move": 3.0, "plant": 0.0, "wait": 0.5})
+    assert list(taken) == ["move", "plant", "wait"]  # the order of the kinds
+    assert grade.regret_by_kind(kinds, by="best") == pytest.approx({"move": 1.0, "plant": 2.5, "wait": 0.0})
+    assert sum(taken.values()) == pytest.approx(grade.total_regret)
+    with pytest.raises(ValueError, match="by must be 'taken' or 'best'"):
+        grade.regret_by_kind(kinds, by="worst")
+    with pytest.raises(ValueError, match="kinds names 2 actions; a move took action 3"):
+        grade.regret_by_kind(("a", "b"))

@@ -1,20 +1,16 @@
-"""The shared base of the tabular agents: an SB3 ``BaseAlgorithm`` around a Q-table and one TD rule.
+"""The shared base of the tabular agents: an SB3 ``BaseAlgorithm`` around Q-tables and one rule.
 
-A subclass supplies its rule: :meth:`TabularAlgorithm._target` (the TD target of one transition,
-which both the per-transition and the batched loop apply), or for rules that draw random numbers
-inside their update (SARSA, Double Q-learning) its own :meth:`TabularAlgorithm._update`. The base
-supplies what a Stable-Baselines3 user expects: construction from an env or an env ID, ``learn`` with
-callbacks, logger and progress bar (the loops are in :mod:`qgym.agents.loops`, the batched loop's
-rule in :mod:`qgym.agents.batched_rule`), ``predict``,
-``save`` and ``load`` (:mod:`qgym.agents.saving`; the file format is :mod:`qgym.agents.persistence`).
+An algorithm is a :class:`TabularAlgorithm` with a ``rule_class`` (:mod:`qgym.agents.rules`: what a TD
+update bootstraps from); :mod:`qgym.agents.algorithms` makes one per registered rule. The base supplies
+what a Stable-Baselines3 user expects: construction from an env or an env ID, ``learn`` with callbacks,
+logger and progress bar (the loops are in :mod:`qgym.agents.loops`), ``predict``, ``save`` and
+``load`` (:mod:`qgym.agents.save_load`; the file format is :mod:`qgym.agents.file_format`).
 """
 
 from __future__ import annotations
 
-import math
-import random
 import sys
-import time
+from dataclasses import fields
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -25,17 +21,21 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from stable_baselines3.common.utils import safe_mean
 
-from qgym.agents.loops import TrainingLoops, Uniform
-from qgym.agents.next_values import ONE_ROW, NextValues, Reductions, Values
+from qgym.agents import sb3_surface as sb3
+from qgym.agents.exploration import choose_one
+from qgym.agents.loops import TrainingLoops
 from qgym.agents.policy import TabularPolicy
-from qgym.agents.saving import ModelFiles
+from qgym.agents.rules import Rule
+from qgym.agents.save_load import ModelFiles
 from qgym.agents.schedules import LearningRate
-from qgym.agents.settings import Hyperparameters
+from qgym.agents.settings import Hyperparameters, generators
 from qgym.agents.spaces import ActionIndexer, StateIndexer
+from qgym.agents.step_sizes import StepSizes
 
 __all__ = ["TabularAlgorithm"]
 
 SelfTabular = TypeVar("SelfTabular", bound="TabularAlgorithm")
+_DEFAULT = Hyperparameters()
 
 
 class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
@@ -61,50 +61,59 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
     :param verbose: 0 silent, 1 training logs, 2 debug.
     :param seed: seed of the agent's own random generators, of the action space and of the env.
     :param device: ``"auto"`` or ``"cpu"``: the table always lives in CPU memory.
+    :param rule_parameters: the rule's own hyperparameters, by name (e.g. n-step SARSA's ``n_steps``).
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "TabularPolicy": TabularPolicy,
         "MlpPolicy": TabularPolicy,
     }
+    rule_class: ClassVar[type[Rule] | None] = None
+    """The learning rule (set by :mod:`qgym.agents.algorithms` for each algorithm)."""
     n_tables: ClassVar[int] = 1
+    """Q-tables the rule keeps (two for Double Q-learning)."""
     policy: TabularPolicy
+    rule: Rule
+    _rule_key: tuple[Any, ...] | None = None
 
     def __init__(
         self,
         policy: str | type[TabularPolicy],
         env: GymEnv | str | None,
-        learning_rate: LearningRate = 0.1,
-        gamma: float = 0.99,
-        exploration_fraction: float = 0.1,
-        exploration_initial_eps: float = 1.0,
-        exploration_final_eps: float = 0.05,
-        visit_decay: float | None = None,
-        stats_window_size: int = 100,
-        tensorboard_log: str | None = None,
+        learning_rate: LearningRate = _DEFAULT.learning_rate,
+        gamma: float = _DEFAULT.gamma,
+        exploration_fraction: float = _DEFAULT.exploration_fraction,
+        exploration_initial_eps: float = _DEFAULT.exploration_initial_eps,
+        exploration_final_eps: float = _DEFAULT.exploration_final_eps,
+        visit_decay: float | None = _DEFAULT.visit_decay,
+        stats_window_size: int = _DEFAULT.stats_window_size,
+        tensorboard_log: str | None = _DEFAULT.tensorboard_log,
         policy_kwargs: dict[str, Any] | None = None,
-        verbose: int = 0,
-        seed: int | None = None,
+        verbose: int = _DEFAULT.verbose,
+        seed: int | None = _DEFAULT.seed,
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
+        **rule_parameters: Any,
     ) -> None:
-        if type(self)._target is TabularAlgorithm._target and type(self)._update is TabularAlgorithm._update:
+        rule = type(self).rule_class
+        if rule is None:
             raise TypeError(
-                f"{type(self).__name__} has no update rule; "
-                "use QLearning, SARSA, ExpectedSARSA or DoubleQLearning"
+                f"{type(self).__name__} has no learning rule; use one of the algorithms of qgym.agents "
+                "(QLearning, SARSA, ...) or give the subclass a rule_class"
             )
         settings = Hyperparameters(
-            learning_rate,
-            gamma,
-            exploration_fraction,
-            exploration_initial_eps,
-            exploration_final_eps,
-            visit_decay,
-            stats_window_size,
-            tensorboard_log,
-            dict(policy_kwargs or {}),
-            verbose,
-            seed,
+            learning_rate=learning_rate,
+            gamma=gamma,
+            exploration_fraction=exploration_fraction,
+            exploration_initial_eps=exploration_initial_eps,
+            exploration_final_eps=exploration_final_eps,
+            visit_decay=visit_decay,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            policy_kwargs=dict(policy_kwargs or {}),
+            verbose=verbose,
+            seed=seed,
+            rule_parameters=rule.check_parameters(rule_parameters),
         )
         _check_policy(policy, self.policy_aliases)
         if str(device) not in ("auto", "cpu"):
@@ -129,6 +138,7 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
         self.exploration_initial_eps = float(settings.exploration_initial_eps)
         self.exploration_final_eps = float(settings.exploration_final_eps)
         self.visit_decay = None if settings.visit_decay is None else float(settings.visit_decay)
+        self.rule_parameters = dict(settings.rule_parameters)
         self.exploration_rate = self.exploration_initial_eps
         self._pending_actions: list[int | None] = []
         if self.env is not None:
@@ -138,37 +148,10 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
         if _init_setup_model:
             self._setup_model()
 
-    # --- the rule a subclass supplies ------------------------------------------------------------
-
-    def _target(
-        self, reward: Values, next_values: NextValues | None, epsilon: float, reduce: Reductions = ONE_ROW
-    ) -> Values:
-        """The TD target of one transition, or of a batch of them: ``reward`` a float and
-        ``next_values`` Q(s', .) as a list, or rewards (n,) and the rows Q(s'_i, .) (n, actions) with
-        ``reduce=ROWS``; ``next_values`` is None where the episode terminated. Written with the
-        reductions of ``reduce`` (:mod:`qgym.agents.next_values`), both forms do the same float
-        operations."""
-        raise NotImplementedError
-
-    def _update(
-        self, state: int, action: int, reward: float, next_state: int | None, alpha: float, epsilon: float
-    ) -> int | None:
-        """Move Q(state, action) a step towards the rule's target; ``next_state`` is None when the
-        episode terminated. Returns the action already chosen in ``next_state`` (SARSA) or None.
-
-        ``alpha`` is the scheduled step size before the visit-count decay (:meth:`_step_size`).
-        """
-        q = self._q
-        step = self._step_size(0, state, action, alpha)
-        target = self._target(reward, None if next_state is None else q[next_state].tolist(), epsilon)
-        old = q.item(state, action)
-        q[state, action] = old + step * (target - old)
-        return None
-
     # --- SB3 interface ---------------------------------------------------------------------------
 
     def _setup_model(self) -> None:
-        self._setup_lr_schedule()
+        sb3.setup_lr_schedule(self)
         policy = self.policy_class(
             self.observation_space, self.action_space, n_tables=self.n_tables, **self.policy_kwargs
         )
@@ -176,7 +159,7 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
         self.policy = policy
         self._states = self.policy.states
         self._actions = self.policy.actions
-        self._bind_tables()
+        self._prepare()
         self.set_random_seed(self.seed)
 
     def set_random_seed(self, seed: int | None = None) -> None:
@@ -184,9 +167,7 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
 
         Unlike SB3's algorithms, the global ``random``/``numpy``/``torch`` generators are left alone.
         """
-        train_seed, predict_seed = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint64)
-        self._rng = random.Random(int(train_seed))
-        self._predict_rng = random.Random(int(predict_seed))
+        self._rng, self._predict_rng = generators(seed)
         if seed is None:
             return
         self.action_space.seed(seed)
@@ -211,8 +192,9 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
             )
         if self.env is None:
             raise ValueError("this model has no env: pass one to load(path, env=...) or call set_env(env)")
-        fresh_start = reset_num_timesteps or self._last_obs is None
-        total_timesteps, callback = self._setup_learn(
+        fresh_start = reset_num_timesteps or sb3.last_step(self)[0] is None
+        total_timesteps, callback = sb3.learn_setup(
+            self,
             int(total_timesteps),
             callback,
             reset_num_timesteps,
@@ -221,15 +203,10 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
         )
         if fresh_start or len(self._pending_actions) != self.n_envs:
             self._pending_actions = [None] * self.n_envs
-        self._bind_tables()
+            self._rule_key = None  # new episodes: a rule's memory of the last ones goes
+        self._prepare()
         callback.on_training_start(locals(), globals())
-        direct = self._direct_env()
-        if direct is not None:
-            self._train_direct(direct, total_timesteps, callback, log_interval)
-        elif self._has_batch_rule and self.env.num_envs > 1:
-            self._train_batched(self.env, total_timesteps, callback, log_interval)
-        else:
-            self._train_vectorized(self.env, total_timesteps, callback, log_interval)
+        self._train(self.env, total_timesteps, callback, log_interval)
         callback.on_training_end()
         return self
 
@@ -252,7 +229,8 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
         batched = self._states.is_batch(observation)
         uniform = self._predict_rng.random
         rows = self._states.indices(observation).tolist()
-        chosen = [self._epsilon_greedy(row, self.exploration_rate, uniform) for row in rows]
+        values = self.rule.action_values
+        chosen = [choose_one(values(self._q_tables, row), self.exploration_rate, uniform) for row in rows]
         actions = np.asarray(chosen, dtype=np.int64) + self._actions.start
         return (actions if batched else actions.reshape(())), state
 
@@ -260,9 +238,10 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
         """Write the rollout and training statistics to the logger."""
         assert self.ep_info_buffer is not None
         assert self.ep_success_buffer is not None
-        time_elapsed = max((time.time_ns() - self.start_time) / 1e9, sys.float_info.epsilon)
-        fps = int((self.num_timesteps - self._num_timesteps_at_start) / time_elapsed)
-        self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
+        run = sb3.run_state(self)
+        time_elapsed = max(run["seconds"], sys.float_info.epsilon)
+        fps = int((self.num_timesteps - run["steps_at_start"]) / time_elapsed)
+        self.logger.record("time/episodes", run["episode_num"], exclude="tensorboard")
         if len(self.ep_info_buffer) > 0 and len(self.ep_info_buffer[0]) > 0:
             self.logger.record("rollout/ep_rew_mean", safe_mean([info["r"] for info in self.ep_info_buffer]))
             self.logger.record("rollout/ep_len_mean", safe_mean([info["l"] for info in self.ep_info_buffer]))
@@ -272,8 +251,8 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
         self.logger.record("time/fps", fps)
         self.logger.record("time/time_elapsed", int(time_elapsed), exclude="tensorboard")
         self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
-        self.logger.record("train/learning_rate", self.lr_schedule(self._current_progress_remaining))
-        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/learning_rate", self.lr_schedule(run["progress_remaining"]))
+        self.logger.record("train/n_updates", run["n_updates"], exclude="tensorboard")
         self.logger.dump(step=self.num_timesteps)
 
     # --- what users read -------------------------------------------------------------------------
@@ -295,50 +274,25 @@ class TabularAlgorithm(TrainingLoops, ModelFiles, BaseAlgorithm):
     # --- helpers ---------------------------------------------------------------------------------
 
     def _settings(self) -> Hyperparameters:
-        return Hyperparameters(
-            self.learning_rate,
-            self.gamma,
-            self.exploration_fraction,
-            self.exploration_initial_eps,
-            self.exploration_final_eps,
-            self.visit_decay,
-            self._stats_window_size,
-            self.tensorboard_log,
-            dict(self.policy_kwargs),
-            self.verbose,
-            self.seed,
-        )
+        """The model's hyperparameters as they stand (SB3 users may set attributes like ``gamma``)."""
+        values = {
+            field.name: getattr(self, field.name)
+            for field in fields(Hyperparameters)
+            if field.name != "stats_window_size"  # SB3 keeps it under a private name
+        }
+        return Hyperparameters(**values, stats_window_size=sb3.stats_window_size(self))
 
-    def _bind_tables(self) -> None:
-        """Cache numpy views of the policy's storage for the hot loop."""
+    def _prepare(self) -> None:
+        """The rule with the current hyperparameters (kept, with any memory of unfinished episodes,
+        while they stay the same), and numpy views of the policy's storage."""
+        assert self.rule_class is not None
         tables, visits = self.policy.tables, self.policy.visits
         self._q_tables = [tables[i] for i in range(self.n_tables)]
         self._visit_tables = [visits[i] for i in range(self.n_tables)]
-        self._q = self._q_tables[0]
-
-    def _step_size(self, table: int, state: int, action: int, alpha: float) -> float:
-        """Count the visit of (state, action) in ``table`` and return its step size."""
-        visits = self._visit_tables[table]
-        n = visits.item(state, action) + 1
-        visits[state, action] = n
-        if self.visit_decay is None:
-            return alpha
-        return max(math.pow(n, -self.visit_decay), alpha)
-
-    def _action_values(self, state: int) -> list[float]:
-        """The values the behaviour policy compares in ``state``."""
-        return self._q[state].tolist()  # type: ignore[no-any-return]
-
-    def _epsilon_greedy(self, state: int, epsilon: float, uniform: Uniform) -> int:
-        """Epsilon-greedy action index with ties among the greedy actions broken uniformly at random."""
-        if uniform() < epsilon:
-            return int(uniform() * self._actions.n_actions)
-        values = self._action_values(state)
-        best = max(values)
-        if values.count(best) == 1:
-            return values.index(best)
-        ties = [i for i, value in enumerate(values) if value == best]
-        return ties[int(uniform() * len(ties))]
+        key = (self.gamma, self.visit_decay, tuple(sorted(self.rule_parameters.items())))
+        if self._rule_key != key:
+            self.rule = self.rule_class(self.gamma, StepSizes(self.visit_decay), **self.rule_parameters)
+            self._rule_key = key
 
 
 def _check_policy(policy: Any, aliases: dict[str, type[BasePolicy]]) -> None:

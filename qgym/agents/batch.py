@@ -1,72 +1,20 @@
-"""The batched loop's machinery: epsilon-greedy for a batch of states, and a batch of TD updates that
-comes out bit-identical to applying them one after the other.
+"""A batch of TD updates applied bit-identically to applying them one after the other: the batched
+loop's updates for a rule with a batch form (one table, no draws of its own: Q-learning, Expected SARSA).
 
-Pure functions over numpy arrays and the rule's target function, so each is testable alone.
+Pure functions over numpy arrays and the rule (:class:`qgym.agents.rules.Rule`), so each is testable
+alone; the compiled loop of :mod:`qgym.agents.kernels` gives the same bits.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from qgym.agents.next_values import ROWS, Values
+from qgym.agents.rules import BATCH, ONE, Rule
 
-__all__ = [
-    "Target",
-    "apply_updates",
-    "batch_epsilon_greedy",
-    "decay_powers",
-    "decayed_steps",
-    "learn_from_batch",
-    "uniforms",
-]
-
-Target = Callable[..., Values]
-"""A rule's TD target: ``target(reward, next_values, epsilon)`` for one transition, ``target(rewards,
-rows, epsilon, ROWS)`` for a batch (:mod:`qgym.agents.next_values`); ``next_values`` is None at a
-termination."""
-
-
-def uniforms(getrandbits: Callable[[int], int], n: int) -> NDArray[np.float64]:
-    """``n`` uniforms in [0, 1) with 53 random bits each, from a ``random.Random``'s ``getrandbits``."""
-    bits = np.frombuffer(getrandbits(64 * n).to_bytes(8 * n, "little"), dtype="<u8")
-    return (bits >> np.uint64(11)).astype(np.float64) * 2.0**-53
-
-
-def batch_epsilon_greedy(
-    q: NDArray[np.float64], states: NDArray[np.int64], epsilon: float, draws: NDArray[np.float64]
-) -> NDArray[np.int64]:
-    """Epsilon-greedy action indices of a batch of states, one uniform ``u`` per state.
-
-    The state explores when ``u < epsilon``, taking action ``floor(u / epsilon * n_actions)``;
-    otherwise it takes the greedy action, ties broken by ``(u - epsilon) / (1 - epsilon)``: the same
-    distribution as the per-env loop's two draws, from one draw.
-    """
-    n, n_actions = len(states), q.shape[1]
-    # Greedy actions and ties per table row when the table has fewer rows than the batch.
-    per_row = q.shape[0] <= n
-    values = q if per_row else q[states]
-    greedy = values.argmax(axis=1)
-    is_best = values == values.max(axis=1)[:, None]
-    tie_counts = is_best.sum(axis=1)
-    if per_row:
-        greedy, tie_counts = greedy[states], tie_counts[states]
-    chosen = greedy
-    tied = np.flatnonzero(tie_counts > 1)
-    if tied.size and epsilon < 1.0:
-        ties = is_best[states[tied]] if per_row else is_best[tied]
-        share = (draws[tied] - epsilon) / (1.0 - epsilon)
-        n_ties = ties.sum(axis=1)
-        rank = np.minimum((share * n_ties).astype(np.int64), n_ties - 1)  # share may round to 1
-        chosen[tied] = (np.cumsum(ties, axis=1) > rank[:, None]).argmax(axis=1)
-    if epsilon > 0.0:
-        explore = np.flatnonzero(draws < epsilon)
-        chosen[explore] = np.minimum((draws[explore] / epsilon * n_actions).astype(np.int64), n_actions - 1)
-    return np.asarray(chosen, dtype=np.int64)
+__all__ = ["MIN_RUN", "apply_updates", "learn_from_batch"]
 
 
 def learn_from_batch(
@@ -75,31 +23,26 @@ def learn_from_batch(
     transitions: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[Any], NDArray[np.int64]],
     alpha: float,
     epsilon: float,
-    visit_decay: float | None,
-    powers: Callable[[int], NDArray[np.float64]],
-    target: Target,
+    rule: Rule,
 ) -> None:
     """Update ``q`` and ``visits`` in place from a batch of (state, action, reward, next state), exactly
     as one update after the other would (``next_states[i]`` is -1 when episode ``i`` terminated).
 
-    Visit counts and visit-decay step sizes come from numpy (the ``k``-th update of a pair in the
-    batch gets count ``n + k``). The batch is cut into runs that one numpy pass can apply: no pair
-    twice, and no target reading a row an earlier update of the run wrote, so every update of a run
-    reads the table as it was before the run; in such a run one-after-the-other and all-at-once are the
-    same float operations. Where the runs get short (many envs on a few pairs: the sequential order is
+    Visit counts and visit-decay step sizes come from the rule's step sizes (the ``k``-th update of a
+    pair in the batch gets count ``n + k``). The batch is cut into runs that one numpy pass can apply:
+    no pair twice, and no target reading a row an earlier update of the run wrote, so every update of a
+    run reads the table as it was before the run; in such a run one-after-the-other and all-at-once are
+    the same float operations. Where the runs get short (many envs on a few pairs: the sequential order is
     the work itself) the rest of the batch is applied one update after the other on rows as Python
     lists, which costs less than a numpy pass per handful of updates.
     """
     states, actions, rewards, next_states = transitions
     n = len(states)
     cells = states * q.shape[1] + actions
-    steps: float | NDArray[np.float64] = alpha
-    if visit_decay is not None:
-        steps = decayed_steps(visits.reshape(-1)[cells], cells, alpha, powers)
-    np.add.at(visits.reshape(-1), cells, 1)
+    steps = rule.step_sizes.counted(visits, cells, alpha)
     batch = _Batch(states, actions, np.asarray(rewards, dtype=np.float64), next_states, steps)
     if _conflicted(states[:MIN_RUN], cells[:MIN_RUN], next_states[:MIN_RUN]):
-        _apply_in_order(q, batch, epsilon, target)  # the first run is short: a crowded batch
+        _apply_in_order(q, batch, epsilon, rule)  # the first run is short: a crowded batch
         return
     waits_for = _waits_for(states, next_states, cells)
     start = 0
@@ -107,9 +50,9 @@ def learn_from_batch(
         later = np.flatnonzero(waits_for[start + 1 :] >= start)
         end = start + 1 + int(later[0]) if later.size else n
         if end - start < MIN_RUN:
-            _apply_in_order(q, batch.part(start, n), epsilon, target)
+            _apply_in_order(q, batch.part(start, n), epsilon, rule)
             return
-        _apply_at_once(q, batch.part(start, end), epsilon, target)
+        _apply_at_once(q, batch.part(start, end), epsilon, rule)
         start = end
 
 
@@ -141,29 +84,6 @@ class _Batch:
             self.next_states[start:end],
             steps,
         )
-
-
-def decayed_steps(
-    visited: NDArray[np.int64],
-    cells: NDArray[np.int64],
-    alpha: float,
-    powers: Callable[[int], NDArray[np.float64]],
-) -> NDArray[np.float64]:
-    """``max(count ** -visit_decay, alpha)`` of each update, the ``k``-th of a pair in the batch counting
-    ``visited + k`` (``visited``: the pair's updates before the batch)."""
-    n = len(cells)
-    # A stable sort of 16-bit keys is a radix sort, about 10x a stable sort of 64-bit ones: same order.
-    keys = cells.astype(np.int16) if n and int(cells.max()) < 2**15 else cells
-    order = np.argsort(keys, kind="stable")
-    ordered = cells[order]
-    first = np.ones(n, dtype=bool)
-    first[1:] = ordered[1:] != ordered[:-1]
-    position = np.arange(n)
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = position - np.maximum.accumulate(np.where(first, position, 0))
-    counts = visited + rank + 1
-    steps: NDArray[np.float64] = np.maximum(powers(int(counts.max()))[counts], alpha)
-    return steps
 
 
 def _conflicted(states: NDArray[np.int64], cells: NDArray[np.int64], next_states: NDArray[np.int64]) -> bool:
@@ -201,21 +121,21 @@ def _waits_for(
     return np.maximum(same_pair, np.where(read_written, writer % n, -1))
 
 
-def _apply_at_once(q: NDArray[np.float64], batch: _Batch, epsilon: float, target: Target) -> None:
+def _apply_at_once(q: NDArray[np.float64], batch: _Batch, epsilon: float, rule: Rule) -> None:
     """Updates of distinct pairs, none reading a row another writes first: all from the table as it is."""
     states, actions, rewards, next_states = batch.states, batch.actions, batch.rewards, batch.next_states
     bootstrapped = next_states >= 0
     if bootstrapped.all():
-        goals = target(rewards, q[next_states], epsilon, ROWS)
+        goals = rule.target(rewards, q[next_states], epsilon, BATCH)
     else:
         goals = np.empty(len(states))
-        goals[bootstrapped] = target(rewards[bootstrapped], q[next_states[bootstrapped]], epsilon, ROWS)
-        goals[~bootstrapped] = target(rewards[~bootstrapped], None, epsilon, ROWS)
+        goals[bootstrapped] = rule.target(rewards[bootstrapped], q[next_states[bootstrapped]], epsilon, BATCH)
+        goals[~bootstrapped] = rule.target(rewards[~bootstrapped], None, epsilon, BATCH)
     old = q[states, actions]
     q[states, actions] = old + batch.steps * (goals - old)
 
 
-def _apply_in_order(q: NDArray[np.float64], batch: _Batch, epsilon: float, target: Target) -> None:
+def _apply_in_order(q: NDArray[np.float64], batch: _Batch, epsilon: float, rule: Rule) -> None:
     """The updates one after the other on the rows they touch, as Python lists."""
     states, next_states = batch.states, batch.next_states
     terminal = next_states < 0
@@ -236,7 +156,7 @@ def _apply_in_order(q: NDArray[np.float64], batch: _Batch, epsilon: float, targe
         (local_states.tolist(), batch.actions.tolist(), batch.rewards.tolist(), local_next.tolist()),
         steps,
         epsilon,
-        target,
+        rule,
     )
     if whole_table:
         q[...] = rows
@@ -249,26 +169,24 @@ def apply_updates(
     transitions: tuple[list[int], list[int], list[float], list[int]],
     steps: list[float] | float,
     epsilon: float,
-    target: Target,
+    rule: Rule,
 ) -> None:
     """``row[a] <- row[a] + step * (target - row[a])`` for each transition in order, on table rows as
     lists, with one step size per transition or one for all; ``next_state`` -1 is a termination. The
-    same operations as the per-transition update."""
+    same operations as the per-transition update (:meth:`Rule.target`, with its bootstrap called
+    directly: this loop is the hot path of a crowded batch)."""
+    bootstrap, gamma = rule.bootstrap, rule.gamma
     if isinstance(steps, list):
         for state, action, reward, next_state, step in zip(*transitions, steps, strict=True):
-            goal = target(reward, None if next_state < 0 else rows[next_state], epsilon)
+            goal = (
+                reward if next_state < 0 else reward + gamma * bootstrap(rows[next_state], epsilon, ONE, None)
+            )
             row = rows[state]
             old = row[action]
             row[action] = old + step * (goal - old)
         return
     for state, action, reward, next_state in zip(*transitions, strict=True):
-        goal = target(reward, None if next_state < 0 else rows[next_state], epsilon)
+        goal = reward if next_state < 0 else reward + gamma * bootstrap(rows[next_state], epsilon, ONE, None)
         row = rows[state]
         old = row[action]
         row[action] = old + steps * (goal - old)
-
-
-def decay_powers(visit_decay: float, largest: int) -> NDArray[np.float64]:
-    """``n ** -visit_decay`` for n = 0..2 * largest, each from ``math.pow`` as the per-transition path."""
-    size = max(2 * largest, 1024)
-    return np.array([0.0] + [math.pow(n, -visit_decay) for n in range(1, size + 1)])

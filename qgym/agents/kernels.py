@@ -4,13 +4,18 @@ The batched loop (:mod:`qgym.agents.batch`) picks actions for a batch of envs an
 TD updates exactly as one env after the other would. In numpy the second part runs one pass per link
 of a dependency chain, and on a small rung at N=1024 the chains are hundreds of links long. Compiled,
 it is one loop over the batch. Both kernels do the very same float operations, in the same order, as
-the numpy functions they replace (IEEE doubles, no fast-math, no fused multiply-add): the tests compare
-them bit for bit. Without numba the batched loop uses the numpy functions; only the speed differs.
+the rules they compile (:func:`qgym.agents.exploration.choose_rows`, a rule's
+:meth:`~qgym.agents.rules.Rule.target`, :class:`qgym.agents.step_sizes.StepSizes`): IEEE doubles, no
+fast-math, no fused multiply-add. Numba needs each formula spelled out here, so
+``tests/agents/test_kernels.py`` checks every compiled formula against its rule on random inputs, and a
+rule changed without its compiled form fails them. Without numba (or with ``QGYM_KERNELS=off`` in the
+environment) the loops use numpy; only the speed differs.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -18,12 +23,24 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["EXPECTED", "GREATEST", "Kernels", "available", "load"]
+__all__ = [
+    "EXPECTED",
+    "FORMULAS",
+    "GREATEST",
+    "Kernels",
+    "available",
+    "epsilon_greedy",
+    "learn_in_order",
+    "load",
+    "switched_off",
+]
 
 GREATEST = 0
 """Q-learning's target: ``r + gamma * max Q(s', .)``."""
 EXPECTED = 1
 """Expected SARSA's target: ``r + gamma * (epsilon * sum Q(s', .) / n + (1 - epsilon) * max Q(s', .))``."""
+FORMULAS = (GREATEST, EXPECTED)
+"""Every compiled target formula (a rule names one with its ``compiled`` attribute)."""
 
 
 def available() -> bool:
@@ -31,8 +48,15 @@ def available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+def switched_off() -> bool:
+    """Whether ``QGYM_KERNELS`` is ``off`` (or ``0``, ``false``) in the environment: numpy everywhere,
+    for a user who compares the paths or cannot compile."""
+    return os.environ.get("QGYM_KERNELS", "").strip().lower() in {"off", "0", "false", "no"}
+
+
 class Kernels:
-    """The two compiled loops (see :func:`load`)."""
+    """The two loops, compiled by :func:`load` (or any functions of their signatures: the tests check
+    an altered formula through the same class)."""
 
     def __init__(self, learn: Callable[..., None], act: Callable[..., NDArray[np.int64]]) -> None:
         self.learn_in_order = learn
@@ -74,15 +98,22 @@ _NO_POWERS = np.zeros(1)
 """What the compiled loop gets for the powers without visit decay (it does not read them)."""
 
 
-@cache
 def load() -> Kernels | None:
-    """The compiled kernels, or None without numba. Compiled on first call, cached on disk by numba."""
+    """The compiled kernels, or None without numba (or when :func:`switched_off`). Compiled on first
+    call, cached on disk by numba."""
+    if switched_off():
+        return None
+    return _compiled()
+
+
+@cache
+def _compiled() -> Kernels | None:
     if not available():
         return None
     import numba
 
     jit = numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
-    kernels = Kernels(jit(_learn_in_order), jit(_epsilon_greedy))
+    kernels = Kernels(jit(learn_in_order), jit(epsilon_greedy))
     # Compile (or load from numba's cache) for the argument types the batched loop passes, now
     # rather than inside the first training step.
     table, visits, at = np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int64), np.zeros(1, dtype=np.int64)
@@ -91,7 +122,7 @@ def load() -> Kernels | None:
     return kernels
 
 
-def _learn_in_order(
+def learn_in_order(
     q: Any,
     visits: Any,
     states: Any,
@@ -107,7 +138,8 @@ def _learn_in_order(
 ) -> None:
     """One TD update after the other (``next_states[i]`` -1: a termination), counting visits; with
     ``decay`` the step size is ``max(powers[count], alpha)``, else ``alpha``. The target's operations
-    are :class:`qgym.agents.algorithms.QLearning`'s and ``ExpectedSARSA``'s, in their order."""
+    are those of the rules :class:`~qgym.agents.rules.one_step.QLearningRule` (``GREATEST``) and
+    :class:`~qgym.agents.rules.one_step.ExpectedSARSARule` (``EXPECTED``), in their order."""
     n_actions = q.shape[1]
     for i in range(len(states)):
         state, action, next_state = states[i], actions[i], next_states[i]
@@ -134,8 +166,8 @@ def _learn_in_order(
         q[state, action] = old + step * (goal - old)
 
 
-def _epsilon_greedy(q: Any, states: Any, epsilon: float, draws: Any) -> Any:
-    """:func:`qgym.agents.batch.batch_epsilon_greedy` one state at a time: explore when ``u < epsilon``
+def epsilon_greedy(q: Any, states: Any, epsilon: float, draws: Any) -> Any:
+    """:func:`qgym.agents.exploration.choose_for_states` one state at a time: explore when ``u < epsilon``
     (action ``floor(u / epsilon * n)``), else the greedy action, ties broken by
     ``(u - epsilon) / (1 - epsilon)``."""
     n_actions = q.shape[1]

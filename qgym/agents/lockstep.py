@@ -1,103 +1,140 @@
 """K independent tabular learners trained in lockstep on an exact model: one process, numpy arrays.
 
-Each learner is what ``QLearning`` (or SARSA, Expected SARSA, Double Q-learning) would be with the same
-hyperparameters on ``n_envs`` envs: its own tables and visit counts, its own epsilon-greedy draws, its
-own ``n_envs`` episodes. The envs are the model itself, sampled: an outcome of ``(s, a)`` is drawn with
-the model's probabilities, episodes start from its initial distribution and end when an outcome
-terminates or ``max_episode_steps`` truncates them (the learner then bootstraps, as the one-env loops
-do). A finished episode restarts in the same step, as in an SB3 VecEnv.
+Each learner is what its algorithm (Q-learning, SARSA, ...) would be with the same hyperparameters on
+``n_envs`` envs: its own tables and visit counts, its own epsilon-greedy draws, its own ``n_envs``
+episodes. The envs are the model itself, sampled: an outcome of ``(s, a)`` is drawn with the model's
+probabilities, episodes start from its initial distribution and end when an outcome terminates or
+``max_episode_steps`` truncates them (the learner then bootstraps, as the one-env loops do). A
+finished episode restarts in the same step, as in an SB3 VecEnv.
 
 Learners never share a number. Learner ``k`` draws from a generator seeded by ``seeds[k]`` alone, in a
 fixed order, so its tables depend on its seed and the settings, not on which other seeds run beside it.
-Within a learner, the updates of its ``n_envs`` envs apply one after the other in env order, as in the
-one-learner loops; across learners they go in one numpy pass each (their tables are disjoint). A
-learner's random numbers are not those of ``QLearning.learn`` (which draws from ``random.Random`` and
-the envs' own generators), so learner ``k`` is another run than ``QLearning(seed=seeds[k])``, from the
-same distribution.
+The learners' tables are stacked into one array of ``K * n_states`` rows, and each step applies the
+rule (:meth:`qgym.agents.rules.Rule.learn_rows`, or its compiled form) one env index a pass: in a pass
+every learner updates once, on rows no other learner touches, so one numpy pass is exact, and within a
+learner the updates come in env order, as in the one-learner loops. A learner's random numbers are
+not those of ``QLearning.learn`` (which draws from ``random.Random`` and the envs' own generators), so
+learner ``k`` is another run than ``QLearning(seed=seeds[k])``, from the same distribution.
+
+Nothing here imports torch or Stable-Baselines3: a many-seeds run needs neither until a learner is
+turned into a model (:meth:`Lockstep.model`); :meth:`Lockstep.save` writes its model file directly.
 """
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 from numpy.typing import NDArray
 
-from qgym.agents import batch
-from qgym.agents.algorithms import QLearning
-from qgym.agents.base import TabularAlgorithm
-from qgym.agents.lockstep_rules import (
-    OutcomeSampler,
-    StackedTables,
-    epsilon_greedy,
-    is_sarsa_rule,
-    is_target_rule,
-    rule_of,
-)
-from qgym.agents.next_values import ROWS, rows_greatest
-from qgym.agents.schedules import linear_epsilon
+from qgym.agents import kernels
+from qgym.agents.exploration import choose_rows
+from qgym.agents.file_format import ModelRecord, library_versions, write_model_file
+from qgym.agents.model_sampler import ModelSampler
+from qgym.agents.rules import BATCH, Rule, rule_class
+from qgym.agents.schedules import learning_rate_function, linear_epsilon
+from qgym.agents.settings import Hyperparameters, fresh_state
+from qgym.agents.step_sizes import StepSizes
 from qgym.planning import TabularModel
 
-__all__ = ["Lockstep", "OnlineReturns"]
+__all__ = ["LearnerSettings", "Lockstep", "OnlineReturns"]
 
 _DRAWS = 4  # uniforms per env step: action, outcome, restart, the rule's own (SARSA's next action, the coin)
 _BLOCK_FLOATS = 1 << 19  # uniforms held at once across learners: a bounded buffer, whatever the seeds
+
+Ints = NDArray[np.int64]
+Floats = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class LearnerSettings:
+    """What every learner of a lockstep run shares: the algorithm (its ``--algo`` name) and its
+    hyperparameters; the initial tables default to ``policy_kwargs``' ``initial_q_value`` (0.0)."""
+
+    algo: str
+    hyperparameters: Hyperparameters
+    initial_tables: Floats | None = None
+    env: Any = None
+    """The env :meth:`Lockstep.model` puts a learner on when given none."""
+
+    @classmethod
+    def of_model(cls, model: Any) -> LearnerSettings:
+        """The settings of an (untrained) tabular model: its algorithm, hyperparameters, tables and env."""
+        settings = Hyperparameters(**model.hyperparameters())
+        return cls(model.rule_class.name, settings, model.policy.tables, model.get_env())
 
 
 @dataclass(frozen=True)
 class OnlineReturns:
     """Each learner's finished episodes while it explored: how many, and the mean of the latest ones."""
 
-    episodes: NDArray[np.int64]
+    episodes: Ints
     """(K,) episodes finished so far."""
-    recent_mean: NDArray[np.float64]
+    recent_mean: Floats
     """(K,) mean return of the last ``window`` episodes (NaN before the first)."""
     window: int
 
 
 class Lockstep:
-    """``len(seeds)`` learners of ``template``'s algorithm and settings, ``n_envs`` envs each, on ``model``.
+    """``len(seeds)`` learners of one algorithm and settings, ``n_envs`` envs each, on ``model``.
 
-    :param template: an untrained model of the algorithm, built with the hyperparameters every learner
-        shares (its own tables give the initial values; its seed is not used).
+    :param learners: the shared :class:`LearnerSettings`, or an untrained tabular model to copy them
+        from (its seed is not used).
     :param model: the exact model; an env's observation must be the model's state index.
     :param seeds: one seed per learner (distinct).
     :param n_envs: envs per learner.
     :param max_episode_steps: the time limit that truncates an episode, or None.
+    :param compiled: use the compiled loops of the ``fast`` extra (for single-table rules; those that
+        name a compiled target also learn through them) when numba is installed; the bits are numpy's
+        either way, so this only trades numba's loading time (about a second) for speed.
 
     Sub-env ``i`` is env ``i % n_envs`` of learner ``i // n_envs``.
     """
 
     def __init__(
         self,
-        template: TabularAlgorithm,
+        learners: LearnerSettings | Any,
         model: TabularModel,
         seeds: Sequence[int],
         n_envs: int = 1,
         max_episode_steps: int | None = None,
+        compiled: bool = True,
     ) -> None:
-        _check(template, model, seeds, n_envs, max_episode_steps)
-        self.template = template
+        if not isinstance(learners, LearnerSettings):
+            learners = LearnerSettings.of_model(learners)
+        settings = learners.hyperparameters
+        rule = rule_class(learners.algo)
+        _check(rule, learners, model, seeds, n_envs, max_episode_steps)
+        self.settings = settings
+        self.default_env = learners.env
+        self.rule: Rule = rule(settings.gamma, StepSizes(settings.visit_decay), **settings.rule_parameters)
         self.seeds = [int(seed) for seed in seeds]
         self.n_learners, self.n_envs = len(self.seeds), int(n_envs)
         self.max_episode_steps = max_episode_steps
         self.n_states, self.n_actions = model.n_states, model.n_actions
-        self._stacked = StackedTables(template, self.n_learners)
-        self.tables = self._stacked.tables
+        initial = learners.initial_tables
+        if initial is None:
+            value = float(settings.policy_kwargs.get("initial_q_value", 0.0))
+            initial = np.full((rule.n_tables, self.n_states, self.n_actions), value)
+        stacked = np.repeat(np.asarray(initial, dtype=np.float64)[:, None], self.n_learners, axis=1)
+        self.tables = stacked.reshape(rule.n_tables, self.n_learners * self.n_states, self.n_actions)
         """(n_tables, K * S, A): learner ``k``'s table ``t`` is ``tables[t, k * S:(k + 1) * S]``."""
-        self.visits = self._stacked.visits
+        self.visits = np.zeros(self.tables.shape, dtype=np.int64)
         self.num_timesteps = 0
         """Steps each learner has taken (over its envs)."""
-        self._sampler = OutcomeSampler(model)
+        self.sampler = ModelSampler(model)
+        """The envs: the model sampled (any object with its ``step`` and ``start`` serves)."""
         self._generators = [np.random.Generator(np.random.PCG64(seed)) for seed in self.seeds]
         size = self.n_envs * self.n_learners
         self._block = max(1, _BLOCK_FLOATS // (_DRAWS * size))
         self._draws = np.empty((self.n_learners, 0, _DRAWS, self.n_envs))
         self._used = 0
         self._offsets = np.repeat(np.arange(self.n_learners, dtype=np.int64) * self.n_states, self.n_envs)
-        self._window = int(template._stats_window_size)
+        self._window = int(settings.stats_window_size)
         self._recent = np.full((self.n_learners, self._window), np.nan)
         self._episodes = np.zeros(self.n_learners, dtype=np.int64)
         self._states = np.zeros(size, dtype=np.int64)
@@ -105,11 +142,8 @@ class Lockstep:
         self._returns = np.zeros(size)
         self._pending = np.full(size, -1, dtype=np.int64)
         self._started = False
-        self._rule = rule_of(template)
-        self._has_pending = is_sarsa_rule(self._rule)
-        # The compiled loops (numba, the fast extra) for single-table rules: the same bits.
-        self._kernels = template._kernels() if self.tables.shape[0] == 1 else None
-        self._compiled_rule = template._own_compiled_rule()
+        self._kernels = kernels.load() if compiled and rule.n_tables == 1 else None
+        self._formula = rule.compiled_target()
 
     def learn(
         self,
@@ -123,17 +157,17 @@ class Lockstep:
         if not self._started:
             self._restart(np.ones(len(self._states), dtype=bool), self._next_draws()[2])
             self._started = True
-        template, schedule = self.template, self.template.lr_schedule
+        settings, alpha_at = self.settings, learning_rate_function(self.settings.learning_rate)
         next_eval = eval_freq if eval_freq else None
         while self.num_timesteps < total_timesteps:
             progress = 1.0 - self.num_timesteps / total_timesteps
             epsilon = linear_epsilon(
-                template.exploration_initial_eps,
-                template.exploration_final_eps,
-                template.exploration_fraction,
+                settings.exploration_initial_eps,
+                settings.exploration_final_eps,
+                settings.exploration_fraction,
                 progress,
             )
-            self._step(epsilon, float(schedule(progress)))
+            self._step(epsilon, float(alpha_at(progress)))
             self.num_timesteps += self.n_envs
             if on_progress is not None:
                 on_progress(self.num_timesteps)
@@ -143,17 +177,17 @@ class Lockstep:
                     next_eval += eval_freq  # type: ignore[operator]
         return self
 
-    def learner_tables(self, learner: int) -> NDArray[np.float64]:
+    def learner_tables(self, learner: int) -> Floats:
         """A copy of learner ``learner``'s tables, (n_tables, S, A)."""
         rows = slice(learner * self.n_states, (learner + 1) * self.n_states)
         return np.array(self.tables[:, rows])
 
-    def q_tables(self) -> NDArray[np.float64]:
+    def q_tables(self) -> Floats:
         """(K, S, A): every learner's Q-table (the mean of both for Double Q-learning), as ``q_table``."""
         tables = self.tables.reshape(self.tables.shape[0], self.n_learners, self.n_states, self.n_actions)
         return np.asarray(tables.mean(axis=0))
 
-    def greedy_policies(self) -> NDArray[np.int64]:
+    def greedy_policies(self) -> Ints:
         """(K, S): every learner's greedy action per state, ties to the lowest (as ``predict``)."""
         tables = self.tables.reshape(self.tables.shape[0], self.n_learners, self.n_states, self.n_actions)
         return np.asarray(tables.sum(axis=0).argmax(axis=2), dtype=np.int64)
@@ -167,17 +201,45 @@ class Lockstep:
         np.divide(totals, counts, out=means, where=counts > 0)
         return OnlineReturns(self._episodes.copy(), means, self._window)
 
-    def model(self, learner: int, env: Any = None) -> TabularAlgorithm:
-        """Learner ``learner`` as an ordinary model of the template's class: it saves, loads and predicts
-        like any other (``env`` defaults to the template's)."""
-        template = self.template
-        settings = template.hyperparameters() | {"seed": self.seeds[learner]}
-        model = type(template)("TabularPolicy", env if env is not None else template.get_env(), **settings)
+    def model(self, learner: int, env: Any = None) -> Any:
+        """Learner ``learner`` as an ordinary model of its algorithm on ``env`` (default: the env of the
+        settings): it saves, loads and predicts like any other (imports torch and Stable-Baselines3)."""
+        from qgym.agents.algorithms import algorithm_class
+
+        algorithm = algorithm_class(self.rule.name or "")
+        settings = self.settings.as_kwargs() | {"seed": self.seeds[learner]}
+        rule_parameters = settings.pop("rule_parameters")
+        on = env if env is not None else self.default_env
+        model = algorithm("TabularPolicy", on, **settings, **rule_parameters)
         rows = slice(learner * self.n_states, (learner + 1) * self.n_states)
         model.policy.tables[...] = self.tables[:, rows]
         model.policy.visits[...] = self.visits[:, rows]
         model.num_timesteps = self.num_timesteps
         return model
+
+    def save(
+        self,
+        learner: int,
+        path: str | pathlib.Path,
+        spaces_of_env: tuple[spaces.Space[Any], spaces.Space[Any]],
+        n_envs: int,
+    ) -> None:
+        """Write learner ``learner``'s model file, the one :meth:`model` would ``save`` on an env with
+        these (observation, action) spaces and ``n_envs`` envs, without building the model."""
+        settings = Hyperparameters(**(self.settings.as_kwargs() | {"seed": self.seeds[learner]}))
+        rows = slice(learner * self.n_states, (learner + 1) * self.n_states)
+        state = fresh_state(settings, n_envs, self.num_timesteps)
+        record = ModelRecord(
+            self.rule.algorithm,
+            spaces_of_env[0],
+            spaces_of_env[1],
+            settings.to_data(),
+            state.to_data(),
+            self.tables[:, rows],
+            self.visits[:, rows],
+            library_versions(),
+        )
+        write_model_file(record, path)
 
     # --- one step of every env of every learner --------------------------------------------------
 
@@ -187,13 +249,11 @@ class Lockstep:
         rows = self._offsets + states
         if self._kernels is not None:
             actions = self._kernels.epsilon_greedy(self.tables[0], rows, float(epsilon), draws[0])
-        elif self.tables.shape[0] == 1:
-            actions = epsilon_greedy(self.tables[0][rows], epsilon, draws[0])
-        else:  # Double Q-learning acts on the sum of its tables
-            actions = epsilon_greedy(self.tables[0][rows] + self.tables[1][rows], epsilon, draws[0])
-        if self._has_pending:
+        else:
+            actions = choose_rows(self.rule.rows_action_values(self.tables, rows), epsilon, draws[0])
+        if self.rule.own_draws:
             actions = np.where(self._pending >= 0, self._pending, actions)
-        next_states, rewards, terminated = self._sampler.step(states, actions, draws[1])
+        next_states, rewards, terminated = self.sampler.step(states, actions, draws[1])
         self._elapsed += 1
         self._returns += rewards
         done = terminated
@@ -202,7 +262,7 @@ class Lockstep:
         next_rows = self._offsets + next_states
         if terminated.any():
             next_rows[terminated] = -1
-        pending = self._update(rows, actions, rewards, next_rows, (alpha, epsilon), draws[3])
+        pending = self._update((rows, actions, rewards, next_rows), done, (alpha, epsilon), draws[3])
         self._states = next_states
         if pending is not None:
             self._pending = np.where(done, -1, pending)
@@ -212,82 +272,76 @@ class Lockstep:
 
     def _update(
         self,
-        rows: NDArray[np.int64],
-        actions: NDArray[np.int64],
-        rewards: NDArray[np.float64],
-        next_rows: NDArray[np.int64],
+        transitions: tuple[Ints, Ints, Floats, Ints],
+        done: NDArray[np.bool_],
         schedules: tuple[float, float],
-        draws: NDArray[np.float64],
-    ) -> NDArray[np.int64] | None:
+        draws: Floats,
+    ) -> Ints | None:
         """Every learner's updates, one env index a pass (env order within a learner)."""
         alpha, epsilon = schedules
-        m = self.n_envs
-        if self._kernels is not None and self._compiled_rule is not None and is_target_rule(self._rule):
+        if self._kernels is not None and self._formula is not None:
             # Compiled: one loop in the transitions' order, each learner's env order (learners touch
             # disjoint rows, so learner after learner is the passes' order too).
-            stacked = self._stacked
-            powers = None if stacked.powers is None else stacked.decay_powers
-            settings = (alpha, epsilon, self.template.gamma, self._compiled_rule)
-            self._kernels.learn(
-                self.tables[0], stacked.visits[0], (rows, actions, rewards, next_rows), settings, powers
-            )
+            step_sizes = self.rule.step_sizes
+            powers = None if step_sizes.visit_decay is None else step_sizes.powers
+            settings = (alpha, epsilon, self.rule.gamma, self._formula)
+            self._kernels.learn(self.tables[0], self.visits[0], transitions, settings, powers)
             return None
+        m = self.n_envs
+        if m > 1 and self.rule.has_batch_form():
+            self._target_passes(transitions, alpha, epsilon)
+            return None
+        learn = self.rule.learn_rows
         if m == 1:
-            return self._rule(self._stacked, rows, actions, rewards, next_rows, alpha, epsilon, draws)
-        if is_target_rule(self._rule):
-            self._target_passes(rows, actions, rewards, next_rows, alpha, epsilon)
-            return None
-        pending = np.full(len(rows), -1, dtype=np.int64)
+            envs = np.arange(len(done))
+            return learn(self.tables, self.visits, transitions, alpha, epsilon, draws, envs, done)
+        pending: Ints | None = None
+        sub_envs = np.arange(len(done))
+        rows, actions, rewards, next_rows = transitions
         for env in range(m):
             part = slice(env, None, m)
-            chosen = self._rule(self._stacked, rows[part], actions[part], rewards[part], next_rows[part],
-                                alpha, epsilon, draws[part])  # fmt: skip
+            one_pass = (rows[part], actions[part], rewards[part], next_rows[part])
+            chosen = learn(
+                self.tables, self.visits, one_pass, alpha, epsilon, draws[part], sub_envs[part], done[part]
+            )
             if chosen is not None:
+                if pending is None:
+                    pending = np.full(len(done), -1, dtype=np.int64)
                 pending[part] = chosen
-        return pending if self._has_pending else None
+        return pending
 
     def _target_passes(
-        self,
-        rows: NDArray[np.int64],
-        actions: NDArray[np.int64],
-        rewards: NDArray[np.float64],
-        next_rows: NDArray[np.int64],
-        alpha: float,
-        epsilon: float,
+        self, transitions: tuple[Ints, Ints, Floats, Ints], alpha: float, epsilon: float
     ) -> None:
-        """The target rule (Q-learning, Expected SARSA) inlined, one env index a pass: the passes are the
-        hot loop of a step with many envs a learner."""
-        m, target, q, stacked = self.n_envs, self.template._target, self.tables[0], self._stacked
-        flat, visits = stacked.flat[0], stacked.flat_visits[0]
+        """A rule with a batch form (its target alone; :meth:`Rule.learn_rows` would do the same,
+        slower): the step's visit counts and step sizes at once (the k-th update of a pair within a
+        learner counts n + k), then one pass per env index of targets and updates, on contiguous rows.
+        These passes are the hot loop of a short run without the compiled loops."""
+        rows, actions, rewards, next_rows = transitions
+        k, m = self.n_learners, self.n_envs
+        flat = self.tables[0].reshape(-1)
         cells = rows * self.n_actions + actions
-        every: Any = alpha
-        if stacked.powers is not None:  # the k-th update of a cell in env order counts visits + k
-            every = batch.decayed_steps(visits[cells], cells, alpha, stacked.decay_powers)
-        np.add.at(visits, cells, 1)
-        # One row per env index, each learner's update in a column: contiguous rows for the passes.
-        k = self.n_learners
-        by_env = [np.ascontiguousarray(array.reshape(k, m).T) for array in (cells, rewards, next_rows)]
-        env_cells, env_rewards, env_ahead = by_env
-        env_steps = None if stacked.powers is None else np.ascontiguousarray(every.reshape(k, m).T)
+        steps = self.rule.step_sizes.counted(self.visits[0], cells, alpha)
+
+        def by_env(array: Any) -> Any:
+            return np.ascontiguousarray(np.asarray(array).reshape(k, m).T)
+
+        env_cells, env_rewards, env_ahead = by_env(cells), by_env(rewards), by_env(next_rows)
+        env_steps = by_env(steps) if isinstance(steps, np.ndarray) else None
         ends: list[bool] = np.asarray((env_ahead < 0).any(axis=1)).tolist()
-        steps: Any = alpha
-        # Q-learning's target inlined (r + gamma * max: the same floats, max is exact in any order).
-        greatest = type(self.template)._target is QLearning._target
-        gamma = self.template.gamma
+        value, gamma, q = self.rule.bootstrap, self.rule.gamma, self.tables[0]
+        step: Any = steps
         for env in range(m):
             at, reward, ahead = env_cells[env], env_rewards[env], env_ahead[env]
             if env_steps is not None:
-                steps = env_steps[env]
-            if greatest:
-                goals = reward + gamma * rows_greatest(q.take(ahead, axis=0))
-            else:
-                goals = target(reward, q.take(ahead, axis=0), epsilon, ROWS)
+                step = env_steps[env]
+            goals = reward + gamma * value(q.take(ahead, axis=0), epsilon, BATCH, None)
             if ends[env]:
-                goals = np.where(ahead < 0, target(reward, None, epsilon, ROWS), goals)
+                goals = np.where(ahead < 0, reward, goals)
             old = flat.take(at)
-            flat.put(at, old + steps * (goals - old))
+            flat.put(at, old + step * (goals - old))
 
-    def _next_draws(self) -> NDArray[np.float64]:
+    def _next_draws(self) -> Floats:
         """This step's uniforms, (4, K * n_envs): each learner's from its own generator, in order."""
         if self._used == self._draws.shape[1]:
             block = np.empty((self.n_learners, self._block, _DRAWS, self.n_envs))
@@ -298,8 +352,8 @@ class Lockstep:
         self._used += 1
         return np.ascontiguousarray(step.transpose(1, 0, 2)).reshape(_DRAWS, -1)
 
-    def _restart(self, done: NDArray[np.bool_], draws: NDArray[np.float64]) -> None:
-        self._states[done] = self._sampler.start(draws[done])
+    def _restart(self, done: NDArray[np.bool_], draws: Floats) -> None:
+        self._states[done] = self.sampler.start(draws[done])
         self._elapsed[done] = 0
         self._returns[done] = 0.0
 
@@ -322,7 +376,8 @@ class Lockstep:
 
 
 def _check(
-    template: TabularAlgorithm,
+    rule: type[Rule],
+    learners: LearnerSettings,
     model: TabularModel,
     seeds: Sequence[int],
     n_envs: int,
@@ -336,9 +391,10 @@ def _check(
         raise ValueError(f"n_envs must be a positive integer, got {n_envs!r}")
     if max_episode_steps is not None and (not isinstance(max_episode_steps, int) or max_episode_steps < 1):
         raise ValueError(f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}")
-    shape = template.policy.tables.shape[1:]
-    if shape != (model.n_states, model.n_actions):
-        raise ValueError(
-            f"the model has {model.n_states} states and {model.n_actions} actions but the template's "
-            f"table is {shape[0]} x {shape[1]}: the env's observation must be the model's state index"
-        )
+    if learners.initial_tables is not None:
+        shape = learners.initial_tables.shape[1:]
+        if shape != (model.n_states, model.n_actions):
+            raise ValueError(
+                f"the model has {model.n_states} states and {model.n_actions} actions but the learners' "
+                f"table is {shape[0]} x {shape[1]}: the env's observation must be the model's state index"
+            )

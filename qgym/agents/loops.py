@@ -6,10 +6,14 @@ Three loops, one per kind of env, all following ``DummyVecEnv``'s auto-reset sem
   one-env ``DummyVecEnv``) is stepped directly, without the ``DummyVecEnv``'s copies;
 * any other VecEnv goes through its ``step``, one env's update after the other;
 * a VecEnv of several envs, for a rule with a batch form (Q-learning, Expected SARSA), takes the
-  batched loop: actions for all envs at once, updates bit-identical to one env after the other.
+  batched loop: actions for all envs at once, updates bit-identical to one env after the other,
+  compiled (:mod:`qgym.agents.kernels`) when numba is installed, else through numpy
+  (:mod:`qgym.agents.batch`).
 
 The first two use the random numbers in the same order, so a seed gives the same table either way.
-:class:`TrainingLoops` is a mixin of :class:`qgym.agents.base.TabularAlgorithm`.
+Every loop applies the model's rule (:class:`qgym.agents.rules.Rule`) and reaches SB3's run state only
+through :mod:`qgym.agents.sb3_surface`. :class:`TrainingLoops` is a mixin of
+:class:`qgym.agents.base.TabularAlgorithm`.
 """
 
 from __future__ import annotations
@@ -20,26 +24,24 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
+from numpy.typing import NDArray
 from stable_baselines3.common.callbacks import BaseCallback, ConvertCallback
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
-from qgym.agents.batched_rule import BatchedRule
+from qgym.agents import batch, kernels
+from qgym.agents import sb3_surface as sb3
+from qgym.agents.exploration import choose_for_states, choose_one, uniforms
+from qgym.agents.rules import Rule
 from qgym.agents.schedules import LearningRate, constant_value, linear_epsilon
 from qgym.agents.spaces import ActionIndexer, StateIndexer
 
 __all__ = ["TrainingLoops"]
 
-Uniform = Callable[[], float]
 
+class TrainingLoops:
+    """The three learning loops over the model's rule (``self.rule``) and tables."""
 
-class TrainingLoops(BatchedRule):
-    """The three learning loops; the algorithm supplies the rule (``_update``, or ``_target`` that
-    :class:`BatchedRule` applies to a batch)."""
-
-    # Stepping a lone env directly is an optimization only; tests switch it off to compare loops.
-    _direct_stepping: bool = True
-
-    if TYPE_CHECKING:  # provided by TabularAlgorithm and SB3's BaseAlgorithm
+    if TYPE_CHECKING:  # provided by TabularAlgorithm and SB3's public API
         env: VecEnv | None
         num_timesteps: int
         learning_rate: LearningRate
@@ -48,63 +50,59 @@ class TrainingLoops(BatchedRule):
         exploration_final_eps: float
         exploration_fraction: float
         lr_schedule: Callable[[float], float]
+        observation_space: gym.Space[Any]
+        rule: Rule
         _states: StateIndexer
         _actions: ActionIndexer
         _rng: random.Random
-        _last_obs: Any
-        _last_episode_starts: Any
+        _q_tables: list[NDArray[np.float64]]
+        _visit_tables: list[NDArray[np.int64]]
         _pending_actions: list[int | None]
-        _n_updates: int
-        _episode_num: int
-        _current_progress_remaining: float
-        observation_space: gym.Space[Any]
-
-        def _update(
-            self, state: int, action: int, reward: float, next_state: int | None, alpha: float, epsilon: float
-        ) -> int | None: ...
-
-        def _epsilon_greedy(self, state: int, epsilon: float, uniform: Uniform) -> int: ...
-
-        def _update_info_buffer(
-            self, infos: list[dict[str, Any]], dones: np.ndarray | None = None
-        ) -> None: ...
 
         def dump_logs(self) -> None: ...
 
-    def _direct_env(self) -> gym.Env[Any, Any] | None:
-        """The lone env inside a plain one-env DummyVecEnv, which can be stepped without the copies."""
-        env = self.env
-        if self._direct_stepping and type(env) is DummyVecEnv and env.num_envs == 1:
-            return env.envs[0]
-        return None
+    def _train(
+        self, env: VecEnv, total_timesteps: int, callback: BaseCallback, log_interval: int | None
+    ) -> None:
+        """Run the loop that fits ``env`` and the rule."""
+        if type(env) is DummyVecEnv and env.num_envs == 1:
+            self._train_direct(env.envs[0], total_timesteps, callback, log_interval)
+        elif self.rule.has_batch_form() and env.num_envs > 1:
+            self._train_batched(env, total_timesteps, callback, log_interval)
+        else:
+            self._train_vectorized(env, total_timesteps, callback, log_interval)
 
     def _train_direct(
         self, env: gym.Env[Any, Any], total_timesteps: int, callback: BaseCallback, log_interval: int | None
     ) -> None:
-        index, act, update = self._states.index, self._epsilon_greedy, self._update
+        """The lone env inside a plain one-env DummyVecEnv, stepped without the DummyVecEnv's copies."""
+        index = self._states.index
+        learn, values = self.rule.learn_one, self.rule.action_values
+        tables, visits = self._q_tables, self._visit_tables
         uniform = self._rng.random
         offset = self._actions.start
         constant_alpha = constant_value(self.learning_rate)
         notify = _needs_per_step_calls(callback)
-        assert self._last_obs is not None
-        observation: Any = np.asarray(self._last_obs)[0]
+        last_observations, last_starts = sb3.last_step(self)
+        assert last_observations is not None
+        observation: Any = np.asarray(last_observations)[0]
         state = index(observation)
         pending = self._pending_actions[0]
-        episode_start = self._last_episode_starts is None or bool(self._last_episode_starts[0])
+        episode_start = last_starts is None or bool(last_starts[0])
         try:
             while self.num_timesteps < total_timesteps:
                 epsilon, alpha = self._next_step_schedules(total_timesteps, constant_alpha)
                 if notify:
                     callback.on_rollout_start()
-                action = pending if pending is not None else act(state, epsilon, uniform)
-                next_observation, reward, terminated, truncated, info = env.step(action + offset)
-                self.num_timesteps += 1
-                self._n_updates += 1
-                next_state = index(next_observation)
-                chosen = update(
-                    state, action, float(reward), None if terminated else next_state, alpha, epsilon
+                action = (
+                    pending if pending is not None else choose_one(values(tables, state), epsilon, uniform)
                 )
+                next_observation, reward, terminated, truncated, info = env.step(action + offset)
+                sb3.count_steps(self, 1)
+                next_state = index(next_observation)
                 done = terminated or truncated
+                transition = (state, action, float(reward), None if terminated else next_state)
+                chosen = learn(tables, visits, transition, alpha, epsilon, uniform, 0, done)
                 if done:
                     info["TimeLimit.truncated"] = truncated and not terminated
                     info["terminal_observation"] = next_observation
@@ -125,46 +123,44 @@ class TrainingLoops(BatchedRule):
                 if notify:
                     callback.on_rollout_end()
         finally:
-            self._last_obs = np.expand_dims(np.asarray(observation, dtype=self.observation_space.dtype), 0)
-            self._last_episode_starts = np.array([episode_start])
+            last = np.expand_dims(np.asarray(observation, dtype=self.observation_space.dtype), 0)
+            sb3.set_last_step(self, last, np.array([episode_start]))
             self._pending_actions = [pending]
 
     def _train_vectorized(
         self, env: VecEnv, total_timesteps: int, callback: BaseCallback, log_interval: int | None
     ) -> None:
-        indices, index, act, update = (
-            self._states.indices,
-            self._states.index,
-            self._epsilon_greedy,
-            self._update,
-        )
+        """Any VecEnv through its ``step``, the updates one env after the other."""
+        indices, index = self._states.indices, self._states.index
+        learn, values = self.rule.learn_one, self.rule.action_values
+        tables, visits = self._q_tables, self._visit_tables
         uniform = self._rng.random
         offset = self._actions.start
         n_envs = env.num_envs
         constant_alpha = constant_value(self.learning_rate)
         notify = _needs_per_step_calls(callback)
-        states: list[int] = indices(self._last_obs).tolist()
+        states: list[int] = indices(sb3.last_step(self)[0]).tolist()
         pending = list(self._pending_actions)
         while self.num_timesteps < total_timesteps:
             epsilon, alpha = self._next_step_schedules(total_timesteps, constant_alpha)
             if notify:
                 callback.on_rollout_start()
             chosen_actions = [
-                p if p is not None else act(s, epsilon, uniform) for s, p in zip(states, pending, strict=True)
+                p if p is not None else choose_one(values(tables, s), epsilon, uniform)
+                for s, p in zip(states, pending, strict=True)
             ]
             actions = np.asarray(chosen_actions, dtype=np.int64) + offset
             new_obs, rewards, dones, infos = env.step(actions)
-            self.num_timesteps += n_envs
-            self._n_updates += n_envs
+            sb3.count_steps(self, n_envs)
             next_states: list[int] = indices(new_obs).tolist()
             # One env after the other: when two envs update the same (s, a) in one step, the second
             # update sees the first, exactly as if the transitions had come one at a time.
             for i in range(n_envs):
-                bootstrap: int | None = next_states[i]
-                if dones[i]:
-                    bootstrap = _bootstrap_state(infos[i], index)
-                chosen = update(states[i], chosen_actions[i], float(rewards[i]), bootstrap, alpha, epsilon)
-                pending[i] = None if dones[i] else chosen
+                done = bool(dones[i])
+                bootstrap = _bootstrap_state(infos[i], index) if done else next_states[i]
+                transition = (states[i], chosen_actions[i], float(rewards[i]), bootstrap)
+                chosen = learn(tables, visits, transition, alpha, epsilon, uniform, i, done)
+                pending[i] = None if done else chosen
             states = next_states
             self._pending_actions = list(pending)
             step = (actions, new_obs, rewards, dones, infos)
@@ -181,33 +177,36 @@ class TrainingLoops(BatchedRule):
     ) -> None:
         """The loop over a VecEnv of several envs for a rule with a batch form (Q-learning, Expected SARSA).
 
-        Actions: epsilon-greedy for the whole batch at once, one uniform ``u`` per env drawn from the
-        agent's seeded generator (53-bit floats from ``self._rng.getrandbits``): the env explores when
-        ``u < epsilon``, taking action ``floor(u / epsilon * n_actions)``; otherwise it takes the
-        greedy action, ties broken by ``(u - epsilon) / (1 - epsilon)``. Same distribution as the
-        per-env loop, different use of the random numbers, so a seed gives another (still
-        deterministic) run than the per-env loop would.
+        Actions: :func:`qgym.agents.exploration.choose_for_states` for the whole batch, one uniform per
+        env drawn from the agent's seeded generator (53-bit floats from ``self._rng.getrandbits``):
+        the same distribution as the per-env loop, another use of the random numbers, so a seed gives
+        another (still deterministic) run than the per-env loop would.
 
         Updates: exactly the per-env loop's: applied one after the other in env order (a later env
         sees an earlier env's update of the same pair or of its next state), with the same float
-        operations, so for the same transitions the table and visit counts are bit-identical. Runs of
-        updates that cannot see each other go through the rule's batch form in one numpy pass; see
-        :meth:`_learn_from_batch`.
+        operations, so for the same transitions the table and visit counts are bit-identical.
         """
         indices, index = self._states.indices, self._states.index
         offset = self._actions.start
         n_envs = env.num_envs
         constant_alpha = constant_value(self.learning_rate)
         notify = _needs_per_step_calls(callback)
+        compiled = kernels.load()
+        formula = self.rule.compiled_target() if compiled is not None else None
         # qgym's adapter and monitor step as arrays, with info dicts only for the envs that finished.
         step_arrays = getattr(type(env), "step_arrays", None)
-        states = indices(self._last_obs)
+        states = indices(sb3.last_step(self)[0])
         self._pending_actions = [None] * n_envs
         while self.num_timesteps < total_timesteps:
             epsilon, alpha = self._next_step_schedules(total_timesteps, constant_alpha)
             if notify:
                 callback.on_rollout_start()
-            chosen = self._batch_epsilon_greedy(states, epsilon)
+            draws = uniforms(self._rng.getrandbits, len(states))
+            q = self._q_tables[0]
+            if compiled is not None:
+                chosen = compiled.epsilon_greedy(q, states, float(epsilon), draws)
+            else:
+                chosen = choose_for_states(q, states, epsilon, draws)
             actions = chosen + offset
             infos: list[dict[str, Any]] | None = None
             if step_arrays is not None:
@@ -220,14 +219,20 @@ class TrainingLoops(BatchedRule):
                 new_obs, rewards, dones, infos = env.step(actions)
                 finished = np.flatnonzero(dones)
                 finished_infos = [infos[i] for i in finished.tolist()]
-            self.num_timesteps += n_envs
-            self._n_updates += n_envs
+            sb3.count_steps(self, n_envs)
             next_states = indices(new_obs)
             bootstrap = next_states.copy()
             for i, info in zip(finished.tolist(), finished_infos, strict=True):
                 last = _bootstrap_state(info, index)
                 bootstrap[i] = -1 if last is None else last
-            self._learn_from_batch(states, chosen, rewards, bootstrap, alpha, epsilon)
+            transitions = (states, chosen, rewards, bootstrap)
+            if compiled is not None and formula is not None:
+                step_sizes = self.rule.step_sizes
+                powers = None if step_sizes.visit_decay is None else step_sizes.powers
+                settings = (alpha, epsilon, self.rule.gamma, formula)
+                compiled.learn(q, self._visit_tables[0], transitions, settings, powers)
+            else:
+                batch.learn_from_batch(q, self._visit_tables[0], transitions, alpha, epsilon, self.rule)
             states = next_states
             step = (actions, new_obs, rewards, dones, infos)
             if not self._end_vec_step(
@@ -240,7 +245,7 @@ class TrainingLoops(BatchedRule):
     def _next_step_schedules(self, total_timesteps: int, constant_alpha: float | None) -> tuple[float, float]:
         """Epsilon and step size for the next step; also sets SB3's progress and exploration attributes."""
         progress = 1.0 - self.num_timesteps / total_timesteps
-        self._current_progress_remaining = progress
+        sb3.set_progress(self, progress)
         self.exploration_rate = linear_epsilon(
             self.exploration_initial_eps, self.exploration_final_eps, self.exploration_fraction, progress
         )
@@ -259,8 +264,7 @@ class TrainingLoops(BatchedRule):
         observation, the callback (the only reader of ``infos``) and the episode bookkeeping from the
         finished envs' infos; False when a callback stops training."""
         actions, new_obs, rewards, dones, infos = step
-        self._last_obs = new_obs
-        self._last_episode_starts = dones
+        sb3.set_last_step(self, new_obs, dones)
         keep_going = True
         if callback is not None:
             callback.update_locals(
@@ -275,10 +279,10 @@ class TrainingLoops(BatchedRule):
     def _end_episodes(self, finished_infos: list[dict[str, Any]], log_interval: int | None) -> None:
         """Episode statistics from the finished envs' infos (``Monitor``'s ``info["episode"]``) and
         periodic log dumps."""
-        self._update_info_buffer(finished_infos, np.ones(len(finished_infos), dtype=bool))
+        sb3.episode_statistics(self, finished_infos)
         for _ in finished_infos:
-            self._episode_num += 1
-            if log_interval is not None and self._episode_num % log_interval == 0:
+            episodes = sb3.finish_episode(self)
+            if log_interval is not None and episodes % log_interval == 0:
                 self.dump_logs()
 
 

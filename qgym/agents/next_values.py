@@ -1,8 +1,9 @@
 """What a TD target reads of the next state's action values, in the two forms a rule meets: one row (a
-list of floats, the per-transition loops) and a batch of rows (a 2-D array, the batched loop).
+list of floats, the per-transition loops) and a batch of rows (a 2-D array, the batched loop and the
+lockstep learners).
 
 A rule writes its target once, with the reductions of a :class:`Reductions` argument: :data:`ONE_ROW`
-by default, :data:`ROWS` from the batched loop. Each reduction does the very same float operations in
+for one transition, :data:`ROWS` for a batch. Each reduction does the very same float operations in
 both forms, so the target gives the same bits per transition and per batch. ``max`` is exact either
 way. A sum is not: numpy sums an array pairwise, and Python 3.12's ``sum`` of floats is compensated;
 ``total`` adds left to right in both forms, which is what ``sum`` did up to Python 3.11 (the tables
@@ -12,6 +13,7 @@ loops run it once a step, and a Python function around it would cost them a tent
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +39,10 @@ class Reductions:
     """The sum of the action values (of each row), added left to right from 0.0."""
     count: Callable[[Any], int]
     """The number of actions."""
+    first_greatest: Callable[[Any], Any]
+    """The lowest action with the largest value (of each row)."""
+    pick: Callable[[Any, Any], Values]
+    """The value of a given action (one per row)."""
 
 
 def _row_total(values: Sequence[float]) -> float:
@@ -44,6 +50,10 @@ def _row_total(values: Sequence[float]) -> float:
     for value in values:
         result += value
     return result
+
+
+def _row_first_greatest(values: list[float]) -> int:
+    return values.index(max(values))
 
 
 def rows_greatest(values: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -70,7 +80,24 @@ def _rows_count(values: NDArray[np.float64]) -> int:
     return int(values.shape[1])
 
 
-ONE_ROW = Reductions(greatest=max, total=_row_total, count=len)
-"""For one transition's ``next_values``, a list of floats."""
-ROWS = Reductions(greatest=rows_greatest, total=_rows_total, count=_rows_count)
+def _rows_first_greatest(values: NDArray[np.float64]) -> NDArray[np.int64]:
+    return np.asarray(values.argmax(axis=1), dtype=np.int64)
+
+
+def _rows_pick(values: NDArray[np.float64], actions: NDArray[np.int64]) -> NDArray[np.float64]:
+    return np.asarray(values[np.arange(len(values)), actions])
+
+
+ONE_ROW = Reductions(
+    greatest=max, total=_row_total, count=len, first_greatest=_row_first_greatest, pick=operator.getitem
+)
+"""For one transition's ``next_values``, a list of floats (``pick`` is ``values[action]`` itself, a C
+function: Double Q-learning and SARSA call it once a step)."""
+ROWS = Reductions(
+    greatest=rows_greatest,
+    total=_rows_total,
+    count=_rows_count,
+    first_greatest=_rows_first_greatest,
+    pick=_rows_pick,
+)
 """For a batch's ``next_values``, a 2-D array of rows."""

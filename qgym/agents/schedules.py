@@ -1,15 +1,17 @@
 """Exploration and step-size schedules, and learning-rate schedules as plain data for saving.
 
 All schedules are functions of SB3's ``progress_remaining`` (1 at the start of training, 0 at the end).
+Stable-Baselines3's schedule classes are recognised without importing SB3: an object can only be one
+of them once SB3 is imported (a many-seeds run of tables never imports it).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule, LinearSchedule
 
 from qgym.validation import is_number
 
@@ -18,6 +20,7 @@ __all__ = [
     "LearningRate",
     "TabulatedSchedule",
     "constant_value",
+    "learning_rate_function",
     "linear_epsilon",
     "schedule_from_data",
     "schedule_to_data",
@@ -37,13 +40,28 @@ def linear_epsilon(initial: float, final: float, fraction: float, progress_remai
 
 def constant_value(learning_rate: LearningRate) -> float | None:
     """The value of a learning rate that does not change with progress, or None for a real schedule."""
-    if isinstance(learning_rate, FloatSchedule):
+    sb3 = _sb3_schedules()
+    if sb3 is not None and isinstance(learning_rate, sb3.FloatSchedule):
         return constant_value(learning_rate.value_schedule)
-    if isinstance(learning_rate, ConstantSchedule):
+    if sb3 is not None and isinstance(learning_rate, sb3.ConstantSchedule):
         return float(learning_rate.val)
     if is_number(learning_rate):
         return float(learning_rate)
     return None
+
+
+def learning_rate_function(learning_rate: LearningRate) -> Callable[[float], float]:
+    """The step size at a ``progress_remaining``: a number's constant, or the schedule itself."""
+    constant = constant_value(learning_rate)
+    if constant is not None:
+        return lambda progress_remaining: constant
+    assert callable(learning_rate)
+    return learning_rate
+
+
+def _sb3_schedules() -> Any:
+    """Stable-Baselines3's module of schedule classes when SB3 is imported, else None."""
+    return sys.modules.get("stable_baselines3.common.utils")
 
 
 class TabulatedSchedule:
@@ -72,8 +90,10 @@ def schedule_to_data(learning_rate: LearningRate) -> float | dict[str, Any]:
     constant = constant_value(learning_rate)
     if constant is not None:
         return constant
-    schedule = learning_rate.value_schedule if isinstance(learning_rate, FloatSchedule) else learning_rate
-    if isinstance(schedule, LinearSchedule):
+    sb3 = _sb3_schedules()
+    is_float_schedule = sb3 is not None and isinstance(learning_rate, sb3.FloatSchedule)
+    schedule = learning_rate.value_schedule if is_float_schedule else learning_rate  # type: ignore[union-attr]
+    if sb3 is not None and isinstance(schedule, sb3.LinearSchedule):
         return {
             "type": "linear",
             "start": float(schedule.start),
@@ -98,6 +118,8 @@ def schedule_from_data(data: Any) -> LearningRate:
         fields = ("start", "end", "end_fraction")
         if set(data) != {"type", *fields} or not all(is_number(data[f]) for f in fields):
             raise ValueError(f"a linear schedule needs numbers start, end and end_fraction, got {data}")
+        from stable_baselines3.common.utils import LinearSchedule
+
         return LinearSchedule(float(data["start"]), float(data["end"]), float(data["end_fraction"]))
     if kind == "tabulated":
         values = data.get("values")

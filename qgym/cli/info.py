@@ -55,6 +55,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _optimal(args: argparse.Namespace) -> int:
+    from qgym.training.field_metrics import RecordCollector, field_lines
     from qgym.training.rollouts import OptimalPolicy, episode_returns
 
     env = gym.make(check_env_id(args.env))
@@ -62,7 +63,8 @@ def _optimal(args: argparse.Namespace) -> int:
     if horizon is None:
         raise ValueError(f"{args.env} has no max_episode_steps, so its finite-horizon optimum is undefined")
     policy = OptimalPolicy(env, horizon)
-    returns = episode_returns(env, policy, args.episodes, args.seed)
+    collector = RecordCollector(env)
+    returns = episode_returns(env, policy, args.episodes, args.seed, collector)
     env.close()
     mean, optimum = float(np.mean(returns)), policy.optimum
     error = float(np.std(returns, ddof=1) / np.sqrt(len(returns))) if len(returns) > 1 else 0.0
@@ -71,6 +73,11 @@ def _optimal(args: argparse.Namespace) -> int:
     states = policy.model.n_states
     print(f"  exact optimum    {optimum:10.3f} (qgym.planning, {states:,} states, horizon {horizon})")
     print(f"  ratio            {mean / optimum:10.1%}" if optimum else "")
+    played = collector.report()
+    if played is not None:
+        exact = collector.optimal(horizon)
+        for line in field_lines(played, exact, who="played", other="from the model"):
+            print(line)
     return 0
 
 

@@ -66,7 +66,34 @@ def add_training_commands(commands: Any) -> None:
         "--env", default=None, metavar="ID", help="the env ID (default: the run's, from its config.yml)"
     )
     evaluate.add_argument("--episodes", type=positive_int, default=100, help="episodes (default 100)")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    evaluate.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the first episode (default: the run's seed + 20,000, the episodes of its own final "
+        "evaluation, disjoint from the seeds it trained on; 20,000 for a model without its run folder)",
+    )
+    evaluate.add_argument(
+        "--split",
+        choices=("train", "test", "all"),
+        default=None,
+        help="with your own prices: the part to evaluate on (default: test when the run trained on train)",
+    )
+    evaluate.add_argument(
+        "--folds",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="with your own prices: walk-forward, the out-of-sample prices cut into K consecutive folds, "
+        "the figures of each",
+    )
+    evaluate.add_argument(
+        "--plot",
+        default=None,
+        metavar="FOLDER",
+        help="write episode.png (the first episode: equity and drawdown beside buy and hold, or a farm's "
+        "season) and figures.png (the field figures beside the optimal policy's) in FOLDER",
+    )
     add_trust_flag(evaluate)
     evaluate.set_defaults(run=_eval)
 
@@ -137,7 +164,10 @@ def _train(args: argparse.Namespace) -> int:
         print(f"trained for {steps:,} steps ({asked:,} asked; {_step_unit(run.model)})")
     else:
         print(f"trained for {steps:,} steps")
-    print(run.evaluation.summary())
+    print(run.evaluation.summary(field_metrics=False))
+    if run.evaluation.metrics is not None:
+        optimal = " beside the optimal policy's" if run.evaluation.optimal_metrics is not None else ""
+        print(f"{run.evaluation.metrics.title}{optimal}: qgym eval {run.folder}")
     return 130 if run.interrupted else 0
 
 
@@ -191,19 +221,57 @@ def _step_unit(model: Any) -> str:
 
 def _eval(args: argparse.Namespace) -> int:
     from qgym import training
+    from qgym.training.field_metrics import run_context
     from qgym.training.models import guess_env_id, locate_model
     from qgym.viewing.agent import load_agent
 
     model = locate_model(args.model)
     env_id = check_env_id(args.env) if args.env is not None else guess_env_id(model)
-    env = gym.make(env_id)
+    context = run_context(model)
+    env = gym.make(env_id, **(context.env_kwargs or {}))  # the env the run trained on (its spaces)
     agent = load_agent(model, env, env_id, args.trust_pickle)
     env.close()
+    seed = context.evaluation_seed if args.seed is None else args.seed
+    if args.folds is not None:
+        print(f"{model} on {env_id}:")
+        return _eval_folds(args, agent, env_id, seed, context.env_kwargs)
     evaluation = training.evaluate(
-        agent.model, env_id, args.episodes, seed=args.seed, env_wrapper=agent.env_wrapper
+        agent.model,
+        env_id,
+        args.episodes,
+        seed=seed,
+        env_wrapper=agent.env_wrapper,
+        env_kwargs=context.env_kwargs,
+        split=args.split,
+        training_seeds=context.training_seeds,
     )
     print(f"{model} on {env_id}:")
     print(evaluation.summary())
+    if args.plot is not None:
+        from qgym.viewing.field_plots import write_evaluation_plots
+
+        written = write_evaluation_plots(
+            evaluation.first_chart, evaluation.metrics, evaluation.optimal_metrics, args.plot
+        )
+        print(
+            f"wrote {', '.join(str(path) for path in written)}"
+            if written
+            else f"{env_id} has no field figures"
+        )
+    return 0
+
+
+def _eval_folds(args: argparse.Namespace, agent: Any, env_id: str, seed: int, env_kwargs: Any) -> int:
+    """``qgym eval --folds K``: the model on K consecutive folds of the user's out-of-sample prices."""
+    from qgym.training.walk_forward import evaluate_folds, fold_lines
+
+    folds, note = evaluate_folds(
+        agent.model, env_id, args.folds, args.episodes, seed, agent.env_wrapper, env_kwargs, args.split
+    )
+    if note is not None:
+        print(note)
+    for line in fold_lines(folds):
+        print(line)
     return 0
 
 

@@ -5,7 +5,10 @@ they ask the env (its ``unwrapped``) through these protocols. A family implement
 (every qgym env), :class:`StateNames` (envs with an exact model: readable names of its states),
 :class:`GridView` (envs whose agent walks a grid: policy pictures), :class:`AgentOnCells` (the same
 moment with the agent on each cell: value heat maps), :class:`HasLegend` (what the frame's symbols
-mean) and :class:`HasHeuristic` (a hand-written policy to beat where no exact optimum is known).
+mean), :class:`HasHeuristic` (a hand-written policy to beat where no exact optimum is known),
+:class:`HasFieldMetrics` (the figures its field reads: a portfolio's Sharpe and drawdown, a farm's
+accounts), :class:`HasActionKinds` (actions grouped by kind of decision, for regret summaries) and
+:class:`HasWalkForward` (consecutive out-of-sample folds of the user's data).
 ``qgym.viewing.views`` gives Gymnasium's toy-text envs and any other env the same :class:`EnvView`, so
 a new family gets play, enjoy, record and plots by implementing these methods, without editing the
 viewers.
@@ -13,7 +16,7 @@ viewers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -24,11 +27,19 @@ __all__ = [
     "AgentOnCells",
     "CellMark",
     "EnvView",
+    "EpisodeChart",
+    "FieldReport",
+    "Figure",
+    "FigureSpec",
     "GridMarks",
     "GridView",
+    "HasActionKinds",
+    "HasFieldMetrics",
     "HasHeuristic",
     "HasLegend",
+    "HasWalkForward",
     "Overlay",
+    "Panel",
     "Policy",
     "StateNames",
 ]
@@ -151,4 +162,152 @@ class HasHeuristic(Protocol):
 
     def heuristic(self) -> Policy:
         """The heuristic for this env's observations; a ValueError says why when there is none."""
+        ...
+
+
+# --- field metrics: what a quant or an agronomist reads besides the return ---------------------------
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """What a field figure is: its key (in ``info["episode_metrics"]``), its name and its definition."""
+
+    key: str
+    label: str
+    definition: str
+    unit: str = ""
+    """Printed after the value: ``" steps"``, ``" units"``, or nothing; ``"%"`` marks a fraction, printed
+    as a percentage (the value stays a fraction: 0.55 prints ``55.0%``)."""
+    decimals: int = 2
+    quantity: str = ""
+    """What the value measures, for an axis label (``"currency"``, ``"ratio"``, ``"crops"``)."""
+    baseline: bool = False
+    """A baseline measured on the same episodes (buy and hold), not the policy's own figure."""
+
+    def format(self, value: float) -> str:
+        """``value`` as this figure prints it, with its unit."""
+        if self.unit == "%":
+            return f"{100 * value:.{self.decimals}f}%"
+        return f"{value:.{self.decimals}f}{self.unit}"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure's value, with its 95% interval when it was sampled over episodes."""
+
+    spec: FigureSpec
+    value: float | None
+    """None where the figure is undefined (a Sharpe ratio of a series that never varies)."""
+    interval: tuple[float, float] | None = None
+    how: str = ""
+    """How a reference value was obtained (``"exact"``, ``"sampled"``), or nothing."""
+
+    def text(self, interval: bool = True) -> str:
+        """``0.21 [0.19, 0.23]``, ``55.0%``, or ``n/a`` for an undefined figure."""
+        if self.value is None:
+            return "n/a"
+        shown = self.spec.format(self.value)
+        if interval and self.interval is not None:
+            low, high = (self.spec.format(bound).removesuffix(self.spec.unit) for bound in self.interval)
+            shown += f" [{low}, {high}]"
+        return shown
+
+
+@dataclass(frozen=True)
+class FieldReport:
+    """A family's figures for one episode or over many: a block with a title and a line on its source."""
+
+    title: str
+    """What the block is, e.g. ``"trading metrics"`` or ``"farm accounting"``."""
+    figures: tuple[Figure, ...]
+    source: str = ""
+    """Where the numbers come from, e.g. ``"100 episodes; [95% percentile bootstrap over episodes]"``."""
+    note: str = ""
+    """What holds for every figure, said once (``"per step, not annualised"``)."""
+
+    def get(self, key: str) -> Figure | None:
+        """The figure of ``key``, or None when the block has none."""
+        return next((figure for figure in self.figures if figure.spec.key == key), None)
+
+    def value(self, key: str) -> float | None:
+        """The value of ``key`` (None when undefined or absent)."""
+        figure = self.get(key)
+        return None if figure is None else figure.value
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for YAML: ``{key: value}``, and ``{key}_interval: [low, high]`` where sampled."""
+        out: dict[str, Any] = {}
+        for figure in self.figures:
+            out[figure.spec.key] = figure.value
+            if figure.interval is not None:
+                out[f"{figure.spec.key}_interval"] = [float(figure.interval[0]), float(figure.interval[1])]
+        return out
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of an episode's chart: lines over the steps of the episode, in one unit."""
+
+    title: str
+    ylabel: str
+    lines: tuple[tuple[str, tuple[float, ...]], ...]
+    """``(label, values)`` pairs, one value per step from the start (step 0) on."""
+    fill: bool = False
+    """Shade between each line and zero (drawdowns)."""
+
+
+@dataclass(frozen=True)
+class EpisodeChart:
+    """An episode as its field draws it: titled panels sharing the step axis."""
+
+    title: str
+    xlabel: str
+    panels: tuple[Panel, ...]
+
+
+@runtime_checkable
+class HasFieldMetrics(Protocol):
+    """An env measured as its field measures it, beyond the return: a portfolio, a farm's accounts.
+
+    The env records what the figures need as it steps and computes them when asked (at the end of
+    an episode); its final step's ``info["episode_metrics"]`` holds :meth:`episode_metrics` too.
+    """
+
+    def episode_metrics(self) -> dict[str, float | None]:
+        """The current episode's record: its figures and the sums behind them, plain numbers."""
+        ...
+
+    def field_report(self, records: Sequence[Mapping[str, float | None]]) -> FieldReport:
+        """The figures of the episodes whose records are given (one record: that episode's), with 95%
+        intervals over episodes when there are several."""
+        ...
+
+    def optimal_report(self, horizon: int) -> FieldReport | None:
+        """The exact optimal policy's figures over ``horizon`` steps, exact where a moment of the model
+        gives them and sampled (with the interval) where it does not; None without an exact model."""
+        ...
+
+    def episode_chart(self) -> EpisodeChart:
+        """The current episode drawn as its field reads it (equity and drawdown beside buy and hold)."""
+        ...
+
+
+@runtime_checkable
+class HasActionKinds(Protocol):
+    """An env whose actions fall into kinds of decision (the farm's four moves are one: move)."""
+
+    @property
+    def action_kinds(self) -> tuple[str, ...]:
+        """The kind of each action, in action order."""
+        ...
+
+
+@runtime_checkable
+class HasWalkForward(Protocol):
+    """An env trading the user's own prices: consecutive out-of-sample folds of them."""
+
+    def walk_forward_folds(self, folds: int) -> list[tuple[str, dict[str, Any]]]:
+        """``folds`` consecutive slices of the out-of-sample prices, oldest first: for each, a label
+        (which prices) and the ``gym.make`` keyword arguments of an env trading only that slice.
+        A ValueError says why when the env has no data of the user's or a fold is too short."""
         ...

@@ -14,11 +14,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from qgym.validation import brief
+from qgym.validation import brief, is_int
 
 __all__ = [
     "ALLOWED_WRAPPERS",
     "DEFAULT_HORIZON",
+    "MAX_PYTHON_ENVS",
     "Wrap",
     "check_env_wrapper",
     "encode_observations",
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 DEFAULT_HORIZON = 1000
+MAX_PYTHON_ENVS = 1024
+"""The most copies of an env without a native vector env (SB3's DummyVecEnv) a run builds."""
 """Envs without a registered time limit (CliffWalking) are trained and judged over this many steps."""
 ALLOWED_WRAPPERS = (
     "qgym.wrappers.DiscretizeObservation",
@@ -48,6 +51,8 @@ ALLOWED_WRAPPERS = (
     "gymnasium.wrappers.TimeLimit",
 )
 """The classes a preset's ``env_wrapper`` may name: looked up in this list, never imported by name."""
+_WRAPPER_BOUNDS = {"gymnasium.wrappers.FrameStackObservation": ("stack_size", 1, 1024)}
+"""Arguments that size a wrapper's memory: FrameStack of 10^9 allocates 10^9 observations."""
 
 Wrap = Callable[[gym.Env[Any, Any]], gym.Env[Any, Any]]
 
@@ -69,6 +74,12 @@ def make_env(
         from qgym.vec_adapter import make_sb3_vec_env
 
         return make_sb3_vec_env(env_id, n_envs, seed=seed)
+    if n_envs > MAX_PYTHON_ENVS:
+        raise ValueError(
+            f"n_envs={n_envs:,} copies of {env_id} as Python envs (no native vector env here) would be "
+            f"stepped one after the other and hold a model each (Taxi's takes 0.7 MB); at most "
+            f"{MAX_PYTHON_ENVS:,}"
+        )
     return make_vec_env(lambda **kwargs: single_env(env_id, wrap, **kwargs), n_envs=n_envs, seed=seed)
 
 
@@ -167,6 +178,12 @@ def _wrapper_classes(spec: Any) -> list[tuple[type, dict[str, Any]]]:
             raise ValueError(
                 f"env_wrapper {brief(name)} is not one of the allowed wrappers: {', '.join(ALLOWED_WRAPPERS)}"
             )
+        if name in _WRAPPER_BOUNDS:
+            key, low, high = _WRAPPER_BOUNDS[name]
+            value = (kwargs or {}).get(key, low)
+            if not (is_int(value) and low <= value <= high):
+                allowed = f"a whole number from {low} to {high:,}"
+                raise ValueError(f"env_wrapper {name}: {key} must be {allowed}, got {brief(value)}")
         module, _, attribute = name.rpartition(".")
         resolved.append((getattr(importlib.import_module(module), attribute), dict(kwargs or {})))
     return resolved

@@ -1,12 +1,15 @@
 """How well a model plays: the sampled mean return and, where the env has an exact model, the exact
 value of its greedy policy as a share of the exact optimum; elsewhere the env family's heuristic
-played on the very same seeded episodes.
+played on the very same seeded episodes. Beside them, the env family's field figures (a portfolio's,
+a farm's; :mod:`qgym.training.field_metrics`), the optimal policy's, and the look-ahead alarm.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -14,15 +17,34 @@ import numpy as np
 
 from qgym import planning
 from qgym.envs import known_optimum
-from qgym.envs.interface import HasHeuristic, Policy
+from qgym.envs.interface import EpisodeChart, FieldReport, HasHeuristic, Policy
+from qgym.expectations import return_moments
 from qgym.scoring import percent_of_optimum
 from qgym.training.envs import encode_observations, horizon_of, keeps_states, single_env, wrap_env, wrapper
+from qgym.training.field_metrics import (
+    LookAheadCheck,
+    RecordCollector,
+    field_lines,
+    look_ahead_check,
+    seed_line,
+    unseen_prices,
+)
 from qgym.training.rollouts import episode_returns, model_policy
 
-__all__ = ["MAX_SOLVED_STATES", "Evaluation", "evaluate", "exact_optimum", "exact_return", "heuristic_for"]
+__all__ = [
+    "MAX_SOLVED_STATES",
+    "Evaluation",
+    "evaluate",
+    "exact_optimum",
+    "exact_return",
+    "heuristic_for",
+    "optimal_return_std",
+]
 
 MAX_SOLVED_STATES = 1_000_000
 """Gymnasium envs with a toy-text model up to this many states are solved for their optimum."""
+MAX_MOMENT_STATES = 100_000
+"""The optimal policy's return deviation (the look-ahead alarm's floor) is computed up to this many states."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +60,20 @@ class Evaluation:
     heuristic_return: float | None = None
     difference_stderr: float | None = None
     heuristic_name: str | None = None
+    first_seed: int | None = None
+    """Episode ``i`` was reset with seed ``first_seed + i``."""
+    training_seeds: tuple[int, ...] | None = None
+    """The seeds the run's training envs started from, where known."""
+    metrics: FieldReport | None = None
+    """The env family's field figures over the episodes (a portfolio's, a farm's), or None."""
+    optimal_metrics: FieldReport | None = None
+    """The same figures of the exact optimal policy, where the env has an exact model."""
+    optimal_std: float | None = None
+    """The standard deviation of the exact optimal policy's return, where computed (the alarm's floor)."""
+    notes: tuple[str, ...] = ()
+    """What else the reader should know first (which of the user's prices were evaluated on)."""
+    first_chart: EpisodeChart | None = field(default=None, repr=False, compare=False)
+    """The first episode as its field draws it, for a picture."""
 
     @property
     def percent_of_optimum(self) -> float | None:
@@ -52,14 +88,24 @@ class Evaluation:
         """Standard error of the sampled mean (0 for one episode)."""
         return float(self.std_return / max(1, self.n_episodes) ** 0.5)
 
-    def summary(self) -> str:
+    @property
+    def look_ahead(self) -> LookAheadCheck | None:
+        """The sampled mean against the exact optimum (the look-ahead alarm), where there is one."""
+        return look_ahead_check(
+            self.mean_return, self.std_return, self.n_episodes, self.optimum, self.optimal_std
+        )
+
+    def summary(self, field_metrics: bool = True) -> str:
         """Lines a person reads, each saying what its figure is, e.g. ``greedy policy: 112.40 = 99.0% of
-        the exact optimum 113.52``."""
+        the exact optimum 113.52``; with ``field_metrics`` the family's block of figures after them."""
         sampled = f"{self.n_episodes} episode{'s' if self.n_episodes != 1 else ''}"
         if self.n_episodes > 1:
             sampled = f"standard error {self.standard_error:.2f}, {sampled}"
         exact = "" if self.exact_return is None else f"; the exact expectation is {self.exact_return:.2f}"
-        lines = [f"sampled mean return {self.mean_return:.2f} ({sampled}{exact})"]
+        lines = list(self.notes)
+        if self.first_seed is not None:
+            lines.append(seed_line(self.first_seed, self.n_episodes, self.training_seeds))
+        lines.append(f"sampled mean return {self.mean_return:.2f} ({sampled}{exact})")
         percent = self.percent_of_optimum
         if self.exact_return is not None and percent is not None:
             lines.append(
@@ -70,12 +116,9 @@ class Evaluation:
             lines.append(f"sampled mean = {percent:.1f}% of the exact optimum {self.optimum:.2f}")
         else:
             lines.append("no exact optimum is known for this env")
-        if self.optimum is not None and self.mean_return > self.optimum and self.standard_error > 0:
-            lines.append(
-                f"(the sampled mean beats the optimum by luck of the draw, "
-                f"{(self.mean_return - self.optimum) / self.standard_error:.1f} standard errors: "
-                f"the optimum is an expectation, a mean of {self.n_episodes} episodes scatters around it)"
-            )
+        check = self.look_ahead
+        if check is not None:
+            lines += check.lines()
         if self.heuristic_return is not None:
             spread = (
                 "" if self.difference_stderr is None else f" (standard error {self.difference_stderr:.2f})"
@@ -84,6 +127,8 @@ class Evaluation:
                 f"heuristic ({self.heuristic_name}) on the same episodes: {self.heuristic_return:.2f}; "
                 f"agent minus heuristic: {self.mean_return - self.heuristic_return:+.2f}{spread}"
             )
+        if field_metrics and self.metrics is not None:
+            lines += field_lines(self.metrics, self.optimal_metrics)
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
@@ -98,6 +143,10 @@ class Evaluation:
             "percent_of_optimum": self.percent_of_optimum,
             "heuristic_return": self.heuristic_return,
             "difference_stderr": self.difference_stderr,
+            "first_seed": self.first_seed,
+            "look_ahead_alarm": None if self.look_ahead is None else self.look_ahead.fires,
+            "field_metrics": None if self.metrics is None else self.metrics.as_dict(),
+            "optimal_field_metrics": None if self.optimal_metrics is None else self.optimal_metrics.as_dict(),
         }
 
 
@@ -107,31 +156,63 @@ def evaluate(
     n_episodes: int = 100,
     seed: int = 0,
     env_wrapper: Any = None,
+    *,
+    env_kwargs: Mapping[str, Any] | None = None,
+    split: str | None = None,
+    training_seeds: Sequence[int] | None = None,
+    field_metrics: bool = True,
 ) -> Evaluation:
     """Mean return of ``model``'s greedy policy over ``n_episodes`` (episode ``i`` seeded ``seed + i``)
     and, where the env has an exact model whose states are the observations, the exact expected
     return of that policy; where no optimum is known, the env family's heuristic plays the same
     seeded episodes, so the two means differ by policy, not by luck of the draw.
 
-    Returns are the env's own: the reward wrappers of ``env_wrapper`` (``qgym.wrappers.ScaleReward``)
-    are left out, since the policy sees the same observations with or without them."""
+    ``model`` is an SB3-style model (``predict``) or a policy ``policy(observation, step) -> action``.
+    ``env_wrapper`` is a preset's (RL Zoo's ``env_wrapper``) or a function wrapping the env (your own
+    wrapper: the return is then sampled only). Returns are the env's own: reward wrappers are left out,
+    since the policy sees the same observations with or without them. ``env_kwargs`` are the
+    arguments the run trained with; the user's own prices trained on ``split="train"`` are evaluated on
+    ``split="test"`` unless ``split`` says otherwise. ``training_seeds`` (the seeds training started
+    from) lets the summary say whether any evaluation episode could repeat a training one. With
+    ``field_metrics`` the env family's figures over the episodes and the exact optimal policy's come too,
+    and a mean beyond the optimum by more than chance allows raises the look-ahead alarm."""
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be a positive number, got {n_episodes}")
-    env = single_env(env_id, wrapper(env_wrapper, own_rewards=True))
+    kwargs, prices_note = unseen_prices(env_kwargs, split)
+    own_wrapper = callable(env_wrapper)
+    env = single_env(env_id, env_wrapper if own_wrapper else wrapper(env_wrapper, own_rewards=True), **kwargs)
+    collector = RecordCollector(env)
+    policy = model if callable(model) and not hasattr(model, "predict") else model_policy(model)
     try:
-        returns = episode_returns(env, model_policy(model), n_episodes, seed)
+        returns = episode_returns(env, policy, n_episodes, seed, collector if field_metrics else None)
     finally:
         env.close()
-    optimum = exact_optimum(env_id)  # the env's, whatever the wrappers: the sampled mean is its share
+    optimum = exact_optimum(env_id) if not kwargs else _optimum_with(env_id, kwargs)
     exact = (
-        exact_return(model, env_id, env_wrapper)
-        if optimum is not None and keeps_states(env_wrapper)
+        exact_return(model, env_id, env_wrapper, kwargs)
+        if optimum is not None and not own_wrapper and keeps_states(env_wrapper) and hasattr(model, "predict")
         else None
     )
-    heuristic = _heuristic_on(env_id, returns, seed) if optimum is None else None
+    heuristic = _heuristic_on(env_id, returns, seed, kwargs) if optimum is None else None
     name, theirs, stderr = heuristic if heuristic is not None else (None, None, None)
+    report = collector.report() if field_metrics else None
     return Evaluation(
-        env_id, n_episodes, float(returns.mean()), float(returns.std()), exact, optimum, theirs, stderr, name
+        env_id,
+        n_episodes,
+        float(returns.mean()),
+        float(returns.std()),
+        exact,
+        optimum,
+        theirs,
+        stderr,
+        name,
+        first_seed=seed,
+        training_seeds=None if training_seeds is None else tuple(int(s) for s in training_seeds),
+        metrics=report,
+        optimal_metrics=collector.optimal(horizon_of(env_id)) if report is not None else None,
+        optimal_std=optimal_return_std(env_id) if optimum is not None and not kwargs else None,
+        notes=() if prices_note is None else (prices_note,),
+        first_chart=collector.first_chart,
     )
 
 
@@ -142,23 +223,32 @@ def exact_optimum(env_id: str) -> float | None:
     known = known_optimum(env_id)
     if known is not None or env_id.startswith("qgym/"):
         return known
-    env = gym.make(env_id)
+    return _optimum_with(env_id, {})
+
+
+@functools.cache
+def optimal_return_std(env_id: str) -> float | None:
+    """The standard deviation of the exact optimal policy's return over the judged horizon (the
+    second-moment recursion of :func:`qgym.expectations.return_moments`), or None without an exact
+    model of at most :data:`MAX_MOMENT_STATES` states whose rewards the recursion can read."""
+    model = _model_of(env_id, {}, MAX_MOMENT_STATES) if exact_optimum(env_id) is not None else None
+    if model is None:
+        return None
+    horizon = horizon_of(env_id)
     try:
-        model = planning.model_of(env)
+        _, variance = return_moments(model, planning.backward_induction(model, horizon).policy, horizon)
     except ValueError:
         return None
-    finally:
-        env.close()
-    if model.n_states > MAX_SOLVED_STATES:
-        return None
-    return planning.expected_return(model, planning.backward_induction(model, horizon_of(env_id)).values)
+    return math.sqrt(variance)
 
 
-def exact_return(model: Any, env_id: str, env_wrapper: Any = None) -> float | None:
+def exact_return(
+    model: Any, env_id: str, env_wrapper: Any = None, env_kwargs: Mapping[str, Any] | None = None
+) -> float | None:
     """Exact expected return of the model's greedy policy over the judged horizon, when the env has an
     exact model whose states are its observations (as the observation wrappers of ``env_wrapper``
     encode them); else None (CartPole's optimum is known, its model is not: it is judged by sampling)."""
-    env = gym.make(env_id)
+    env = gym.make(env_id, **(env_kwargs or {}))
     try:
         transitions = planning.model_of(env)
     except ValueError:
@@ -193,10 +283,12 @@ def heuristic_for(env: gym.Env[Any, Any]) -> Policy:
     return base.heuristic()
 
 
-def _heuristic_on(env_id: str, returns: np.ndarray, seed: int) -> tuple[str, float, float | None] | None:
+def _heuristic_on(
+    env_id: str, returns: np.ndarray, seed: int, env_kwargs: Mapping[str, Any] | None = None
+) -> tuple[str, float, float | None] | None:
     """The heuristic of ``env_id``'s family over the episodes that gave ``returns`` (the same seeds):
     its name, mean return and the standard error of the paired difference; None without one."""
-    env = single_env(env_id)
+    env = single_env(env_id, **(env_kwargs or {}))
     try:
         try:
             heuristic = heuristic_for(env)
@@ -208,6 +300,27 @@ def _heuristic_on(env_id: str, returns: np.ndarray, seed: int) -> tuple[str, flo
     difference = returns - theirs
     stderr = float(difference.std(ddof=1) / np.sqrt(len(difference))) if len(difference) > 1 else None
     return type(heuristic).__name__, float(theirs.mean()), stderr
+
+
+def _optimum_with(env_id: str, env_kwargs: Mapping[str, Any]) -> float | None:
+    """The exact optimum of ``env_id`` made with ``env_kwargs`` (its model solved), or None."""
+    model = _model_of(env_id, env_kwargs, MAX_SOLVED_STATES)
+    if model is None:
+        return None
+    return planning.expected_return(model, planning.backward_induction(model, horizon_of(env_id)).values)
+
+
+def _model_of(env_id: str, env_kwargs: Mapping[str, Any], limit: int) -> planning.TransitionModel | None:
+    """The exact model of ``env_id`` made with ``env_kwargs``, or None without one of at most ``limit``
+    states."""
+    env = gym.make(env_id, **env_kwargs)
+    try:
+        model = planning.model_of(env)
+    except ValueError:
+        return None
+    finally:
+        env.close()
+    return model if model.n_states <= limit else None
 
 
 def _all_observations(space: gym.Space[Any], n_states: int) -> np.ndarray | None:

@@ -23,7 +23,7 @@ from qgym.training.network_files import MANIFEST, NetworkFileError, load_network
 from qgym.training.registry import DEEP_ALGORITHMS
 from qgym.training.runs import read_run_config
 
-__all__ = ["LoadedModel", "guess_env_id", "load_model", "locate_model", "model_kind"]
+__all__ = ["LoadedModel", "UnsupportedModelError", "guess_env_id", "load_model", "locate_model", "model_kind"]
 
 # The SB3 algorithms qgym loads, by class name, and the package of each.
 _SB3_CLASSES = {name: module for module, name in DEEP_ALGORITHMS.values()}
@@ -68,7 +68,7 @@ def load_model(
     target = env if wrapped is None else wrapped
     try:
         model = _load(path, kind, target, config, trust_pickle)
-    except NetworkFileError:
+    except (NetworkFileError, UnsupportedModelError):
         raise
     except ValueError as error:
         raise ValueError(f"the model {path} does not fit {env_id}: {error}") from error
@@ -78,7 +78,8 @@ def load_model(
 def _load(path: Path, kind: str, env: gym.Env[Any, Any] | None, config: dict[str, Any], trust: bool) -> Any:
     """The model of each kind of file, read without unpickling unless ``trust``."""
     if kind == "tabular":
-        from qgym.agents import TabularAlgorithm
+        # TabularAlgorithm.load finds the file's algorithm among its subclasses: define them first.
+        from qgym.agents import TabularAlgorithm, algorithms  # noqa: F401
 
         return TabularAlgorithm.load(path, env=env)
     if kind == "network":
@@ -125,8 +126,8 @@ def model_kind(path: Path) -> str:
             if info.file_size > 1 << 20:
                 raise ValueError(f"{MANIFEST} in {path} is larger than any manifest qgym writes")
             try:
-                manifest = json.loads(archive.read(info))
-            except (ValueError, RecursionError, zipfile.BadZipFile) as error:
+                manifest = json.loads(_entry(archive, info, path))
+            except (ValueError, RecursionError) as error:
                 raise ValueError(f"{MANIFEST} in {path} is not valid JSON: {error}") from None
             return (
                 "network"
@@ -138,20 +139,64 @@ def model_kind(path: Path) -> str:
     return "sb3"
 
 
+class UnsupportedModelError(ValueError):
+    """A model of an algorithm qgym does not evaluate (e.g. a trusted SB3 PPO zip)."""
+
+
 def _sb3_class(path: Path) -> str:
     """The SB3 class that saved a zip, from its ``data`` JSON (read as JSON, never unpickled)."""
     with zipfile.ZipFile(path) as archive:
-        if archive.getinfo("data").file_size > 16 << 20:
+        info = archive.getinfo("data")
+        if info.file_size > 16 << 20:
             raise ValueError(f"the data entry of {path} is larger than any SB3 model's")
-        data = json.loads(archive.read("data"))
-    module = str(data.get("policy_class", {}).get("__module__", "")) if isinstance(data, dict) else ""
+        try:
+            data = json.loads(_entry(archive, info, path))
+        except (ValueError, RecursionError) as error:
+            raise ValueError(f"the data entry of {path} is not Stable-Baselines3's JSON: {error}") from None
+    policy = data.get("policy_class") if isinstance(data, dict) else None
+    module = str(policy.get("__module__", "")) if isinstance(policy, dict) else ""
     for name in _SB3_CLASSES:
         if f".{name.lower()}." in module + ".":
             return name
-    raise ValueError(
-        f"{path} was saved by a Stable-Baselines3 algorithm qgym cannot show ({module or 'unknown'}); "
-        f"it shows {', '.join(_SB3_CLASSES)} and the tabular agents"
+    algorithm = _other_algorithm(module, data if isinstance(data, dict) else {})
+    raise UnsupportedModelError(
+        f"{algorithm or 'the algorithm that saved it'} is not an algorithm qgym evaluates ({path} was "
+        f"saved by {module or 'an unknown policy'}); qgym evaluates {', '.join(_SB3_CLASSES)} and the "
+        "tabular agents"
     )
+
+
+# The saved settings only one SB3 / sb3-contrib algorithm has, for naming one qgym does not evaluate
+# (PPO and A2C save their policy as stable_baselines3.common.policies, which names no algorithm).
+_TELLING_KEYS = (
+    ("top_quantiles_to_drop_per_net", "TQC"),
+    ("cg_max_steps", "TRPO"),
+    ("clip_range", "PPO"),
+    ("target_entropy", "SAC"),
+    ("policy_delay", "TD3"),
+    ("n_delta", "ARS"),
+    ("vf_coef", "A2C"),
+)
+
+
+def _other_algorithm(module: str, data: dict[str, Any]) -> str | None:
+    if "recurrent" in module:
+        return "RecurrentPPO"
+    parts = module.split(".")
+    if len(parts) > 2 and parts[0] in ("stable_baselines3", "sb3_contrib") and parts[1] != "common":
+        return parts[1].upper()
+    return next((name for key, name in _TELLING_KEYS if key in data), None)
+
+
+def _entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
+    """An entry's bytes, or a sentence for an archive Python's zipfile cannot read (an unknown
+    compression, encryption, a corrupt entry)."""
+    try:
+        return archive.read(info)
+    except (NotImplementedError, RuntimeError, zipfile.BadZipFile, EOFError, OSError) as error:
+        raise ValueError(
+            f"{info.filename} in {path} cannot be read ({error}); qgym writes deflated zips"
+        ) from None
 
 
 def guess_env_id(path: str | Path) -> str:
@@ -165,7 +210,7 @@ def guess_env_id(path: str | Path) -> str:
         raise ValueError(
             f"cannot tell which env {path} was trained on (no config.yml beside it): pass --env ID"
         )
-    from qgym.agents.persistence import read_model_file
+    from qgym.agents.file_format import read_model_file
     from qgym.envs import qgym_env_ids
     from qgym.training.registry import TOY_TEXT_IDS
 

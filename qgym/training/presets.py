@@ -18,7 +18,6 @@ from typing import Any
 
 from qgym.files import FileFormatError, read_yaml
 from qgym.training.registry import (
-    DEEP_ALGORITHMS,
     TABULAR_ALGORITHMS,
     check_algorithm,
     constructor_arguments,
@@ -46,8 +45,8 @@ RUN_KEYS = frozenset({"n_timesteps", "n_envs", "env_wrapper", "policy", "normali
 DEFAULTS: dict[str, Any] = {"n_timesteps": 100_000}
 """What trains an env that has no preset, with the algorithm's own defaults for everything else
 (a table: learning rate 0.1, gamma 0.99, epsilon 1.0 to 0.05 over the first 10% of the steps)."""
-# Every tabular algorithm reads the Q-learning presets; the neural ones have a file each.
-_PRESET_FILE = dict.fromkeys(TABULAR_ALGORITHMS, "qlearning") | {name: name for name in DEEP_ALGORITHMS}
+# A tabular algorithm without a preset file of its own (``<algo>.yml``) reads the Q-learning presets.
+_TABLES_DEFAULT_FILE = "qlearning"
 # What a shipped preset file without the env's key says (by file name; dqn.yml covers every ID).
 _MISSING_HINT = {
     "qlearning": " (tables are shipped only for the rungs they learn to 95% of the optimum: try --algo dqn)",
@@ -121,13 +120,17 @@ class Preset:
 
 
 def default_preset_path(algo: str) -> Path:
-    """The shipped preset file of ``algo``: ``qgym/zoo_configs`` when installed, else the source tree's."""
-    name = f"{_PRESET_FILE[check_algorithm(algo)]}.yml"
-    for folder in _preset_folders():
-        candidate = folder / name
-        if candidate.is_file():
-            return candidate
-    raise PresetError(f"no preset file {name} in {' or '.join(str(f) for f in _preset_folders())}")
+    """The shipped preset file of ``algo`` (``<algo>.yml``; a table without one reads ``qlearning.yml``):
+    ``qgym/zoo_configs`` when installed, else the source tree's."""
+    names = [f"{check_algorithm(algo)}.yml"]
+    if algo in TABULAR_ALGORITHMS:
+        names.append(f"{_TABLES_DEFAULT_FILE}.yml")
+    for name in names:
+        for folder in _preset_folders():
+            candidate = folder / name
+            if candidate.is_file():
+                return candidate
+    raise PresetError(f"no preset file {names[-1]} in {' or '.join(str(f) for f in _preset_folders())}")
 
 
 def load_preset(algo: str, env_id: str, path: str | Path | None = None) -> dict[str, Any]:
@@ -190,18 +193,20 @@ def _describe_defaults(algo: str) -> str:
 
     from qgym.training.registry import algorithm_class
 
-    defaults = {
-        name: parameter.default
-        for name, parameter in inspect.signature(algorithm_class(algo).__init__).parameters.items()
-        if name
-        in (
-            "learning_rate",
-            "gamma",
-            "exploration_fraction",
-            "exploration_initial_eps",
-            "exploration_final_eps",
-        )
-    }
+    names = (
+        "learning_rate",
+        "gamma",
+        "exploration_fraction",
+        "exploration_initial_eps",
+        "exploration_final_eps",
+    )
+    if algo in TABULAR_ALGORITHMS:  # a table's defaults without importing torch
+        from qgym.agents.settings import Hyperparameters
+
+        defaults = {name: getattr(Hyperparameters(), name) for name in names}
+    else:
+        parameters = inspect.signature(algorithm_class(algo).__init__).parameters
+        defaults = {name: parameters[name].default for name in names if name in parameters}
     return ", ".join(
         [f"n_timesteps {DEFAULTS['n_timesteps']}", *(f"{key} {value}" for key, value in defaults.items())]
     )
@@ -283,8 +288,8 @@ def _clean(key: str, value: Any) -> Any:
             raise ValueError(
                 f"policy_kwargs must be a mapping or a string like 'dict(net_arch=[64, 64])', got {value!r}"
             )
-        return {str(k): _number(str(k), v) for k, v in value.items()}
-    return _number(key, value)
+        return {str(k): _numeric_value(str(k), v) for k, v in value.items()}
+    return _numeric_value(key, value)
 
 
 def _linear_rate(text: str) -> float:
@@ -298,7 +303,7 @@ def _linear_rate(text: str) -> float:
     return rate
 
 
-def _number(key: str, value: Any) -> Any:
+def _numeric_value(key: str, value: Any) -> Any:
     """PyYAML reads ``1e5`` as a string: make numeric strings numbers; integers where SB3 needs them."""
     if isinstance(value, str) and _NUMBER.match(value.strip()):
         value = float(value)

@@ -12,6 +12,8 @@ from typing import Any
 
 import gymnasium as gym
 
+from qgym.agents.rules import RULES
+
 __all__ = [
     "ALGORITHMS",
     "DEEP_ALGORITHMS",
@@ -24,13 +26,9 @@ __all__ = [
     "nearest",
 ]
 
-TABULAR_ALGORITHMS = {
-    "qlearning": "QLearning",
-    "sarsa": "SARSA",
-    "expected_sarsa": "ExpectedSARSA",
-    "double_qlearning": "DoubleQLearning",
-}
-"""The tabular agents of :mod:`qgym.agents`, by the name ``--algo`` takes."""
+TABULAR_ALGORITHMS = {name: rule.algorithm for name, rule in RULES.items()}
+"""The tabular agents of :mod:`qgym.agents` (one per rule of :mod:`qgym.agents.rules`), by the name
+``--algo`` takes."""
 
 DEEP_ALGORITHMS = {"dqn": ("stable_baselines3", "DQN"), "qrdqn": ("sb3_contrib", "QRDQN")}
 """Neural algorithms: SB3's DQN and sb3-contrib's QR-DQN (a DQN that learns quantiles of the return),
@@ -68,18 +66,32 @@ def algorithm_class(algo: str) -> Any:
 
     if algo in DEEP_ALGORITHMS:
         module, name = DEEP_ALGORITHMS[algo]
-    else:
-        module, name = "qgym.agents", TABULAR_ALGORITHMS[check_algorithm(algo)]
-    return getattr(importlib.import_module(module), name)
+        return getattr(importlib.import_module(module), name)
+    from qgym.agents.algorithms import algorithm_class as tabular_class
+
+    return tabular_class(check_algorithm(algo))
 
 
 def constructor_arguments(algo: str) -> frozenset[str]:
-    """The keyword arguments ``algo``'s constructor takes, but for the policy, the env and private ones."""
+    """The keyword arguments ``algo``'s constructor takes, but for the policy, the env and private ones
+    (a table's without importing it: the shared hyperparameters and its rule's own)."""
     import inspect
 
+    if algo in TABULAR_ALGORITHMS:
+        from dataclasses import fields
+
+        from qgym.agents.settings import Hyperparameters
+
+        shared = {field.name for field in fields(Hyperparameters)} - {"rule_parameters"}
+        own = {parameter.name for parameter in RULES[algo].parameters}
+        return frozenset(shared | own | {"device"})
     parameters = inspect.signature(algorithm_class(algo).__init__).parameters
     return frozenset(
-        name for name in parameters if name not in {"self", "policy", "env"} and not name.startswith("_")
+        name
+        for name, parameter in parameters.items()
+        if name not in {"self", "policy", "env"}
+        and not name.startswith("_")
+        and parameter.kind is not inspect.Parameter.VAR_KEYWORD
     )
 
 

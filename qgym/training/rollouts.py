@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,16 +54,23 @@ def run_episode(
 
 
 def episode_returns(
-    env: gym.Env[Any, Any], policy: Policy, n_episodes: int, seed: int = 0
+    env: gym.Env[Any, Any],
+    policy: Policy,
+    n_episodes: int,
+    seed: int = 0,
+    after_episode: Callable[[int], None] | None = None,
 ) -> NDArray[np.float64]:
     """The undiscounted return of ``policy`` in each of ``n_episodes`` episodes, episode ``i`` reset with
-    seed ``seed + i``: two policies run with the same ``seed`` meet the same episodes."""
+    seed ``seed + i``: two policies run with the same ``seed`` meet the same episodes.
+    ``after_episode(i)`` is called when episode ``i`` has ended, the env still at its last step."""
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be a positive number, got {n_episodes}")
     totals = np.empty(n_episodes, dtype=np.float64)
     for episode in range(n_episodes):
         for step in run_episode(env, policy, seed + episode):
             totals[episode] = step.episode_return
+        if after_episode is not None:
+            after_episode(episode)
     return totals
 
 

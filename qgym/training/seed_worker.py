@@ -18,33 +18,38 @@ from qgym.scoring import percent_of_optimum
 from qgym.training.envs import single_env, wrapper
 from qgym.training.evaluation import exact_return
 from qgym.training.rollouts import episode_returns, model_policy
-from qgym.training.seed_results import CurvePoint, SeedResult, steps_to_target
+from qgym.training.seed_results import (
+    EVAL_EPISODES,
+    SAMPLED_EPISODES,
+    CurvePoint,
+    SeedResult,
+    steps_to_target,
+)
 
-__all__ = ["EVAL_EPISODES", "SAMPLED_EPISODES", "LearningCurve", "train_one_seed"]
-
-SAMPLED_EPISODES = 10
-EVAL_EPISODES = 100
+__all__ = ["LearningCurve", "train_one_seed"]
 
 
 class LearningCurve(BaseCallback):
-    """Every ``every`` steps (and before the first), the greedy policy's value and the online return."""
+    """Every ``eval_freq`` steps (and before the first), the greedy policy's value and the online return."""
 
-    def __init__(self, env_id: str, env_wrapper: Any, every: int, optimum: float | None, seed: int) -> None:
+    def __init__(
+        self, env_id: str, env_wrapper: Any, eval_freq: int, optimum: float | None, seed: int
+    ) -> None:
         super().__init__()
-        self.env_id, self.env_wrapper, self.every = env_id, env_wrapper, every
+        self.env_id, self.env_wrapper, self.eval_freq = env_id, env_wrapper, eval_freq
         self.optimum, self.seed = optimum, seed
         self.points: list[CurvePoint] = []
         self._next = 0
 
     def _on_training_start(self) -> None:
         self._record()
-        self._next = self.every
+        self._next = self.eval_freq
 
     def _on_step(self) -> bool:
         if self.num_timesteps >= self._next:
             self._record()
             while self._next <= self.num_timesteps:
-                self._next += self.every
+                self._next += self.eval_freq
         return True
 
     def _on_training_end(self) -> None:

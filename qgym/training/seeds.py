@@ -9,7 +9,6 @@ DQN, QR-DQN and tables on other envs train one seed per process (``jobs`` at a t
 
 from __future__ import annotations
 
-import datetime
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -25,24 +24,34 @@ from qgym import planning
 from qgym.scoring import percent_of_optimum
 from qgym.training.envs import horizon_of
 from qgym.training.evaluation import exact_optimum
-from qgym.training.presets import resolve_preset
-from qgym.training.registry import DEEP_ALGORITHMS, check_algorithm, check_env_id
+from qgym.training.registry import DEEP_ALGORITHMS
+from qgym.training.run_spec import RunSpec
 from qgym.training.runs import new_run_folder, write_yaml
 from qgym.training.seed_results import (
+    EVAL_EPISODES,
+    SAMPLED_EPISODES,
     CurvePoint,
     SeedResult,
+    SeedStatistics,
+    statistics_of,
     steps_to_target,
     summary_lines,
     write_seed_files,
 )
-from qgym.training.seed_worker import EVAL_EPISODES, SAMPLED_EPISODES
-from qgym.validation import is_int
+from qgym.training.stats import iqm
+from qgym.validation import check_memory, is_int
 
-__all__ = ["MAX_SEEDS", "SeedsRun", "lockstep_model", "seed_list", "train_seeds"]
+__all__ = ["MAX_SEEDS", "SeedsRun", "lockstep_memory", "lockstep_model", "seed_list", "train_seeds"]
 
 MAX_SEEDS = 10_000
 CURVE_POINTS = 20
 """Evaluations over training when ``eval_freq`` is not given (plus one before the first step)."""
+COMPILE_FROM = 40_000
+"""Steps per learner from which a lockstep run loads the compiled loops (the ``fast`` extra; the same
+bits either way). Without them a step costs a numpy pass per env index, about 12 us of CPU per step a
+learner takes whatever the number of seeds; loading numba and the kernels costs about 0.45 s of CPU
+once, after which a step is nearly free (13-16 million learner steps a second on FrozenLake 8x8 against
+1-4 million): measured with ``python benchmarks/bench_seeds.py``'s lockstep rows."""
 
 
 @dataclass
@@ -59,10 +68,14 @@ class SeedsRun:
     n_timesteps: int
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    figures: dict[str, SeedStatistics] = field(default_factory=dict)
+    """The statistics over seeds of each figure, once the seeds are trained."""
 
     def summary(self) -> list[str]:
         """The lines printed at the end: each figure with its interval and what it is."""
-        return [*self.notes, *summary_lines(self.results, self.optimum, self.eval_freq, self.n_timesteps)]
+        figures = self.figures or statistics_of(self.results)
+        lines = summary_lines(self.results, self.optimum, self.eval_freq, self.n_timesteps, figures)
+        return [*self.notes, *lines]
 
 
 def seed_list(count: Any, first: Any = 0) -> list[int]:
@@ -94,6 +107,29 @@ def lockstep_model(env_id: str, env_wrapper: Any = None) -> tuple[planning.Tabul
         return model, ""
     finally:
         env.close()
+
+
+def lockstep_memory(
+    algo: str, env_id: str, n_seeds: int, n_envs: int, model: planning.TabularModel | None = None
+) -> None:
+    """Refuse (:func:`qgym.validation.check_memory`) seeds whose tables, visit counts and exact
+    evaluations would not fit: each seed holds tables and counts of S x A (16 bytes a cell) and its
+    evaluation (:func:`qgym.planning.policy_returns`) about 56 bytes per model outcome. Without
+    ``model`` only the tables are counted, from the env's spaces, before the model is enumerated."""
+    from qgym.agents.rules import RULES
+
+    env = gym.make(env_id)
+    try:
+        space, actions = env.observation_space, env.action_space
+        if not (isinstance(space, gym.spaces.Discrete) and isinstance(actions, gym.spaces.Discrete)):
+            return
+        n_states, n_actions = int(space.n), int(actions.n)
+    finally:
+        env.close()
+    per_seed = RULES[algo].n_tables * n_states * n_actions * 16 + n_envs * 64
+    if model is not None:
+        per_seed += int(model.probs.shape[0]) * int(model.probs.shape[2]) * 56
+    check_memory(f"{n_seeds:,} seeds of {algo} on {env_id} in lockstep", n_seeds * per_seed)
 
 
 def _observes_states(env: gym.Env[Any, Any], n_states: int) -> bool:
@@ -130,37 +166,32 @@ def train_seeds(
     and keeps what the seeds learned so far.
     """
     say = report or (lambda line: None)
-    check_algorithm(algo)
-    check_env_id(env_id)
+    spec = RunSpec.resolve(
+        algo, env_id, preset_path=preset_path, hyperparams=hyperparams, n_timesteps=n_timesteps
+    )
     seeds = seed_list(n_seeds, seed)
     if jobs is not None and (not is_int(jobs) or jobs < 1):
         raise ValueError(f"--jobs must be a positive number of processes, got {jobs!r}")
-    if n_timesteps is not None and n_timesteps < 1:
-        raise ValueError(f"n_timesteps must be a positive number of steps, got {n_timesteps}")
-    resolved, source = resolve_preset(algo, env_id, preset_path, hyperparams)
-    resolved = resolved.with_steps(n_timesteps)
-    steps = resolved.n_timesteps
-    if steps is None:
-        raise ValueError(f"the preset for {env_id} needs n_timesteps (a positive number)")
+    steps = spec.steps
     if eval_freq is not None and (not is_int(eval_freq) or eval_freq < 1):
         raise ValueError(f"--eval-freq must be a positive number of steps, got {eval_freq!r}")
-    every = int(eval_freq) if eval_freq else max(1, math.ceil(steps / CURVE_POINTS))
-    model, why = (None, "") if algo in DEEP_ALGORITHMS else lockstep_model(env_id, resolved.env_wrapper)
+    eval_every = int(eval_freq) if eval_freq else max(1, math.ceil(steps / CURVE_POINTS))
+    if algo not in DEEP_ALGORITHMS:
+        lockstep_memory(algo, env_id, len(seeds), spec.preset.n_envs)  # before the model is enumerated
+    model, why = (None, "") if algo in DEEP_ALGORITHMS else lockstep_model(env_id, spec.preset.env_wrapper)
+    if model is not None:
+        lockstep_memory(algo, env_id, len(seeds), spec.preset.n_envs, model)
     method = "lockstep" if model is not None else "processes"
-    from qgym.training.train import make_model
+    # Build what trains before the folder: a preset it refuses leaves no folder. Learners in lockstep
+    # need no model object (nor torch); the processes' preset is checked by building one model.
+    if model is not None:
+        learners: Any = spec.table_settings(seed)
+    else:
+        from qgym.training.train import make_model
 
-    template = make_model(algo, env_id, resolved, seed)  # a preset it refuses leaves no folder
+        make_model(algo, env_id, spec.preset, seed)
     folder = new_run_folder(Path(log_folder) / algo, env_id)
-    config = {
-        "algo": algo,
-        "env_id": env_id,
-        "seeds": seeds,
-        "hyperparameters": resolved.block,
-        "preset_source": source,
-        "method": method,
-        "eval_freq": every,
-        "started": datetime.datetime.now().isoformat(timespec="seconds"),
-    }
+    config = spec.config({"seeds": seeds}, method=method, eval_freq=eval_every)
     write_yaml(folder / "config.yml", config)
     optimum = exact_optimum(env_id)
     how = (
@@ -170,7 +201,7 @@ def train_seeds(
     )
     say(
         f"{algo} on {env_id}: {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), {steps:,} steps each with "
-        f"{source}, trained {how}; run folder {folder}"
+        f"{spec.source}, trained {how}; run folder {folder}"
     )
     notes = [] if model is not None or algo in DEEP_ALGORITHMS else [f"(not in lockstep: {why})"]
     if optimum is None:
@@ -179,12 +210,13 @@ def train_seeds(
             f"over {SAMPLED_EPISODES} episodes, and the end of training by {EVAL_EPISODES} episodes against "
             "the env's heuristic where it has one)"
         )
-    run = SeedsRun(folder, config, [], [], method, optimum, every, steps, notes=notes)
+    run = SeedsRun(folder, config, [], [], method, optimum, eval_every, steps, notes=notes)
     if model is not None:
-        _lockstep(run, template, model, seeds, progress, say)
+        _lockstep(run, learners, spec.preset.n_envs, model, seeds, progress, say)
     else:
-        _processes(run, resolved.block, seeds, _jobs(jobs, seeds), progress, say)
-    write_seed_files(folder, run.results, run.curves)
+        _processes(run, spec.preset.block, seeds, _jobs(jobs, seeds), progress, say)
+    run.figures = statistics_of(run.results)
+    write_seed_files(folder, run.results, run.curves, run.figures)
     return run
 
 
@@ -194,16 +226,20 @@ def _jobs(jobs: int | None, seeds: Sequence[int]) -> int:
 
 def _lockstep(
     run: SeedsRun,
-    template: Any,
+    settings: Any,
+    n_envs: int,
     model: planning.TabularModel,
     seeds: list[int],
     progress: bool,
     say: Callable[[str], None],
 ) -> None:
-    from qgym.agents.lockstep import Lockstep
+    from qgym.agents.lockstep import LearnerSettings, Lockstep
 
-    horizon = horizon_of(run.config["env_id"])
-    learners = Lockstep(template, model, seeds, n_envs=template.n_envs, max_episode_steps=horizon)
+    env_id = run.config["env_id"]
+    horizon = horizon_of(env_id)
+    shared = LearnerSettings(run.config["algo"], settings)
+    compiled = run.n_timesteps >= COMPILE_FROM
+    learners = Lockstep(shared, model, seeds, n_envs=n_envs, max_episode_steps=horizon, compiled=compiled)
 
     def evaluate(lockstep: Lockstep) -> None:
         values = planning.policy_returns(model, lockstep.greedy_policies(), horizon)
@@ -230,9 +266,12 @@ def _lockstep(
     if not run.curves or run.curves[-1].step != learners.num_timesteps:
         evaluate(learners)
     final = {point.seed: point for point in run.curves if point.step == learners.num_timesteps}
-    env = template.get_env()
+    env = gym.make(env_id)
+    spaces = (env.observation_space, env.action_space)
+    env.close()
     for k, seed in enumerate(seeds):
-        _save_seed(run, learners.model(k, env), seed)
+        folder = _seed_folder(run, seed, learners.num_timesteps)
+        learners.save(k, folder / "model.zip", spaces, n_envs)
         point = final[seed]
         curve = [p for p in run.curves if p.seed == seed]
         run.results.append(
@@ -240,12 +279,13 @@ def _lockstep(
         )
 
 
-def _save_seed(run: SeedsRun, model: Any, seed: int) -> None:
+def _seed_folder(run: SeedsRun, seed: int, timesteps: int) -> Path:
+    """A learner's run folder, with its ``config.yml`` (``qgym eval`` takes the folder)."""
     folder = run.folder / f"seed_{seed}"
     folder.mkdir(exist_ok=True)
     config = {key: run.config[key] for key in ("algo", "env_id", "hyperparameters", "preset_source")}
-    write_yaml(folder / "config.yml", {**config, "seed": seed, "timesteps": int(model.num_timesteps)})
-    model.save(folder / "model.zip")
+    write_yaml(folder / "config.yml", {**config, "seed": seed, "timesteps": int(timesteps)})
+    return folder
 
 
 def _processes(
@@ -301,8 +341,6 @@ def _bar(total: int, shown: bool, unit: str = "step") -> Any:
 
 
 def _progress_line(step: int, values: np.ndarray, optimum: float | None) -> str:
-    from qgym.training.stats import iqm
-
     if optimum is not None:
         shares = [percent_of_optimum(float(v), optimum) for v in values]
         known = [s for s in shares if s is not None]

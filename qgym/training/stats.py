@@ -51,7 +51,7 @@ class Interval:
         """``[low, high]``, or a word on why there is none."""
         if self.low is None or self.high is None:
             return "no interval from one run"
-        return f"[{_number(self.low, fmt)}, {_number(self.high, fmt)}]"
+        return f"[{_formatted(self.low, fmt)}, {_formatted(self.high, fmt)}]"
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,17 @@ class Comparison:
 
 
 def iqm(values: ArrayLike, axis: int = -1) -> Any:
-    """The interquartile mean: the mean of the middle half (a quarter trimmed from each end)."""
-    from scipy import stats
+    """The interquartile mean: the mean of the middle half (a quarter trimmed from each end).
 
-    return stats.trim_mean(np.asarray(values, dtype=np.float64), 0.25, axis=axis)
+    The operations of ``scipy.stats.trim_mean(values, 0.25, axis)`` (a partition, then the mean of the
+    middle slice: the same floats), without importing ``scipy.stats`` (most of a second), which
+    progress lines during training need not pay for; the bootstrap intervals are scipy's."""
+    data = np.asarray(values, dtype=np.float64)
+    n = data.shape[axis]
+    low = int(0.25 * n)
+    high = n - low
+    middle = np.take(np.partition(data, (low, high - 1), axis), np.arange(low, high), axis=axis)
+    return np.mean(middle, axis=axis)
 
 
 def summarize(values: ArrayLike, lower_is_better: bool = False, seed: int = 0) -> SeedStatistics:
@@ -160,15 +167,24 @@ def _median(values: NDArray[np.float64], axis: int = -1) -> Any:
 
 
 def _improvement(a: NDArray[np.float64], b: NDArray[np.float64], axis: int = -1) -> Any:
-    x, y = np.moveaxis(a, axis, -1)[..., :, None], np.moveaxis(b, axis, -1)[..., None, :]
-    return ((x > y) + 0.5 * (x == y)).mean(axis=(-2, -1))
+    """Mann-Whitney's U of ``a`` over ``b`` divided by ``n_a n_b``, from the ranks of both together
+    (ties share their mean rank, so count half): O(n log n), where comparing every pair is O(n_a n_b)
+    and a bootstrap of two 1,000-seed runs compares 10^10 pairs."""
+    from scipy.stats import rankdata
+
+    x, y = np.moveaxis(a, axis, -1), np.moveaxis(b, axis, -1)
+    n_a, n_b = x.shape[-1], y.shape[-1]
+    lead = np.broadcast_shapes(x.shape[:-1], y.shape[:-1])
+    both = np.concatenate([np.broadcast_to(x, (*lead, n_a)), np.broadcast_to(y, (*lead, n_b))], axis=-1)
+    rank_sum = rankdata(both, axis=-1)[..., :n_a].sum(axis=-1)
+    return (rank_sum - n_a * (n_a + 1) / 2) / (n_a * n_b)
 
 
 def _iqm_difference(a: NDArray[np.float64], b: NDArray[np.float64], axis: int = -1) -> Any:
     return iqm(a, axis=axis) - iqm(b, axis=axis)
 
 
-def _number(value: float, fmt: str) -> str:
+def _formatted(value: float, fmt: str) -> str:
     if math.isinf(value):
         return "never" if value > 0 else "-inf"
     return format(value, fmt)
@@ -177,7 +193,8 @@ def _number(value: float, fmt: str) -> str:
 def describe(name: str, statistics: SeedStatistics, fmt: str = ".2f", unit: str = "") -> str:
     """One line: ``name: IQM x [low, high] (95% bootstrap interval over n seeds), median y, worst z``."""
     return (
-        f"{name}: IQM {_number(statistics.iqm, fmt)}{unit} "
+        f"{name}: IQM {_formatted(statistics.iqm, fmt)}{unit} "
         f"{statistics.iqm_interval.text(fmt)} (95% bootstrap interval over {statistics.n} seeds), "
-        f"median {_number(statistics.median, fmt)}{unit}, worst seed {_number(statistics.worst, fmt)}{unit}"
+        f"median {_formatted(statistics.median, fmt)}{unit}, "
+        f"worst seed {_formatted(statistics.worst, fmt)}{unit}"
     )

@@ -9,7 +9,6 @@ Tabular agents, DQN and QR-DQN share one preset format (RL Zoo's YAML) and one e
 
 from __future__ import annotations
 
-import datetime
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,13 +17,16 @@ from typing import Any
 
 import gymnasium as gym
 
-from qgym.training.callbacks import EvaluationReport
 from qgym.training.envs import make_env
 from qgym.training.evaluation import Evaluation, evaluate, exact_optimum, exact_return
+from qgym.training.field_metrics import EVALUATION_SEED_OFFSET
 from qgym.training.network_files import check_network_arguments, save_network_model
-from qgym.training.presets import Preset, resolve_preset
-from qgym.training.registry import DEEP_ALGORITHMS, algorithm_class, check_algorithm, check_env_id
+from qgym.training.preset_bounds import check_preset
+from qgym.training.presets import Preset
+from qgym.training.registry import DEEP_ALGORITHMS, algorithm_class
+from qgym.training.run_spec import RunSpec
 from qgym.training.runs import new_run_folder, write_yaml
+from qgym.validation import is_int
 
 __all__ = ["Run", "make_model", "train"]
 
@@ -52,6 +54,7 @@ def make_model(
     """A fresh model of ``algo`` on ``env_id`` with the preset's hyperparameters (``kwargs`` override)."""
     if not isinstance(preset, Preset):
         preset = Preset.from_block(preset)
+    check_preset(algo, preset.block)
     cls = algorithm_class(algo)
     hyperparameters = preset.constructor_kwargs() | kwargs
     deep = algo in DEEP_ALGORITHMS
@@ -111,33 +114,22 @@ def train(
     from stable_baselines3.common.callbacks import CallbackList, EvalCallback, ProgressBarCallback
     from stable_baselines3.common.logger import configure
 
+    from qgym.training.callbacks import EvaluationReport
+
     say = report or (lambda line: None)
-    check_algorithm(algo)
-    check_env_id(env_id)
-    if n_timesteps is not None and n_timesteps < 1:
-        raise ValueError(f"n_timesteps must be a positive number of steps, got {n_timesteps}")
-    if preset is None:
-        resolved, source = resolve_preset(algo, env_id, preset_path, hyperparams)
-    else:
-        resolved, source = Preset.from_block({**preset, **(hyperparams or {})}), "the preset given"
-    resolved = resolved.with_steps(n_timesteps)
-    steps = resolved.n_timesteps
-    if steps is None:
-        raise ValueError(f"the preset for {env_id} needs n_timesteps (a positive number)")
+    spec = RunSpec.resolve(
+        algo, env_id, preset=preset, preset_path=preset_path, hyperparams=hyperparams, n_timesteps=n_timesteps
+    )
+    resolved, source, steps = spec.preset, spec.source, spec.steps
+    if not is_int(eval_freq) or eval_freq < 0:
+        raise ValueError(f"--eval-freq must be a number of steps, 0 for none, got {eval_freq!r}")
     model = make_model(algo, env_id, resolved, seed)  # first: a preset it refuses leaves no folder
     if folder is None:
         folder = new_run_folder(Path(log_folder) / algo, env_id)
     else:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-    config = {
-        "algo": algo,
-        "env_id": env_id,
-        "seed": seed,
-        "hyperparameters": resolved.block,
-        "preset_source": source,
-        "started": datetime.datetime.now().isoformat(timespec="seconds"),
-    }
+    config = spec.config({"seed": seed})
     write_yaml(folder / "config.yml", config)
     say(f"{algo} on {env_id}: {steps:,} steps with {source}; run folder {folder}")
     model.set_logger(configure(str(folder), ["csv"] + (["stdout"] if verbose else [])))
@@ -163,11 +155,11 @@ def train(
     bar = ProgressBarCallback() if progress else None
     interrupted = False
     try:
-        every = [*callbacks, *([bar] if bar else [])]
+        listeners = [*callbacks, *([bar] if bar else [])]
         with warnings.catch_warnings():
             # SB3's progress bar is tqdm's rich one, which warns that it is experimental at every start.
             warnings.filterwarnings("ignore", message="rich is experimental")
-            model.learn(steps, callback=CallbackList(every) if every else None)  # None: the lean loop
+            model.learn(steps, callback=CallbackList(listeners) if listeners else None)  # None: the lean loop
     except KeyboardInterrupt:
         interrupted = True
         if bar is not None and getattr(bar, "pbar", None) is not None:
@@ -185,7 +177,14 @@ def train(
         model.save(model_path)
     if interrupted:
         say(f"saved {model_path}")
-    evaluation = evaluate(model, env_id, eval_episodes, seed=seed + 20_000, env_wrapper=resolved.env_wrapper)
+    evaluation = evaluate(
+        model,
+        env_id,
+        eval_episodes,
+        seed=seed + EVALUATION_SEED_OFFSET,
+        env_wrapper=resolved.env_wrapper,
+        training_seeds=range(seed, seed + resolved.n_envs),
+    )
     result = {**evaluation.as_dict(), "timesteps": int(model.num_timesteps), "interrupted": interrupted}
     write_yaml(folder / "evaluation.yml", result)
     return Run(model, folder, model_path, evaluation, interrupted, config)

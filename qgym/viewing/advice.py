@@ -117,22 +117,27 @@ def summary_lines(
     action_names: Sequence[str],
     person: bool = True,
     state_legend: str | None = None,
+    kinds: Sequence[str] | None = None,
+    field: Sequence[str] = (),
 ) -> list[str]:
     """The end of an episode: the return against the optimum, then (with the moves graded) the total
-    regret, the luck, and the three costliest moves with their step and state."""
+    regret split by kind of decision (``kinds``, one per action), the luck, and the three costliest
+    moves with their step and state; then the ``field`` lines (the episode's field figures)."""
     who = "you got" if person else "the agent got"
     lines = [
         f"{who} {total:.1f}"
         + (f"; the best possible on average is {optimum:.1f}" if optimum is not None else "")
     ]
     if grade is None or optimum is None:
-        return lines
+        return [*lines, *field]
     luck = total - (optimum - grade.total_regret)
     whose = "your" if person else "its"
     lines.append(
         f"{whose} choices gave away {grade.total_regret:.1f} on average (total regret over "
         f"{len(grade.moves)} moves); luck of the draw {luck:+.1f}"
     )
+    if kinds is not None:
+        lines += _regret_by_kind(grade, kinds, person)
     costly = grade.costliest(3)
     if not costly:
         lines.append("every move was optimal: the rest was luck")
@@ -143,7 +148,19 @@ def summary_lines(
         )
     if costly and state_legend:
         lines.append(f"  (states: {state_legend})")
-    return lines
+    return [*lines, *field]
+
+
+def _regret_by_kind(grade: scoring.Grade, kinds: Sequence[str], person: bool) -> list[str]:
+    """Where the regret went: by the kind of move made, and by the kind that was best instead."""
+    leads = {"taken": f"by what {'you' if person else 'it'} did", "best": "by what was best instead"}
+    out = []
+    for by, lead in leads.items():
+        split = sorted(grade.regret_by_kind(kinds, by=by).items(), key=lambda item: -item[1])
+        parts = [f"{kind} {value:.1f}" for kind, value in split if value >= 0.05]
+        if parts:
+            out.append(f"  {lead}: {', '.join(parts)}")
+    return out
 
 
 def _name(names: Sequence[str], action: int) -> str:

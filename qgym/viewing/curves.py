@@ -26,6 +26,9 @@ FloatArray = NDArray[np.float64]
 OPTIMUM_GID = "optimum"
 _TRAIN_COLUMNS = ("rollout/ep_rew_mean", "eval/mean_reward")
 _STEP_COLUMN = "time/total_timesteps"
+MAX_PROGRESS_BYTES = 64 * 2**20
+MAX_EVALUATIONS_BYTES = 64 * 2**20
+_MAX_CURVE_FILES = 64
 
 
 @dataclass(frozen=True)
@@ -46,15 +49,11 @@ class Curve:
 def read_run(run: str | Path) -> list[Curve]:
     """The learning curves of a run folder: SB3's ``progress.csv`` (training episodes, and the
     ``eval/`` column when no ``evaluations.npz`` holds the episodes themselves) and
-    ``evaluations.npz`` (EvalCallback), searched recursively."""
+    ``evaluations.npz`` (EvalCallback), in the folder or its subfolders two levels down."""
     run = Path(run)
     if not run.exists():
         raise ValueError(f"no run folder at {run}")
-    files = (
-        [run]
-        if run.is_file()
-        else [*sorted(run.rglob("progress.csv")), *sorted(run.rglob("evaluations.npz"))]
-    )
+    files = [run] if run.is_file() else _curve_files(run)
     evaluated = any(path.suffix == ".npz" for path in files)
     curves: list[Curve] = []
     for path in files:
@@ -66,7 +65,7 @@ def read_run(run: str | Path) -> list[Curve]:
     if not curves:
         raise ValueError(
             f"{run} holds no learning curve: expected a progress.csv with {_STEP_COLUMN} and "
-            f"{' or '.join(_TRAIN_COLUMNS)}, or an evaluations.npz (EvalCallback)"
+            f"{' or '.join(_TRAIN_COLUMNS)}, or an evaluations.npz (EvalCallback), in it or two levels down"
         )
     return curves
 
@@ -131,18 +130,40 @@ def save_figure(figure: Any, out: str | Path | None) -> Any:
     return figure
 
 
+def _curve_files(run: Path) -> list[Path]:
+    """The curve files of a run folder, at most two levels down (``plot --run /`` walks no disk)."""
+    found: list[Path] = []
+    for pattern in ("", "*/", "*/*/"):
+        for name in ("progress.csv", "evaluations.npz"):
+            found += sorted(path for path in run.glob(pattern + name) if path.is_file())
+        if len(found) > _MAX_CURVE_FILES:
+            raise ValueError(
+                f"{run} holds more than {_MAX_CURVE_FILES} curve files two levels down: give one run's folder"
+            )
+    return sorted(found, key=lambda path: (path.suffix != ".csv", str(path)))
+
+
 def _read_progress(path: Path) -> list[Curve]:
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    """The curves in SB3's ``progress.csv``, streamed (only two columns kept) from a bounded file."""
+    size = path.stat().st_size
+    if size > MAX_PROGRESS_BYTES:
+        raise ValueError(
+            f"{path} has {size:,} bytes; a progress.csv SB3 writes holds a few MB for 10^7 steps, so at "
+            f"most {MAX_PROGRESS_BYTES:,} are read"
+        )
+    points: dict[str, list[tuple[float, float]]] = {column: [] for column in _TRAIN_COLUMNS}
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                for column in _TRAIN_COLUMNS:
+                    if _number(row.get(_STEP_COLUMN)) and _number(row.get(column)):
+                        points[column].append((float(row[_STEP_COLUMN]), float(row[column])))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"{path} is not a progress.csv SB3 wrote: {error}") from None
     curves = []
     for column in _TRAIN_COLUMNS:
-        points = [
-            (float(row[_STEP_COLUMN]), float(row[column]))
-            for row in rows
-            if _number(row.get(_STEP_COLUMN)) and _number(row.get(column))
-        ]
-        if points:
-            steps, values = np.asarray(points, dtype=np.float64).T
+        if points[column]:
+            steps, values = np.asarray(points[column], dtype=np.float64).T
             label = (
                 "training episodes (mean of the last 100, while exploring)"
                 if column.startswith("rollout")
@@ -153,11 +174,32 @@ def _read_progress(path: Path) -> list[Curve]:
 
 
 def _read_evaluations(path: Path) -> Curve:
-    with np.load(path) as data:
-        if "timesteps" not in data or "results" not in data:
-            raise ValueError(f"{path} is not an EvalCallback file (needs 'timesteps' and 'results')")
-        steps = np.asarray(data["timesteps"], dtype=np.float64)
-        results = np.asarray(data["results"], dtype=np.float64).reshape(len(steps), -1)
+    """EvalCallback's ``evaluations.npz``: numeric arrays only (no pickles), bounded once expanded."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(entry.file_size for entry in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        raise ValueError(f"{path} is not an EvalCallback file (not a numpy .npz archive)") from None
+    if expanded > MAX_EVALUATIONS_BYTES:
+        raise ValueError(
+            f"{path} expands to {expanded:,} bytes; an EvalCallback file holds a few kB, so at most "
+            f"{MAX_EVALUATIONS_BYTES:,} are read"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "timesteps" not in data or "results" not in data:
+                raise ValueError("needs the arrays 'timesteps' and 'results'")
+            steps = np.asarray(data["timesteps"], dtype=np.float64).reshape(-1)
+            results = np.asarray(data["results"], dtype=np.float64).reshape(len(steps), -1)
+    except (ValueError, TypeError, OSError, EOFError) as error:
+        reason = "it holds objects (pickled data), not numbers" if "pickle" in str(error) else str(error)
+        raise ValueError(f"{path} is not an EvalCallback file qgym reads: {reason}") from None
+    if results.shape[1] == 0 or not (np.isfinite(steps).all() and np.isfinite(results).all()):
+        raise ValueError(
+            f"{path} is not an EvalCallback file qgym reads: its returns are empty or not finite"
+        )
     return Curve(
         f"evaluation, greedy (mean of {results.shape[1]} episodes)",
         steps,

@@ -17,8 +17,10 @@ from qgym.envs.rendering import import_pygame
 from qgym.training.evaluation import exact_optimum
 from qgym.training.models import guess_env_id
 from qgym.training.rollouts import run_episode
+from qgym.validation import is_finite_number
 from qgym.viewing.agent import load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
+from qgym.viewing.field_summary import FieldSummary
 from qgym.viewing.screen import Hint, Screen, episode_summary, hud_lines
 from qgym.viewing.views import legend_of, view_of
 
@@ -42,14 +44,18 @@ def enjoy(
     Keys: space pauses, + and - change the speed, Esc or closing the window stops. With ``record_dir``
     the episodes watched are written there as a Minari dataset when the window closes.
     """
+    if not (is_finite_number(fps) and fps > 0):
+        raise ValueError(f"--fps must be a positive number of steps a second, got {fps}")
     if env_id is None:
         env_id = guess_env_id(model_path)
-    if fps <= 0:
-        raise ValueError(f"fps must be a positive number of steps a second, got {fps}")
     env = gym.make(env_id, render_mode="rgb_array")
     returns: list[float] = []
     screen: Screen | None = None
-    recorder = None if record_dir is None else EpisodeRecorder(env, env_id)
+    try:
+        recorder = None if record_dir is None else EpisodeRecorder(env, env_id, record_dir)
+    except ValueError:
+        env.close()
+        raise
     try:
         agent = load_agent(model_path, env, env_id, trust_pickle)
         view = view_of(env)
@@ -57,6 +63,7 @@ def enjoy(
         legend = [] if legend_source is None else legend_source.legend(40)
         optimum = exact_optimum(env_id)
         horizon = env.spec.max_episode_steps if env.spec is not None else None
+        fields = FieldSummary(env, horizon, exact=optimum is not None)
         pygame = import_pygame()
         clock = pygame.time.Clock()
         paused, stop = False, False
@@ -78,8 +85,11 @@ def enjoy(
                         )
                 if step.done:
                     returns.append(step.episode_return)
-                    banner = episode_summary(step.episode_return, optimum, person=False)
-                    print(f"episode {len(returns)}: {banner}")
+                    banner = [
+                        episode_summary(step.episode_return, optimum, person=False),
+                        *fields.lines(),
+                    ]
+                    print(f"episode {len(returns)}: " + "\n  ".join(banner))
                 hint = (
                     None if step.done else Hint(agent.act(step.observation), agent.q_values(step.observation))
                 )

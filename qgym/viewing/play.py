@@ -26,6 +26,7 @@ from qgym.training.evaluation import exact_optimum
 from qgym.viewing.advice import OptimalAdvisor, agent_cell_values, agent_hint, summary_lines
 from qgym.viewing.agent import Agent, load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
+from qgym.viewing.field_summary import FieldSummary, action_kinds
 from qgym.viewing.screen import Hint, Screen, hud_lines
 from qgym.viewing.views import agent_on_cells, legend_of, state_names, toy_text_keys, view_of
 
@@ -150,6 +151,8 @@ class PlaySession:
     """This episode's moves, graded against Q* (with an advisor)."""
     grades: list[scoring.Grade | None] = field(default_factory=list)
     """One per finished episode, beside :attr:`returns`."""
+    field_summaries: list[list[str]] = field(default_factory=list)
+    """One per finished episode: its field figures (a portfolio's, a farm's accounts), as lines."""
 
     def __post_init__(self) -> None:
         self.view = view_of(self.env)
@@ -160,6 +163,9 @@ class PlaySession:
         names = state_names(self.env)
         self.state_label = (lambda s: f"s{s}") if names is None else names.state_label
         self.state_legend = None if names is None else names.state_legend()
+        self.kinds = action_kinds(self.env, self.names)
+        horizon = self.env.spec.max_episode_steps if self.env.spec is not None else None
+        self.fields = FieldSummary(self.env, horizon, exact=self.advisor is not None)
         self.reset()
 
     def reset(self) -> None:
@@ -207,6 +213,7 @@ class PlaySession:
             self.episode_over = True
             self.returns.append(self.total)
             self.grades.append(self.grade())
+            self.field_summaries.append(self.fields.lines())
 
     def grade(self) -> scoring.Grade | None:
         """This episode's moves so far, graded (None without an advisor)."""
@@ -232,13 +239,22 @@ class PlaySession:
         return lines
 
     def summary(self) -> list[str] | None:
-        """The end-of-episode lines: the return against the exact optimum, the total regret, the luck and
-        the costliest moves (where the env has an exact model)."""
-        if not self.episode_over:
-            return None
-        grade = self.grade()
+        """The end-of-episode lines: the return against the exact optimum, the total regret (by kind of
+        decision), the luck and the costliest moves (where the env has an exact model), then the
+        episode's field figures; None while the episode goes on."""
+        return self.summary_of(len(self.returns) - 1) if self.episode_over else None
+
+    def summary_of(self, episode: int) -> list[str]:
+        """:meth:`summary` of finished episode ``episode`` (0 for the first)."""
         return summary_lines(
-            self.total, self.optimum, grade, self.state_label, self.names, state_legend=self.state_legend
+            self.returns[episode],
+            self.optimum,
+            self.grades[episode],
+            self.state_label,
+            self.names,
+            state_legend=self.state_legend,
+            kinds=self.kinds,
+            field=self.field_summaries[episode],
         )
 
     def help_lines(self) -> list[str]:
@@ -296,10 +312,10 @@ def play(
     ``record_dir`` keeps the episodes as a Minari dataset there."""
     env = gym.make(env_id, render_mode="rgb_array")
     try:
+        recorder = None if record_dir is None else EpisodeRecorder(env, env_id, record_dir)
         optimal = hint_path is not None and str(hint_path) == OPTIMAL
         agent = None if hint_path is None or optimal else load_agent(hint_path, env, env_id, trust_pickle)
         advisor = OptimalAdvisor.where_solvable(env, env_id, required=optimal)
-        recorder = None if record_dir is None else EpisodeRecorder(env, env_id)
         session = PlaySession(
             env,
             env_id,
@@ -319,16 +335,8 @@ def play(
             screen.close()
     finally:
         env.close()
-    for episode, (total, grade) in enumerate(zip(session.returns, session.grades, strict=True), start=1):
-        lines = summary_lines(
-            total,
-            session.optimum,
-            grade,
-            session.state_label,
-            session.names,
-            state_legend=session.state_legend,
-        )
-        print(f"episode {episode}: " + "\n  ".join(lines))
+    for episode in range(len(session.returns)):
+        print(f"episode {episode + 1}: " + "\n  ".join(session.summary_of(episode)))
     if recorder is not None and record_dir is not None:
         save_and_report(recorder, record_dir, "human", "a person playing qgym play", session.optimum)
     return 0

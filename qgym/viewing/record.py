@@ -18,9 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qgym.envs.interface import Overlay, Policy
-from qgym.files import write_atomically
+from qgym.files import check_destination, write_atomically
 from qgym.training.models import guess_env_id
 from qgym.training.rollouts import run_episode
+from qgym.validation import is_finite_number
 from qgym.viewing.agent import load_agent
 from qgym.viewing.views import view_of
 
@@ -46,6 +47,8 @@ def record(
     """Play the agent and write the frames to ``out`` (.gif or .mp4); returns the path written."""
     out = Path(out)
     _check_suffix(out)
+    _check_fps(fps)
+    check_destination(out, "--out")  # before playing: a folder, a device or a read-only place
     if out.suffix.lower() == ".mp4":
         _mp4_writer()  # fail before playing when no writer exists
     if env_id is None:
@@ -95,13 +98,17 @@ def write_video(frames: Sequence[NDArray[np.uint8]], out: str | Path, fps: float
     _check_suffix(out)
     if not frames:
         raise ValueError("there are no frames to write")
-    if fps <= 0:
-        raise ValueError(f"fps must be a positive number, got {fps}")
+    _check_fps(fps)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".gif":
         _write_gif(frames, out, fps)
     else:
         _mp4_writer()(frames, out, fps)
+
+
+def _check_fps(fps: float) -> None:
+    if not (is_finite_number(fps) and fps > 0):
+        raise ValueError(f"--fps must be a positive number of frames a second, got {fps}")
 
 
 def _write_gif(frames: Sequence[NDArray[np.uint8]], out: Path, fps: float) -> None:

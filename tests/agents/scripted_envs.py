@@ -6,6 +6,8 @@ from typing import Any
 
 import gymnasium as gym
 from gymnasium import spaces
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 Transitions = dict[tuple[int, int], tuple[int, float, bool]]
 
@@ -59,3 +61,18 @@ def one_step_episodes(n_actions: int = 2, reward: float = 1.0, terminated: bool 
     """State 0 -> state 1 with ``reward`` under every action (terminated, or truncated by a TimeLimit)."""
     transitions = {(0, a): (1, reward, terminated) for a in range(n_actions)}
     return ScriptedEnv(2, n_actions, transitions)
+
+
+class StepThroughVecEnv(DummyVecEnv):
+    """A DummyVecEnv the agents step through its ``step`` (the per-env loop), not directly: a lone plain
+    DummyVecEnv is stepped directly, any other VecEnv through its ``step``."""
+
+
+def on_loop(env: Any, loop: str) -> Any:
+    """``env`` as the agents get it for ``loop``: ``"direct"`` the env itself (SB3 wraps it in a Monitor
+    and a plain DummyVecEnv), ``"vectorized"`` the same Monitor in a :class:`StepThroughVecEnv` (a
+    VecEnv is returned as it is)."""
+    if loop == "direct" or isinstance(env, VecEnv):
+        return env
+    assert loop == "vectorized", loop
+    return StepThroughVecEnv([lambda: Monitor(env)])

@@ -1,7 +1,6 @@
-"""How the numpy path applies a batch (the path without numba; compiled kernels are switched off here,
-:mod:`test_kernels` compares the two): conflict-free runs in one numpy pass each, the rest one update
-after the other; either way the bits of one env after the other (the rule's one target, in both
-forms)."""
+"""How the numpy path applies a batch (the path without numba; :mod:`test_kernels` compares the two):
+conflict-free runs in one numpy pass each, the rest one update after the other; either way the bits of
+one env after the other (the rule's one target, in both forms)."""
 
 from __future__ import annotations
 
@@ -23,9 +22,18 @@ Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 def make(cls: type[TabularAlgorithm], n_states: int, **kwargs: Any) -> TabularAlgorithm:
     env = DummyVecEnv([lambda: ScriptedEnv(n_states, 4, {})] * 2)
     model = cls("TabularPolicy", env, gamma=0.95, seed=0, **kwargs)
-    model._use_kernels = False
     model.policy.tables[...] = np.random.default_rng(3).normal(size=model.policy.tables.shape)
     return model
+
+
+def _no_draws() -> float:
+    raise AssertionError("a rule with a batch form draws no random number in its update")
+
+
+def learn_batch(model: TabularAlgorithm, transitions: Batch, alpha: float, epsilon: float) -> None:
+    """The numpy path of the batched loop (:func:`batch.learn_from_batch`) on the model's table."""
+    q, visits = model.policy.tables[0], model.policy.visits[0]
+    batch.learn_from_batch(q, visits, transitions, alpha, epsilon, model.rule)
 
 
 def spread_batch(rng: np.random.Generator, n_states: int, size: int) -> Batch:
@@ -48,13 +56,14 @@ def crowded_batch(rng: np.random.Generator, n_states: int, size: int) -> Batch:
 
 def assert_batched_equals_sequential(model: TabularAlgorithm, batches: list[Batch], epsilon: float) -> None:
     sequential = copy.deepcopy(model)
-    sequential._bind_tables()  # deepcopy detaches the cached views from the copied policy
+    tables, visits = list(sequential.policy.tables), list(sequential.policy.visits)
     for states, actions, rewards, next_states in batches:
-        model._learn_from_batch(states, actions, rewards, next_states, 0.1, epsilon)
+        learn_batch(model, (states, actions, rewards, next_states), 0.1, epsilon)
         for s, a, r, n in zip(
             states.tolist(), actions.tolist(), rewards.tolist(), next_states.tolist(), strict=True
         ):
-            sequential._update(s, a, r, None if n < 0 else n, 0.1, epsilon)
+            transition = (s, a, r, None if n < 0 else n)
+            sequential.rule.learn_one(tables, visits, transition, 0.1, epsilon, _no_draws)
     assert model.policy.tables.tobytes() == sequential.policy.tables.tobytes()
     assert np.array_equal(model.visit_counts, sequential.visit_counts)
 
@@ -93,7 +102,7 @@ def test_a_batch_without_conflicts_takes_one_numpy_pass(monkeypatch: pytest.Monk
     model = make(QLearning, 5_000)
     states = np.arange(0, 2_000, 2)
     next_states = np.where(np.arange(1_000) % 10 == 0, -1, states + 1)  # rows nobody in the batch writes
-    model._learn_from_batch(states, states % 4, np.ones(1_000, dtype=np.float32), next_states, 0.1, 0.0)
+    learn_batch(model, (states, states % 4, np.ones(1_000, dtype=np.float32), next_states), 0.1, 0.0)
     assert passes == [1_000]
     assert in_order == []
 
@@ -115,11 +124,13 @@ def test_each_update_waits_for_the_last_earlier_one_on_its_pair_or_on_the_row_it
 
 def test_the_reductions_of_one_row_and_of_a_batch_of_rows_are_the_same_floats() -> None:
     awkward = [1e16, 1.0, -1e16, 1.0]  # left to right: 1.0; pairwise or compensated sums: 2.0
-    rows = np.array([awkward, [0.1, 0.2, 0.3, -0.6], [-0.0, 0.0, -3.5, 2.25]])
+    rows = np.array([awkward, [0.1, 0.2, 0.3, -0.6], [-0.0, 0.0, -3.5, 2.25], [2.0, -1.0, 2.0, 0.5]])
     assert ONE_ROW.total(awkward) == 1.0
     for i, row in enumerate(rows.tolist()):
-        for reduction in ("greatest", "total", "count"):
+        for reduction in ("greatest", "total", "count", "first_greatest"):
             one, many = getattr(ONE_ROW, reduction)(row), getattr(ROWS, reduction)(rows)
             assert one == (many if reduction == "count" else many[i]), reduction
+        picks = np.arange(len(rows)) % 4
+        assert ONE_ROW.pick(row, int(picks[i])) == ROWS.pick(rows, picks)[i]
     if sys.version_info >= (3, 12):
         assert sum(awkward) == 2.0  # why total() does not call sum()

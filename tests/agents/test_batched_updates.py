@@ -10,7 +10,8 @@ import pytest
 from scripted_envs import ScriptedEnv
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from qgym.agents import SARSA, DoubleQLearning, ExpectedSARSA, QLearning, TabularAlgorithm
+from qgym.agents import SARSA, DoubleQLearning, ExpectedSARSA, QLearning, TabularAlgorithm, batch, kernels
+from qgym.agents.exploration import choose_for_states, choose_rows
 
 BATCHED = [QLearning, ExpectedSARSA]
 
@@ -42,38 +43,54 @@ def test_a_batch_update_is_bit_identical_to_one_env_after_the_other(
     rng = np.random.default_rng(1)
     batched.policy.tables[...] = rng.normal(size=batched.policy.tables.shape)
     sequential = copy.deepcopy(batched)
-    sequential._bind_tables()  # deepcopy detaches the cached views from the copied policy
     alpha, epsilon = 0.1, 0.3
+    q, visits = batched.policy.tables[0], batched.policy.visits[0]
+    tables, visit_tables = list(sequential.policy.tables), list(sequential.policy.visits)
     for _ in range(20):
         states, actions, rewards, next_states = random_batch(rng, n_states, 64)
-        batched._learn_from_batch(states, actions, rewards, next_states, alpha, epsilon)
+        batch.learn_from_batch(
+            q, visits, (states, actions, rewards, next_states), alpha, epsilon, batched.rule
+        )
         for s, a, r, n in zip(
             states.tolist(), actions.tolist(), rewards.tolist(), next_states.tolist(), strict=True
         ):
-            sequential._update(s, a, r, None if n < 0 else n, alpha, epsilon)
+            transition = (s, a, r, None if n < 0 else n)
+            sequential.rule.learn_one(tables, visit_tables, transition, alpha, epsilon, _no_draws)
     assert batched.policy.tables.tobytes() == sequential.policy.tables.tobytes()
     assert np.array_equal(batched.visit_counts, sequential.visit_counts)
 
 
+def _no_draws() -> float:
+    raise AssertionError("a rule with a batch form draws no random number in its update")
+
+
 @pytest.mark.parametrize("cls", BATCHED)
-def test_a_vecenv_of_several_envs_takes_the_batched_loop(cls: type[TabularAlgorithm]) -> None:
+def test_a_vecenv_of_several_envs_takes_the_batched_loop(
+    cls: type[TabularAlgorithm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QGYM_KERNELS", "off")  # the numpy path, whose batches the spy sees
     model = make(cls, 5)
     calls: list[int] = []
-    original = model._learn_from_batch
+    original = batch.learn_from_batch
 
-    def spy(*args: Any) -> None:
-        calls.append(len(args[0]))
-        original(*args)
+    def spy(q: Any, visits: Any, transitions: Any, *rest: Any) -> None:
+        calls.append(len(transitions[0]))
+        original(q, visits, transitions, *rest)
 
-    model._learn_from_batch = spy  # type: ignore[method-assign]
+    monkeypatch.setattr(batch, "learn_from_batch", spy)
     model.learn(40)
     assert calls == [4] * 10
     assert model.visit_counts.sum() == 40
+    assert kernels.load() is None
 
 
 @pytest.mark.parametrize("cls", [SARSA, DoubleQLearning])
 def test_rules_that_draw_inside_their_update_keep_the_per_env_loop(cls: type[TabularAlgorithm]) -> None:
-    assert not cls._has_batch_rule
+    assert cls.rule_class is not None
+    assert not cls.rule_class.has_batch_form()
+    model = make(cls, 5)
+    model.learn(40)  # through the per-env loop: the batched one would refuse a rule without a batch form
+    assert model.visit_counts.sum() == 40
 
 
 @pytest.mark.parametrize("cls", BATCHED)
@@ -88,27 +105,38 @@ def test_the_batched_loop_is_deterministic_for_a_seed(cls: type[TabularAlgorithm
     assert train().tobytes() == train().tobytes()
 
 
+def _batch_choice(q: np.ndarray, states: np.ndarray, epsilon: float, seed: int = 0) -> np.ndarray:
+    draws = np.random.default_rng(seed).random(len(states))
+    return choose_for_states(q, states, epsilon, draws)
+
+
 def test_batched_greedy_actions_break_ties_at_random_among_the_best_only() -> None:
-    model = make(QLearning, 5)
-    model.policy.tables[0, 0] = [1.0, 0.0, 1.0]
-    model.policy.tables[0, 1] = [0.0, 2.0, 0.0]
-    chosen = model._batch_epsilon_greedy(np.zeros(4_000, dtype=np.int64), 0.0)
+    q = np.zeros((5, 3))
+    q[0] = [1.0, 0.0, 1.0]
+    q[1] = [0.0, 2.0, 0.0]
+    chosen = _batch_choice(q, np.zeros(4_000, dtype=np.int64), 0.0)
     assert set(np.unique(chosen).tolist()) == {0, 2}
     assert abs(np.mean(chosen == 0) - 0.5) < 0.05
-    assert np.all(model._batch_epsilon_greedy(np.ones(100, dtype=np.int64), 0.0) == 1)
+    assert np.all(_batch_choice(q, np.ones(100, dtype=np.int64), 0.0) == 1)
 
 
 def test_batched_exploration_takes_every_action_at_rate_epsilon() -> None:
-    model = make(QLearning, 5)
-    model.policy.tables[0, 1] = [0.0, 2.0, 0.0]
-    chosen = model._batch_epsilon_greedy(np.ones(30_000, dtype=np.int64), 0.3)
+    q = np.zeros((5, 3))
+    q[1] = [0.0, 2.0, 0.0]
+    chosen = _batch_choice(q, np.ones(30_000, dtype=np.int64), 0.3)
     shares = np.bincount(chosen, minlength=3) / len(chosen)
     assert np.allclose(shares, [0.1, 0.8, 0.1], atol=0.02)
-    everything = model._batch_epsilon_greedy(np.ones(3_000, dtype=np.int64), 1.0)
+    everything = _batch_choice(q, np.ones(3_000, dtype=np.int64), 1.0)
     assert np.allclose(np.bincount(everything, minlength=3) / 3_000, 1 / 3, atol=0.04)
 
 
-def test_batched_actions_come_from_the_agents_seeded_generator() -> None:
-    first, second = make(QLearning, 5), make(QLearning, 5)
-    states = np.zeros(500, dtype=np.int64)
-    assert np.array_equal(first._batch_epsilon_greedy(states, 0.5), second._batch_epsilon_greedy(states, 0.5))
+@pytest.mark.parametrize("n_states", [5, 50_000], ids=["per-table-row", "per-state"])
+def test_the_batched_choice_is_the_rows_choice_of_the_states(n_states: int) -> None:
+    rng = np.random.default_rng(n_states)
+    q = rng.integers(3, size=(n_states, 5)).astype(np.float64)  # many ties
+    states = rng.integers(n_states, size=1_000)
+    for epsilon in (0.0, 0.3, 1.0):
+        draws = rng.random(1_000)
+        assert np.array_equal(
+            choose_for_states(q, states, epsilon, draws), choose_rows(q[states], epsilon, draws)
+        )

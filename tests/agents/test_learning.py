@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
+from scripted_envs import on_loop
 from stable_baselines3.common.callbacks import StopTrainingOnMaxEpisodes
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
@@ -122,9 +123,8 @@ def test_same_seed_gives_a_bit_identical_table_with_vectorized_envs(cls: type[Ta
 @pytest.mark.parametrize("cls", ALGORITHMS)
 def test_direct_and_vectorized_loops_learn_the_same_table(cls: type[TabularAlgorithm]) -> None:
     runs = []
-    for direct in (True, False):
-        model = cls("TabularPolicy", gym.make("FrozenLake-v1"), seed=3)
-        model._direct_stepping = direct
+    for loop in ("direct", "vectorized"):
+        model = cls("TabularPolicy", on_loop(gym.make("FrozenLake-v1"), loop), seed=3)
         model.learn(20_001)
         assert model.ep_info_buffer is not None
         bookkeeping = (model._last_obs.tolist(), model._last_episode_starts.tolist(), model._episode_num)  # type: ignore[union-attr]
@@ -192,7 +192,6 @@ def test_q_learning_reaches_95_percent_of_the_optimum_on_frozen_lake_8x8_and_sta
 def test_a_wrapped_vec_env_takes_the_general_loop_and_still_logs_episodes() -> None:
     env = VecMonitor(DummyVecEnv([lambda: gym.make("FrozenLake-v1", is_slippery=False)] * 2))
     model = QLearning("TabularPolicy", env, gamma=0.99, seed=0)
-    assert model._direct_env() is None
     model.learn(10_000)
     assert model.ep_info_buffer
     assert greedy_return(model, gym.make("FrozenLake-v1", is_slippery=False), gamma=0.99) == pytest.approx(

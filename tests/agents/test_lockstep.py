@@ -4,6 +4,7 @@ learn, and each comes out as an ordinary model."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from qgym import planning
 from qgym.agents import SARSA, DoubleQLearning, ExpectedSARSA, QLearning
 from qgym.agents.base import TabularAlgorithm
 from qgym.agents.lockstep import Lockstep
-from qgym.agents.lockstep_rules import OutcomeSampler
+from qgym.agents.model_sampler import ModelSampler
 
 ALGORITHMS = [QLearning, SARSA, ExpectedSARSA, DoubleQLearning]
 
@@ -43,10 +44,14 @@ def test_a_learner_depends_on_its_seed_alone_bit_for_bit(cls: type[TabularAlgori
     assert not np.array_equal(crowd.learner_tables(0), crowd.learner_tables(2))
 
 
+def _no_draws() -> float:
+    raise AssertionError("a rule with a batch form draws no random number in its update")
+
+
 class _Recorder:
     """Wraps a sampler and keeps every step's (states, actions, next states, rewards, terminations)."""
 
-    def __init__(self, sampler: OutcomeSampler) -> None:
+    def __init__(self, sampler: ModelSampler) -> None:
         self.sampler, self.steps = sampler, []  # type: ignore[var-annotated]
 
     def step(self, states: Any, actions: Any, draws: Any) -> Any:
@@ -68,22 +73,24 @@ def test_each_learner_is_the_one_transition_rule_applied_in_env_order(
                              exploration_final_eps=0.3, visit_decay=visit_decay)  # fmt: skip
     limit = 20
     learners = Lockstep(template, model, [1, 2, 3], n_envs=n_envs, max_episode_steps=limit)
-    recorder = _Recorder(learners._sampler)
-    learners._sampler = recorder  # type: ignore[assignment]
+    recorder = _Recorder(learners.sampler)
+    learners.sampler = recorder  # type: ignore[assignment]
     learners.learn(600 * n_envs)
     for k in range(3):
         replay, _ = _setup(cls, exploration_fraction=0.0, exploration_initial_eps=0.3,
                            exploration_final_eps=0.3, visit_decay=visit_decay)  # fmt: skip
+        tables, visits = list(replay.policy.tables), list(replay.policy.visits)
         for states, actions, next_states, rewards, terminated in recorder.steps:
             for i in range(k * n_envs, (k + 1) * n_envs):
                 bootstrap = None if terminated[i] else int(next_states[i])
-                replay._update(int(states[i]), int(actions[i]), float(rewards[i]), bootstrap, 0.2, 0.3)
+                transition = (int(states[i]), int(actions[i]), float(rewards[i]), bootstrap)
+                replay.rule.learn_one(tables, visits, transition, 0.2, 0.3, _no_draws)
         np.testing.assert_array_equal(replay.policy.tables[0], learners.learner_tables(k)[0])
 
 
 def test_the_model_is_sampled_with_its_own_probabilities() -> None:
     _, model = _setup(env_id="FrozenLake8x8-v1")
-    sampler = OutcomeSampler(model)
+    sampler = ModelSampler(model)
     n = 60_000
     state, action = 9, 2  # slippery: three outcomes of a third each
     draws = np.random.default_rng(0).random(n)
@@ -117,8 +124,8 @@ def test_finished_episodes_are_kept_in_env_order_whatever_the_window(monkeypatch
         explore = {"exploration_initial_eps": 1.0, "exploration_final_eps": 1.0}
         template, model = _setup(env_id="CliffWalking-v1", stats_window_size=window, **explore)
         learners = Lockstep(template, model, [0, 1], n_envs=n_envs, max_episode_steps=1)
-        recorder = _Recorder(learners._sampler)
-        learners._sampler = recorder  # type: ignore[assignment]
+        recorder = _Recorder(learners.sampler)
+        learners.sampler = recorder  # type: ignore[assignment]
         learners.learn(7 * n_envs)
         online = learners.online_returns()
         for k in range(2):
@@ -142,6 +149,22 @@ def test_a_learner_comes_out_as_an_ordinary_model_that_saves_and_predicts(
     loaded = cls.load(tmp_path / "seed7.zip")
     actions, _ = loaded.predict(np.arange(model.n_states), deterministic=True)
     np.testing.assert_array_equal(actions, learners.greedy_policies()[1])
+
+
+@pytest.mark.parametrize("cls", ALGORITHMS)
+def test_a_learner_saved_without_its_model_is_the_file_its_model_saves(
+    cls: type[TabularAlgorithm], tmp_path: Path
+) -> None:
+    template, model = _setup(cls)
+    learners = Lockstep(template, model, [4, 7], n_envs=2, max_episode_steps=100).learn(2_000)
+    learners.model(1).save(tmp_path / "built.zip")
+    env = template.get_env()
+    assert env is not None
+    learners.save(1, tmp_path / "direct.zip", (env.observation_space, env.action_space), env.num_envs)
+    with zipfile.ZipFile(tmp_path / "built.zip") as built, zipfile.ZipFile(tmp_path / "direct.zip") as direct:
+        assert built.namelist() == direct.namelist()
+        for name in built.namelist():
+            assert built.read(name) == direct.read(name), name
 
 
 @pytest.mark.parametrize(

@@ -163,9 +163,7 @@ def test_discretize_observation_bins_a_batch_as_it_bins_each_observation() -> No
     batch = np.random.default_rng(0).uniform(-4, 4, size=(5, 7, 4)).astype(np.float32)
     binned = env.bin(batch)
     assert binned.shape == (5, 7, 4)
-    assert all(
-        np.array_equal(binned[i, j], env.observation(batch[i, j])) for i in range(5) for j in range(7)
-    )
+    assert all(np.array_equal(binned[i, j], env.observation(batch[i, j])) for i in range(5) for j in range(7))
     with pytest.raises(ValueError, match=r"end with the observation shape \(4,\), got shape \(5, 3\)"):
         env.bin(batch[:, :3, 0])
 

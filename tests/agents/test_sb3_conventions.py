@@ -11,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
+from scripted_envs import on_loop
 from stable_baselines3.common.callbacks import (
     BaseCallback,
     CheckpointCallback,
@@ -33,8 +34,8 @@ def deterministic_lake() -> gym.Env[Any, Any]:
     return gym.make("FrozenLake-v1", is_slippery=False)
 
 
-def model_on_lake(**kwargs: Any) -> QLearning:
-    return QLearning("TabularPolicy", deterministic_lake(), seed=0, **kwargs)
+def model_on_lake(loop: str = "direct", **kwargs: Any) -> TabularAlgorithm:
+    return QLearning("TabularPolicy", on_loop(deterministic_lake(), loop), seed=0, **kwargs)
 
 
 def test_evaluate_policy_scores_a_trained_model() -> None:
@@ -146,8 +147,7 @@ def test_callback_hooks_run_in_sb3_order_and_see_batched_locals(loop: str) -> No
         def _on_training_end(self) -> None:
             calls.append("training_end")
 
-    model = model_on_lake()
-    model._direct_stepping = loop == "direct"
+    model = model_on_lake(loop)
     model.learn(3, callback=Spy())
     assert calls == ["training_start"] + ["rollout_start", "step", "rollout_end"] * 3 + ["training_end"]
     assert shapes == [((1,), (1,), (1,), (1,))] * 3
@@ -159,8 +159,7 @@ def test_a_callback_returning_false_stops_training_at_once(loop: str) -> None:
         def _on_step(self) -> bool:
             return self.num_timesteps < 7
 
-    model = model_on_lake()
-    model._direct_stepping = loop == "direct"
+    model = model_on_lake(loop)
     model.learn(1_000, callback=StopAtSeven())
     assert model.num_timesteps == 7
     assert model.visit_counts.sum() == 7
@@ -168,8 +167,7 @@ def test_a_callback_returning_false_stops_training_at_once(loop: str) -> None:
 
 @pytest.mark.parametrize("loop", LOOPS)
 def test_stop_training_on_max_episodes_reads_dones(loop: str) -> None:
-    model = model_on_lake()
-    model._direct_stepping = loop == "direct"
+    model = model_on_lake(loop)
     model.learn(100_000, callback=StopTrainingOnMaxEpisodes(max_episodes=25))
     assert model._episode_num == 25
 

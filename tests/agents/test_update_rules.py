@@ -7,7 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
-from scripted_envs import ScriptedEnv, one_step_episodes
+from scripted_envs import ScriptedEnv, on_loop, one_step_episodes
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -36,7 +36,7 @@ def make(
 ) -> TabularAlgorithm:
     model = cls(
         "TabularPolicy",
-        env,
+        on_loop(env, loop),
         learning_rate=ALPHA,
         gamma=GAMMA,
         exploration_fraction=0.0,
@@ -45,7 +45,6 @@ def make(
         seed=kwargs.pop("seed", 0),
         **kwargs,
     )
-    model._direct_stepping = loop == "direct"
     return model
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qgym.envs.farm import rules
-from qgym.envs.farm.rules import N_ACTIONS, N_CROPS, FarmConfig, _nature_cdf
+from qgym.envs.farm.rules import N_ACTIONS, N_CROPS, FarmConfig, nature_cdf
 from qgym.envs.farm.scalar import scalar_rules
 
 CONFIGS = [
@@ -27,7 +27,7 @@ def _random_farms(config: FarmConfig, n: int, seed: int) -> tuple[np.ndarray, ..
     cells = rng.integers(config.n_plots, size=n)
     actions = rng.integers(N_ACTIONS, size=n)
     draws = rng.random((n, 1 + config.n_plots))
-    thresholds = _nature_cdf(config).ravel()
+    thresholds = nature_cdf(config).ravel()
     on_edge = rng.random(draws.shape) < 1 / 3
     draws[on_edge] = rng.choice(np.append(thresholds[thresholds < 1.0], [0.0, config.p_rain]), on_edge.sum())
     draws[draws >= 1.0] = 0.5

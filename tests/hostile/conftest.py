@@ -1,10 +1,14 @@
-"""Hostile inputs: a payload object whose unpickling creates a file, and a guard that fails any unpickle."""
+"""Hostile inputs: a payload object whose unpickling creates a file, a guard that fails any unpickle, and
+a fresh interpreter whose peak memory is measured."""
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import pickle
+import subprocess
+import sys
 from typing import Any
 
 import cloudpickle
@@ -31,3 +35,41 @@ def no_unpickling(monkeypatch: pytest.MonkeyPatch) -> None:
     for module in (pickle, cloudpickle):
         monkeypatch.setattr(module, "loads", refuse)
     monkeypatch.setattr(pickle, "load", refuse)
+
+
+_MEASURE = """
+import json, resource, sys
+result = None
+try:
+{body}
+except (ValueError, OSError) as error:
+    result = f"{{type(error).__name__}}: {{error}}"
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    pass
+print(json.dumps([result, peak]))
+"""
+
+
+def run_measured(
+    body: str, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> tuple[Any, int]:
+    """Run ``body`` (Python that sets ``result``; ``sys.argv[1:]`` are ``args``) in a fresh interpreter
+    and return its ``result`` (or the ValueError / OSError it raised, as ``"Type: message"``) and its
+    peak resident memory in KiB. The peak is the process's own (``VmHWM``): getrusage's ``ru_maxrss``
+    in a child starts from its parent's peak, which exec keeps, so inside pytest it reads pytest's."""
+    code = _MEASURE.format(body="\n".join("    " + line for line in body.strip().splitlines()))
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    if done.returncode != 0 or not done.stdout.strip():
+        raise AssertionError(f"the measured process failed (rc {done.returncode}): {done.stderr[-2000:]}")
+    result, peak = json.loads(done.stdout.strip().splitlines()[-1])
+    return result, int(peak)

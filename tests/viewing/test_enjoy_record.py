@@ -57,9 +57,17 @@ def _greedy_returns(model: Path, env_id: str, episodes: int, seed: int) -> list[
     return returns
 
 
-def test_enjoy_plays_the_greedy_agent_in_a_window(tabular_model: Path) -> None:
+def test_enjoy_plays_the_greedy_agent_in_a_window(
+    tabular_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     returns = enjoy(tabular_model, FARM, episodes=2, fps=1000, seed=5)
     assert returns == _greedy_returns(tabular_model, FARM, 2, 5)
+    out = capsys.readouterr().out
+    # Each episode's summary: the return, the season's accounts, the optimal policy's expected ones.
+    assert out.count("\n  farm accounting: harvests ") == 2
+    assert out.count("\n  the optimal policy's average (exact): harvests ") == 2
+    profit = returns[0]
+    assert (f"profit {int(profit)}," if profit.is_integer() else f"profit {profit:.2f},") in out
 
 
 def test_enjoy_stops_when_the_window_closes(tabular_model: Path) -> None:

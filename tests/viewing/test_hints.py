@@ -98,9 +98,21 @@ def test_the_episode_total_regret_is_the_sum_of_its_moves_and_return_plus_regret
     assert f"gave away {grade.total_regret:.1f}" in summary[1]
     assert summary[1].endswith(("luck of the draw +0.0", "luck of the draw -0.0"))
     costly = grade.costliest(3)
-    assert len(summary) == 2 + len(costly) + 1
+    figures = session.field_summaries[-1]
+    assert figures[0].startswith("farm accounting: ")
+    assert summary[len(summary) - len(figures) :] == figures
+    summary = summary[: len(summary) - len(figures)]
+    # The regret by kind of decision: what was done, then what was best instead; each sums to the total.
+    assert summary[2].startswith("  by what you did: ")
+    assert summary[3].startswith("  by what was best instead: ")
+    for line in summary[2:4]:
+        parts = line.split(": ", 1)[1].split(", ")
+        assert sum(float(part.rsplit(" ", 1)[1]) for part in parts) == pytest.approx(
+            grade.total_regret, abs=0.2
+        )
+    assert len(summary) == 4 + len(costly) + 1
     assert summary[-1] == f"  (states: {session.env.unwrapped.state_legend()})"
-    for line, move in zip(summary[2:-1], costly, strict=True):
+    for line, move in zip(summary[4:-1], costly, strict=True):
         label = session.env.unwrapped.state_label(move.state)
         assert line.strip().startswith(f"step {move.step} at {label}: {session.names[move.action]}")
         assert f"(cost {move.regret:.2f})" in line

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
@@ -11,12 +11,14 @@ from gymnasium import spaces
 from numpy.typing import NDArray
 
 from qgym.envs.farm import rules
+from qgym.envs.farm.accounting import Ledger, farm_report
+from qgym.envs.farm.expected import optimal_farm_report
 from qgym.envs.farm.heuristic import FarmHeuristic
 from qgym.envs.farm.model import FarmModel, model_for, toy_text_for
 from qgym.envs.farm.render import CROP_LETTERS, draw_frame, draw_text, legend_icons, status_line
 from qgym.envs.farm.rules import ACTION_NAMES, CROP_NAMES, N_ACTIONS, N_CROPS, Action, Crop, FarmConfig
 from qgym.envs.farm.scalar import scalar_rules
-from qgym.envs.interface import CellMark, Overlay, Policy
+from qgym.envs.interface import CellMark, EpisodeChart, FieldReport, Overlay, Policy
 from qgym.envs.rendering import HumanWindow, import_pygame
 
 __all__ = ["GridFarmEnv"]
@@ -84,13 +86,16 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
         self.action_space = spaces.Discrete(N_ACTIONS)
         self.observation_space = rules.observation_space(self.config)
         # One farm on Python numbers, stepped by the rule tables read as tuples (farm/scalar.py).
-        self._rules = scalar_rules(self.config)
+        self._one_farm = scalar_rules(self.config)
         self._plots: list[int] = [int(Crop.EMPTY)] * self.config.n_plots
         self._cell = 0
         self.day = 0
         self.episode_return = 0.0
         self.last_reward = 0.0
         self.rained = False
+        self.ledger = Ledger(self.config)
+        """The season's accounts as they happen (:mod:`qgym.envs.farm.accounting`)."""
+        self._season: int | None = None
         self._window = HumanWindow(f"qgym GridFarm {self.config.rows}x{self.config.cols}")
 
     # --- the Gymnasium API ------------------------------------------------------------------------
@@ -105,6 +110,8 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
         self.episode_return = 0.0
         self.last_reward = 0.0
         self.rained = False
+        self.ledger.clear()
+        self._season = _registered_season(self.spec)
         if self.render_mode == "human":
             self.render()
         return self._observation(), self._info()
@@ -118,16 +125,19 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
             )
         # rules.step for a batch of one draws random(1) (rain), then random((1, plots)): the same
         # doubles in the same order as this one call (tests/envs/test_farm_scalar.py).
-        draws = self.np_random.random(self._rules.draws).tolist()
-        self._plots, self._cell, reward, self.rained = self._rules.step(
-            self._plots, self._cell, int(action), draws
-        )
+        draws = self.np_random.random(self._one_farm.draws).tolist()
+        before, cell, action = self._plots, self._cell, int(action)
+        self._plots, self._cell, reward, self.rained = self._one_farm.step(before, cell, action, draws)
         self.day += 1
+        self.ledger.note(self.day, before, cell, action, self._plots, self.rained)
         self.episode_return += reward
         self.last_reward = reward
         if self.render_mode == "human":
             self.render()
-        return self._observation(), reward, False, False, self._info()
+        info = self._info()
+        if self.day == self._season:
+            info["episode_metrics"] = self.episode_metrics()
+        return self._observation(), reward, False, False, info
 
     def render(self) -> Any:
         if self.render_mode == "ansi":
@@ -143,7 +153,7 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
 
     def action_masks(self) -> NDArray[np.int8]:
         """1 for actions that change something here, 0 for no-ops (sb3-contrib's MaskablePPO convention)."""
-        return self._rules.action_mask(self._plots, self._cell)
+        return self._one_farm.action_mask(self._plots, self._cell)
 
     def get_keys_to_action(self) -> dict[tuple[int, ...], int]:
         """Keyboard map for human play: arrows move, P plants, W waters, H harvests, space waits."""
@@ -187,6 +197,7 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
         except ValueError:
             raise ValueError(f"state_index must be in [0, {self.config.n_states - 1}], got {state}") from None
         self._plots, self._cell = crops[0].tolist(), int(cells[0])
+        self.ledger.field_set(self._plots)
 
     @property
     def crops(self) -> NDArray[np.int8]:
@@ -265,6 +276,28 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
     def heuristic(self) -> Policy:
         return FarmHeuristic(self.config)
 
+    @property
+    def action_kinds(self) -> tuple[str, ...]:
+        return ("move",) * 4 + ACTION_NAMES[4:]
+
+    # --- the season in its accounts (qgym.envs.interface.HasFieldMetrics) -------------------------
+
+    def episode_metrics(self) -> dict[str, float | None]:
+        """This season's accounts so far (:mod:`qgym.envs.farm.accounting`): on the last day of the
+        registered season, ``info["episode_metrics"]``."""
+        return self.ledger.figures(self._plots)
+
+    def field_report(self, records: Sequence[Mapping[str, float | None]]) -> FieldReport:
+        return farm_report(records, f"{len(records)} season{'s' if len(records) != 1 else ''}")
+
+    def optimal_report(self, horizon: int) -> FieldReport | None:
+        """The exact optimal policy's expected accounts (fields up to 2x2), else None."""
+        return optimal_farm_report(self.config, horizon)
+
+    def episode_chart(self) -> EpisodeChart:
+        name = self.spec.id if self.spec is not None else f"GridFarm {self.config.rows}x{self.config.cols}"
+        return self.ledger.chart(self.day, f"{name}: one season")
+
     # --- helpers ----------------------------------------------------------------------------------
 
     @property
@@ -278,10 +311,19 @@ class GridFarmEnv(gym.Env[Any, np.int64]):
         return np.array([self._cell], dtype=np.int64)
 
     def _observation(self) -> Any:
-        return self._rules.observation(self._plots, self._cell)
+        return self._one_farm.observation(self._plots, self._cell)
 
     def _info(self) -> dict[str, Any]:
         return {"action_mask": self.action_masks(), "rained": self.rained, "day": self.day}
 
     def _status(self) -> str:
         return status_line(self.day, self.episode_return, self.last_reward, self.rained)
+
+
+def _registered_season(spec: Any) -> int | None:
+    """The registered time limit of the env's ID (``gym.make`` hides it from the env itself), or None."""
+    env_id = getattr(spec, "id", None)
+    if env_id is None or env_id not in gym.registry:
+        return None
+    steps = gym.registry[env_id].max_episode_steps
+    return None if steps is None else int(steps)

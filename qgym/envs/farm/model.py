@@ -114,6 +114,17 @@ class FarmModel:
             )
         return {s: {a: self.outcomes(s, a) for a in range(N_ACTIONS)} for s in range(self.n_states)}
 
+    def after_action(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """For every (state, action), (S, A): the state after the agent's action (before the weather),
+        and the action's reward (read-only arrays, shared)."""
+        return self._after_action
+
+    @property
+    def reward_table(self) -> NDArray[np.float64]:
+        """The reward of every (state, action), (S, A): the farm's rewards depend on nothing else, which
+        :func:`qgym.expectations.return_moments` needs to know."""
+        return self._after_action[1]
+
     @functools.cached_property
     def _after_action(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """For every (state, action): the index after the agent's action, and its reward."""
@@ -125,6 +136,8 @@ class FarmModel:
             actions = np.full(self.n_states, action, dtype=np.int64)
             new_crops, new_cells, rewards[:, action] = act(crops, cells, actions, self.config)
             after[:, action] = state_indices(new_crops, new_cells, self.config)
+        after.flags.writeable = False
+        rewards.flags.writeable = False
         return after, rewards
 
     def _contract_plots(self, table: NDArray[np.float64], matrix: NDArray[np.float64]) -> NDArray[np.float64]:

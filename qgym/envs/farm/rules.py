@@ -26,16 +26,21 @@ __all__ = [
     "ACTION_NAMES",
     "CROP_NAMES",
     "OBS_MODES",
+    "WORK_DONE",
     "Action",
     "Crop",
     "FarmConfig",
+    "RuleTables",
     "act",
     "action_masks",
     "decode_states",
+    "index_weights",
+    "nature_cdf",
     "nature_matrices",
     "nature_step",
     "observation_space",
     "observations",
+    "rule_tables",
     "state_indices",
     "step",
 ]
@@ -78,7 +83,8 @@ _STEPS = {Action.NORTH: (-1, 0), Action.SOUTH: (1, 0), Action.WEST: (0, -1), Act
 
 
 def _work_table() -> NDArray[np.int8]:
-    """``_WORK[action, crop]``: the plot's stage after the agent's action (identity where nothing applies)."""
+    """``WORK_DONE[action, crop]``: the plot's stage after the agent's action (identity where nothing
+    applies)."""
     work = np.tile(np.arange(len(Crop), dtype=np.int8), (len(Action), 1))
     work[Action.PLANT, Crop.EMPTY] = Crop.SEED_DRY
     work[Action.WATER, Crop.SEED_DRY] = Crop.SEED_WET
@@ -88,7 +94,7 @@ def _work_table() -> NDArray[np.int8]:
     return work
 
 
-_WORK = _work_table()
+WORK_DONE = _work_table()
 
 
 @dataclass(frozen=True)
@@ -145,11 +151,11 @@ def act(
     Moving off the field, and work that does not apply to the plot (planting a planted plot,
     watering a wet one, harvesting an unripe one), change nothing and cost nothing.
     """
-    tables = _tables(config)
+    tables = rule_tables(config)
     farms = np.arange(len(positions))
     crop = crops[farms, positions]
     new_crops = crops.copy()
-    new_crops[farms, positions] = _WORK[actions, crop]
+    new_crops[farms, positions] = WORK_DONE[actions, crop]
     return new_crops, tables.moves[positions, actions], tables.rewards[actions, crop]
 
 
@@ -174,13 +180,13 @@ def step(
 def action_masks(crops: NDArray[np.int8], cells: NDArray[np.int64], config: FarmConfig) -> NDArray[np.int8]:
     """(N, actions): 1 for every action that changes something, 0 for the no-ops (``wait`` is always 1)."""
     under = crops[np.arange(len(cells)), cells]
-    masks: NDArray[np.int8] = _tables(config).masks[cells, under]
+    masks: NDArray[np.int8] = rule_tables(config).masks[cells, under]
     return masks
 
 
 def state_indices(crops: NDArray[np.int8], cells: NDArray[np.int64], config: FarmConfig) -> NDArray[np.int64]:
     """State index of N farms: ``ravel_multi_index((*crops, cell), (7,) * plots + (plots,))``."""
-    indices: NDArray[np.int64] = crops.astype(np.int64) @ _index_weights(config) + cells
+    indices: NDArray[np.int64] = crops.astype(np.int64) @ index_weights(config) + cells
     return indices
 
 
@@ -232,7 +238,7 @@ def nature_step(
     crops: NDArray[np.int8], rain: NDArray[np.bool_], uniforms: NDArray[np.float64], config: FarmConfig
 ) -> NDArray[np.int8]:
     """Nature's part of a step for N farms, driven by rain flags (N,) and uniforms (N, plots) in [0, 1)."""
-    thresholds = _nature_cdf(config)[rain.astype(np.int64)[:, None], crops]
+    thresholds = nature_cdf(config)[rain.astype(np.int64)[:, None], crops]
     stage = (uniforms[..., None] >= thresholds).sum(axis=-1)
     next_crops: NDArray[np.int8] = np.minimum(stage, N_CROPS - 1).astype(np.int8)
     return next_crops
@@ -249,7 +255,7 @@ def nature_matrices(config: FarmConfig) -> tuple[NDArray[np.float64], NDArray[np
 
 
 @dataclass(frozen=True)
-class _Tables:
+class RuleTables:
     """The rules of one farm as lookup tables, so one step is a few array look-ups."""
 
     moves: NDArray[np.int64]  # (cells, actions) -> cell
@@ -258,7 +264,7 @@ class _Tables:
 
 
 @functools.lru_cache(maxsize=64)
-def _tables(config: FarmConfig) -> _Tables:
+def rule_tables(config: FarmConfig) -> RuleTables:
     cells = config.n_plots
     moves = np.tile(np.arange(cells, dtype=np.int64)[:, None], (1, N_ACTIONS))
     for cell in range(cells):
@@ -271,16 +277,16 @@ def _tables(config: FarmConfig) -> _Tables:
     rewards[Action.WATER, [Crop.SEED_DRY, Crop.GROWING_DRY]] = -config.water_cost
     rewards[Action.HARVEST, Crop.RIPE] = config.harvest_reward
     moved = moves != np.arange(cells)[:, None]  # (cells, actions)
-    worked = np.arange(N_CROPS)[:, None] != _WORK.T  # (crops, actions)
+    worked = np.arange(N_CROPS)[:, None] != WORK_DONE.T  # (crops, actions)
     masks = (moved[:, None, :] | worked[None, :, :]).astype(np.int8)
     masks[:, :, Action.WAIT] = 1
     for table in (moves, rewards, masks):
         table.flags.writeable = False
-    return _Tables(moves, rewards, masks)
+    return RuleTables(moves, rewards, masks)
 
 
 @functools.lru_cache(maxsize=64)
-def _index_weights(config: FarmConfig) -> NDArray[np.int64]:
+def index_weights(config: FarmConfig) -> NDArray[np.int64]:
     """``7 ** (plots - 1 - i) * plots`` for plot i: the state index is a dot product with the crops."""
     if config.n_states > np.iinfo(np.int64).max:
         raise ValueError(f"a {config.rows}x{config.cols} field has more states than an int64 can number")
@@ -288,7 +294,7 @@ def _index_weights(config: FarmConfig) -> NDArray[np.int64]:
 
 
 @functools.lru_cache(maxsize=64)
-def _nature_cdf(config: FarmConfig) -> NDArray[np.float64]:
+def nature_cdf(config: FarmConfig) -> NDArray[np.float64]:
     """Cumulative rows of both matrices, exactly 1.0 from each row's last possible outcome on."""
     matrices = np.stack(nature_matrices(config))
     cumulative = np.cumsum(matrices, axis=2)

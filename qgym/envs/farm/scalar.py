@@ -1,8 +1,8 @@
 """One farm's step on Python numbers, read from the very tables of :mod:`qgym.envs.farm.rules`.
 
 The single env steps one farm at a time, and numpy's per-call cost on arrays of one farm would be most
-of its step. So it reads the rule tables the batched rules read (``_tables``: moves, rewards, masks;
-``_WORK``; ``_nature_cdf``; ``_index_weights``) as cached Python tuples and applies the same
+of its step. So it reads the rule tables the batched rules read (``rule_tables``: moves, rewards, masks;
+``WORK_DONE``; ``nature_cdf``; ``index_weights``) as cached Python tuples and applies the same
 comparisons to them. Nothing here states a rule of its own: ``tests/envs/test_farm_scalar.py`` checks
 every method against its batched twin in :mod:`~qgym.envs.farm.rules` on random states, actions and
 uniforms (thresholds included), and the single env against the vector env's episodes.
@@ -19,12 +19,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qgym.envs.farm.rules import (
-    _WORK,
     N_CROPS,
+    WORK_DONE,
     FarmConfig,
-    _index_weights,
-    _nature_cdf,
-    _tables,
+    index_weights,
+    nature_cdf,
+    rule_tables,
 )
 
 __all__ = ["ScalarRules", "scalar_rules"]
@@ -38,21 +38,21 @@ class ScalarRules:
 
     config: FarmConfig
     moves: tuple[tuple[int, ...], ...]
-    """[cell][action] -> cell (``_tables(config).moves``)."""
+    """[cell][action] -> cell (``rule_tables(config).moves``)."""
     rewards: tuple[tuple[float, ...], ...]
-    """[action][crop] -> reward (``_tables(config).rewards``)."""
+    """[action][crop] -> reward (``rule_tables(config).rewards``)."""
     work: tuple[tuple[int, ...], ...]
-    """[action][crop] -> the plot's stage after the action (``_WORK``)."""
+    """[action][crop] -> the plot's stage after the action (``WORK_DONE``)."""
     masks: tuple[tuple[NDArray[np.int8], ...], ...]
-    """[cell][crop under the farmer] -> read-only action mask (``_tables(config).masks``)."""
+    """[cell][crop under the farmer] -> read-only action mask (``rule_tables(config).masks``)."""
     thresholds: tuple[tuple[tuple[float, ...], ...], ...]
-    """[rain][crop] -> the 6 lowest of the 7 thresholds of ``_nature_cdf(config)``, sorted: the next
+    """[rain][crop] -> the 6 lowest of the 7 thresholds of ``nature_cdf(config)``, sorted: the next
     stage counts the thresholds at or below the plot's uniform, at most 6 (a count does not depend on
     the order, and when all 6 lowest are counted the count is at least 6)."""
     plots: tuple[int, ...]
     """0 .. plots - 1, the column of each plot in the grid observation's planes."""
     weights: tuple[int, ...]
-    """The state index's weight of each plot (``_index_weights``), empty unless ``obs_mode`` is index."""
+    """The state index's weight of each plot (``index_weights``), empty unless ``obs_mode`` is index."""
     draws: int
     """Uniforms of one step: the rain's, then one per plot (``rules.step`` for a batch of one)."""
 
@@ -92,14 +92,14 @@ class ScalarRules:
 @functools.lru_cache(maxsize=64)
 def scalar_rules(config: FarmConfig) -> ScalarRules:
     """The :class:`ScalarRules` of ``config`` (one per config)."""
-    tables = _tables(config)
-    cdf = _nature_cdf(config)
-    weights = _index_weights(config).tolist() if config.obs_mode == "index" else []
+    tables = rule_tables(config)
+    cdf = nature_cdf(config)
+    weights = index_weights(config).tolist() if config.obs_mode == "index" else []
     return ScalarRules(
         config=config,
         moves=_rows(tables.moves.tolist()),
         rewards=_rows(tables.rewards.tolist()),
-        work=_rows(_WORK.tolist()),
+        work=_rows(WORK_DONE.tolist()),
         masks=tuple(
             tuple(tables.masks[cell, crop] for crop in range(N_CROPS)) for cell in range(config.n_plots)
         ),

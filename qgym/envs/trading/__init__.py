@@ -4,12 +4,14 @@
 streams), which the single envs (a desk of one) and ``vector`` (a desk of N) both step. ``chain`` is the
 exact rung, a finite Ehrenfest price chain whose rule and exact model are in ``chain_rules``; ``market``
 the market rungs (the synthetic paths of ``prices``, or the user's prices). ``render`` draws an
-episode, ``heuristic`` plays the market rungs.
+episode, ``heuristic`` plays the market rungs; ``metrics`` and ``reference`` read an episode as a
+portfolio (the chains' optimal one exactly), ``leak`` is a look-ahead bug on purpose.
 """
 
 from qgym.envs.trading.chain import ChainTradingEnv
 from qgym.envs.trading.chain_rules import chain_outcomes, chain_price
 from qgym.envs.trading.heuristic import TrendFollower
+from qgym.envs.trading.leak import PeekNextMove, peeking_policy
 from qgym.envs.trading.market import TradingEnv
 from qgym.envs.trading.prices import (
     REGIME_NAMES,
@@ -41,6 +43,7 @@ __all__ = [
     "SELL",
     "ChainTradingEnv",
     "ChainTradingVectorEnv",
+    "PeekNextMove",
     "PriceProcess",
     "TradingConfig",
     "TradingEnv",
@@ -53,6 +56,7 @@ __all__ = [
     "generate_prices",
     "load_csv_prices",
     "market_features",
+    "peeking_policy",
     "position_tables",
     "step_rewards",
     "trade_costs",

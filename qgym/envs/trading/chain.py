@@ -12,10 +12,12 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
+from qgym.envs.interface import FieldReport
 from qgym.envs.native_vector import ALL, FloatArray
 from qgym.envs.trading.chain_rules import REGIMES, Chain, chain_model, chain_price, chain_tables
 from qgym.envs.trading.desk import ONE, Desk, Traders
 from qgym.envs.trading.env import TradingEnvBase
+from qgym.envs.trading.reference import optimal_trading_report
 from qgym.envs.trading.rules import (
     N_ACTIONS,
     Floats,
@@ -249,6 +251,10 @@ class ChainTradingEnv(TradingEnvBase[ChainPrices]):
             "position": position,
             "regime": REGIMES[regime],
         }
+
+    def optimal_report(self, horizon: int) -> FieldReport | None:
+        """The exact optimal policy's trading figures over ``horizon`` steps (:mod:`.reference`)."""
+        return optimal_trading_report(self.chain, self.config, horizon)
 
     # --- what viewers ask (qgym.envs.interface) ---------------------------------------------------
 

@@ -6,6 +6,7 @@ vector envs call the same method for N traders, so both step the same code.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Generic, SupportsFloat
 
 import gymnasium as gym
@@ -13,9 +14,11 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
-from qgym.envs.interface import Overlay
+from qgym.envs.figures import LazyRecord
+from qgym.envs.interface import EpisodeChart, FieldReport, Overlay
 from qgym.envs.rendering import HumanWindow, import_pygame
 from qgym.envs.trading.desk import ONE, Desk, StreamT
+from qgym.envs.trading.metrics import episode_chart, path_figures, trading_report
 from qgym.envs.trading.render import FRAME_SIZE, Chart, Status, draw_frame, legend_icons, ticker
 from qgym.envs.trading.rules import ACTION_NAMES, BUY, HOLD, N_ACTIONS, SELL, TradingConfig
 
@@ -82,7 +85,13 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
         if self.render_mode == "human":
             self.render()
         truncated = self.desk.book.elapsed.item(ONE) >= self.config.episode_length
-        return self._observation(), reward, False, truncated, self._info(baseline)
+        info = self._info(baseline)
+        if truncated:
+            chart = self.chart
+            paths = (tuple(chart.equities), tuple(chart.positions), tuple(chart.baselines))
+            cost = self.desk.book.total_cost.item(ONE)
+            info["episode_metrics"] = LazyRecord(lambda: _record(*paths, cost))
+        return self._observation(), reward, False, truncated, info
 
     def action_masks(self) -> NDArray[np.int8]:
         """Valid actions now (sb3-contrib MaskablePPO convention): a fresh int8 array."""
@@ -133,6 +142,30 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
     def legend(self, size: int) -> list[tuple[str, NDArray[np.uint8]]]:
         return legend_icons(size)
 
+    @property
+    def action_kinds(self) -> tuple[str, ...]:
+        return ACTION_NAMES
+
+    # --- the episode as a portfolio (qgym.envs.interface.HasFieldMetrics) -------------------------
+
+    def episode_metrics(self) -> dict[str, float | None]:
+        """This episode's trading figures so far (:mod:`qgym.envs.trading.metrics`), plain numbers:
+        the final step's ``info["episode_metrics"]``."""
+        chart = self.chart
+        return _record(chart.equities, chart.positions, chart.baselines, self.desk.book.total_cost.item(ONE))
+
+    def field_report(self, records: Sequence[Mapping[str, float | None]]) -> FieldReport:
+        return trading_report(records, f"{len(records)} episode{'s' if len(records) != 1 else ''}")
+
+    def optimal_report(self, horizon: int) -> FieldReport | None:
+        """None: only the chain rungs have an exact model."""
+        return None
+
+    def episode_chart(self) -> EpisodeChart:
+        chart = self.chart
+        name = self.spec.id if self.spec is not None else type(self).__name__
+        return episode_chart(chart.equities, chart.baselines, chart.positions, f"{name}: one episode")
+
     def regime_label(self) -> str | None:
         """The name of the current regime when the env shows one (in ``info`` and the HUD), else None."""
         names = self.desk.stream.regime_names
@@ -166,6 +199,14 @@ class TradingEnvBase(gym.Env[Any, Any], Generic[StreamT]):
 
     def _status(self) -> Status:
         return trader_status(self.desk, ONE, self.chart, self._last_reward)
+
+
+def _record(
+    equity: Sequence[float], positions: Sequence[int], baseline: Sequence[float], cost: float
+) -> dict[str, float | None]:
+    """One episode's trading figures (None where undefined) from its path."""
+    figures = path_figures(np.array([equity]), np.array([positions]), np.array([cost]), np.array([baseline]))
+    return {key: (float(value[0]) if np.isfinite(value[0]) else None) for key, value in figures.items()}
 
 
 def trader_status(desk: Desk[Any], trader: int, chart: Chart, last_reward: float) -> Status:

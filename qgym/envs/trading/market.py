@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -299,6 +300,41 @@ class TradingEnv(TradingEnvBase[MarketPaths]):
     def price_path(self) -> list[float]:
         """The whole price path of this episode: the warm-up window, then every price it will reach."""
         return [float(price) for price in self.desk.stream.paths[ONE]]
+
+    def walk_forward_folds(self, folds: int) -> list[tuple[str, dict[str, Any]]]:
+        """``folds`` consecutive slices of this env's segment of the user's prices (the test split for an
+        evaluation), oldest first: a label and the ``gym.make`` arguments of an env trading only that
+        slice (its ``window`` earlier prices before it, the past, warm its features up)."""
+        data = self.source.data
+        if data is None:
+            raise ValueError(
+                "walk-forward folds cut your own prices, and this env trades the synthetic process: "
+                "train and evaluate with prices= or csv_path="
+            )
+        if not (isinstance(folds, int) and folds >= 1):
+            raise ValueError(f"folds must be a whole number of at least 1, got {folds!r}")
+        config = self.config
+        low, high = self.source.segment
+        size = (high - low) // folds
+        if size < config.episode_length + 1:
+            raise ValueError(
+                f"the {self.split!r} segment holds {high - low} prices: {folds} folds of {size} are shorter "
+                f"than an episode of episode_length + 1 = {config.episode_length + 1}; use fewer folds or "
+                "a shorter episode_length"
+            )
+        settings = {field.name: getattr(config, field.name) for field in fields(config)}
+        out = []
+        for fold in range(folds):
+            start, stop = low + fold * size, low + (fold + 1) * size if fold < folds - 1 else high
+            first = max(0, start - config.window)
+            if start - first < config.window and stop - first < config.window + config.episode_length + 1:
+                raise ValueError(
+                    f"fold {fold + 1} (prices {start}-{stop - 1}) has too few prices before it and in it "
+                    f"for the features' window of {config.window}; use fewer folds"
+                )
+            kwargs = {"prices": data[first:stop].copy(), "split": "all", "observe_regime": False, **settings}
+            out.append((f"prices {start}-{stop - 1}", kwargs))
+        return out
 
     def heuristic(self) -> TrendFollower:
         """The trend follower for this env's features (a ValueError says why for ``index`` observations)."""

@@ -1,7 +1,7 @@
 """``save()`` and ``load()`` of the tabular algorithms: what a model writes, and how it is rebuilt.
 
 The algorithm says what it saves (its :class:`~qgym.agents.settings.Hyperparameters`, its
-:class:`~qgym.agents.settings.TrainingState`, its tables); :mod:`qgym.agents.persistence` writes and
+:class:`~qgym.agents.settings.TrainingState`, its tables); :mod:`qgym.agents.file_format` writes and
 reads the file without knowing any algorithm. :class:`ModelFiles` is a mixin of
 :class:`qgym.agents.base.TabularAlgorithm`.
 """
@@ -18,8 +18,9 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv
 from stable_baselines3.common.utils import check_for_correct_spaces
 
-from qgym.agents import persistence
-from qgym.agents.persistence import ModelFileError, ModelRecord
+from qgym.agents import file_format
+from qgym.agents import sb3_surface as sb3
+from qgym.agents.file_format import ModelFileError, ModelRecord
 from qgym.agents.settings import Hyperparameters, TrainingState
 
 if TYPE_CHECKING:
@@ -44,10 +45,6 @@ class ModelFiles:
         n_envs: int
         num_timesteps: int
         exploration_rate: float
-        _total_timesteps: int
-        _episode_num: int
-        _n_updates: int
-        _current_progress_remaining: float
         _rng: random.Random
         _predict_rng: random.Random
 
@@ -56,9 +53,6 @@ class ModelFiles:
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
         def _setup_model(self) -> None: ...
-
-        @staticmethod
-        def _wrap_env(env: GymEnv, verbose: int = 0, monitor_wrapper: bool = True) -> Any: ...
 
     def save(
         self,
@@ -75,12 +69,13 @@ class ModelFiles:
             raise ValueError(
                 "exclude and include are not supported: a tabular model saves a fixed set of fields"
             )
+        run = sb3.run_state(self)
         state = TrainingState(
             int(self.num_timesteps),
-            int(self._total_timesteps),
-            int(self._episode_num),
-            int(self._n_updates),
-            float(self._current_progress_remaining),
+            run["total_timesteps"],
+            run["episode_num"],
+            run["n_updates"],
+            run["progress_remaining"],
             float(self.exploration_rate),
             int(self.n_envs),
             self._rng.getstate(),
@@ -94,9 +89,9 @@ class ModelFiles:
             state.to_data(),
             self.policy.tables,
             self.policy.visits,
-            persistence.library_versions(),
+            file_format.library_versions(),
         )
-        persistence.write_model_file(record, path)
+        file_format.write_model_file(record, path)
 
     @classmethod
     def load(
@@ -118,7 +113,7 @@ class ModelFiles:
         always starts with a reset (``force_reset`` is accepted for compatibility).
         """
         del force_reset
-        record = persistence.read_model_file(path)
+        record = file_format.read_model_file(path)
         algorithm = _resolve_class(cls, record.algorithm)
         if record.q_values.shape[0] != algorithm.n_tables:
             raise ModelFileError(
@@ -131,18 +126,19 @@ class ModelFiles:
                 TrainingState.from_data(record.state),
             )
         except ValueError as error:
-            raise ModelFileError(f"{persistence.MANIFEST}: {error}") from error
+            raise ModelFileError(f"{file_format.MANIFEST}: {error}") from error
         if print_system_info:
             print(
                 "== SAVED SYSTEM INFO ==",
                 record.versions,
                 "== CURRENT SYSTEM INFO ==",
-                persistence.library_versions(),
+                file_format.library_versions(),
                 sep="\n",
             )
         hyperparameters = _overridden(settings.as_kwargs(), custom_objects, kwargs, algorithm.policy_aliases)
+        rule_parameters = hyperparameters.pop("rule_parameters")
         if env is not None:
-            env = algorithm._wrap_env(env, hyperparameters["verbose"])
+            env = sb3.wrap_env(algorithm, env, hyperparameters["verbose"])
             try:
                 check_for_correct_spaces(env, record.observation_space, record.action_space)
             except ValueError as error:
@@ -151,7 +147,12 @@ class ModelFiles:
                 ) from error
         try:
             model = algorithm(
-                "TabularPolicy", env=env, device=device, _init_setup_model=False, **hyperparameters
+                "TabularPolicy",
+                env=env,
+                device=device,
+                _init_setup_model=False,
+                **hyperparameters,
+                **rule_parameters,
             )
         except TypeError as error:  # the abstract base named by a file
             raise ModelFileError(f"the file names {record.algorithm!r}: {error}") from None
@@ -164,10 +165,9 @@ class ModelFiles:
     def _restore(self, state: TrainingState, record: ModelRecord) -> None:
         """Counters, tables and generators of a loaded model (``_setup_model`` builds the policy)."""
         self.num_timesteps = state.num_timesteps
-        self._total_timesteps = state.total_timesteps
-        self._episode_num = state.episode_num
-        self._n_updates = state.n_updates
-        self._current_progress_remaining = state.progress_remaining
+        sb3.set_run_state(
+            self, state.total_timesteps, state.episode_num, state.n_updates, state.progress_remaining
+        )
         self.exploration_rate = state.exploration_rate
         self._setup_model()
         self.policy.tables[...] = record.q_values

@@ -29,7 +29,15 @@ from qgym.files import write_atomically
 from qgym.space_data import space_from_data, space_to_data
 from qgym.validation import brief, is_int
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "ModelRecord", "read_model_file", "write_model_file"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "ModelRecord",
+    "library_versions",
+    "read_model_file",
+    "write_model_file",
+]
 
 FORMAT = "qgym-tabular-model"
 FORMAT_VERSION = 1
@@ -151,22 +159,21 @@ def read_model_file(path: PathLike) -> ModelRecord:
 
 
 def library_versions() -> dict[str, str]:
-    """The versions a model file records (shown by ``load(..., print_system_info=True)``)."""
+    """The versions a model file records (shown by ``load(..., print_system_info=True)``), read from
+    the installed packages' metadata: writing a file imports neither torch nor Stable-Baselines3."""
+    from importlib import metadata
+
     import gymnasium
-    import stable_baselines3
 
     from qgym.version import __version__
 
     return {
         "qgym": __version__,
-        "stable_baselines3": stable_baselines3.__version__,
+        "stable_baselines3": metadata.version("stable-baselines3"),
         "gymnasium": gymnasium.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
     }
-
-
-# --- helpers -------------------------------------------------------------------------------------
 
 
 def _npy_bytes(array: NDArray[Any]) -> bytes:
