@@ -22,7 +22,7 @@
 # **probability of improvement** of one algorithm over another.
 #
 # This notebook reads them as a learner would, on Sutton & Barto's cliff (Example 6.6): Q-learning
-# and SARSA, 50 seeds each, with `qgym train --seeds`, `qgym compare` and `qgym plot`. About 40
+# and SARSA, 50 seeds each, with `qgym train --seeds`, `qgym compare` and `qgym plot`. About 20
 # seconds.
 
 # %%
