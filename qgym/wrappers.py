@@ -53,6 +53,7 @@ class DiscretizeObservation(gym.ObservationWrapper[NDArray[np.int64], Any, NDArr
         if not isinstance(space, spaces.Box):
             raise ValueError(f"DiscretizeObservation needs a Box observation space, got {space}")
         size = int(np.prod(space.shape))
+        self._shape: tuple[int, ...] = tuple(space.shape)
         self.bins = _per_component(bins, size, "bins").astype(np.int64)
         if np.any(self.bins < 1) or not np.all(self.bins == _per_component(bins, size, "bins")):
             raise ValueError(f"bins must be positive integers, got {bins}")
@@ -70,7 +71,23 @@ class DiscretizeObservation(gym.ObservationWrapper[NDArray[np.int64], Any, NDArr
 
     def observation(self, observation: NDArray[np.floating[Any]]) -> NDArray[np.int64]:
         """Bin indices of one observation."""
-        fraction = (np.asarray(observation, dtype=np.float64).reshape(-1) - self.low) / (self.high - self.low)
+        return self.bin(observation)
+
+    def bin(self, observations: ArrayLike) -> NDArray[np.int64]:
+        """Bin indices of one observation, or of a batch whose last axes are the observation's (a
+        vector env's ``(num_envs, *shape)``): shape ``(..., components)``, as :meth:`observation`.
+
+        >>> env = DiscretizeObservation(gym.make("MountainCar-v0"), bins=(18, 14))
+        >>> env.bin([[-1.2, 0.0], [0.6, 0.07]]).tolist()
+        [[0, 7], [17, 13]]
+        """
+        values = np.asarray(observations, dtype=np.float64)
+        leading = values.shape[: values.ndim - len(self._shape)]
+        if values.shape[len(leading) :] != self._shape:
+            raise ValueError(
+                f"observations must end with the observation shape {self._shape}, got shape {values.shape}"
+            )
+        fraction = (values.reshape(*leading, self.bins.size) - self.low) / (self.high - self.low)
         return np.clip(np.floor(fraction * self.bins), 0, self.bins - 1).astype(np.int64)
 
 

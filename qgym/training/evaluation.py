@@ -259,8 +259,9 @@ def evaluate(
 
 def exact_optimum(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> float | None:
     """The exact optimal expected return over the horizon ``env_id`` is judged on, or None when no
-    exact model is known (qgym's optima are registered; Gymnasium's toy-text envs are solved, and so is
-    any env made with ``env_kwargs``, whose model they may change). Solved once a process."""
+    exact model is known (qgym's optima are registered, as is CartPole's maximum; Gymnasium's toy-text
+    envs are solved, and so is any env made with ``env_kwargs``, whose model they may change). Solved
+    once a process."""
     if not env_kwargs:
         return _registered_optimum(env_id)
     try:

@@ -95,8 +95,12 @@ def greedy_on_model(
     model: Any, env_id: str, env_wrapper: Any, env_kwargs: Mapping[str, Any] | None
 ) -> tuple[planning.TransitionModel, np.ndarray, int] | None:
     """The env's exact model, the model's greedy action in each of its states and the judged horizon,
-    when the env's states are its observations; else None."""
-    valuer = GreedyValuer(env_id, env_wrapper, env_kwargs)
+    when the env's states are its observations; else None (also without an exact model: CartPole's
+    optimum is known, its model is not, so it is judged by sampling)."""
+    try:
+        valuer = GreedyValuer(env_id, env_wrapper, env_kwargs)
+    except ValueError:  # no exact model
+        return None
     policy = valuer.policy(model)
     return None if policy is None else (valuer.transitions, policy, valuer.horizon)
 

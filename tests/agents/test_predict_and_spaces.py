@@ -156,6 +156,18 @@ def test_discretize_observation_bins_clip_and_pass_the_env_checker() -> None:
     check_env(env)
 
 
+def test_discretize_observation_bins_a_batch_as_it_bins_each_observation() -> None:
+    env = DiscretizeObservation(
+        gym.make("CartPole-v1"), bins=(3, 3, 6, 6), low=[-2.4, -3, -0.21, -3.5], high=[2.4, 3, 0.21, 3.5]
+    )
+    batch = np.random.default_rng(0).uniform(-4, 4, size=(5, 7, 4)).astype(np.float32)
+    binned = env.bin(batch)
+    assert binned.shape == (5, 7, 4)
+    assert all(np.array_equal(binned[i, j], env.observation(batch[i, j])) for i in range(5) for j in range(7))
+    with pytest.raises(ValueError, match=r"end with the observation shape \(4,\), got shape \(5, 3\)"):
+        env.bin(batch[:, :3, 0])
+
+
 def test_discretize_observation_needs_finite_ranges_and_valid_bins() -> None:
     with pytest.raises(ValueError, match=r"unbounded in components \[1, 3\].*low= and high="):
         DiscretizeObservation(gym.make("CartPole-v1"), bins=5)
