@@ -38,11 +38,12 @@ def register_algorithms() -> None:
     ALGOS.update({name: algorithm_class(name) for name in TABULAR_ALGORITHMS})
 
 
-def check_arguments(arguments: Sequence[str]) -> None:
+def check_arguments(arguments: Sequence[str], command: str = "train") -> None:
     """Refuse, in a sentence, RL Zoo arguments that would run code from a file or a string: the
     ``-conf`` file's block for ``--env`` and the ``-params`` values must be plain data qgym reads, and
     what RL Zoo imports by name (``env_wrapper``, ``callback``, ``vec_env_wrapper``, a dotted
-    ``policy``) must be in qgym's allow-list or absent, wherever it is written."""
+    ``policy``) must be in qgym's allow-list or absent, wherever it is written. ``train`` of a table
+    needs ``-conf`` (RL Zoo ships no tabular presets); ``enjoy`` reads the run's saved settings."""
     from qgym.files import read_yaml
     from qgym.training.presets import parse_literal
     from qgym.training.registry import TABULAR_ALGORITHMS
@@ -86,7 +87,7 @@ def check_arguments(arguments: Sequence[str]) -> None:
                 params[key] = literal
     if params:
         _check_block(params, "-params")
-    if known.conf_file is None and known.algo in TABULAR_ALGORITHMS:
+    if known.conf_file is None and known.algo in TABULAR_ALGORITHMS and command == "train":
         from qgym.training.presets import default_preset_path
 
         shipped = default_preset_path(known.algo)
@@ -151,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"usage: python -m qgym.zoo {{{','.join(_COMMANDS)}}} [RL Zoo arguments]", file=sys.stderr)
         return 2
     try:
-        check_arguments(args[1:])
+        check_arguments(args[1:], args[0])
     except ValueError as error:
         print(f"python -m qgym.zoo {args[0]}: error: {error}", file=sys.stderr)
         return 2
