@@ -58,6 +58,7 @@ def add_training_commands(commands: Any) -> None:
         help="with --seeds, processes training seeds at once when they cannot run in lockstep (DQN, "
         "QR-DQN; default: the number of cores)",
     )
+    _add_distributed_flags(train)
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("eval", help="mean return of a trained model and %% of the exact optimum")
@@ -118,6 +119,34 @@ def add_training_commands(commands: Any) -> None:
     compare.set_defaults(run=_compare)
 
 
+def _add_distributed_flags(train: argparse.ArgumentParser) -> None:
+    """``--ray-address``, ``--ray-cpus``, ``--ray-gpus`` and ``--resume`` (with ``--seeds``)."""
+    train.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="with --seeds, train each seed as a Ray task on this cluster: auto, ray://HOST:PORT or "
+        "HOST:PORT (pip install 'qgym[ray]'); results come back through Ray, no shared file system needed",
+    )
+    train.add_argument(
+        "--ray-cpus", type=float, default=1.0, metavar="C", help="with --ray-address, CPUs a seed asks for"
+    )
+    train.add_argument(
+        "--ray-gpus",
+        type=float,
+        default=None,
+        metavar="G",
+        help="with --ray-address, GPUs a seed asks for (default: 1 where the cluster has GPUs and the "
+        "preset's device may use one, else 0)",
+    )
+    train.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_FOLDER",
+        help="with --seeds, continue an unfinished run of the same command: only its missing seeds train",
+    )
+
+
 def _count(flag: str) -> Any:
     """An argparse type: a whole number of at least 1, else a sentence naming ``flag``."""
 
@@ -143,6 +172,10 @@ def _train(args: argparse.Namespace) -> int:
         return _train_seeds(args)
     if args.jobs is not None:
         raise ValueError("--jobs goes with --seeds N: one seed trains in one process")
+    for flag in ("ray_address", "resume"):
+        if getattr(args, flag) is not None:
+            name = flag.replace("_", "-")
+            raise ValueError(f"--{name} goes with --seeds N: one seed trains in this process")
     run = training.train(
         args.algo,
         args.env,
@@ -188,6 +221,10 @@ def _train_seeds(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         progress=sys.stdout.isatty() if args.progress is None else args.progress,
         report=lambda line: print(line, flush=True),
+        ray_address=args.ray_address,
+        ray_cpus=args.ray_cpus,
+        ray_gpus=args.ray_gpus,
+        resume=args.resume,
     )
     done = len(run.results)
     if run.interrupted:

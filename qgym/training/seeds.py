@@ -3,8 +3,11 @@
 Tabular agents on an env with an exact model whose observations are its states (the toy-text envs,
 the small farms, the trading chains) train in lockstep in this process
 (:class:`qgym.agents.lockstep.Lockstep`); every evaluation values each seed's greedy policy exactly.
-DQN, QR-DQN and tables on other envs train one seed per process (``jobs`` at a time), each through
-:func:`qgym.training.train`, and are valued exactly where the env allows, else by sampling.
+DQN, QR-DQN and tables on other envs train one seed a worker, each through
+:func:`qgym.training.train`, and are valued exactly where the env allows, else by sampling: worker
+processes on this machine (``jobs`` at a time), or Ray tasks on a cluster (``ray_address``). Each seed
+is written into the run folder as it arrives (:mod:`qgym.training.seed_store`), so a run that was
+stopped resumes with the seeds it finished (``resume``).
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from qgym.training.evaluation import exact_optimum
 from qgym.training.registry import DEEP_ALGORITHMS
 from qgym.training.run_spec import RunSpec
 from qgym.training.runs import new_run_folder, write_yaml
+from qgym.training.seed_pool import ProcessPool, SeedError, SeedOutcome, SeedPool, SeedTask
 from qgym.training.seed_results import (
     EVAL_EPISODES,
     SAMPLED_EPISODES,
@@ -38,8 +41,10 @@ from qgym.training.seed_results import (
     summary_lines,
     write_seed_files,
 )
+from qgym.training.seed_store import check_resumable, finished_seeds, store_seed
 from qgym.training.stats import iqm
 from qgym.validation import is_int
+from qgym.version import __version__
 
 __all__ = ["MAX_SEEDS", "SeedsRun", "lockstep_model", "seed_list", "train_seeds"]
 
@@ -135,12 +140,21 @@ def train_seeds(
     jobs: int | None = None,
     progress: bool = False,
     report: Callable[[str], None] | None = None,
+    ray_address: str | None = None,
+    ray_cpus: float = 1.0,
+    ray_gpus: float | None = None,
+    resume: str | Path | None = None,
 ) -> SeedsRun:
     """Train ``algo`` on ``env_id`` with seeds ``seed .. seed + n_seeds - 1`` into one run folder.
 
     Each seed's greedy policy is valued every ``eval_freq`` steps (default: 20 times over training):
     exactly where the env has a model, else by its sampled mean over 10 episodes. Ctrl-C stops early
-    and keeps what the seeds learned so far.
+    and keeps what the seeds learned so far (in lockstep) or the seeds finished (one a worker).
+
+    Seeds that train one a worker run as Ray tasks on the cluster at ``ray_address`` (``auto``,
+    ``ray://host:port`` or a GCS ``host:port``), each asking for ``ray_cpus`` CPUs and ``ray_gpus``
+    GPUs (default: one where the cluster has GPUs and the preset's device may use one). ``resume``
+    names the folder of an unfinished run of the same command: only its missing seeds train.
     """
     say = report or (lambda line: None)
     spec = RunSpec.resolve(
@@ -155,28 +169,42 @@ def train_seeds(
     eval_every = int(eval_freq) if eval_freq else max(1, math.ceil(steps / CURVE_POINTS))
     model, why = (None, "") if algo in DEEP_ALGORITHMS else lockstep_model(env_id, spec.preset.env_wrapper)
     method = "lockstep" if model is not None else "processes"
+    if model is not None and resume is not None:
+        raise ValueError(
+            f"--resume {resume}: tables on {env_id} train every seed at once in lockstep in one process, "
+            "with nothing to resume; run the command again without --resume"
+        )
     # Build what trains before the folder: a preset it refuses leaves no folder. Learners in lockstep
     # need no model object (nor torch); the processes' preset is checked by building one model.
+    pool: SeedPool | None = None
     if model is not None:
         learners: Any = spec.table_settings(seed)
     else:
         from qgym.training.train import make_model
 
         make_model(algo, env_id, spec.preset, seed)
-    folder = new_run_folder(Path(log_folder) / algo, env_id)
+        pool = _pool(jobs, seeds, ray_address, ray_cpus, ray_gpus, spec.preset.block)
     config = spec.config({"seeds": seeds}, method=method, eval_freq=eval_every)
-    write_yaml(folder / "config.yml", config)
+    finished: dict[int, tuple[SeedResult, list[CurvePoint]]] = {}
+    if resume is not None:
+        folder = Path(resume)
+        config = check_resumable(folder, config)
+        finished = finished_seeds(folder, seeds)
+    else:
+        folder = new_run_folder(Path(log_folder) / algo, env_id)
+        write_yaml(folder / "config.yml", config)
     optimum = exact_optimum(env_id)
-    how = (
-        "in lockstep in this process"
-        if model is not None
-        else f"one per process, {_jobs(jobs, seeds)} at a time"
-    )
+    how = "in lockstep in this process" if pool is None else pool.describe()
     say(
         f"{algo} on {env_id}: {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), {steps:,} steps each with "
         f"{spec.source}, trained {how}; run folder {folder}"
     )
+    if resume is not None:
+        left = [s for s in seeds if s not in finished]
+        say(f"resuming: {_seed_words(sorted(finished))} already trained; training {_seed_words(left)}")
     notes = [] if model is not None or algo in DEEP_ALGORITHMS else [f"(not in lockstep: {why})"]
+    if model is not None and ray_address is not None:
+        notes.append(f"(tables on {env_id} train in lockstep in this process: --ray-address is not used)")
     if optimum is None:
         notes.append(
             f"(no exact optimum for {env_id}: each evaluation values the greedy policy by its sampled mean "
@@ -187,7 +215,10 @@ def train_seeds(
     if model is not None:
         _lockstep(run, learners, spec.preset.n_envs, model, seeds, progress, say)
     else:
-        _processes(run, spec.preset.block, seeds, _jobs(jobs, seeds), progress, say)
+        assert pool is not None
+        _in_workers(run, spec.preset.block, seeds, pool, finished, progress, say)
+    run.results.sort(key=lambda result: result.seed)
+    run.curves.sort(key=lambda point: point.seed)  # stable: each seed's points stay in step order
     run.figures = statistics_of(run.results)
     write_seed_files(folder, run.results, run.curves, run.figures)
     return run
@@ -195,6 +226,32 @@ def train_seeds(
 
 def _jobs(jobs: int | None, seeds: Sequence[int]) -> int:
     return max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
+
+
+def _pool(
+    jobs: int | None,
+    seeds: Sequence[int],
+    ray_address: str | None,
+    ray_cpus: float,
+    ray_gpus: float | None,
+    block: dict[str, Any],
+) -> SeedPool:
+    """Local worker processes, or Ray tasks when ``ray_address`` names a cluster (connected now)."""
+    if ray_address is None:
+        return ProcessPool(_jobs(jobs, seeds))
+    if jobs is not None:
+        raise ValueError(
+            "--jobs is for processes on this machine; with --ray-address the cluster's CPUs decide"
+        )
+    from qgym.training.ray_cluster import RaySeedPool
+
+    return RaySeedPool(ray_address, cpus=ray_cpus, gpus=ray_gpus, device=block.get("device"))
+
+
+def _seed_words(seeds: Sequence[int]) -> str:
+    if not seeds:
+        return "no seed"
+    return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(str(s) for s in seeds)
 
 
 def _lockstep(
@@ -261,45 +318,50 @@ def _seed_folder(run: SeedsRun, seed: int, timesteps: int) -> Path:
     return folder
 
 
-def _processes(
+def _in_workers(
     run: SeedsRun,
     block: dict[str, Any],
     seeds: list[int],
-    jobs: int,
+    pool: SeedPool,
+    finished: dict[int, tuple[SeedResult, list[CurvePoint]]],
     progress: bool,
     say: Callable[[str], None],
 ) -> None:
-    import multiprocessing
-
-    from qgym.training.seed_worker import train_one_seed
-
+    """Train the seeds not ``finished`` in ``pool``'s workers, writing each into the folder as it comes."""
+    for result, points in finished.values():
+        run.results.append(result)
+        run.curves.extend(points)
+    spec = gym.spec(run.config["env_id"])  # a worker starts without the user's registrations
+    algo, optimum, every = run.config["algo"], run.optimum, run.eval_freq
+    tasks = [SeedTask(algo, spec, block, every, optimum, seed) for seed in seeds if seed not in finished]
     bar = _bar(len(seeds), progress, unit="seed")
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch threads
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
-    futures: list[tuple[int, Future[Any]]] = []
+    if bar is not None:
+        bar.update(len(finished))
+
+    def done(outcome: SeedOutcome) -> None:
+        if outcome.version != __version__:
+            raise ValueError(
+                f"seed {outcome.result.seed} was trained by qgym {outcome.version}, this is {__version__}: "
+                "install the same qgym on every machine of the cluster"
+            )
+        store_seed(run.folder, outcome)
+        run.results.append(outcome.result)
+        run.curves.extend(outcome.curve)
+        if bar is not None:
+            bar.update(1)
+        say(_seed_line(outcome.result))
+
+    resume = f"the same command with --resume {run.folder} trains the others"
     try:
-        spec = gym.spec(run.config["env_id"])  # a spawned worker starts without the user's registrations
-        arguments = (run.config["algo"], spec, block, run.folder, run.eval_freq, run.optimum)
-        futures = [(seed, pool.submit(train_one_seed, *arguments, seed)) for seed in seeds]
-        for _seed, future in futures:
-            result, points = future.result()
-            run.results.append(result)
-            run.curves.extend(points)
-            if bar is not None:
-                bar.update(1)
-            say(_seed_line(result))
+        pool.run(tasks, done)
     except KeyboardInterrupt:
         run.interrupted = True
-        say("stopping: the seeds already trained are kept; the others are dropped")
-        pool.shutdown(wait=False, cancel_futures=True)
-        for _seed, future in futures:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                result, points = future.result()
-                if result not in run.results:
-                    run.results.append(result)
-                    run.curves.extend(points)
+        say("stopping: the workers are stopped; the seeds already trained are kept")
+        if len(run.results) < len(seeds):
+            run.notes.append(f"({len(seeds) - len(run.results)} seeds not trained: {resume})")
+    except SeedError as error:
+        raise ValueError(f"{error}; the {len(run.results)} seeds finished are kept: {resume}") from None
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
 
