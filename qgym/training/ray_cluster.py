@@ -17,7 +17,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from qgym.training.seed_pool import SeedError, SeedOutcome, SeedTask, describe_failure
+from qgym.training.seed_pool import SeedError, describe_failure
+from qgym.training.seed_tasks import SeedOutcome, SeedTask
 
 __all__ = ["RETRIES", "RaySeedPool", "check_address", "connect"]
 

@@ -2,11 +2,11 @@
 this machine (:class:`ProcessPool`, the default) or Ray tasks on a cluster
 (:class:`qgym.training.ray_cluster.RaySeedPool`), behind one small interface (:class:`SeedPool`).
 
-A pool takes :class:`SeedTask` s and calls ``done`` in this process with each :class:`SeedOutcome` as
-it arrives (:func:`qgym.training.seed_worker.run_seed_task` makes it in the worker); the caller writes
-it. A Ctrl-C stops every worker at once (a second one has nothing left to wait for) and raises
-KeyboardInterrupt; a seed that fails for good raises :class:`SeedError` after the other workers are
-stopped.
+A pool takes tasks (:mod:`qgym.training.seed_tasks`) and calls ``done`` in this process with each
+outcome as it arrives (:func:`qgym.training.seed_worker.run_seed_task` makes it in the worker); the
+caller writes it. A Ctrl-C stops every worker at once (a second one has nothing left to wait for) and
+raises KeyboardInterrupt; a seed that fails for good raises :class:`SeedError` after the other workers
+are stopped.
 """
 
 from __future__ import annotations
@@ -15,42 +15,14 @@ import signal
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gymnasium.envs.registration import EnvSpec
+from qgym.training.seed_tasks import SeedOutcome, SeedTask
 
-from qgym.training.seed_results import CurvePoint, SeedResult
-
-__all__ = ["ProcessPool", "SeedError", "SeedOutcome", "SeedPool", "SeedTask", "describe_failure"]
+__all__ = ["ProcessPool", "SeedError", "SeedPool", "describe_failure"]
 
 _STOP_SECONDS = 5.0
 """How long a worker is given to leave after its last task before it is killed."""
-
-
-@dataclass(frozen=True)
-class SeedTask:
-    """All a worker needs to train one seed, sent to it whole (it may share no file with the driver)."""
-
-    algo: str
-    spec: EnvSpec
-    """The env's registration: a worker that does not know the ID (a user's env) registers it."""
-    block: dict[str, Any]
-    eval_freq: int
-    optimum: float | None
-    seed: int
-
-
-@dataclass(frozen=True)
-class SeedOutcome:
-    """A trained seed as the worker hands it back: figures, curve, and its run folder's files."""
-
-    result: SeedResult
-    curve: list[CurvePoint]
-    files: dict[str, bytes]
-    """``seed_<N>/``'s files by their path inside it (``model.zip``, ``config.yml``, ...)."""
-    version: str
-    """The qgym version that trained it (every machine of a cluster should run the same)."""
 
 
 class SeedError(ValueError):

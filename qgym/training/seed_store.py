@@ -19,8 +19,8 @@ from typing import Any
 
 from qgym.files import FileFormatError, read_yaml
 from qgym.training.runs import write_yaml
-from qgym.training.seed_pool import SeedOutcome
 from qgym.training.seed_results import CurvePoint, SeedResult
+from qgym.training.seed_tasks import SeedOutcome
 
 __all__ = ["RECORD", "RESUME_KEYS", "check_resumable", "finished_seeds", "store_seed"]
 

@@ -27,7 +27,6 @@ from qgym.scoring import percent_of_optimum
 from qgym.training.envs import single_env, wrapper
 from qgym.training.evaluation import exact_return
 from qgym.training.rollouts import episode_returns, model_policy
-from qgym.training.seed_pool import SeedOutcome, SeedTask
 from qgym.training.seed_results import (
     EVAL_EPISODES,
     SAMPLED_EPISODES,
@@ -35,6 +34,7 @@ from qgym.training.seed_results import (
     SeedResult,
     steps_to_target,
 )
+from qgym.training.seed_tasks import SeedOutcome, SeedTask
 from qgym.version import __version__
 
 __all__ = ["LearningCurve", "die_with_parent", "run_seed_task", "train_one_seed"]

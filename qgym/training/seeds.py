@@ -29,7 +29,7 @@ from qgym.training.evaluation import exact_optimum
 from qgym.training.registry import DEEP_ALGORITHMS
 from qgym.training.run_spec import RunSpec
 from qgym.training.runs import new_run_folder, write_yaml
-from qgym.training.seed_pool import ProcessPool, SeedError, SeedOutcome, SeedPool, SeedTask
+from qgym.training.seed_pool import ProcessPool, SeedError, SeedPool
 from qgym.training.seed_results import (
     EVAL_EPISODES,
     SAMPLED_EPISODES,
@@ -42,6 +42,7 @@ from qgym.training.seed_results import (
     write_seed_files,
 )
 from qgym.training.seed_store import check_resumable, finished_seeds, store_seed
+from qgym.training.seed_tasks import SeedOutcome, SeedTask
 from qgym.training.stats import iqm
 from qgym.validation import is_int
 from qgym.version import __version__

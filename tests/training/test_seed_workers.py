@@ -10,16 +10,15 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from qgym.cli import main
-from qgym.training.seed_pool import SeedOutcome
 from qgym.training.seed_results import CurvePoint, SeedResult
 from qgym.training.seed_store import RECORD, store_seed
+from qgym.training.seed_tasks import SeedOutcome
 
 DQN = ["--algo", "dqn", "--env", "qgym/GridFarm-1x1-Det-v0"]
 LONG = [*DQN, "--seeds", "4", "--jobs", "2", "-n", "500000", "--no-progress"]
