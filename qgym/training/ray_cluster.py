@@ -93,16 +93,23 @@ class RaySeedPool:
         gpus = f" and {self.cluster_gpus:g} GPUs" if self.cluster_gpus else ""
         return (
             f"as Ray tasks on the cluster at {self.address} ({self.n_nodes} machines, {self.cluster_cpus:g} "
-            f"CPUs{gpus}), each seed asking for {self.cpus:g} CPU and {self.gpus:g} GPU, retried up to "
-            f"{self.retries} times if its worker dies"
+            f"CPUs{gpus}), each seed asking for {_count(self.cpus, 'CPU')} and {_count(self.gpus, 'GPU')}, "
+            f"retried up to {self.retries} times if its worker dies"
         )
 
     def run(self, tasks: Sequence[SeedTask], done: Callable[[SeedOutcome], None]) -> None:
         ray = self.ray
-        train = ray.remote(train_seed).options(
-            num_cpus=self.cpus, num_gpus=self.gpus, max_retries=self.retries, retry_exceptions=False
-        )
-        seeds = {train.options(name=f"qgym seed {task.seed}").remote(task): task.seed for task in tasks}
+        train = ray.remote(train_seed)
+        seeds = {}
+        for task in tasks:
+            reference = train.options(
+                name=f"qgym seed {task.seed}",  # the worker's process title: ray::qgym seed N
+                num_cpus=self.cpus,
+                num_gpus=self.gpus,
+                max_retries=self.retries,
+                retry_exceptions=False,  # a seed's own error would only repeat
+            ).remote(task)
+            seeds[reference] = task.seed
         pending = list(seeds)
         try:
             while pending:
@@ -127,6 +134,12 @@ class RaySeedPool:
                 seed, f"its Ray worker was lost {self.retries + 1} times ({type(error).__name__}: {reason})"
             ) from None
         return outcome
+
+
+def _count(amount: float, unit: str) -> str:
+    if amount == 0:
+        return f"no {unit}"
+    return f"{amount:g} {unit}{'' if amount == 1 else 's'}"
 
 
 def train_seed(task: SeedTask) -> SeedOutcome:
