@@ -8,11 +8,12 @@ written here by the driver: staged in a hidden folder, then renamed to ``seed_<N
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,7 +23,7 @@ from qgym.training.runs import write_yaml
 from qgym.training.seed_results import CurvePoint, SeedResult
 from qgym.training.seed_tasks import SeedOutcome
 
-__all__ = ["RECORD", "RESUME_KEYS", "check_resumable", "finished_seeds", "store_seed"]
+__all__ = ["RECORD", "RESUME_KEYS", "check_resumable", "finished_seeds", "store_seed", "training_into"]
 
 RECORD = "seed.yml"
 """A finished seed's record inside its folder: the qgym that trained it, its figures and its curve."""
@@ -31,6 +32,25 @@ RESUME_KEYS = ("algo", "env_id", "env_kwargs", "seeds", "hyperparameters", "meth
 _STAGING = ".partial"
 MAX_SEED_BYTES = 1 << 30
 """A seed's files may add up to this much (a network of a million weights takes about 4 MB)."""
+
+
+@contextlib.contextmanager
+def training_into(folder: Path) -> Iterator[None]:
+    """Hold the run folder for this process while its seeds train (``.training.lock``): a second
+    driver resuming the same folder is refused instead of training the same seeds beside it."""
+    import filelock
+
+    lock = filelock.FileLock(str(folder / ".training.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise ValueError(
+            f"another qgym process is training into {folder}; let it finish, or stop it and resume"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def store_seed(run_folder: Path, outcome: SeedOutcome) -> Path:

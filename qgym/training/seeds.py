@@ -41,7 +41,7 @@ from qgym.training.seed_results import (
     summary_lines,
     write_seed_files,
 )
-from qgym.training.seed_store import check_resumable, finished_seeds, store_seed
+from qgym.training.seed_store import check_resumable, finished_seeds, store_seed, training_into
 from qgym.training.seed_tasks import SeedOutcome, SeedTask
 from qgym.training.stats import iqm
 from qgym.validation import is_int
@@ -354,7 +354,8 @@ def _in_workers(
 
     resume = f"the same command with --resume {run.folder} trains the others"
     try:
-        pool.run(tasks, done)
+        with training_into(run.folder):
+            pool.run(tasks, done)
     except KeyboardInterrupt:
         run.interrupted = True
         say("stopping: the workers are stopped; the seeds already trained are kept")

@@ -191,6 +191,23 @@ def test_resume_refuses_another_command_naming_what_differs(
     assert not (run / "seed_0").exists()
 
 
+def test_a_second_driver_resuming_a_folder_in_training_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import filelock
+
+    from qgym.training.run_spec import RunSpec
+    from qgym.training.runs import write_yaml
+
+    spec = RunSpec.resolve("dqn", "qgym/GridFarm-1x1-Det-v0", n_timesteps=1000)
+    write_yaml(tmp_path / "config.yml", spec.config({"seeds": [0, 1]}, method="processes", eval_freq=50))
+    with filelock.FileLock(str(tmp_path / ".training.lock")):  # the driver training into it
+        code = main(["train", *DQN, "--seeds", "2", "-n", "1000", "--resume", str(tmp_path)])
+    assert code == 2
+    assert f"another qgym process is training into {tmp_path}" in capsys.readouterr().err
+    assert not list(tmp_path.glob("seed_*"))
+
+
 def test_a_seed_lands_whole_with_its_record_and_a_file_outside_its_folder_is_refused(tmp_path: Path) -> None:
     result = SeedResult(3, 1.5, 2.0, 50.0, 100.0)
     curve = [CurvePoint(3, 0, 0.0, 0.0, float("nan"), True), CurvePoint(3, 100, 2.0, 50.0, 1.5, True)]
