@@ -102,12 +102,31 @@ def add_training_commands(commands: Any) -> None:
     tune.add_argument("--algo", required=True, help=", ".join(ALGORITHMS))
     tune.add_argument("--env", required=True, metavar="ID", help="an env ID, e.g. qgym/Trading-Chain-v0")
     tune.add_argument("--trials", type=positive_int, required=True, help="trials this process runs")
-    tune.add_argument("--storage", default=None, help="Optuna storage URL (default sqlite:///qgym-tune.db)")
+    tune.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna storage: a database URL (default sqlite:///qgym-tune.db; postgresql://...) or a journal "
+        "file PATH.log",
+    )
     tune.add_argument("--study-name", default=None, help="study name (default ALGO-ENV)")
     tune.add_argument("-n", "--n-timesteps", type=positive_int, default=None, help="steps a trial")
     tune.add_argument("--seed", type=int, default=0, help="seed of the first trial (default 0)")
     tune.add_argument(
         "--out", default=None, help="preset file the best block goes to (default tuned-ALGO.yml)"
+    )
+    tune.add_argument(
+        "--pruner",
+        choices=("none", "median"),
+        default="none",
+        help="median: stop a trial whose intermediate value is below the median of the earlier trials' at "
+        "the same step (Optuna's MedianPruner, after 5 trials; default none)",
+    )
+    tune.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="run the trials as Ray tasks on this cluster (auto, ray://HOST:PORT or HOST:PORT); this process "
+        "keeps the study (pip install 'qgym[ray]')",
     )
     tune.set_defaults(run=_tune)
 
@@ -336,11 +355,14 @@ def _tune(args: argparse.Namespace) -> int:
         n_timesteps=args.n_timesteps,
         seed=args.seed,
         report=lambda line: print(line, flush=True),
+        pruner=args.pruner,
+        ray_address=args.ray_address,
     )
     tuning.write_preset_block(out, args.env, result.best_block)
     if result.interrupted:
         print(f"stopped by Ctrl-C after {result.n_trials_done} trials; the best preset so far goes to {out}")
-    print(f"study {result.study_name} in {result.storage}: {result.n_trials_done} trials run here")
+    pruned = f", {result.n_pruned} more pruned" if result.n_pruned else ""
+    print(f"study {result.study_name} in {result.storage}: {result.n_trials_done} trials run here{pruned}")
     print(f"best score {result.best_value:.2f} ({meaning})")
     print(f"best preset block, written to {out}:")
     print(yaml.safe_dump({args.env: result.best_block}, sort_keys=False).rstrip())
