@@ -28,14 +28,20 @@ def run_trials_on_ray(
     n_trials: int,
     sample: Callable[[Any], dict[str, Any]],
     tell: Callable[[Any, Any], None],
+    say: Callable[[str], None] = print,
 ) -> bool:
-    """Run ``n_trials`` trials of ``study`` on the cluster; True if Ctrl-C stopped them."""
+    """Run ``n_trials`` trials of ``study`` on the cluster; True if Ctrl-C stopped them. ``tell`` is
+    called as Optuna calls its callbacks, with each trial as it ends; ``say`` gets where they run."""
     import optuna
     from ray.util.queue import Queue
 
     ray = connect(address)
     states = optuna.trial.TrialState
     capacity = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    say(
+        f"trials run as Ray tasks on the cluster at {address}, {capacity} at a time (1 CPU each); "
+        "this process keeps the study"
+    )
     reports = Queue()
     train = ray.remote(train_trial)
     running: dict[Any, Any] = {}  # task -> its Optuna trial
@@ -65,6 +71,8 @@ def run_trials_on_ray(
             for task in done:
                 trial = running.pop(task)
                 state, score = _finish(ray, task, trial.number in pruned)
+                if trial.number in pruned:  # pruned, even if it ended before the cancel reached it
+                    state, score = "PRUNED", None
                 if score is not None:
                     for key, value in score.attributes.items():
                         trial.set_user_attr(key, value)

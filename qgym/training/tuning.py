@@ -104,7 +104,13 @@ def tune(
         from qgym.training.ray_trials import run_trials_on_ray
 
         interrupted = run_trials_on_ray(
-            ray_address, study, settings, n_trials, lambda trial: sample_hyperparameters(algo, trial), say
+            ray_address,
+            study,
+            settings,
+            n_trials,
+            lambda trial: sample_hyperparameters(algo, trial),
+            say,
+            report or (lambda line: None),
         )
     else:
         try:

@@ -1,10 +1,12 @@
-"""``qgym train --seeds N --ray-address``: seeds as Ray tasks on a real two-node cluster on this machine.
+"""``--ray-address``: seeds and tuning trials as Ray tasks on a real two-node cluster on this machine.
 
 A worker killed mid-seed is retried by Ray, a driver killed mid-run resumes with ``--resume``, and in
 both cases the run folder holds every seed with figures identical, bit for bit, to a local run of the
 same seeds (DQN on the CPU with one torch thread gives the same bits for a seed). The nodes share the
 machine's disk, but nothing reaches the run folder except through the driver: each seed comes back as
-bytes. Slow (a cluster and three DQN runs): ``.ci/run`` runs them with the ``ray`` extra installed.
+bytes. Tuning trials report their curves to the driver, which keeps the study in a file the tasks never
+open and prunes from there. Slow (a cluster and three DQN runs): ``.ci/run`` runs them with the ``ray``
+extra installed.
 """
 
 from __future__ import annotations
@@ -156,3 +158,35 @@ def test_a_killed_driver_resumes_with_the_seeds_it_finished_and_trains_none_twic
     for name, mtime in finished.items():
         assert (run / name / "seed.yml").stat().st_mtime_ns == mtime, f"{name} was written again"
     _same_figures(run, local_run)
+
+
+def test_tune_trials_run_as_ray_tasks_report_their_curves_and_are_pruned_from_the_driver(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = str(tmp_path / "study.log")  # a file only the driver reaches: the tasks never open it
+    study = optuna.create_study(
+        storage=JournalStorage(JournalFileBackend(storage)), study_name="ray", direction="maximize"
+    )
+    good = {"learning_rate": 0.3, "gamma": 0.99, "exploration_fraction": 0.3, "exploration_final_eps": 0.05}
+    for _ in range(6):
+        study.enqueue_trial({**good, "visit_decay": None})
+    study.enqueue_trial({**good, "learning_rate": 0.001, "gamma": 0.9, "visit_decay": None})
+    command = [shutil.which("qgym") or "qgym", "tune", "--algo", "qlearning"]
+    command += ["--env", "qgym/GridFarm-1x1-Det-v0"]
+    command += ["--trials", "7", "-n", "3000", "--storage", storage, "--study-name", "ray"]
+    command += ["--pruner", "median", "--out", str(tmp_path / "tuned.yml"), "--ray-address", cluster.address]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert f"trials run as Ray tasks on the cluster at {cluster.address}, 2 at a time" in done.stdout
+    trials = optuna.load_study(study_name="ray", storage=JournalStorage(JournalFileBackend(storage))).trials
+    states = [trial.state.name for trial in trials]
+    assert states == ["COMPLETE"] * 6 + ["PRUNED"], done.stdout
+    assert "trial 6: pruned at step" in done.stdout
+    for trial in trials[:6]:
+        assert len(trial.intermediate_values) == 10
+        assert trial.user_attrs["share_of_optimum_percent"] == trial.value
+    assert "qgym/GridFarm-1x1-Det-v0" in (tmp_path / "tuned.yml").read_text()
