@@ -2,10 +2,12 @@
 
 Both nodes are started with Ray's own ``ray start`` (the head, then a second node joining it), each
 with one CPU and ports of its own, and stopped by process group and by their session folder: nothing
-of another Ray on the machine is touched. Ray rewrites a loopback address to the machine's routable
-one (``ray._private.services.resolve_ip_for_localhost``); ``ray start`` runs here with that rewrite
-off, so the nodes listen on 127.0.0.1 only, and a driver keeps 127.0.0.1 with Ray's documented switch
-``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (:data:`DRIVER_ENV`).
+of another Ray on the machine is touched. On Linux Ray rewrites a loopback address to the machine's
+routable one (``ray._private.services.resolve_ip_for_localhost``), unless
+``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (:data:`DRIVER_ENV`), which also refuses a second node. So
+``ray start`` runs here with that variable set for the processes it starts, the rewrite off and the
+second node allowed in its own process: every node listens on 127.0.0.1 only, and a driver given
+:data:`DRIVER_ENV` keeps 127.0.0.1 too.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from pathlib import Path
 DRIVER_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 """What a driver (``qgym train --ray-address 127.0.0.1:PORT``) needs to reach the loopback cluster."""
 _RAY_START = (
-    "import sys, ray._private.services as services; "
+    "import sys, ray._private.ray_constants as constants, ray._private.services as services; "
+    "constants.ENABLE_RAY_CLUSTER = True; "  # the variable below would refuse a second node
     "services.resolve_ip_for_localhost = lambda host: host; "
     "from ray.scripts.scripts import main; sys.argv = ['ray', 'start', *sys.argv[1:]]; main()"
 )
@@ -36,6 +39,8 @@ class LocalCluster:
 
     address: str
     temp_dir: Path
+    client_port: int
+    """The head's Ray Client server: ``ray://127.0.0.1:<client_port>``."""
     groups: list[int] = field(default_factory=list)
 
     def processes(self) -> dict[int, str]:
@@ -82,12 +87,12 @@ def start_cluster(cpus_per_node: int = 1) -> LocalCluster:
     """Start the head and a second node; a RuntimeError with Ray's output if either fails."""
     temp_dir = Path(tempfile.mkdtemp(prefix="qgym-ray-", dir="/tmp"))  # short: Ray's socket paths
     port = _free_port()
-    cluster = LocalCluster(f"127.0.0.1:{port}", temp_dir)
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    cluster = LocalCluster(f"127.0.0.1:{port}", temp_dir, _free_port())
+    env = {**os.environ, **DRIVER_ENV}  # the nodes' own processes (Ray Client's servers) keep loopback
     common = [f"--num-cpus={cpus_per_node}", "--num-gpus=0", "--object-store-memory=100000000"]
     common += ["--disable-usage-stats", "--include-log-monitor=false", "--node-ip-address=127.0.0.1"]
     head = ["--head", f"--port={port}", f"--temp-dir={temp_dir}", "--include-dashboard=false"]
-    head += [f"--ray-client-server-port={_free_port()}", f"--dashboard-port={_free_port()}"]
+    head += [f"--ray-client-server-port={cluster.client_port}", f"--dashboard-port={_free_port()}"]
     nodes = [head, [f"--address={cluster.address}"]]
     try:
         for options in nodes:

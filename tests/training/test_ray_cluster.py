@@ -178,10 +178,11 @@ def test_tune_trials_run_as_ray_tasks_report_their_curves_and_are_pruned_from_th
     command = [shutil.which("qgym") or "qgym", "tune", "--algo", "qlearning"]
     command += ["--env", "qgym/GridFarm-1x1-Det-v0"]
     command += ["--trials", "7", "-n", "3000", "--storage", storage, "--study-name", "ray"]
-    command += ["--pruner", "median", "--out", str(tmp_path / "tuned.yml"), "--ray-address", cluster.address]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=_env(tmp_path))
+    command += ["--pruner", "median", "--out", str(tmp_path / "tuned.yml"), "--ray-address", "auto"]
+    env = {**_env(tmp_path), "RAY_ADDRESS": cluster.address}  # auto: the cluster Ray's variable names
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stderr
-    assert f"trials run as Ray tasks on the cluster at {cluster.address}, 2 at a time" in done.stdout
+    assert "trials run as Ray tasks on the cluster at auto, 2 at a time" in done.stdout
     trials = optuna.load_study(study_name="ray", storage=JournalStorage(JournalFileBackend(storage))).trials
     states = [trial.state.name for trial in trials]
     assert states == ["COMPLETE"] * 6 + ["PRUNED"], done.stdout

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -224,3 +225,37 @@ def test_a_seed_lands_whole_with_its_record_and_a_file_outside_its_folder_is_ref
         with pytest.raises(ValueError, match="outside its folder"):
             store_seed(tmp_path, SeedOutcome(SeedResult(5, 0.0), [], {name: b"x"}, "0"))
     assert sorted(path.name for path in tmp_path.iterdir()) == ["seed_3"]
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("localhost", "--ray-address takes auto (the cluster this machine belongs to), ray://HOST:PORT"),
+        ("http://head:6379", "got 'http://head:6379'"),
+    ],
+)
+def test_a_ray_address_ray_cannot_read_is_refused_before_any_folder(
+    address: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", *DQN, "--seeds", "2", "-n", "500", "--log-folder", str(tmp_path)]
+    argv += ["--ray-address", address]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_ray_installed_the_message_names_the_extra(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError, as when not installed
+    argv = ["train", *DQN, "--seeds", "2", "-n", "500", "--log-folder", str(tmp_path)]
+    argv += ["--ray-address", "auto"]
+    assert main(argv) == 2
+    assert "--ray-address needs Ray: pip install 'qgym[ray]'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_seeds_and_tuning_import_ray_only_when_asked_for() -> None:
+    code = "import sys, qgym.cli, qgym.training.seeds, qgym.training.tuning; print('ray' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr
