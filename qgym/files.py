@@ -1,25 +1,38 @@
 """Files read and written safely: nothing written is lost or half-written, nothing read runs code or
 expands without bound.
 
-``write_atomically`` replaces a file in one rename; ``locked`` serializes the processes that update
-one file, in turn (``filelock``); ``read_yaml`` reads YAML with ``safe_load`` semantics, a size limit, a
-bounded number of aliases (an alias bomb of a few hundred bytes otherwise expands to gigabytes when
-walked) and a sentence naming the file for anything else wrong with it.
+``write_atomically`` replaces a file in one rename; ``check_destination`` refuses, before any work, a
+place that cannot be written; ``locked`` serializes the processes that update one file, in turn
+(``filelock``); ``read_yaml`` reads YAML with ``safe_load`` semantics, a size limit, a bounded number
+of aliases (an alias bomb of a few hundred bytes otherwise expands to gigabytes when walked) and a
+sentence naming the file for anything else wrong with it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import pathlib
 import secrets
+import shutil
+import socket
+import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import yaml
 
-__all__ = ["FileFormatError", "locked", "read_yaml", "write_atomically"]
+__all__ = [
+    "FileFormatError",
+    "check_destination",
+    "locked",
+    "read_yaml",
+    "remove_leftovers",
+    "write_atomically",
+    "writer_tag",
+]
 
 MAX_YAML_BYTES = 1 << 20
 MAX_YAML_ALIASES = 64
@@ -34,12 +47,13 @@ class FileFormatError(ValueError):
 def write_atomically(target: pathlib.Path, payload: bytes) -> None:
     """Write to a fresh temp file beside ``target``, flush it to disk, then rename it over ``target``.
 
-    A crash or a full disk leaves the old file as it was, never half of the new one; temp files that
-    a killed writer left behind (over an hour old) are removed on the next write.
+    A crash or a full disk leaves the old file as it was, never half of the new one. A temp file is
+    named after its writer (host and process id), so the next write removes those of writers that are
+    gone (a SIGKILL leaves one behind), and any over an hour old.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(target)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    remove_leftovers(target.parent, f".{target.name}.")
+    temporary = target.with_name(f".{target.name}.{_writer()}-{secrets.token_hex(6)}.tmp")
     try:
         with open(temporary, "xb") as handle:  # "x": never follow or reuse an existing file
             handle.write(payload)
@@ -49,6 +63,38 @@ def write_atomically(target: pathlib.Path, payload: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def check_destination(target: str | pathlib.Path, what: str, folder: bool = False, free: int = 0) -> None:
+    """A ValueError naming ``what`` unless ``target`` can be written, checked before any work: a folder
+    (``folder``) or a file, not a device (``/dev/null``) nor the other kind, in a place that takes a new
+    file (a read-only folder or file system does not), on a disk with ``free`` bytes to spare. The
+    folders it needs are made; nothing else is left behind."""
+    path = pathlib.Path(target)
+    if path.exists() and not (path.is_dir() if folder else path.is_file()):
+        kind = "a folder" if folder else "a file"
+        raise ValueError(f"{what} {path} is not {kind} (it is {_kind(path)}): give {kind} to write")
+    place = path if folder else path.parent
+    try:
+        place.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".qgym-probe-", dir=place)
+        os.close(handle)
+        os.unlink(probe)
+        spare = shutil.disk_usage(place).free
+    except OSError as error:
+        raise ValueError(f"{what} {path}: cannot write in {place} ({error.strerror or error})") from None
+    if spare < free:
+        raise ValueError(
+            f"{what} {path}: its disk has {spare:,} bytes free, and writing there needs at least {free:,}"
+        )
+
+
+def _kind(path: pathlib.Path) -> str:
+    if path.is_dir():
+        return "a folder"
+    if path.is_char_device() or path.is_block_device():
+        return "a device"
+    return "a file" if path.is_file() else "something else"
 
 
 @contextlib.contextmanager
@@ -134,9 +180,36 @@ def _first_lines(error: Exception) -> str:
     return " ".join(str(error).split())[:300]
 
 
-def _remove_stale_temporaries(target: pathlib.Path) -> None:
+def remove_leftovers(folder: pathlib.Path, prefix: str, suffix: str = ".tmp") -> None:
+    """Remove what killed writers left in ``folder`` (names ``prefix<host>-<pid>-<token><suffix>``):
+    those of a process of this host that no longer runs at once, any over an hour old."""
     cutoff = time.time() - _STALE_TEMP_SECONDS
-    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+    host = socket.gethostname()
+    for leftover in folder.glob(f"{glob.escape(prefix)}*{suffix}"):
+        writer = leftover.name.removeprefix(prefix).removesuffix(suffix).rsplit("-", 2)
+        dead = len(writer) == 3 and writer[0] == host and writer[1].isdigit() and not _alive(int(writer[1]))
         with contextlib.suppress(OSError):
-            if leftover.stat().st_mtime < cutoff:
-                leftover.unlink()
+            if dead or leftover.lstat().st_mtime < cutoff:
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink()
+
+
+def writer_tag() -> str:
+    """``<host>-<pid>``: whose temp file it is, for :func:`remove_leftovers`."""
+    return _writer()
+
+
+def _writer() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True

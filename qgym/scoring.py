@@ -37,6 +37,7 @@ __all__ = [
     "optimal_values",
     "percent_of_optimum",
     "score_moves",
+    "share_of_optimum",
 ]
 
 TIE = 1e-9
@@ -142,6 +143,23 @@ def grade_move(values: planning.OptimalValues, step: int, state: int, action: in
     if not 0 <= action < q.shape[0]:
         raise ValueError(f"action must be in [0, {q.shape[0] - 1}], got {action}")
     return Move(step, state, action, q)
+
+
+def share_of_optimum(value: float, optimum: float) -> str:
+    """``value`` against ``optimum`` in words a learner reads, e.g. ``46.92 = 98.9% of the exact optimum
+    47.42``; a negative optimum is a cost, said as one (``-17.00 against the exact optimum -13.00: a
+    cost 1.31 times the least possible``)."""
+    percent = percent_of_optimum(value, optimum)
+    if optimum > 0 and percent is not None:
+        return f"{value:.2f} = {percent:.1f}% of the exact optimum {optimum:.2f}"
+    if optimum < 0 and percent is not None:
+        if abs(value - optimum) <= 1e-9 * abs(optimum):
+            return f"{value:.2f}, the exact optimum (the least cost possible)"
+        return (
+            f"{value:.2f} against the exact optimum {optimum:.2f}: a cost {value / optimum:.2f} times the "
+            f"least possible ({percent:.1f}% of the optimum, as qgym counts a cost: optimum / value)"
+        )
+    return f"{value:.2f} against the exact optimum {optimum:.2f}"
 
 
 def percent_of_optimum(value: float, optimum: float) -> float | None:

@@ -1,6 +1,7 @@
 """Gymnasium spaces as plain JSON data, and back: how model files record the spaces they fit.
 
-Only ``Discrete``, ``MultiDiscrete`` and ``Box`` are described. Reading validates every field and
+Only ``Discrete``, ``MultiDiscrete``, ``Box`` and a ``Tuple`` of ``Discrete`` spaces (Blackjack's) are
+described. Reading validates every field and
 bounds every size, so a crafted description is refused with a sentence, never a traceback or a huge
 allocation. Infinite ``Box`` bounds are written as the strings ``"inf"`` and ``"-inf"`` (JSON has no
 infinity).
@@ -26,7 +27,7 @@ _FLOAT_DTYPES = frozenset({"float16", "float32", "float64"})
 
 
 def space_to_data(space: spaces.Space[Any]) -> dict[str, Any]:
-    """Describe a Discrete, MultiDiscrete or Box space as JSON-ready plain data."""
+    """Describe a Discrete, MultiDiscrete, Box or Tuple-of-Discretes space as JSON-ready plain data."""
     if isinstance(space, spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start), "dtype": str(space.dtype)}
     if isinstance(space, spaces.MultiDiscrete):
@@ -44,10 +45,17 @@ def space_to_data(space: spaces.Space[Any]) -> dict[str, Any]:
             "high": [_bound_to_data(x) for x in space.high.reshape(-1).tolist()],
             "dtype": str(space.dtype),
         }
-    raise ValueError(f"only Discrete, MultiDiscrete and Box spaces can be described as data, got {space}")
+    if isinstance(space, spaces.Tuple) and all(isinstance(part, spaces.Discrete) for part in space.spaces):
+        return {"type": "Tuple", "spaces": [space_to_data(part) for part in space.spaces]}
+    raise ValueError(
+        "only Discrete, MultiDiscrete, Box and Tuple-of-Discrete spaces can be described as data, "
+        f"got {space}"
+    )
 
 
-def space_from_data(data: Any) -> spaces.Discrete | spaces.MultiDiscrete | spaces.Box:
+def space_from_data(
+    data: Any,
+) -> spaces.Discrete | spaces.MultiDiscrete | spaces.Box | spaces.Tuple[Any]:
     """Rebuild a space from :func:`space_to_data`'s description, validating every field."""
     if not isinstance(data, dict):
         raise ValueError(f"a space description must be a JSON object, got {type(data).__name__}")
@@ -60,6 +68,7 @@ def space_from_data(data: Any) -> spaces.Discrete | spaces.MultiDiscrete | space
             raise ValueError(
                 f"a Discrete space needs an integer n from 1 to 2**62 and an integer start, got {data}"
             )
+        _fits(dtype, [start, start + n - 1, n], "Discrete", "its n, start and start + n - 1")
         return spaces.Discrete(n, start=start, dtype=dtype)
     if kind == "MultiDiscrete":
         _expect_keys(data, {"type", "nvec", "start", "dtype"})
@@ -77,6 +86,12 @@ def space_from_data(data: Any) -> spaces.Discrete | spaces.MultiDiscrete | space
                 "a MultiDiscrete space needs lists nvec (each from 1 to 2**31) and start of equal length, "
                 f"at most {MAX_COMPONENTS} components"
             )
+        _fits(
+            dtype,
+            [*start, *nvec, *(a + b - 1 for a, b in zip(start, nvec, strict=True))],
+            "MultiDiscrete",
+            "its values",
+        )
         return spaces.MultiDiscrete(
             np.array(nvec, dtype=dtype), dtype=dtype, start=np.array(start, dtype=dtype)
         )
@@ -99,7 +114,15 @@ def space_from_data(data: Any) -> spaces.Discrete | spaces.MultiDiscrete | space
             low.reshape(shape).astype(kind_of), high.reshape(shape).astype(kind_of), dtype=kind_of
         )
         return box
-    raise ValueError(f"space type must be 'Discrete', 'MultiDiscrete' or 'Box', got {kind!r}")
+    if kind == "Tuple":
+        _expect_keys(data, {"type", "spaces"})
+        parts = data["spaces"]
+        if not (isinstance(parts, list) and 1 <= len(parts) <= 64):
+            raise ValueError("a Tuple space needs a list 'spaces' of 1 to 64 Discrete spaces")
+        if not all(isinstance(part, dict) and part.get("type") == "Discrete" for part in parts):
+            raise ValueError("a Tuple space may hold Discrete spaces only")
+        return spaces.Tuple([space_from_data(part) for part in parts])
+    raise ValueError(f"space type must be 'Discrete', 'MultiDiscrete', 'Box' or 'Tuple', got {kind!r}")
 
 
 def _bound_to_data(value: float) -> float | str:
@@ -116,6 +139,16 @@ def _bounds(values: Any, key: str, size: int) -> np.ndarray:
         else:
             raise ValueError(f"a Box space's {key} holds {value!r}: numbers, 'inf' or '-inf' only")
     return np.array(numbers, dtype=np.float64)
+
+
+def _fits(dtype: str, values: list[int], kind: str, what: str) -> None:
+    """A ValueError unless ``values`` are integers ``dtype`` holds (numpy would raise OverflowError)."""
+    limits = np.iinfo(np.dtype(dtype))
+    if values and not (limits.min <= min(values) and max(values) <= limits.max):
+        raise ValueError(
+            f"a {kind} space of dtype {dtype} holds {limits.min} to {limits.max}; {what} reach "
+            f"{min(values)} to {max(values)}"
+        )
 
 
 def _dtype(data: dict[str, Any], allowed: frozenset[str]) -> str:

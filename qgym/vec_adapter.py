@@ -28,10 +28,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
-from stable_baselines3.common.vec_env import VecEnv, VecMonitor
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecMonitor
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
-__all__ = ["ArrayStep", "BatchMonitor", "SB3VecEnv", "make_sb3_vec_env"]
+__all__ = ["ArrayStep", "BatchMonitor", "SB3VecEnv", "ScaleRewards", "make_sb3_vec_env"]
 
 
 @dataclass
@@ -174,7 +174,12 @@ class SB3VecEnv(VecEnv):
         return [False for _ in self._get_indices(indices)]
 
     def get_images(self) -> Sequence[np.ndarray | None]:
-        return [None for _ in range(self.num_envs)]
+        """One frame per sub-env when the vector env renders ``rgb_array`` (what SB3's
+        ``VecVideoRecorder`` tiles), else None for each."""
+        frames: Any = self.venv.render() if self.venv.render_mode == "rgb_array" else None
+        if frames is None:
+            return [None for _ in range(self.num_envs)]
+        return [np.asarray(frame) for frame in frames]
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -233,6 +238,34 @@ class BatchMonitor(VecMonitor):
         self.episode_returns[finished] = 0
         self.episode_lengths[finished] = 0
         return recorded
+
+
+class ScaleRewards(VecEnvWrapper):
+    """Rewards times ``scale`` for the learner (``qgym.wrappers.ScaleReward`` of a whole vector env),
+    outside the monitor, as SB3 puts ``VecNormalize``: logged episode returns stay the env's own.
+    Steps as arrays (:meth:`step_arrays`) when the env it wraps does."""
+
+    def __init__(self, venv: VecEnv, scale: float) -> None:
+        super().__init__(venv)
+        if not 0.0 < float(scale) < np.inf:
+            raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
+        self.scale = np.float32(scale)
+
+    def reset(self) -> VecEnvObs:
+        return self.venv.reset()
+
+    def step_wait(self) -> VecEnvStepReturn:
+        observations, rewards, dones, infos = self.venv.step_wait()
+        return observations, rewards * self.scale, dones, infos
+
+    def step_arrays(self, actions: np.ndarray) -> ArrayStep:
+        """A step as an :class:`ArrayStep` with scaled rewards."""
+        inner = getattr(type(self.venv), "step_arrays", None)
+        step: ArrayStep = (
+            inner(self.venv, actions) if inner is not None else ArrayStep.of(self.venv.step(actions))
+        )
+        step.rewards = step.rewards * self.scale
+        return step
 
 
 def make_sb3_vec_env(

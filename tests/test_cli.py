@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import gymnasium as gym
@@ -56,8 +58,10 @@ def test_optimal_policy_on_a_stochastic_farm_lands_near_the_optimum(
 ) -> None:
     assert main(["optimal", "qgym/GridFarm-1x2-v0", "--episodes", "300"]) == 0
     out = capsys.readouterr().out
-    ratio = float(out.split("ratio")[1].split("%")[0])
+    ratio = float(out.split("sampled mean ")[1].split("=")[1].split("%")[0])
     assert 93.0 < ratio < 107.0
+    assert "the policy is exactly optimal (100% valued exactly)" in out
+    assert "by luck of the draw" in out
 
 
 def test_an_env_without_a_model_gives_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,3 +100,18 @@ def test_help_of_the_command_and_of_every_subcommand_prints(capsys: pytest.Captu
             main([command, "--help"])
         assert exit_info.value.code == 0
         assert f"usage: qgym {command}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.2, 0.5])
+def test_a_ctrl_c_while_the_command_line_imports_ends_in_a_sentence(delay: float) -> None:
+    """The console script imports qgym inside a handler: a SIGINT during the imports (or just after)
+    never prints a traceback, and the exit status says Ctrl-C (130) or the listing finished (0)."""
+    qgym = Path(sys.executable).with_name("qgym")
+    process = subprocess.Popen([str(qgym), "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert "Traceback" not in stderr
+    assert process.returncode in (0, 130, -signal.SIGINT), (process.returncode, stderr)
+    if process.returncode == 130:
+        assert "stopped by Ctrl-C" in stderr

@@ -102,7 +102,7 @@ def test_eval_and_enjoy_replay_a_model_through_the_observation_wrapper_it_was_tr
 ) -> None:
     import gymnasium as gym
 
-    from qgym.viewing.agent import load_agent
+    from qgym.viewing.trained_model import load_agent
 
     wrapped = tmp_path / "wrapped.yml"
     wrapped.write_text(
@@ -198,6 +198,9 @@ def test_the_readme_shows_what_its_main_job_prints(
     shown = readme.split("It prints:\n\n```\n", 1)[1].split("```", 1)[0].splitlines()
     assert main([*command.split()[1:], "--log-folder", str(tmp_path)]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed[1:-1] == shown[1:-1]  # the first and the last line name the run folder
-    assert shown[0].split("; run folder")[0] == printed[0].split("; run folder")[0]
-    assert shown[-1].split(": qgym eval ")[0] == printed[-1].split(": qgym eval ")[0]
+    assert len(printed) == len(shown)
+    for mine, readme in zip(printed, shown, strict=True):  # two lines name the run folder
+        assert (
+            mine.split("; run folder")[0].split(": qgym eval ")[0]
+            == (readme.split("; run folder")[0].split(": qgym eval ")[0])
+        )

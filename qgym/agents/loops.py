@@ -85,7 +85,7 @@ class TrainingLoops:
         notify = _needs_per_step_calls(callback)
         last_observations, last_starts = sb3.last_step(self)
         assert last_observations is not None
-        observation: Any = np.asarray(last_observations)[0]
+        observation: Any = self._states.first(last_observations)  # a Tuple's too (SB3 gives its parts)
         state = index(observation)
         pending = self._pending_actions[0]
         episode_start = last_starts is None or bool(last_starts[0])

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from qgym.agents.schedules import LearningRate, constant_value, schedule_from_data, schedule_to_data
-from qgym.validation import brief, is_int, is_number
+from qgym.validation import MAX_N_ENVS, brief, is_int, is_number
 
 __all__ = ["POLICY_KWARGS", "Hyperparameters", "TrainingState", "fresh_state", "generators"]
 
@@ -52,6 +52,11 @@ class Hyperparameters:
             )
         if constant is not None and not 0.0 <= constant <= 1.0:
             raise ValueError(f"learning_rate must be in [0, 1], got {constant}")
+        if constant == 0.0 and self.visit_decay is None:
+            raise ValueError(
+                "learning_rate 0 never changes the table; it is a floor only under visit_decay "
+                "(step size max(n ** -visit_decay, learning_rate)): give a rate in (0, 1] or a visit_decay"
+            )
         for name in ("gamma", "exploration_fraction", "exploration_initial_eps", "exploration_final_eps"):
             value = getattr(self, name)
             if not (is_number(value) and 0.0 <= value <= 1.0):
@@ -123,12 +128,12 @@ class TrainingState:
             value = getattr(self, name)
             if not is_int(value) or value < 0:
                 raise ValueError(f"state '{name}' must be a non-negative integer, got {brief(value)}")
-        if self.n_envs < 1:
-            raise ValueError(f"state 'n_envs' must be at least 1, got {self.n_envs}")
+        if not 1 <= self.n_envs <= MAX_N_ENVS:
+            raise ValueError(f"state 'n_envs' must be from 1 to {MAX_N_ENVS:,}, got {self.n_envs}")
         for name in ("progress_remaining", "exploration_rate"):
             value = getattr(self, name)
-            if not (is_number(value) and math.isfinite(value)):
-                raise ValueError(f"state '{name}' must be a finite number, got {value!r}")
+            if not (is_number(value) and 0.0 <= value <= 1.0):
+                raise ValueError(f"state '{name}' must be a number in [0, 1], got {value!r}")
 
     def to_data(self) -> dict[str, Any]:
         """JSON-ready: Python's generator states as lists of integers."""
@@ -187,6 +192,7 @@ def _random_state_from_data(data: Any) -> RandomState:
         and is_int(data["internal"][-1])
         and 0 <= data["internal"][-1] <= 624
         and (data["gauss_next"] is None or is_number(data["gauss_next"]))
+        and any(data["internal"][:-1])  # all zero: a generator that draws 0 forever, never a saved one
     )
     if not valid:
         raise ValueError("a random generator state must be Python's Mersenne Twister state (version 3)")

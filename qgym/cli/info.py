@@ -8,9 +8,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from qgym.cli.arguments import positive_int
+from qgym.cli.arguments import add_env_flags, command_line_env, positive_int
 from qgym.envs import known_optimum, qgym_env_ids
-from qgym.training.registry import check_env_id
 
 __all__ = ["add_info_commands"]
 
@@ -24,9 +23,12 @@ def add_info_commands(commands: Any) -> None:
     optimal = commands.add_parser(
         "optimal", help="play the exact optimal policy (from qgym.planning) and compare with the optimum"
     )
-    optimal.add_argument("env", metavar="ID", help="an env ID with an exact model, e.g. qgym/GridFarm-2x2-v0")
+    optimal.add_argument(
+        "env", metavar="ID", help="an env ID with an exact model, e.g. qgym/GridFarm-2x2-v0 (or module:ID)"
+    )
     optimal.add_argument("--episodes", type=positive_int, default=200, help="episodes to play (default 200)")
     optimal.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
+    add_env_flags(optimal)
     optimal.set_defaults(run=_optimal)
 
 
@@ -55,30 +57,47 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _optimal(args: argparse.Namespace) -> int:
+    from qgym.scoring import share_of_optimum
+    from qgym.training.envs import horizon_of, single_env
     from qgym.training.field_metrics import RecordCollector, field_lines
     from qgym.training.rollouts import OptimalPolicy, episode_returns
 
-    env = gym.make(check_env_id(args.env))
-    horizon = env.spec.max_episode_steps if env.spec else None
-    if horizon is None:
-        raise ValueError(f"{args.env} has no max_episode_steps, so its finite-horizon optimum is undefined")
+    given = command_line_env(args, args.env, "ID")
+    assert given.env_id is not None
+    kwargs = given.env_kwargs or {}
+    env = single_env(given.env_id, **kwargs)
+    horizon = horizon_of(given.env_id, kwargs)
     policy = OptimalPolicy(env, horizon)
     collector = RecordCollector(env)
     returns = episode_returns(env, policy, args.episodes, args.seed, collector)
     env.close()
     mean, optimum = float(np.mean(returns)), policy.optimum
     error = float(np.std(returns, ddof=1) / np.sqrt(len(returns))) if len(returns) > 1 else 0.0
-    print(f"{args.env}: the optimal policy played {args.episodes} episodes (seeds {args.seed}..)")
+    last = args.seed + args.episodes - 1
+    print(f"{args.env}: the exact optimal policy played {args.episodes} episodes (seeds {args.seed}..{last})")
     print(f"  mean return      {mean:10.3f} +- {error:.3f} (standard error)")
     states = policy.model.n_states
     print(f"  exact optimum    {optimum:10.3f} (qgym.planning, {states:,} states, horizon {horizon})")
-    print(f"  ratio            {mean / optimum:10.1%}" if optimum else "")
+    print(f"  sampled mean     {share_of_optimum(mean, optimum)}")
+    print(f"  {_luck(mean, optimum, error, args.episodes)}")
     played = collector.report()
     if played is not None:
         exact = collector.optimal(horizon)
         for line in field_lines(played, exact, who="played", other="from the model"):
             print(line)
     return 0
+
+
+def _luck(mean: float, optimum: float, error: float, episodes: int) -> str:
+    """Why the optimal policy's sampled mean is not exactly the optimum."""
+    if error == 0.0 or abs(mean - optimum) <= 1e-9 * max(1.0, abs(optimum)):
+        return "the policy is exactly optimal: its exact value is the optimum, 100%"
+    side = "above" if mean > optimum else "below"
+    return (
+        f"the policy is exactly optimal (100% valued exactly); its sampled mean lands {side} the optimum "
+        f"by luck of the draw, {abs(mean - optimum) / error:.1f} standard errors: a mean of {episodes} "
+        "episodes scatters around the expectation"
+    )
 
 
 def _describe_space(space: gym.Space[Any]) -> str:

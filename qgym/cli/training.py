@@ -6,10 +6,15 @@ import argparse
 import sys
 from typing import Any
 
-import gymnasium as gym
-
-from qgym.cli.arguments import add_trust_flag, positive_int
-from qgym.training.registry import ALGORITHMS, check_algorithm, check_env_id
+from qgym.cli.arguments import (
+    CommandLineEnv,
+    add_env_flags,
+    add_trust_flag,
+    command_line_env,
+    positive_int,
+)
+from qgym.cli.distributed import add_seed_flags, add_tune_flags, check_one_seed
+from qgym.training.registry import ALGORITHMS, check_algorithm
 
 __all__ = ["add_training_commands"]
 
@@ -18,7 +23,12 @@ def add_training_commands(commands: Any) -> None:
     """The ``train``, ``eval`` and ``tune`` subcommands."""
     train = commands.add_parser("train", help="train an agent from a preset and compare it with the optimum")
     train.add_argument("--algo", required=True, help=", ".join(ALGORITHMS))
-    train.add_argument("--env", required=True, metavar="ID", help="an env ID, e.g. qgym/GridFarm-1x2-v0")
+    train.add_argument(
+        "--env",
+        required=True,
+        metavar="ID",
+        help="an env ID, e.g. qgym/GridFarm-1x2-v0, or module:ID for an env your module registers",
+    )
     train.add_argument("--preset", default=None, metavar="FILE", help="preset file (default: shipped)")
     train.add_argument(
         "-n", "--n-timesteps", type=positive_int, default=None, help="steps (default: the preset's)"
@@ -33,8 +43,11 @@ def add_training_commands(commands: Any) -> None:
         nargs="+",
         default=[],
         metavar="KEY:VALUE",
-        help="override hyperparameters, RL Zoo's syntax: --hyperparams learning_rate:0.05 gamma:0.9",
+        help="override hyperparameters, RL Zoo's syntax: --hyperparams learning_rate:0.05 gamma:0.9; the "
+        "slides' names work too: alpha (a constant step size), gamma, epsilon (a constant exploration "
+        "rate), epsilon_start, epsilon_end, epsilon_fraction",
     )
+    add_env_flags(train)
     train.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -42,6 +55,13 @@ def add_training_commands(commands: Any) -> None:
         help="a progress bar (default: on when the output is a terminal)",
     )
     train.add_argument("-v", "--verbose", type=int, default=0, help="SB3 verbosity 0, 1 or 2")
+    train.add_argument(
+        "--exact-curve",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="tables on an env with an exact model: value the greedy policy exactly 20 times over training "
+        "(exact_returns.csv; qgym plot draws it); on one env it slows training (default: on)",
+    )
     train.add_argument(
         "--seeds",
         type=_count("--seeds"),
@@ -58,11 +78,15 @@ def add_training_commands(commands: Any) -> None:
         help="with --seeds, processes training seeds at once when they cannot run in lockstep (DQN, "
         "QR-DQN; default: the number of cores)",
     )
-    _add_distributed_flags(train)
+    add_seed_flags(train)
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("eval", help="mean return of a trained model and %% of the exact optimum")
-    evaluate.add_argument("model", metavar="MODEL", help="a run folder, or a model file qgym saved (.zip)")
+    evaluate.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a run folder (a multi-seed one: every seed), or a model file qgym saved (.zip)",
+    )
     evaluate.add_argument(
         "--env", default=None, metavar="ID", help="the env ID (default: the run's, from its config.yml)"
     )
@@ -95,12 +119,15 @@ def add_training_commands(commands: Any) -> None:
         help="write episode.png (the first episode: equity and drawdown beside buy and hold, or a farm's "
         "season) and figures.png (the field figures beside the optimal policy's) in FOLDER",
     )
+    add_env_flags(evaluate)
     add_trust_flag(evaluate)
     evaluate.set_defaults(run=_eval)
 
     tune = commands.add_parser("tune", help="search hyperparameters with Optuna; write the best as a preset")
     tune.add_argument("--algo", required=True, help=", ".join(ALGORITHMS))
-    tune.add_argument("--env", required=True, metavar="ID", help="an env ID, e.g. qgym/Trading-Chain-v0")
+    tune.add_argument(
+        "--env", required=True, metavar="ID", help="an env ID, e.g. qgym/Trading-Chain-v0 (or module:ID)"
+    )
     tune.add_argument("--trials", type=positive_int, required=True, help="trials this process runs")
     tune.add_argument(
         "--storage",
@@ -114,20 +141,8 @@ def add_training_commands(commands: Any) -> None:
     tune.add_argument(
         "--out", default=None, help="preset file the best block goes to (default tuned-ALGO.yml)"
     )
-    tune.add_argument(
-        "--pruner",
-        choices=("none", "median"),
-        default="none",
-        help="median: stop a trial whose intermediate value is below the median of the earlier trials' at "
-        "the same step (Optuna's MedianPruner, after 5 trials; default none)",
-    )
-    tune.add_argument(
-        "--ray-address",
-        default=None,
-        metavar="ADDRESS",
-        help="run the trials as Ray tasks on this cluster (auto, ray://HOST:PORT or HOST:PORT); this process "
-        "keeps the study (pip install 'qgym[ray]')",
-    )
+    add_tune_flags(tune)
+    add_env_flags(tune, env_kwargs=False)
     tune.set_defaults(run=_tune)
 
     compare = commands.add_parser(
@@ -136,34 +151,6 @@ def add_training_commands(commands: Any) -> None:
     compare.add_argument("first", metavar="RUN_A", help="a run folder written by qgym train --seeds N")
     compare.add_argument("second", metavar="RUN_B", help="another, on the same env")
     compare.set_defaults(run=_compare)
-
-
-def _add_distributed_flags(train: argparse.ArgumentParser) -> None:
-    """``--ray-address``, ``--ray-cpus``, ``--ray-gpus`` and ``--resume`` (with ``--seeds``)."""
-    train.add_argument(
-        "--ray-address",
-        default=None,
-        metavar="ADDRESS",
-        help="with --seeds, train each seed as a Ray task on this cluster: auto, ray://HOST:PORT or "
-        "HOST:PORT (pip install 'qgym[ray]'); results come back through Ray, no shared file system needed",
-    )
-    train.add_argument(
-        "--ray-cpus", type=float, default=1.0, metavar="C", help="with --ray-address, CPUs a seed asks for"
-    )
-    train.add_argument(
-        "--ray-gpus",
-        type=float,
-        default=None,
-        metavar="G",
-        help="with --ray-address, GPUs a seed asks for (default: 1 where the cluster has GPUs and the "
-        "preset's device may use one, else 0)",
-    )
-    train.add_argument(
-        "--resume",
-        default=None,
-        metavar="RUN_FOLDER",
-        help="with --seeds, continue an unfinished run of the same command: only its missing seeds train",
-    )
 
 
 def _count(flag: str) -> Any:
@@ -184,20 +171,20 @@ def _count(flag: str) -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
+    check_algorithm(args.algo)  # names first: a typo costs no import of torch
+    env = command_line_env(args, args.env)
     from qgym import training
     from qgym.training.presets import parse_hyperparams
 
     if args.seeds is not None:
-        return _train_seeds(args)
+        return _train_seeds(args, env)
     if args.jobs is not None:
         raise ValueError("--jobs goes with --seeds N: one seed trains in one process")
-    for flag in ("ray_address", "resume"):
-        if getattr(args, flag) is not None:
-            name = flag.replace("_", "-")
-            raise ValueError(f"--{name} goes with --seeds N: one seed trains in this process")
+    check_one_seed(args)
+    assert env.env_id is not None
     run = training.train(
         args.algo,
-        args.env,
+        env.env_id,
         preset_path=args.preset,
         hyperparams=parse_hyperparams(args.hyperparams, args.algo) if args.hyperparams else None,
         n_timesteps=args.n_timesteps,
@@ -208,6 +195,9 @@ def _train(args: argparse.Namespace) -> int:
         progress=sys.stdout.isatty() if args.progress is None else args.progress,
         verbose=args.verbose,
         report=lambda line: print(line, flush=True),
+        env_kwargs=env.env_kwargs,
+        gym_packages=env.modules,
+        exact_curve=args.exact_curve,
     )
     steps, asked = run.model.num_timesteps, run.config["hyperparameters"]["n_timesteps"]
     if run.interrupted:
@@ -223,13 +213,14 @@ def _train(args: argparse.Namespace) -> int:
     return 130 if run.interrupted else 0
 
 
-def _train_seeds(args: argparse.Namespace) -> int:
+def _train_seeds(args: argparse.Namespace, env: CommandLineEnv) -> int:
     from qgym.training.presets import parse_hyperparams
     from qgym.training.seeds import train_seeds
 
+    assert env.env_id is not None
     run = train_seeds(
         args.algo,
-        args.env,
+        env.env_id,
         args.seeds,
         seed=args.seed,
         preset_path=args.preset,
@@ -244,6 +235,8 @@ def _train_seeds(args: argparse.Namespace) -> int:
         ray_cpus=args.ray_cpus,
         ray_gpus=args.ray_gpus,
         resume=args.resume,
+        env_kwargs=env.env_kwargs,
+        gym_packages=env.modules,
     )
     done = len(run.results)
     if run.interrupted:
@@ -276,32 +269,44 @@ def _step_unit(model: Any) -> str:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from qgym import training
-    from qgym.training.field_metrics import run_context
-    from qgym.training.models import guess_env_id, locate_model
-    from qgym.viewing.agent import load_agent
+    from qgym.training.run_evaluation import evaluate_run, load_run, seed_folders
 
-    model = locate_model(args.model)
-    env_id = check_env_id(args.env) if args.env is not None else guess_env_id(model)
-    context = run_context(model)
-    env = gym.make(env_id, **(context.env_kwargs or {}))  # the env the run trained on (its spaces)
-    agent = load_agent(model, env, env_id, args.trust_pickle)
-    env.close()
-    seed = context.evaluation_seed if args.seed is None else args.seed
+    given = command_line_env(args, args.env)
+    folders = seed_folders(args.model)
+    if folders is not None:
+        if args.folds is not None or args.plot is not None:
+            raise ValueError(
+                f"--folds and --plot take one run; {args.model} holds a run per seed: give one, "
+                f"e.g. {folders[0]}"
+            )
+        from qgym.training.run_evaluation import evaluate_seeds
+
+        for line in evaluate_seeds(
+            folders,
+            given.env_id,
+            given.env_kwargs,
+            args.episodes,
+            args.seed,
+            args.trust_pickle,
+            report=lambda line: print(line, flush=True),
+            split=args.split,
+        ):
+            print(line)
+        return 0
     if args.folds is not None:
-        print(f"{model} on {env_id}:")
-        return _eval_folds(args, agent, env_id, seed, context.env_kwargs)
-    evaluation = training.evaluate(
-        agent.model,
-        env_id,
+        run = load_run(args.model, given.env_id, given.env_kwargs, args.trust_pickle)
+        print(f"{run.where}:")
+        return _eval_folds(args, run)
+    evaluation, where = evaluate_run(
+        args.model,
+        given.env_id,
+        given.env_kwargs,
         args.episodes,
-        seed=seed,
-        env_wrapper=agent.env_wrapper,
-        env_kwargs=context.env_kwargs,
+        args.seed,
+        args.trust_pickle,
         split=args.split,
-        training_seeds=context.training_seeds,
     )
-    print(f"{model} on {env_id}:")
+    print(f"{where}:")
     print(evaluation.summary())
     if args.plot is not None:
         from qgym.viewing.field_plots import write_evaluation_plots
@@ -312,17 +317,24 @@ def _eval(args: argparse.Namespace) -> int:
         print(
             f"wrote {', '.join(str(path) for path in written)}"
             if written
-            else f"{env_id} has no field figures"
+            else f"{evaluation.env_id} has no field figures"
         )
     return 0
 
 
-def _eval_folds(args: argparse.Namespace, agent: Any, env_id: str, seed: int, env_kwargs: Any) -> int:
+def _eval_folds(args: argparse.Namespace, run: Any) -> int:
     """``qgym eval --folds K``: the model on K consecutive folds of the user's out-of-sample prices."""
     from qgym.training.walk_forward import evaluate_folds, fold_lines
 
     folds, note = evaluate_folds(
-        agent.model, env_id, args.folds, args.episodes, seed, agent.env_wrapper, env_kwargs, args.split
+        run.loaded.model,
+        run.env.env_id,
+        args.folds,
+        args.episodes,
+        run.seed(args.seed),
+        run.loaded.env_wrapper,
+        run.env.env_kwargs,
+        args.split,
     )
     if note is not None:
         print(note)
@@ -341,14 +353,15 @@ def _tune(args: argparse.Namespace) -> int:
     from qgym.training import tuning
 
     check_algorithm(args.algo)
-    check_env_id(args.env)
+    env_id = command_line_env(args, args.env).env_id
+    assert env_id is not None
     out = args.out or f"tuned-{args.algo}.yml"
     tuning.check_writable(out)  # before hours of trials, not after
-    meaning = tuning.score_meaning(args.env)
-    print(f"tuning {args.algo} on {args.env}: {args.trials} trials; a trial's score is {meaning}")
+    meaning = tuning.score_meaning(env_id)
+    print(f"tuning {args.algo} on {env_id}: {args.trials} trials; a trial's score is {meaning}")
     result = tuning.tune(
         args.algo,
-        args.env,
+        env_id,
         args.trials,
         storage=args.storage,
         study_name=args.study_name,
@@ -358,12 +371,12 @@ def _tune(args: argparse.Namespace) -> int:
         pruner=args.pruner,
         ray_address=args.ray_address,
     )
-    tuning.write_preset_block(out, args.env, result.best_block)
+    tuning.write_preset_block(out, env_id, result.best_block)
     if result.interrupted:
         print(f"stopped by Ctrl-C after {result.n_trials_done} trials; the best preset so far goes to {out}")
     pruned = f", {result.n_pruned} more pruned" if result.n_pruned else ""
     print(f"study {result.study_name} in {result.storage}: {result.n_trials_done} trials run here{pruned}")
     print(f"best score {result.best_value:.2f} ({meaning})")
     print(f"best preset block, written to {out}:")
-    print(yaml.safe_dump({args.env: result.best_block}, sort_keys=False).rstrip())
+    print(yaml.safe_dump({env_id: result.best_block}, sort_keys=False).rstrip())
     return 130 if result.interrupted else 0

@@ -13,14 +13,19 @@ seeded as the single env gives the very same episodes.
 >>> obs.shape, info
 ((1024,), {})
 
-Time limit (the spec's ``max_episode_steps``), NEXT_STEP autoreset, seeding and ``reset_mask`` come
-from :class:`~qgym.envs.native_vector.NativeVectorEnv`, so :class:`qgym.vec_adapter.SB3VecEnv` takes it
-as it is. ``info`` is an empty dict (the toy-text ``prob`` is the model's, not the agent's business:
-``envs.model`` holds it); nothing is drawn (``render_mode=None`` only).
+Time limit (the spec's ``max_episode_steps``, or the argument: an env without one, such as
+CliffWalking, gets a warning), NEXT_STEP autoreset, seeding and ``reset_mask`` come from
+:class:`~qgym.envs.native_vector.NativeVectorEnv`, so :class:`qgym.vec_adapter.SB3VecEnv` takes it as it
+is. ``info`` is an empty dict (the toy-text ``prob`` is the model's, not the agent's business:
+``envs.model`` holds it). The model is checked once when the env is built (:mod:`qgym.envs.model_tables`).
+With ``render_mode="rgb_array"``, ``render()`` gives one frame per sub-env, each drawn by a copy of the
+single env put in that sub-env's state (toy text's ``s`` and ``lastaction``), as the single env draws it.
 """
 
 from __future__ import annotations
 
+import copy
+import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -29,12 +34,20 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from numpy.typing import NDArray
 
+from qgym.envs.model_tables import check_model_arrays, read_toy_text_model
 from qgym.envs.native_vector import BoolArray, FloatArray, IntArray, NativeVectorEnv, Selection
 from qgym.planning import TabularModel, current_state
 from qgym.sampling import OutcomeDraws, outcome_thresholds
-from qgym.validation import brief, is_int
+from qgym.validation import brief, check_memory, is_int
 
-__all__ = ["MAX_ENUMERATED_PAIRS", "MAX_TABLE_ENTRIES", "ModelVectorEnv", "make_model_vec", "tabular_model"]
+__all__ = [
+    "BYTES_PER_SUB_ENV",
+    "MAX_ENUMERATED_PAIRS",
+    "MAX_TABLE_ENTRIES",
+    "ModelVectorEnv",
+    "make_model_vec",
+    "tabular_model",
+]
 
 MAX_TABLE_ENTRIES = 16_000_000
 """Largest model table (states x actions x outcomes): each entry costs 33 bytes (the model's next
@@ -42,12 +55,17 @@ state, probability, reward and end flag, and the cumulative probability), so abo
 MAX_ENUMERATED_PAIRS = 20_000
 """Largest factored model (e.g. the grid farm's) that is enumerated into a table, in state-action
 pairs: enumerating the 2x2 farm's 76,832 pairs takes about 90 s and 850 MB."""
+BYTES_PER_SUB_ENV = 320
+"""Memory a sub-env takes with a step's temporaries, for the estimate that refuses a ``num_envs`` past
+:func:`qgym.validation.memory_limit` before allocating: tracemalloc's peak at N=10^6 was 99 bytes a
+sub-env alone and 289 through :class:`qgym.vec_adapter.SB3VecEnv` (its lists of per-env seeds and infos)."""
 
 
 def make_model_vec(
     env_id: str, num_envs: int = 1, max_episode_steps: int | None = None, **kwargs: Any
 ) -> ModelVectorEnv:
-    """``num_envs`` copies of the Gymnasium ID ``env_id`` (made with ``kwargs``) stepped by its model."""
+    """``num_envs`` copies of the Gymnasium ID ``env_id`` (made with ``kwargs``) stepped by its model;
+    ``max_episode_steps`` truncates episodes (default: the spec's limit)."""
     if not isinstance(env_id, str):
         raise ValueError(f"env_id must be a Gymnasium ID such as 'FrozenLake8x8-v1', got {env_id!r}")
     return ModelVectorEnv(env_id, num_envs, max_episode_steps=max_episode_steps, **kwargs)
@@ -60,14 +78,16 @@ class ModelVectorEnv(NativeVectorEnv):
         state index (``Discrete(n_states)``).
     :param num_envs: how many sub-envs, a positive integer.
     :param max_episode_steps: truncate episodes after this many steps; None takes the env's spec
-        (``gym.make``'s rule), and no limit without one.
-    :param render_mode: None (nothing is drawn).
+        (``gym.make``'s rule), and no limit without one (with a warning: an episode that never ends
+        never returns from SB3's ``evaluate_policy``).
+    :param render_mode: None, or ``"rgb_array"`` for one frame per sub-env (envs that keep their state
+        in toy text's ``s``).
 
     The env is reset once (seed 0) to check that its observation is its state index, and closed
     with the vector env. ``model`` is the :class:`~qgym.planning.TabularModel` sampled.
     """
 
-    metadata: dict[str, Any] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(
         self,
@@ -79,18 +99,28 @@ class ModelVectorEnv(NativeVectorEnv):
     ) -> None:
         if not is_int(num_envs) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-        if render_mode is not None:
+        if render_mode not in (None, "rgb_array"):
             raise ValueError(
-                f"render_mode must be None (a model-driven vector env draws nothing), got {render_mode!r}; "
-                "render a single env, or use gym.make_vec(..., vectorization_mode='sync')"
+                f"render_mode must be None or 'rgb_array' (a frame per sub-env), got {brief(render_mode)}"
             )
-        single = _single_env(env, kwargs)
+        check_memory(f"a model-driven vector env of num_envs={num_envs:,}", num_envs * BYTES_PER_SUB_ENV)
+        single = _single_env(env, kwargs, render_mode)
         model = tabular_model(single)
         _check_observations(single, model)
         spec = single.spec
         if max_episode_steps is None and spec is not None:
             max_episode_steps = spec.max_episode_steps
-        super().__init__(single, num_envs, max_episode_steps, None)
+        if max_episode_steps is None:
+            warnings.warn(
+                f"{_env_name(single)} has no time limit (its spec sets no max_episode_steps): an episode "
+                "of a policy that never reaches the end runs forever, and SB3's evaluate_policy with it; "
+                "pass max_episode_steps=N to truncate episodes after N steps",
+                UserWarning,
+                stacklevel=2,
+            )
+        super().__init__(single, num_envs, max_episode_steps, render_mode)
+        self.metadata = {**self.metadata, "render_fps": single.metadata.get("render_fps", 4)}
+        self.spec = _vector_spec(spec, self.num_envs, self.max_episode_steps)
         self.model = model
         n_states, n_actions, width = model.probs.shape
         # Row r = state * n_actions + action; outcome k of row r sits at r * width + k.
@@ -101,6 +131,7 @@ class ModelVectorEnv(NativeVectorEnv):
         self._start = outcome_thresholds(model.initial_distribution)
         self._states = np.zeros(self.num_envs, dtype=np.int64)
         self._terminal = np.zeros(self.num_envs, dtype=np.bool_)
+        self._frames = _SubEnvFrames(single, self.num_envs) if render_mode is not None else None
 
     # --- state access, for tests and planners ----------------------------------------------------
 
@@ -130,6 +161,8 @@ class ModelVectorEnv(NativeVectorEnv):
     def _reset_envs(self, selection: Selection, count: int) -> None:
         self._states[selection] = np.searchsorted(self._start, self.np_random.random(count), side="right")
         self._terminal[selection] = False
+        if self._frames is not None:
+            self._frames.restart(selection)
 
     def _advance(self, actions: IntArray, selection: Selection, count: int) -> FloatArray:
         rows = _gather(self._states, selection) * self._n_actions + _gather(actions, selection)
@@ -137,7 +170,13 @@ class ModelVectorEnv(NativeVectorEnv):
         self._states[selection] = self._next.take(outcomes)
         self._terminal[selection] = self._ends.take(outcomes)
         rewards: FloatArray = self._rewards.take(outcomes)
+        if self._frames is not None:
+            self._frames.acted(selection, _gather(actions, selection))
         return rewards
+
+    def _frame(self, index: int) -> NDArray[np.uint8]:
+        assert self._frames is not None
+        return self._frames.draw(index, int(self._states[index]))
 
     def _observations(self) -> IntArray:
         return self._states.copy()
@@ -168,6 +207,7 @@ def tabular_model(env: gym.Env[Any, Any]) -> TabularModel:
             raise ValueError(f"{name}: {error}") from None
         if isinstance(model, TabularModel):
             _check_size(name, model.probs.size)
+            check_model_arrays(name, model)
             return model
         pairs = int(model.n_states) * int(model.n_actions)
         if pairs > MAX_ENUMERATED_PAIRS:
@@ -184,13 +224,7 @@ def tabular_model(env: gym.Env[Any, Any]) -> TabularModel:
             f"{name} has no exact model: a model-driven env needs the toy-text attributes P and "
             "initial_state_distrib, or a transition_model() method returning a qgym.planning.TabularModel"
         )
-    _check_size(name, _table_entries(name, transitions))
-    try:
-        table = TabularModel.from_toy_text(transitions, start)
-    except (ValueError, TypeError, KeyError, IndexError) as error:
-        raise ValueError(f"{name}'s P and initial_state_distrib are not a valid model: {error}") from None
-    _check_values(name, table)
-    return table
+    return read_toy_text_model(name, transitions, start, MAX_TABLE_ENTRIES)
 
 
 def _env_name(env: gym.Env[Any, Any]) -> str:
@@ -210,17 +244,69 @@ def _gather(array: IntArray, selection: Selection) -> IntArray:
     return gathered
 
 
-def _single_env(env: Any, kwargs: dict[str, Any]) -> gym.Env[Any, Any]:
+def _single_env(env: Any, kwargs: dict[str, Any], render_mode: str | None) -> gym.Env[Any, Any]:
     if isinstance(env, str):
-        made: gym.Env[Any, Any] = gym.make(env, **kwargs)
+        drawn: dict[str, Any] = {} if render_mode is None else {"render_mode": render_mode}
+        made: gym.Env[Any, Any] = gym.make(env, **kwargs, **drawn)
         return made
     if isinstance(env, gym.Env):
         if kwargs:
             raise ValueError(
                 f"env arguments {sorted(kwargs)} go with an env ID; pass them to gym.make instead"
             )
+        if render_mode is not None and env.render_mode != render_mode:
+            raise ValueError(
+                f"render_mode={render_mode!r} needs an env made with render_mode={render_mode!r}, "
+                f"this one has {env.render_mode!r}"
+            )
         return env
     raise ValueError(f"env must be a Gymnasium ID or a gymnasium.Env, got {type(env).__name__}")
+
+
+def _vector_spec(spec: Any, num_envs: int, max_episode_steps: int | None) -> Any:
+    """The single env's spec for the vector env, as ``gym.make_vec`` records it (None without one)."""
+    if spec is None:
+        return None
+    vector_spec = copy.deepcopy(spec)
+    vector_spec.kwargs = {**spec.kwargs, "num_envs": num_envs}
+    vector_spec.max_episode_steps = max_episode_steps
+    return vector_spec
+
+
+class _SubEnvFrames:
+    """Draws each sub-env as the single env draws itself: a shallow copy of the single env per sub-env,
+    put in its state (``s``) after its last action (``lastaction``), fresh from a reset copy at each
+    of its resets (so what a toy-text env keeps between frames, like Taxi's heading, is its own)."""
+
+    def __init__(self, single: gym.Env[Any, Any], num_envs: int) -> None:
+        base = single.unwrapped
+        if not hasattr(base, "s"):
+            raise ValueError(
+                f"{_env_name(single)} keeps no state index in s (toy text's attribute): a model-driven env "
+                "draws a sub-env by putting a copy of the env in its state; use render_mode=None"
+            )
+        single.render()  # the first frame loads the images and the surface every copy then shares
+        self._fresh = base
+        self._copies: list[Any] = [None] * num_envs
+        self._last = np.full(num_envs, -1, dtype=np.int64)
+
+    def restart(self, selection: Selection) -> None:
+        self._last[selection] = -1
+        for index in np.arange(len(self._copies))[selection].tolist():
+            self._copies[index] = None
+
+    def acted(self, selection: Selection, actions: IntArray) -> None:
+        self._last[selection] = actions
+
+    def draw(self, index: int, state: int) -> NDArray[np.uint8]:
+        env = self._copies[index]
+        if env is None:
+            env = self._copies[index] = copy.copy(self._fresh)
+        env.s = state
+        if hasattr(env, "lastaction"):
+            env.lastaction = None if self._last[index] < 0 else int(self._last[index])
+        frame: NDArray[np.uint8] = np.asarray(env.render(), dtype=np.uint8)
+        return frame
 
 
 def _check_observations(env: gym.Env[Any, Any], model: TabularModel) -> None:
@@ -256,36 +342,9 @@ def _check_observations(env: gym.Env[Any, Any], model: TabularModel) -> None:
         )
 
 
-def _table_entries(name: str, transitions: Any) -> int:
-    """States x actions x the most outcomes of any pair in a toy-text ``P``, checking its shape."""
-    n_states = len(transitions)
-    if n_states == 0:
-        raise ValueError(f"{name}'s P is empty: it needs a row of outcomes for every state and action")
-    n_actions = len(transitions[0])
-    width = 0
-    for state in range(n_states):
-        row = transitions[state]
-        if len(row) != n_actions:
-            raise ValueError(
-                f"{name}'s P[{state}] has {len(row)} actions, P[0] has {n_actions}: every state needs all"
-            )
-        width = max(width, *(len(row[action]) for action in range(n_actions)))
-    return n_states * n_actions * width
-
-
 def _check_size(name: str, entries: int) -> None:
     if entries > MAX_TABLE_ENTRIES:
         raise ValueError(
             f"{name}'s model has {entries:,} entries (states x actions x outcomes): a model-driven env "
             f"holds at most {MAX_TABLE_ENTRIES:,} (about {MAX_TABLE_ENTRIES * 33 // 10**6} MB)"
         )
-
-
-def _check_values(name: str, model: TabularModel) -> None:
-    if np.any(model.probs < 0) or np.any(model.initial_distribution < 0):
-        raise ValueError(f"{name}'s model has negative probabilities")
-    if not np.isclose(model.initial_distribution.sum(), 1.0, atol=1e-9):
-        raise ValueError(f"{name}'s initial_state_distrib must sum to 1")
-    reached = model.next_states[model.probs > 0]
-    if reached.size and (reached.min() < 0 or reached.max() >= model.n_states):
-        raise ValueError(f"{name}'s P leads to states outside [0, {model.n_states - 1}]")

@@ -9,7 +9,10 @@ with reward 0.
 One generator, seeded by ``reset(seed=...)``, drives all sub-envs. With ``num_envs=1`` a family's
 vector env draws the same numbers in the same order as its single env, so a seed gives the very same
 episodes. ``reset(options={"reset_mask": mask})`` resets only the marked sub-envs (what
-:class:`qgym.vec_adapter.SB3VecEnv` uses for same-step autoreset).
+:class:`qgym.vec_adapter.SB3VecEnv` uses for same-step autoreset). With ``render_mode="rgb_array"``,
+``render()`` returns one frame per sub-env, each as the single env draws itself (what Gymnasium's
+``wrappers.vector.RecordVideo`` and ``HumanRendering`` expect; ``metadata["render_fps"]`` is the single
+env's).
 """
 
 from __future__ import annotations
@@ -21,9 +24,17 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
 
-from qgym.validation import is_int
+from qgym.validation import brief, is_int
 
-__all__ = ["ALL", "BoolArray", "FloatArray", "IntArray", "NativeVectorEnv", "Selection", "first_of"]
+__all__ = [
+    "ALL",
+    "BoolArray",
+    "FloatArray",
+    "IntArray",
+    "NativeVectorEnv",
+    "Selection",
+    "indices_of",
+]
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -59,11 +70,12 @@ class NativeVectorEnv(VectorEnv[Any, Any, Any]):
             )
         if render_mode not in (None, "rgb_array"):
             raise ValueError(
-                f"render_mode must be None or 'rgb_array' (the first sub-env's frame), got {render_mode!r}; "
-                "render a single env in 'human' mode, or use gym.make_vec(..., vectorization_mode='sync')"
+                f"render_mode must be None or 'rgb_array' (a frame per sub-env), got {brief(render_mode)}; "
+                "for a window, wrap the vector env in gymnasium.wrappers.vector.HumanRendering"
             )
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
+        self.metadata = {**self.metadata, "render_fps": single_env.metadata.get("render_fps", 4)}
         limits = [limit for limit in (max_episode_steps, episode_limit) if limit is not None]
         self.max_episode_steps: int | None = min(limits) if limits else None
         self.single_env = single_env
@@ -123,15 +135,15 @@ class NativeVectorEnv(VectorEnv[Any, Any, Any]):
         return self._observations(), rewards, terminated, truncated, self._infos()
 
     def render(self) -> tuple[NDArray[np.uint8], ...] | None:
-        """With ``render_mode="rgb_array"``, the first sub-env's frame, as the single env draws it."""
+        """With ``render_mode="rgb_array"``, one frame per sub-env, each as the single env draws it."""
         if self.render_mode != "rgb_array":
             return None
         if not self._started:
             raise RuntimeError("call reset() before render()")
-        return (self._first_frame(),)
+        return tuple(self._frame(index) for index in range(self.num_envs))
 
-    def _first_frame(self) -> NDArray[np.uint8]:
-        """The first sub-env's frame (a family supplies it)."""
+    def _frame(self, index: int) -> NDArray[np.uint8]:
+        """Sub-env ``index``'s frame (a family supplies it)."""
         raise NotImplementedError
 
     def close_extras(self, **kwargs: Any) -> None:
@@ -191,9 +203,9 @@ def _reset_mask(options: dict[str, Any] | None, num_envs: int) -> BoolArray | No
     return mask
 
 
-def first_of(selection: Selection) -> int | None:
-    """Where sub-env 0 sits in ``selection`` (a slice of all, or indices), or None when it is not there."""
+def indices_of(selection: Selection, num_envs: int) -> list[int]:
+    """The sub-envs ``selection`` touches, as a list of indices."""
     if isinstance(selection, slice):
-        return 0
-    hits = np.flatnonzero(selection == 0)
-    return int(hits[0]) if hits.size else None
+        return list(range(num_envs))[selection]
+    indices: list[int] = selection.tolist()
+    return indices

@@ -4,6 +4,7 @@ report it as it happens."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -11,13 +12,21 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from qgym import planning
+from qgym.files import write_atomically
 from qgym.scoring import percent_of_optimum
+from qgym.training.evaluation import GreedyValuer
 
-__all__ = ["EvaluationReport", "ExactReturnCallback"]
+__all__ = ["EXACT_CURVE", "EXACT_POINTS", "EvaluationReport", "ExactCurve", "ExactReturnCallback"]
+
+EXACT_CURVE = "exact_returns.csv"
+"""The file of a run folder that holds its greedy policy's exact value over training."""
+EXACT_POINTS = 20
+"""Times the greedy policy is valued over a run (and once before the first step), as often as
+``qgym train --seeds`` values each seed's."""
 
 
 class ExactReturnCallback(BaseCallback):
-    """Every ``every`` steps, the exact expected return of the model's greedy policy.
+    """Every ``eval_freq`` steps, the exact expected return of the model's greedy policy.
 
     The env must have an exact model whose states are its observations (qgym's tabular rungs,
     FrozenLake, Taxi, CliffWalking). ``history`` holds ``(num_timesteps, exact return)`` pairs and each
@@ -25,17 +34,17 @@ class ExactReturnCallback(BaseCallback):
     """
 
     def __init__(
-        self, env: gym.Env[Any, Any], every: int, horizon: int | None = None, gamma: float = 1.0
+        self, env: gym.Env[Any, Any], eval_freq: int, horizon: int | None = None, gamma: float = 1.0
     ) -> None:
         super().__init__()
-        if every < 1:
-            raise ValueError(f"every must be a positive number of steps, got {every}")
+        if eval_freq < 1:
+            raise ValueError(f"eval_freq must be a positive number of steps, got {eval_freq}")
         self.mdp = planning.model_of(env)
-        self.every, self.horizon, self.gamma = every, horizon, gamma
+        self.eval_freq, self.horizon, self.gamma = eval_freq, horizon, gamma
         self.history: list[tuple[int, float]] = []
 
     def _on_step(self) -> bool:
-        if self.num_timesteps % self.every == 0:
+        if self.num_timesteps % self.eval_freq == 0:
             policy = self.model.predict(np.arange(self.mdp.n_states), deterministic=True)[0]
             value = planning.policy_return(self.mdp, policy, gamma=self.gamma, horizon=self.horizon)
             self.history.append((self.num_timesteps, value))
@@ -68,3 +77,63 @@ class EvaluationReport(BaseCallback):
             line += f"; greedy policy {value:.2f} = {percent:.1f}% of the exact optimum"
         self.report(line)
         return True
+
+
+class ExactCurve(BaseCallback):
+    """The greedy policy's exact expected return over training (:class:`GreedyValuer`): its greedy
+    policy is kept before the first step, every ``eval_freq`` steps and at the end, and :meth:`save` values
+    them all at once (one batched policy evaluation) and writes ``path`` (CSV columns ``step`` and
+    ``greedy_exact_return``). The env's model is built once."""
+
+    def __init__(self, valuer: GreedyValuer, eval_freq: int, path: str | Path) -> None:
+        super().__init__()
+        if eval_freq < 1:
+            raise ValueError(f"eval_freq must be a positive number of steps, got {eval_freq}")
+        self.valuer, self.eval_freq, self.path = valuer, eval_freq, Path(path)
+        self.steps: list[int] = []
+        self.policies: list[np.ndarray] = []
+        self._next = 0
+
+    @classmethod
+    def for_run(
+        cls, env_id: str, env_wrapper: Any, env_kwargs: dict[str, Any] | None, steps: int, folder: Path
+    ) -> ExactCurve | None:
+        """The curve of a run of ``steps`` steps written in ``folder``, or None when the env's states are
+        not its observations (no exact value)."""
+        try:
+            valuer = GreedyValuer(env_id, env_wrapper, env_kwargs)
+        except ValueError:  # no exact model
+            return None
+        return cls(valuer, max(1, steps // EXACT_POINTS), folder / EXACT_CURVE) if valuer.ready else None
+
+    def points(self) -> list[tuple[int, float]]:
+        """(step, exact return) of every greedy policy kept so far."""
+        return list(zip(self.steps, self.valuer.values(self.policies), strict=True))
+
+    def save(self) -> None:
+        """Value the kept policies and write the CSV (atomically); a run stopped early saves its part."""
+        if not self.steps:
+            return
+        rows = "".join(f"{step},{value!r}\n" for step, value in self.points())
+        write_atomically(self.path, ("step,greedy_exact_return\n" + rows).encode("utf-8"))
+
+    def _on_training_start(self) -> None:
+        self._keep()
+        self._next = self.num_timesteps + self.eval_freq
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next:
+            self._keep()
+            while self._next <= self.num_timesteps:
+                self._next += self.eval_freq
+        return True
+
+    def _on_training_end(self) -> None:
+        if not self.steps or self.steps[-1] != self.num_timesteps:
+            self._keep()
+
+    def _keep(self) -> None:
+        policy = self.valuer.policy(self.model)
+        if policy is not None:
+            self.steps.append(int(self.model.num_timesteps))
+            self.policies.append(policy)

@@ -14,6 +14,7 @@ import numpy as np
 
 from qgym.training.seed_results import SeedRun, read_seed_run
 from qgym.training.stats import Comparison, compare, iqm
+from qgym.validation import brief
 
 __all__ = ["FIGURES", "compare_runs"]
 
@@ -33,11 +34,23 @@ def compare_runs(first: str | Path, second: str | Path) -> list[str]:
         raise ValueError(
             f"{a.folder} is on {a.env_id} and {b.folder} on {b.env_id}: returns of two envs do not compare"
         )
+    kwargs_a, kwargs_b = a.config.get("env_kwargs") or {}, b.config.get("env_kwargs") or {}
+    if kwargs_a != kwargs_b:
+        raise ValueError(
+            f"{a.folder} and {b.folder} are on {a.env_id} made with other arguments ({brief(kwargs_a)} "
+            f"against {brief(kwargs_b)}, their config.yml's env_kwargs): returns of two envs do not compare"
+        )
     lines = [
         f"A = {a.folder} ({_who(a)}), B = {b.folder} ({_who(b)}), on {a.env_id}",
         "P(A > B): the chance a seed of A beats a seed of B (ties count half); intervals are 95% "
         "bootstrap intervals over seeds",
     ]
+    wrappers = [_env_wrapper(run) for run in (a, b)]
+    if wrappers[0] != wrappers[1]:
+        lines.append(
+            f"(A trains behind env_wrapper {brief(wrappers[0])}, B behind {brief(wrappers[1])}: every figure "
+            "is in the env's own rewards, so they compare)"
+        )
     compared = 0
     for name, label in FIGURES:
         values_a, values_b = _present(a, name), _present(b, name)
@@ -54,6 +67,11 @@ def compare_runs(first: str | Path, second: str | Path) -> list[str]:
     if compared == 0:
         raise ValueError(f"{a.folder} and {b.folder} share no figure to compare")
     return lines
+
+
+def _env_wrapper(run: SeedRun) -> object:
+    block = run.config.get("hyperparameters")
+    return block.get("env_wrapper") if isinstance(block, dict) else None
 
 
 def _who(run: SeedRun) -> str:

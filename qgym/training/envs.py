@@ -14,11 +14,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from qgym.validation import brief
+from qgym.validation import brief, is_int
 
 __all__ = [
     "ALLOWED_WRAPPERS",
     "DEFAULT_HORIZON",
+    "MAX_PYTHON_ENVS",
     "Wrap",
     "check_env_wrapper",
     "encode_observations",
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 DEFAULT_HORIZON = 1000
+MAX_PYTHON_ENVS = 1024
+"""The most copies of an env without a native vector env (SB3's DummyVecEnv) a run builds."""
 """Envs without a registered time limit (CliffWalking) are trained and judged over this many steps."""
 ALLOWED_WRAPPERS = (
     "qgym.wrappers.DiscretizeObservation",
@@ -48,42 +51,83 @@ ALLOWED_WRAPPERS = (
     "gymnasium.wrappers.TimeLimit",
 )
 """The classes a preset's ``env_wrapper`` may name: looked up in this list, never imported by name."""
+_WRAPPER_BOUNDS = {"gymnasium.wrappers.FrameStackObservation": ("stack_size", 1, 1024)}
+"""Arguments that size a wrapper's memory: FrameStack of 10^9 allocates 10^9 observations."""
 
 Wrap = Callable[[gym.Env[Any, Any]], gym.Env[Any, Any]]
 
 
 def make_env(
-    env_id: str, n_envs: int, env_wrapper: Any, seed: int | None = 0, *, own_rewards: bool = False
+    env_id: str,
+    n_envs: int,
+    env_wrapper: Any,
+    seed: int | None = 0,
+    *,
+    own_rewards: bool = False,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> Any:
-    """The SB3 VecEnv of ``n_envs`` copies of ``env_id`` behind ``env_wrapper``: qgym's native vector
-    env when there is no wrapper and the env has one, else a ``DummyVecEnv``.
+    """The SB3 VecEnv of ``n_envs`` copies of ``env_id`` (made with ``env_kwargs``) behind
+    ``env_wrapper``: qgym's native vector env when the env has one and the wrappers only scale rewards,
+    else a ``DummyVecEnv``.
 
+    On the native env a ``ScaleReward`` scales what the learner gets, outside SB3's monitor (as SB3
+    puts ``VecNormalize``), so the logged episode returns are in the env's own units.
     ``own_rewards=True`` leaves out the reward wrappers, so returns are in the env's own units, and
     keeps the VecEnv type the preset trains on.
     """
     from stable_baselines3.common.env_util import make_vec_env
 
     wrap = wrapper(env_wrapper, own_rewards=own_rewards)
-    horizon = gym.spec(env_id).max_episode_steps
-    if env_wrapper is None and horizon is not None and env_id.startswith("qgym/"):
-        from qgym.vec_adapter import make_sb3_vec_env
+    kwargs = dict(env_kwargs or {})
+    if _limit(env_id, kwargs) is not None and env_id.startswith("qgym/"):
+        scale = _reward_scale(env_id, env_wrapper)
+        if scale is not None:
+            from qgym.vec_adapter import ScaleRewards, make_sb3_vec_env
 
-        return make_sb3_vec_env(env_id, n_envs, seed=seed)
-    return make_vec_env(lambda **kwargs: single_env(env_id, wrap, **kwargs), n_envs=n_envs, seed=seed)
+            native = _checked(lambda: make_sb3_vec_env(env_id, n_envs, seed=seed, **kwargs), env_id, kwargs)
+            if env_wrapper is None:
+                return native
+            return ScaleRewards(native, 1.0 if own_rewards else scale)  # the type the preset trains on
+    if n_envs > MAX_PYTHON_ENVS:
+        raise ValueError(
+            f"n_envs={n_envs:,} copies of {env_id} as Python envs (no native vector env here) would be "
+            f"stepped one after the other and hold a model each (Taxi's takes 0.7 MB); at most "
+            f"{MAX_PYTHON_ENVS:,}"
+        )
+    single_env(env_id, None, **kwargs).close()  # wrong env_kwargs: a sentence now, not in a VecEnv
+    return make_vec_env(lambda **extra: single_env(env_id, wrap, **kwargs, **extra), n_envs=n_envs, seed=seed)
 
 
 def single_env(env_id: str, wrap: Wrap | None = None, **kwargs: Any) -> gym.Env[Any, Any]:
-    """``gym.make(env_id)``, time-limited to :data:`DEFAULT_HORIZON` when unregistered, inside ``wrap``."""
-    env = gym.make(env_id, **kwargs)
-    if gym.spec(env_id).max_episode_steps is None:
+    """``gym.make(env_id, **kwargs)``, time-limited to :data:`DEFAULT_HORIZON` when it has no limit,
+    inside ``wrap``; env arguments it does not take are a ValueError naming them."""
+    env = _checked(lambda: gym.make(env_id, **kwargs), env_id, kwargs)
+    if _limit(env_id, kwargs) is None:
         env = gym.wrappers.TimeLimit(env, DEFAULT_HORIZON)
     return env if wrap is None else wrap(env)
 
 
-def horizon_of(env_id: str) -> int:
-    """The steps an episode of ``env_id`` lasts at most: its time limit, else :data:`DEFAULT_HORIZON`."""
-    horizon = gym.spec(env_id).max_episode_steps
+def horizon_of(env_id: str, env_kwargs: dict[str, Any] | None = None) -> int:
+    """The steps an episode of ``env_id`` lasts at most: its time limit (``max_episode_steps`` among
+    ``env_kwargs``, else the registered one), else :data:`DEFAULT_HORIZON`."""
+    horizon = _limit(env_id, env_kwargs or {})
     return DEFAULT_HORIZON if horizon is None else int(horizon)
+
+
+def _limit(env_id: str, kwargs: dict[str, Any]) -> int | None:
+    """The time limit ``gym.make(env_id, **kwargs)`` sets (``max_episode_steps`` is one of its own)."""
+    limit = kwargs.get("max_episode_steps", gym.spec(env_id).max_episode_steps)
+    return None if limit is None else int(limit)
+
+
+def _checked(make: Callable[[], Any], env_id: str, kwargs: dict[str, Any]) -> Any:
+    """``make()``, with the TypeError of an argument the env does not take turned into a sentence."""
+    try:
+        return make()
+    except TypeError as error:
+        if not kwargs:
+            raise
+        raise ValueError(f"{env_id} with env_kwargs {brief(kwargs)}: {error}") from None
 
 
 def wrap_env(env: gym.Env[Any, Any], env_wrapper: Any, own_rewards: bool = False) -> gym.Env[Any, Any]:
@@ -143,6 +187,24 @@ def encode_observations(wrapped: gym.Env[Any, Any], observations: np.ndarray) ->
     return observations
 
 
+def _reward_scale(env_id: str, spec: Any) -> float | None:
+    """The factor of ``env_wrapper`` when it is only ``ScaleReward`` layers (1.0 without wrappers),
+    else None; the layers are built once on one env, which checks their arguments as the single-env
+    path does."""
+    from qgym.wrappers import ScaleReward
+
+    if spec is None:
+        return 1.0
+    if any(cls is not ScaleReward for cls, _ in _wrapper_classes(spec)):
+        return None
+    env = wrap_env(gym.make(env_id), spec)
+    scale = 1.0
+    while isinstance(env, ScaleReward):
+        scale *= env.scale
+        env = env.env
+    return scale
+
+
 def _wrapper_classes(spec: Any) -> list[tuple[type, dict[str, Any]]]:
     """``env_wrapper`` resolved: a dotted name or ``[{dotted.Name: {kwargs}}, ...]``, each name one of
     :data:`ALLOWED_WRAPPERS` (a module named by a file is never imported: importing runs its code)."""
@@ -167,6 +229,12 @@ def _wrapper_classes(spec: Any) -> list[tuple[type, dict[str, Any]]]:
             raise ValueError(
                 f"env_wrapper {brief(name)} is not one of the allowed wrappers: {', '.join(ALLOWED_WRAPPERS)}"
             )
+        if name in _WRAPPER_BOUNDS:
+            key, low, high = _WRAPPER_BOUNDS[name]
+            value = (kwargs or {}).get(key, low)
+            if not (is_int(value) and low <= value <= high):
+                allowed = f"a whole number from {low} to {high:,}"
+                raise ValueError(f"env_wrapper {name}: {key} must be {allowed}, got {brief(value)}")
         module, _, attribute = name.rpartition(".")
         resolved.append((getattr(importlib.import_module(module), attribute), dict(kwargs or {})))
     return resolved

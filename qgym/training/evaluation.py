@@ -7,6 +7,7 @@ a farm's; :mod:`qgym.training.field_metrics`), the optimal policy's, and the loo
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +20,8 @@ from qgym import planning
 from qgym.envs import known_optimum
 from qgym.envs.interface import EpisodeChart, FieldReport, HasHeuristic, Policy
 from qgym.expectations import return_moments
-from qgym.scoring import percent_of_optimum
-from qgym.training.envs import encode_observations, horizon_of, keeps_states, single_env, wrap_env, wrapper
+from qgym.scoring import percent_of_optimum, share_of_optimum
+from qgym.training.envs import horizon_of, keeps_states, single_env, wrapper
 from qgym.training.field_metrics import (
     LookAheadCheck,
     RecordCollector,
@@ -29,14 +30,23 @@ from qgym.training.field_metrics import (
     seed_line,
     unseen_prices,
 )
+from qgym.training.greedy_value import (
+    GreedyValuer,
+    ending_probability,
+    exact_return,
+    finish_probability,
+    greedy_on_model,
+)
 from qgym.training.rollouts import episode_returns, model_policy
 
 __all__ = [
     "MAX_SOLVED_STATES",
     "Evaluation",
+    "GreedyValuer",
     "evaluate",
     "exact_optimum",
     "exact_return",
+    "finish_probability",
     "heuristic_for",
     "optimal_return_std",
 ]
@@ -72,6 +82,11 @@ class Evaluation:
     """The standard deviation of the exact optimal policy's return, where computed (the alarm's floor)."""
     notes: tuple[str, ...] = ()
     """What else the reader should know first (which of the user's prices were evaluated on)."""
+    finish_probability: float | None = None
+    """The probability that the greedy policy ends an episode (a goal, a hole) before the time limit,
+    exactly; None where episodes end only at the limit (the farms, the trading chains)."""
+    horizon: int | None = None
+    """The time limit the episodes were judged over."""
     first_chart: EpisodeChart | None = field(default=None, repr=False, compare=False)
     """The first episode as its field draws it, for a picture."""
 
@@ -98,24 +113,29 @@ class Evaluation:
     def summary(self, field_metrics: bool = True) -> str:
         """Lines a person reads, each saying what its figure is, e.g. ``greedy policy: 112.40 = 99.0% of
         the exact optimum 113.52``; with ``field_metrics`` the family's block of figures after them."""
-        sampled = f"{self.n_episodes} episode{'s' if self.n_episodes != 1 else ''}"
+        sampled = f"{self.n_episodes} episode{'s' if self.n_episodes != 1 else ''} of the greedy policy"
         if self.n_episodes > 1:
             sampled = f"standard error {self.standard_error:.2f}, {sampled}"
-        exact = "" if self.exact_return is None else f"; the exact expectation is {self.exact_return:.2f}"
+        exact = "" if self.exact_return is None else f"; its exact expectation is {self.exact_return:.2f}"
         lines = list(self.notes)
         if self.first_seed is not None:
             lines.append(seed_line(self.first_seed, self.n_episodes, self.training_seeds))
         lines.append(f"sampled mean return {self.mean_return:.2f} ({sampled}{exact})")
-        percent = self.percent_of_optimum
-        if self.exact_return is not None and percent is not None:
+        if self.exact_return is not None and self.optimum is not None:
             lines.append(
-                f"greedy policy: {self.exact_return:.2f} = {percent:.1f}% "
-                f"of the exact optimum {self.optimum:.2f}"
+                "greedy policy (the agent's best action in every state), valued exactly: "
+                + share_of_optimum(self.exact_return, self.optimum)
             )
-        elif percent is not None:
-            lines.append(f"sampled mean = {percent:.1f}% of the exact optimum {self.optimum:.2f}")
+        elif self.optimum is not None:
+            lines.append(
+                "sampled mean (not valued exactly: the env_wrapper changes what a state is): "
+                + share_of_optimum(self.mean_return, self.optimum)
+            )
         else:
             lines.append("no exact optimum is known for this env")
+        ending = self._ending()
+        if ending:
+            lines.append(ending)
         check = self.look_ahead
         if check is not None:
             lines += check.lines()
@@ -130,6 +150,24 @@ class Evaluation:
         if field_metrics and self.metrics is not None:
             lines += field_lines(self.metrics, self.optimal_metrics)
         return "\n".join(lines)
+
+    def _ending(self) -> str:
+        """A line when the greedy policy often runs to the time limit instead of ending an episode."""
+        chance, limit = self.finish_probability, self.horizon
+        if chance is None or limit is None or chance >= 0.99:
+            return ""
+        if chance < 0.005:
+            return (
+                f"the greedy policy never ends an episode (no goal, no hole) within the {limit:,}-step "
+                "limit: it goes round in circles or into a wall, and its return is what the whole limit "
+                "costs"
+            )
+        if self.optimum is not None and self.optimum < 0:
+            return (
+                f"the greedy policy ends an episode within the {limit:,}-step limit with probability "
+                f"{chance:.2f}; the other episodes pay every step up to the limit"
+            )
+        return ""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for YAML."""
@@ -187,12 +225,13 @@ def evaluate(
         returns = episode_returns(env, policy, n_episodes, seed, collector if field_metrics else None)
     finally:
         env.close()
-    optimum = exact_optimum(env_id) if not kwargs else _optimum_with(env_id, kwargs)
-    exact = (
-        exact_return(model, env_id, env_wrapper, kwargs)
-        if optimum is not None and not own_wrapper and keeps_states(env_wrapper) and hasattr(model, "predict")
-        else None
+    optimum = exact_optimum(env_id, kwargs)
+    valued = (
+        optimum is not None and not own_wrapper and keeps_states(env_wrapper) and hasattr(model, "predict")
     )
+    found = greedy_on_model(model, env_id, env_wrapper, kwargs) if valued else None
+    exact = None if found is None else planning.policy_return(found[0], found[1], horizon=found[2])
+    finish = None if found is None else ending_probability(*found)
     heuristic = _heuristic_on(env_id, returns, seed, kwargs) if optimum is None else None
     name, theirs, stderr = heuristic if heuristic is not None else (None, None, None)
     report = collector.report() if field_metrics else None
@@ -212,18 +251,36 @@ def evaluate(
         optimal_metrics=collector.optimal(horizon_of(env_id)) if report is not None else None,
         optimal_std=optimal_return_std(env_id) if optimum is not None and not kwargs else None,
         notes=() if prices_note is None else (prices_note,),
+        finish_probability=finish,
+        horizon=horizon_of(env_id, kwargs),
         first_chart=collector.first_chart,
     )
 
 
-@functools.cache
-def exact_optimum(env_id: str) -> float | None:
+def exact_optimum(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> float | None:
     """The exact optimal expected return over the horizon ``env_id`` is judged on, or None when no
-    exact model is known (qgym's optima are registered; Gymnasium's toy-text envs are solved)."""
+    exact model is known (qgym's optima are registered; Gymnasium's toy-text envs are solved, and so is
+    any env made with ``env_kwargs``, whose model they may change). Solved once a process."""
+    if not env_kwargs:
+        return _registered_optimum(env_id)
+    try:
+        key = json.dumps(dict(env_kwargs), sort_keys=True)
+    except (TypeError, ValueError):  # arguments that are no plain data (a price array): not cached
+        return _optimum_with(env_id, env_kwargs)
+    return _cached_optimum(env_id, key)
+
+
+@functools.cache
+def _registered_optimum(env_id: str) -> float | None:
     known = known_optimum(env_id)
     if known is not None or env_id.startswith("qgym/"):
         return known
     return _optimum_with(env_id, {})
+
+
+@functools.cache
+def _cached_optimum(env_id: str, kwargs_json: str) -> float | None:
+    return _optimum_with(env_id, json.loads(kwargs_json))
 
 
 @functools.cache
@@ -240,31 +297,6 @@ def optimal_return_std(env_id: str) -> float | None:
     except ValueError:
         return None
     return math.sqrt(variance)
-
-
-def exact_return(
-    model: Any, env_id: str, env_wrapper: Any = None, env_kwargs: Mapping[str, Any] | None = None
-) -> float | None:
-    """Exact expected return of the model's greedy policy over the judged horizon, when the env's
-    states are its observations (as the observation wrappers of ``env_wrapper`` encode them)."""
-    env = gym.make(env_id, **(env_kwargs or {}))
-    transitions = planning.model_of(env)
-    observations = _all_observations(env.observation_space, transitions.n_states)
-    if observations is not None and env_wrapper is not None:
-        observations = encode_observations(wrap_env(env, env_wrapper, own_rewards=True), observations)
-    env.close()
-    if observations is None:
-        return None
-    table = getattr(model, "q_table", None)
-    if table is not None and env_wrapper is None and np.shape(table)[0] == transitions.n_states:
-        policy = planning.greedy_policy(np.asarray(table))
-    else:
-        chunks = [
-            model.predict(observations[i : i + 65_536], deterministic=True)[0]
-            for i in range(0, len(observations), 65_536)
-        ]
-        policy = np.concatenate(chunks).astype(np.int64).reshape(-1)
-    return planning.policy_return(transitions, policy, horizon=horizon_of(env_id))
 
 
 def heuristic_for(env: gym.Env[Any, Any]) -> Policy:
@@ -302,13 +334,14 @@ def _optimum_with(env_id: str, env_kwargs: Mapping[str, Any]) -> float | None:
     model = _model_of(env_id, env_kwargs, MAX_SOLVED_STATES)
     if model is None:
         return None
-    return planning.expected_return(model, planning.backward_induction(model, horizon_of(env_id)).values)
+    horizon = horizon_of(env_id, dict(env_kwargs))
+    return planning.expected_return(model, planning.backward_induction(model, horizon).values)
 
 
 def _model_of(env_id: str, env_kwargs: Mapping[str, Any], limit: int) -> planning.TransitionModel | None:
     """The exact model of ``env_id`` made with ``env_kwargs``, or None without one of at most ``limit``
     states."""
-    env = gym.make(env_id, **env_kwargs)
+    env = single_env(env_id, **env_kwargs)
     try:
         model = planning.model_of(env)
     except ValueError:
@@ -316,16 +349,3 @@ def _model_of(env_id: str, env_kwargs: Mapping[str, Any], limit: int) -> plannin
     finally:
         env.close()
     return model if model.n_states <= limit else None
-
-
-def _all_observations(space: gym.Space[Any], n_states: int) -> np.ndarray | None:
-    """The observation of every model state, in state order (None when states are not observations)."""
-    if isinstance(space, gym.spaces.Discrete) and int(space.n) == n_states:
-        return np.arange(n_states, dtype=np.int64) + int(space.start)
-    if (
-        isinstance(space, gym.spaces.MultiDiscrete)
-        and space.nvec.ndim == 1
-        and int(np.prod(space.nvec)) == n_states
-    ):
-        return np.stack(np.unravel_index(np.arange(n_states), tuple(space.nvec)), axis=1).astype(np.int64)
-    return None

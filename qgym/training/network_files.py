@@ -2,8 +2,8 @@
 
 qgym saves a network model as Stable-Baselines3 does (so ``DQN.load`` and RL Zoo still read the
 zip) and adds ``qgym-model.json``: the algorithm, the spaces, the network's shape and the plain
-hyperparameters, as JSON. qgym reads only that manifest and the weights (``policy.pth``, read with
-``torch.load(weights_only=True)``), never SB3's ``data`` entry, whose ``":serialized:"`` values are
+hyperparameters, as JSON. qgym reads only that manifest and the weights (``policy.pth``, read by
+:func:`qgym.training.weights.read_weights`), never SB3's ``data`` entry, whose ``":serialized:"`` values are
 cloudpickle payloads that SB3's own ``load()`` runs (SB3 #2281). Run folders written by qgym 0.1.0
 hold no manifest; their ``config.yml`` says what to rebuild, and only their weights are read.
 """
@@ -23,6 +23,7 @@ import gymnasium as gym
 from qgym.files import write_atomically
 from qgym.space_data import space_from_data, space_to_data
 from qgym.training.registry import DEEP_ALGORITHMS
+from qgym.training.weights import read_weights
 from qgym.validation import brief, is_int, is_number
 
 __all__ = [
@@ -202,6 +203,12 @@ def _policy_kwargs(algorithm: str, kwargs: Any) -> dict[str, Any]:
         raise ValueError(
             f"net_arch must be a list of at most {_MAX_LAYERS} layer sizes from 1 to {_MAX_UNITS}"
         )
+    between = sum(a * b for a, b in itertools.pairwise(net_arch))
+    if between > MAX_PARAMETERS:
+        raise ValueError(
+            f"net_arch {brief(net_arch)} has {between:,} weights between its layers alone, more than the "
+            f"{MAX_PARAMETERS:,} a network may have"
+        )
     result: dict[str, Any] = {"net_arch": [int(units) for units in net_arch]}
     if "normalize_images" in kwargs:
         if not isinstance(kwargs["normalize_images"], bool):
@@ -250,15 +257,14 @@ def _build(
 
 
 def _load_weights(model: Any, parameters: int, archive: zipfile.ZipFile, path: Path) -> None:
-    import torch
-
     limit = 4 * parameters + (1 << 20)  # float32 weights and the file's framing
     raw = _read(archive, WEIGHTS, limit, path)
     try:
-        weights = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-        model.policy.load_state_dict(weights)
+        model.policy.load_state_dict(read_weights(raw, f"{WEIGHTS} in {path}"))
+    except ValueError as error:
+        raise NetworkFileError(str(error)) from None
     except Exception as error:  # torch raises many kinds; every one means "not these weights"
-        message = str(error).splitlines()[0][:300]
+        message = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
         raise NetworkFileError(
             f"{WEIGHTS} in {path} does not hold this network's weights: {message}"
         ) from None

@@ -37,6 +37,7 @@ __all__ = [
     "normalize_preset",
     "parse_hyperparams",
     "parse_literal",
+    "parse_pairs",
     "resolve_preset",
 ]
 
@@ -215,29 +216,39 @@ def _describe_defaults(algo: str) -> str:
 def parse_hyperparams(pairs: list[str], algo: str) -> dict[str, Any]:
     r"""RL Zoo's ``--hyperparams key:value ...`` as a preset block: values read as literals (numbers,
     strings, lists, ``dict(...)``; a bare word like ``lin_0.01`` is a string), never ``eval``\ ed;
-    every key must be a run setting or an argument of ``algo``'s constructor."""
+    every key must be a run setting, an argument of ``algo``'s constructor, or one of the slides' names
+    (``alpha``, ``epsilon``, ...: :mod:`qgym.training.vocabulary`), which become the algorithm's own."""
+    from qgym.training.vocabulary import ALIASES, translate_aliases, unknown_key_message
+
     allowed = RUN_KEYS | constructor_arguments(algo)
+    block = parse_pairs(pairs, "--hyperparams", "learning_rate:0.05")
+    for key in block:
+        if key not in allowed and key not in ALIASES:
+            raise ValueError(unknown_key_message(key, algo, allowed))
+    try:
+        return normalize_preset(translate_aliases(block, allowed))
+    except ValueError as error:
+        raise ValueError(f"--hyperparams: {error}") from None
+
+
+def parse_pairs(pairs: list[str], flag: str, example: str) -> dict[str, Any]:
+    r"""RL Zoo's ``key:value`` pairs (``--hyperparams``, ``--env-kwargs``) as a dict, each value read as a
+    literal (:func:`parse_literal`; a bare word like ``lin_0.01`` is a string), never ``eval``\ ed."""
     block: dict[str, Any] = {}
     for pair in pairs:
         key, colon, text = pair.partition(":")
         key = key.strip()
         if not colon or not key or not text.strip():
-            raise ValueError(f"--hyperparams takes key:value pairs (e.g. learning_rate:0.05), got {pair!r}")
-        if key not in allowed:
-            raise ValueError(
-                f"--hyperparams {key}{nearest(key, allowed)} is not a setting of {algo}; "
-                f"it takes {', '.join(sorted(allowed))}"
-            )
+            raise ValueError(f"{flag} takes key:value pairs (e.g. {example}), got {pair!r}")
+        if key in block:
+            raise ValueError(f"{flag} gives {key} twice")
         try:
             block[key] = parse_literal(text)
         except ValueError:
             if not re.fullmatch(r"[A-Za-z_][\w.+-]*", text.strip()):
-                raise ValueError(f"--hyperparams {key}: cannot read {text!r} as a value") from None
+                raise ValueError(f"{flag} {key}: cannot read {text!r} as a value") from None
             block[key] = text.strip()
-    try:
-        return normalize_preset(block)
-    except ValueError as error:
-        raise ValueError(f"--hyperparams: {error}") from None
+    return block
 
 
 def normalize_preset(preset: dict[str, Any]) -> dict[str, Any]:

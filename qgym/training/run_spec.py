@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from qgym.training.preset_bounds import check_preset
 from qgym.training.presets import Preset, resolve_preset
 from qgym.training.registry import TABULAR_ALGORITHMS, check_algorithm, check_env_id
 
@@ -53,6 +54,7 @@ class RunSpec:
         resolved = resolved.with_steps(n_timesteps)
         if resolved.n_timesteps is None:
             raise ValueError(f"the preset for {env_id} needs n_timesteps (a positive number)")
+        check_preset(algo, resolved.block)
         return cls(algo, env_id, resolved, source)
 
     @property
@@ -76,25 +78,15 @@ class RunSpec:
         }
 
     def table_settings(self, seed: int | None) -> Any:
-        """A table's :class:`~qgym.agents.settings.Hyperparameters` from the preset, checked as its
-        algorithm's constructor would check them, without importing the algorithm (torch)."""
+        """A table's :class:`~qgym.agents.settings.Hyperparameters` from the preset (whose keys
+        :meth:`resolve` checked), checked as its algorithm's constructor would check them, without
+        importing the algorithm (torch)."""
         from qgym.agents.rules import RULES
         from qgym.agents.settings import Hyperparameters
 
         assert self.algo in TABULAR_ALGORITHMS, self.algo
-        policy = self.preset.policy
-        if policy not in (None, "TabularPolicy", "MlpPolicy"):
-            raise ValueError(
-                f"the preset for {self.algo} on {self.env_id}: policy must be TabularPolicy (or MlpPolicy, "
-                f"RL Zoo's name for it), got {policy!r}"
-            )
-        kwargs = self.preset.constructor_kwargs()
+        kwargs = self.preset.constructor_kwargs()  # its policy, seed and device checked by resolve()
         kwargs.pop("device", None)
-        if "seed" in kwargs:
-            raise ValueError(
-                f"the preset for {self.algo} on {self.env_id} sets seed: a run's seed comes from --seed "
-                "(train(seed=...)), not from its hyperparameters"
-            )
         rule = RULES[self.algo]
         shared = {field.name for field in fields(Hyperparameters)} - {"rule_parameters"}
         own = {key: kwargs.pop(key) for key in [key for key in kwargs if key not in shared]}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import numpy as np
 from qgym.files import FileFormatError, write_atomically
 from qgym.training.runs import read_run_config, write_yaml
 from qgym.training.stats import SeedStatistics, describe, summarize
+from qgym.validation import brief
 
 __all__ = [
     "EVAL_EPISODES",
@@ -42,7 +43,11 @@ SAMPLED_EPISODES = 10
 """Episodes that value a seed's greedy policy during training where no exact model does."""
 EVAL_EPISODES = 100
 """Episodes of a seed's final evaluation where no exact model values it."""
-MAX_CSV_BYTES = 64 * 1024 * 1024
+MAX_SEEDS_CSV_BYTES = 16 * 2**20
+"""seeds.csv: a row of about 150 bytes for each of at most 10,000 seeds."""
+MAX_CURVES_CSV_BYTES = 128 * 2**20
+"""curves.csv: a row per seed and evaluation (about 100 bytes); read as it streams."""
+_FIGURES = ("exact_return", "percent", "steps_to_target", "sampled_return", "heuristic_difference")
 
 
 @dataclass(frozen=True)
@@ -182,7 +187,8 @@ def summary_lines(
 
 
 def read_seed_run(folder: str | Path) -> SeedRun:
-    """A multi-seed run folder; a ValueError names what is missing or malformed."""
+    """A multi-seed run folder, checked as it is read (:func:`_read_results`); a ValueError names the
+    file, the line and the column of what is missing, malformed or inconsistent."""
     path = Path(folder)
     seeds_csv = path / "seeds.csv"
     if not seeds_csv.is_file():
@@ -190,13 +196,13 @@ def read_seed_run(folder: str | Path) -> SeedRun:
             f"{path} is not a multi-seed run folder (no seeds.csv): train one with qgym train ... --seeds N"
         )
     config = read_run_config(seeds_csv)
-    if config is None or "env_id" not in config or "algo" not in config:
+    if config is None or not isinstance(config.get("env_id"), str) or not isinstance(config.get("algo"), str):
         raise ValueError(f"{path} has no config.yml naming its algo and env_id")
-    results = [_result(row, seeds_csv) for row in _rows(seeds_csv)]
+    results = _read_results(seeds_csv)
+    _check_against_config(results, config, path / "config.yml")
     curves_csv = path / "curves.csv"
-    curves = [_point(row, curves_csv) for row in _rows(curves_csv)] if curves_csv.is_file() else []
-    if not results:
-        raise ValueError(f"{seeds_csv} holds no seed")
+    curves = _read_curves(curves_csv, {result.seed for result in results}) if curves_csv.is_file() else []
+    _check_against_summary(results, path / "summary.yml", seeds_csv)
     return SeedRun(path, config, results, curves)
 
 
@@ -218,47 +224,161 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    if path.stat().st_size > MAX_CSV_BYTES:
-        raise FileFormatError(f"{path} is larger than {MAX_CSV_BYTES // 2**20} MiB: not a qgym seeds file")
+def _read_results(path: Path) -> list[SeedResult]:
+    results: list[SeedResult] = []
+    seen: dict[int, int] = {}
+    for line, row in _rows(path, ("seed", "online_return"), _FIGURES, MAX_SEEDS_CSV_BYTES):
+        seed = _seed(row["seed"], path, line)
+        if seed in seen:
+            raise FileFormatError(f"{path}, line {line}: seed {seed} again (first on line {seen[seed]})")
+        seen[seed] = line
+        online = _cell_number(row, "online_return", path, line, allow_nan=True)
+        figures = {
+            name: _cell_number(row, name, path, line, allow_inf=name == "steps_to_target")
+            for name in _FIGURES
+        }
+        results.append(SeedResult(seed, math.nan if online is None else online, **figures))
+    if not results:
+        raise FileFormatError(f"{path} holds no seed")
+    return results
+
+
+def _read_curves(path: Path, seeds: set[int]) -> list[CurvePoint]:
+    points: list[CurvePoint] = []
+    for line, row in _rows(
+        path, ("seed", "step", "greedy_return", "exact"), ("percent", "online_return"), MAX_CURVES_CSV_BYTES
+    ):
+        seed, step = _seed(row["seed"], path, line), _seed(row["step"], path, line, "step")
+        if seed not in seeds:
+            raise FileFormatError(f"{path}, line {line}: seed {seed} is not in seeds.csv")
+        greedy = _cell_number(row, "greedy_return", path, line, optional=False)
+        exact = _cell_number(row, "exact", path, line, optional=False)
+        if exact not in (0.0, 1.0):
+            raise FileFormatError(f"{path}, line {line}: column 'exact' must be 0 or 1, got {row['exact']!r}")
+        online = _cell_number(row, "online_return", path, line, allow_nan=True)
+        points.append(
+            CurvePoint(seed, step, float(greedy or 0.0), _cell_number(row, "percent", path, line),
+                       math.nan if online is None else online, bool(exact))
+        )  # fmt: skip
+    return points
+
+
+def _rows(
+    path: Path, required: Sequence[str], optional: Sequence[str], max_bytes: int
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(line number, {column: cell})`` of each row, streamed: the file is bounded in size and every
+    cell in length, the required columns must be in its header, every row as long as the header."""
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise FileFormatError(
+                f"{path} has {size:,} bytes; a {path.name} qgym writes holds at most {max_bytes:,}"
+            )
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            missing = [name for name in required if name not in header]
+            if missing:
+                raise FileFormatError(
+                    f"{path} has no column {missing[0]!r} (its header: {brief(header)}): not qgym's"
+                )
+            columns = {name: header.index(name) for name in [*required, *optional] if name in header}
+            for row in reader:
+                if len(row) != len(header):
+                    raise FileFormatError(
+                        f"{path}, line {reader.line_num}: {len(row)} cells, its header has {len(header)}"
+                    )
+                yield reader.line_num, {name: row[index] for name, index in columns.items()}
     except UnicodeDecodeError:
-        raise FileFormatError(f"{path} is not UTF-8 text: not a qgym seeds file") from None
-    return list(csv.DictReader(io.StringIO(text)))
+        raise FileFormatError(f"{path} is not UTF-8 text: not a file qgym wrote") from None
+    except csv.Error as error:
+        raise FileFormatError(f"{path} is not a csv file qgym wrote: {error}") from None
+    except OSError as error:
+        raise FileFormatError(f"cannot read {path}: {error.strerror or error}") from None
 
 
-def _number(row: dict[str, str], name: str, path: Path, optional: bool = True) -> float | None:
+def _seed(text: str, path: Path, line: int, column: str = "seed") -> int:
+    value = _cell_number({column: text}, column, path, line, optional=False)
+    if value is None or not value.is_integer() or not 0 <= value < 2**63:
+        raise FileFormatError(
+            f"{path}, line {line}: column {column!r} holds {text[:40]!r}, not a whole number >= 0"
+        )
+    return int(value)
+
+
+def _cell_number(
+    row: dict[str, str], name: str, path: Path, line: int, optional: bool = True,
+    allow_nan: bool = False, allow_inf: bool = False,
+) -> float | None:  # fmt: skip
+    """The number in ``row[name]`` (None for an empty cell when ``optional``); NaN and infinities only
+    where they mean something (a seed with no finished episode yet; a target never reached)."""
     text = (row.get(name) or "").strip()
     if not text:
         if optional:
             return None
-        raise FileFormatError(f"{path}: column {name!r} is empty in a row")
+        raise FileFormatError(f"{path}, line {line}: column {name!r} is empty")
     try:
-        return float(text)  # float() reads numbers, 'inf' and 'nan', nothing else
+        value = float(text)
     except ValueError:
-        raise FileFormatError(f"{path}: column {name!r} holds {text[:40]!r}, not a number") from None
+        raise FileFormatError(
+            f"{path}, line {line}: column {name!r} holds {text[:40]!r}, not a number"
+        ) from None
+    if (math.isnan(value) and not allow_nan) or (math.isinf(value) and not (allow_inf and value > 0)):
+        raise FileFormatError(
+            f"{path}, line {line}: column {name!r} holds {text[:40]!r}, not a finite number"
+        )
+    return value
 
 
-def _result(row: dict[str, str], path: Path) -> SeedResult:
-    seed = _number(row, "seed", path, optional=False)
-    online = _number(row, "online_return", path)
-    values = {n: _number(row, n, path) for n in ("exact_return", "percent", "steps_to_target")}
-    extra = {n: _number(row, n, path) for n in ("sampled_return", "heuristic_difference")}
-    return SeedResult(int(seed or 0), math.nan if online is None else online, **values, **extra)
+def _check_against_config(results: Sequence[SeedResult], config: dict[str, Any], path: Path) -> None:
+    """Every seed of seeds.csv is one config.yml says was trained (an interrupted run keeps fewer)."""
+    listed = config.get("seeds")
+    if listed is None:
+        return
+    if not isinstance(listed, list) or not all(isinstance(seed, int) for seed in listed):
+        raise FileFormatError(f"{path}: 'seeds' must be a list of whole numbers, got {brief(listed)}")
+    extra = sorted({result.seed for result in results} - set(listed))
+    if extra:
+        raise FileFormatError(f"seeds.csv beside {path} has seed {extra[0]}, which {path} does not list")
 
 
-def _point(row: dict[str, str], path: Path) -> CurvePoint:
-    seed, step = _number(row, "seed", path, False), _number(row, "step", path, False)
-    greedy, online = _number(row, "greedy_return", path, False), _number(row, "online_return", path)
-    return CurvePoint(
-        int(seed or 0),
-        int(step or 0),
-        float(greedy or 0.0),
-        _number(row, "percent", path),
-        math.nan if online is None else online,
-        bool(_number(row, "exact", path, False)),
-    )
+def _check_against_summary(results: Sequence[SeedResult], path: Path, seeds_csv: Path) -> None:
+    """summary.yml's counts and IQMs are those of seeds.csv: a folder edited by hand says so."""
+    from qgym.files import read_yaml
+    from qgym.training.stats import iqm
+
+    if not path.is_file():
+        return
+    summary = read_yaml(path, "run summary")
+    if not isinstance(summary, dict):
+        raise FileFormatError(f"the run summary {path} must be a mapping, got {type(summary).__name__}")
+    for name, figure in summary.items():
+        if name not in _FIGURES and name != "online_return":
+            continue
+        values = [float(getattr(r, name)) for r in results if getattr(r, name) is not None]
+        values = [v for v in values if not math.isnan(v)]
+        written = figure if isinstance(figure, dict) else {}
+        if (
+            not values
+            or written.get("n") != len(values)
+            or not _close(written.get("iqm"), float(iqm(values)))
+        ):
+            raise FileFormatError(
+                f"{path} disagrees with {seeds_csv} on {name} (it says n={brief(written.get('n'))}, "
+                f"IQM {brief(written.get('iqm'))}; seeds.csv gives n={len(values)}"
+                + (f", IQM {float(iqm(values)):.6g})" if values else ")")
+                + ": the run folder was edited; compare and plot read seeds.csv"
+            )
+
+
+def _close(written: Any, computed: float) -> bool:
+    if not isinstance(written, int | float) or isinstance(written, bool):
+        return False
+    if math.isnan(computed) or math.isnan(written):
+        return math.isnan(computed) and math.isnan(written)
+    if math.isinf(computed) or math.isinf(written):
+        return written == computed
+    return math.isclose(written, computed, rel_tol=1e-9, abs_tol=1e-9)
 
 
 def _float(value: Any) -> float:

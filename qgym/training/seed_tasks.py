@@ -24,6 +24,8 @@ class SeedTask:
     eval_freq: int
     optimum: float | None
     seed: int
+    env_kwargs: dict[str, Any] | None = None
+    """The env's arguments (``--env-kwargs``), as the run was given them."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 import threading
 from pathlib import Path
@@ -47,7 +48,14 @@ def run_seed_task(task: SeedTask) -> SeedOutcome:
     _scratch = scratch
     try:
         result, curve = train_one_seed(
-            task.algo, task.spec, task.block, scratch, task.eval_freq, task.optimum, task.seed
+            task.algo,
+            task.spec,
+            task.block,
+            scratch,
+            task.eval_freq,
+            task.optimum,
+            task.env_kwargs,
+            task.seed,
         )
         folder = scratch / f"seed_{task.seed}"
         files = {
@@ -80,7 +88,7 @@ def die_with_parent() -> None:
         scratch = _scratch
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-        os._exit(1)
+        os.kill(os.getpid(), signal.SIGKILL)  # at once: no cleanup of a dead run's work
 
     threading.Thread(target=watch, name="qgym-parent-watch", daemon=True).start()
 
@@ -93,10 +101,17 @@ class LearningCurve(BaseCallback):
     """Every ``eval_freq`` steps (and before the first), the greedy policy's value and the online return."""
 
     def __init__(
-        self, env_id: str, env_wrapper: Any, eval_freq: int, optimum: float | None, seed: int
+        self,
+        env_id: str,
+        env_wrapper: Any,
+        eval_freq: int,
+        optimum: float | None,
+        seed: int,
+        env_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.env_id, self.env_wrapper, self.eval_freq = env_id, env_wrapper, eval_freq
+        self.env_kwargs = dict(env_kwargs or {})
         self.optimum, self.seed = optimum, seed
         self.points: list[CurvePoint] = []
         self._next = 0
@@ -117,10 +132,14 @@ class LearningCurve(BaseCallback):
             self._record()
 
     def _record(self) -> None:
-        value = exact_return(self.model, self.env_id, self.env_wrapper) if self.optimum is not None else None
+        value = (
+            exact_return(self.model, self.env_id, self.env_wrapper, self.env_kwargs)
+            if self.optimum is not None
+            else None
+        )
         exact = value is not None
         if value is None:
-            env = single_env(self.env_id, wrapper(self.env_wrapper, own_rewards=True))
+            env = single_env(self.env_id, wrapper(self.env_wrapper, own_rewards=True), **self.env_kwargs)
             try:
                 returns = episode_returns(env, model_policy(self.model), SAMPLED_EPISODES, 30_000 + self.seed)
             finally:
@@ -140,6 +159,7 @@ def train_one_seed(
     run_folder: Path,
     eval_freq: int,
     optimum: float | None,
+    env_kwargs: dict[str, Any] | None,
     seed: int,
 ) -> tuple[SeedResult, list[CurvePoint]]:
     """Train seed ``seed`` into ``run_folder/seed_<seed>``; its final figures and its curve. ``spec`` is
@@ -149,10 +169,18 @@ def train_one_seed(
     env_id = spec.id
     if env_id not in gym.registry:
         gym.registry[env_id] = spec
-    curve = LearningCurve(env_id, block.get("env_wrapper"), eval_freq, optimum, seed)
+    curve = LearningCurve(env_id, block.get("env_wrapper"), eval_freq, optimum, seed, env_kwargs)
     folder = run_folder / f"seed_{seed}"
     run = train(
-        algo, env_id, preset=block, seed=seed, folder=folder, callback=curve, eval_episodes=EVAL_EPISODES
+        algo,
+        env_id,
+        preset=block,
+        seed=seed,
+        folder=folder,
+        callback=curve,
+        eval_episodes=EVAL_EPISODES,
+        env_kwargs=env_kwargs,
+        exact_curve=False,  # the seed's LearningCurve values it already
     )
     evaluation = run.evaluation
     exact = evaluation.exact_return

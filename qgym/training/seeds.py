@@ -13,7 +13,6 @@ stopped resumes with the seeds it finished (``resume``).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +25,10 @@ from qgym import planning
 from qgym.scoring import percent_of_optimum
 from qgym.training.envs import horizon_of
 from qgym.training.evaluation import exact_optimum
-from qgym.training.registry import DEEP_ALGORITHMS
+from qgym.training.registry import DEEP_ALGORITHMS, check_env_kwargs
 from qgym.training.run_spec import RunSpec
 from qgym.training.runs import new_run_folder, write_yaml
-from qgym.training.seed_pool import ProcessPool, SeedError, SeedPool
+from qgym.training.seed_pool import SeedPool
 from qgym.training.seed_results import (
     EVAL_EPISODES,
     SAMPLED_EPISODES,
@@ -41,13 +40,13 @@ from qgym.training.seed_results import (
     summary_lines,
     write_seed_files,
 )
-from qgym.training.seed_store import check_resumable, finished_seeds, store_seed, training_into
-from qgym.training.seed_tasks import SeedOutcome, SeedTask
+from qgym.training.seed_store import check_resumable, finished_seeds
 from qgym.training.stats import iqm
-from qgym.validation import is_int
-from qgym.version import __version__
+from qgym.training.vocabulary import describe_learning
+from qgym.training.worker_seeds import make_pool, progress_bar, seed_words, train_in_workers
+from qgym.validation import check_memory, is_int
 
-__all__ = ["MAX_SEEDS", "SeedsRun", "lockstep_model", "seed_list", "train_seeds"]
+__all__ = ["MAX_SEEDS", "SeedsRun", "lockstep_memory", "lockstep_model", "seed_list", "train_seeds"]
 
 MAX_SEEDS = 10_000
 CURVE_POINTS = 20
@@ -93,11 +92,13 @@ def seed_list(count: Any, first: Any = 0) -> list[int]:
     return list(range(int(first), int(first) + int(count)))
 
 
-def lockstep_model(env_id: str, env_wrapper: Any = None) -> tuple[planning.TabularModel | None, str]:
+def lockstep_model(
+    env_id: str, env_wrapper: Any = None, env_kwargs: dict[str, Any] | None = None
+) -> tuple[planning.TabularModel | None, str]:
     """The env's exact model as arrays when a lockstep run can sample it, else None and why not."""
     if env_wrapper is not None:
         return None, "the preset wraps the env (env_wrapper), so its observations are not the model's states"
-    env = gym.make(env_id)
+    env = gym.make(env_id, **(env_kwargs or {}))
     try:
         try:
             model = planning.model_of(env)
@@ -113,6 +114,34 @@ def lockstep_model(env_id: str, env_wrapper: Any = None) -> tuple[planning.Tabul
         return model, ""
     finally:
         env.close()
+
+
+def lockstep_memory(
+    algo: str,
+    env_id: str,
+    n_seeds: int,
+    n_envs: int,
+    model: planning.TabularModel | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+) -> None:
+    """Refuse (:func:`qgym.validation.check_memory`) seeds whose tables, visit counts and exact
+    evaluations would not fit: each seed holds tables and counts of S x A (16 bytes a cell) and its
+    evaluation (:func:`qgym.planning.policy_returns`) about 56 bytes per model outcome. Without
+    ``model`` only the tables are counted, from the env's spaces, before the model is enumerated."""
+    from qgym.agents.rules import RULES
+
+    env = gym.make(env_id, **(env_kwargs or {}))
+    try:
+        space, actions = env.observation_space, env.action_space
+        if not (isinstance(space, gym.spaces.Discrete) and isinstance(actions, gym.spaces.Discrete)):
+            return
+        n_states, n_actions = int(space.n), int(actions.n)
+    finally:
+        env.close()
+    per_seed = RULES[algo].n_tables * n_states * n_actions * 16 + n_envs * 64
+    if model is not None:
+        per_seed += int(model.probs.shape[0]) * int(model.probs.shape[2]) * 56
+    check_memory(f"{n_seeds:,} seeds of {algo} on {env_id} in lockstep", n_seeds * per_seed)
 
 
 def _observes_states(env: gym.Env[Any, Any], n_states: int) -> bool:
@@ -141,6 +170,8 @@ def train_seeds(
     jobs: int | None = None,
     progress: bool = False,
     report: Callable[[str], None] | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    gym_packages: Sequence[str] = (),
     ray_address: str | None = None,
     ray_cpus: float = 1.0,
     ray_gpus: float | None = None,
@@ -151,6 +182,7 @@ def train_seeds(
     Each seed's greedy policy is valued every ``eval_freq`` steps (default: 20 times over training):
     exactly where the env has a model, else by its sampled mean over 10 episodes. Ctrl-C stops early
     and keeps what the seeds learned so far (in lockstep) or the seeds finished (one a worker).
+    ``env_kwargs`` and ``gym_packages`` are as for :func:`qgym.training.train`.
 
     Seeds that train one a worker run as Ray tasks on the cluster at ``ray_address`` (``auto``,
     ``ray://host:port`` or a GCS ``host:port``), each asking for ``ray_cpus`` CPUs and ``ray_gpus``
@@ -168,7 +200,14 @@ def train_seeds(
     if eval_freq is not None and (not is_int(eval_freq) or eval_freq < 1):
         raise ValueError(f"--eval-freq must be a positive number of steps, got {eval_freq!r}")
     eval_every = int(eval_freq) if eval_freq else max(1, math.ceil(steps / CURVE_POINTS))
-    model, why = (None, "") if algo in DEEP_ALGORITHMS else lockstep_model(env_id, spec.preset.env_wrapper)
+    env_kwargs = check_env_kwargs(env_kwargs)
+    if algo not in DEEP_ALGORITHMS:  # before the model is enumerated
+        lockstep_memory(algo, env_id, len(seeds), spec.preset.n_envs, env_kwargs=env_kwargs)
+    model, why = (
+        (None, "") if algo in DEEP_ALGORITHMS else lockstep_model(env_id, spec.preset.env_wrapper, env_kwargs)
+    )
+    if model is not None:
+        lockstep_memory(algo, env_id, len(seeds), spec.preset.n_envs, model, env_kwargs)
     method = "lockstep" if model is not None else "processes"
     if model is not None and resume is not None:
         raise ValueError(
@@ -183,9 +222,15 @@ def train_seeds(
     else:
         from qgym.training.train import make_model
 
-        make_model(algo, env_id, spec.preset, seed)
-        pool = _pool(jobs, seeds, ray_address, ray_cpus, ray_gpus, spec.preset.block)
-    config = spec.config({"seeds": seeds}, method=method, eval_freq=eval_every)
+        make_model(algo, env_id, spec.preset, seed, env_kwargs)
+        pool = make_pool(jobs, len(seeds), ray_address, ray_cpus, ray_gpus, spec.preset.block)
+    config = spec.config(
+        {"seeds": seeds},
+        method=method,
+        eval_freq=eval_every,
+        **({"env_kwargs": env_kwargs} if env_kwargs else {}),
+        **({"gym_packages": list(gym_packages)} if gym_packages else {}),
+    )
     finished: dict[int, tuple[SeedResult, list[CurvePoint]]] = {}
     if resume is not None:
         folder = Path(resume)
@@ -194,15 +239,16 @@ def train_seeds(
     else:
         folder = new_run_folder(Path(log_folder) / algo, env_id)
         write_yaml(folder / "config.yml", config)
-    optimum = exact_optimum(env_id)
+    optimum = exact_optimum(env_id, env_kwargs)
     how = "in lockstep in this process" if pool is None else pool.describe()
+    say(f"{algo} on {env_id}: {describe_learning(algo, spec.preset.block)}")
     say(
-        f"{algo} on {env_id}: {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), {steps:,} steps each with "
+        f"{len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), {steps:,} steps each with "
         f"{spec.source}, trained {how}; run folder {folder}"
     )
     if resume is not None:
         left = [s for s in seeds if s not in finished]
-        say(f"resuming: {_seed_words(sorted(finished))} already trained; training {_seed_words(left)}")
+        say(f"resuming: {seed_words(sorted(finished))} already trained; training {seed_words(left)}")
     notes = [] if model is not None or algo in DEEP_ALGORITHMS else [f"(not in lockstep: {why})"]
     if model is not None and ray_address is not None:
         notes.append(f"(tables on {env_id} train in lockstep in this process: --ray-address is not used)")
@@ -217,42 +263,12 @@ def train_seeds(
         _lockstep(run, learners, spec.preset.n_envs, model, seeds, progress, say)
     else:
         assert pool is not None
-        _in_workers(run, spec.preset.block, seeds, pool, finished, progress, say)
+        train_in_workers(run, spec.preset.block, seeds, pool, finished, progress, say)
     run.results.sort(key=lambda result: result.seed)
     run.curves.sort(key=lambda point: point.seed)  # stable: each seed's points stay in step order
     run.figures = statistics_of(run.results)
     write_seed_files(folder, run.results, run.curves, run.figures)
     return run
-
-
-def _jobs(jobs: int | None, seeds: Sequence[int]) -> int:
-    return max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
-
-
-def _pool(
-    jobs: int | None,
-    seeds: Sequence[int],
-    ray_address: str | None,
-    ray_cpus: float,
-    ray_gpus: float | None,
-    block: dict[str, Any],
-) -> SeedPool:
-    """Local worker processes, or Ray tasks when ``ray_address`` names a cluster (connected now)."""
-    if ray_address is None:
-        return ProcessPool(_jobs(jobs, seeds))
-    if jobs is not None:
-        raise ValueError(
-            "--jobs is for processes on this machine; with --ray-address the cluster's CPUs decide"
-        )
-    from qgym.training.ray_cluster import RaySeedPool
-
-    return RaySeedPool(ray_address, cpus=ray_cpus, gpus=ray_gpus, device=block.get("device"))
-
-
-def _seed_words(seeds: Sequence[int]) -> str:
-    if not seeds:
-        return "no seed"
-    return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(str(s) for s in seeds)
 
 
 def _lockstep(
@@ -267,7 +283,7 @@ def _lockstep(
     from qgym.agents.lockstep import LearnerSettings, Lockstep
 
     env_id = run.config["env_id"]
-    horizon = horizon_of(env_id)
+    horizon = horizon_of(env_id, run.config.get("env_kwargs"))
     shared = LearnerSettings(run.config["algo"], settings)
     compiled = run.n_timesteps >= COMPILE_FROM
     learners = Lockstep(shared, model, seeds, n_envs=n_envs, max_episode_steps=horizon, compiled=compiled)
@@ -283,7 +299,7 @@ def _lockstep(
         if lockstep.num_timesteps > 0:
             say(_progress_line(lockstep.num_timesteps, values, run.optimum))
 
-    bar = _bar(run.n_timesteps, progress)
+    bar = progress_bar(run.n_timesteps, progress)
     evaluate(learners)
     try:
         advance = None if bar is None else (lambda steps: bar.update(steps - bar.n))
@@ -297,7 +313,7 @@ def _lockstep(
     if not run.curves or run.curves[-1].step != learners.num_timesteps:
         evaluate(learners)
     final = {point.seed: point for point in run.curves if point.step == learners.num_timesteps}
-    env = gym.make(env_id)
+    env = gym.make(env_id, **run.config.get("env_kwargs", {}))
     spaces = (env.observation_space, env.action_space)
     env.close()
     for k, seed in enumerate(seeds):
@@ -314,67 +330,10 @@ def _seed_folder(run: SeedsRun, seed: int, timesteps: int) -> Path:
     """A learner's run folder, with its ``config.yml`` (``qgym eval`` takes the folder)."""
     folder = run.folder / f"seed_{seed}"
     folder.mkdir(exist_ok=True)
-    config = {key: run.config[key] for key in ("algo", "env_id", "hyperparameters", "preset_source")}
+    keys = ("algo", "env_id", "hyperparameters", "preset_source", "env_kwargs", "gym_packages")
+    config = {key: run.config[key] for key in keys if key in run.config}
     write_yaml(folder / "config.yml", {**config, "seed": seed, "timesteps": int(timesteps)})
     return folder
-
-
-def _in_workers(
-    run: SeedsRun,
-    block: dict[str, Any],
-    seeds: list[int],
-    pool: SeedPool,
-    finished: dict[int, tuple[SeedResult, list[CurvePoint]]],
-    progress: bool,
-    say: Callable[[str], None],
-) -> None:
-    """Train the seeds not ``finished`` in ``pool``'s workers, writing each into the folder as it comes."""
-    for result, points in finished.values():
-        run.results.append(result)
-        run.curves.extend(points)
-    spec = gym.spec(run.config["env_id"])  # a worker starts without the user's registrations
-    algo, optimum, every = run.config["algo"], run.optimum, run.eval_freq
-    tasks = [SeedTask(algo, spec, block, every, optimum, seed) for seed in seeds if seed not in finished]
-    bar = _bar(len(seeds), progress, unit="seed")
-    if bar is not None:
-        bar.update(len(finished))
-
-    def done(outcome: SeedOutcome) -> None:
-        if outcome.version != __version__:
-            raise ValueError(
-                f"seed {outcome.result.seed} was trained by qgym {outcome.version}, this is {__version__}: "
-                "install the same qgym on every machine of the cluster"
-            )
-        store_seed(run.folder, outcome)
-        run.results.append(outcome.result)
-        run.curves.extend(outcome.curve)
-        if bar is not None:
-            bar.update(1)
-        say(_seed_line(outcome.result))
-
-    resume = f"the same command with --resume {run.folder} trains the others"
-    try:
-        with training_into(run.folder):
-            pool.run(tasks, done)
-    except KeyboardInterrupt:
-        run.interrupted = True
-        say("stopping: the workers are stopped; the seeds already trained are kept")
-        if len(run.results) < len(seeds):
-            run.notes.append(f"({len(seeds) - len(run.results)} seeds not trained: {resume})")
-    except SeedError as error:
-        raise ValueError(f"{error}; the {len(run.results)} seeds finished are kept: {resume}") from None
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-def _bar(total: int, shown: bool, unit: str = "step") -> Any:
-    """A tqdm bar (or None when not shown): ``bar.update(n)``, ``bar.n``, ``bar.close()``."""
-    if not shown:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit=unit, unit_scale=unit == "step", dynamic_ncols=True)
 
 
 def _progress_line(step: int, values: np.ndarray, optimum: float | None) -> str:
@@ -387,15 +346,3 @@ def _progress_line(step: int, values: np.ndarray, optimum: float | None) -> str:
                 f"(worst seed {min(known):.1f}%)"
             )
     return f"step {step:,}: greedy policies, IQM exact return {float(iqm(values)):.2f}"
-
-
-def _seed_line(result: SeedResult) -> str:
-    if result.percent is not None:
-        share = f"{result.percent:.1f}% of the exact optimum"
-        return f"seed {result.seed}: greedy policy {result.exact_return:.2f} = {share}"
-    if result.sampled_return is not None:
-        line = f"seed {result.seed}: greedy policy, sampled mean return {result.sampled_return:.2f}"
-        if result.heuristic_difference is not None:
-            line += f" ({result.heuristic_difference:+.2f} against the heuristic on the same episodes)"
-        return line
-    return f"seed {result.seed}: online return {result.online_return:.2f}"

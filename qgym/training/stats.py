@@ -167,8 +167,17 @@ def _median(values: NDArray[np.float64], axis: int = -1) -> Any:
 
 
 def _improvement(a: NDArray[np.float64], b: NDArray[np.float64], axis: int = -1) -> Any:
-    x, y = np.moveaxis(a, axis, -1)[..., :, None], np.moveaxis(b, axis, -1)[..., None, :]
-    return ((x > y) + 0.5 * (x == y)).mean(axis=(-2, -1))
+    """Mann-Whitney's U of ``a`` over ``b`` divided by ``n_a n_b``, from the ranks of both together
+    (ties share their mean rank, so count half): O(n log n), where comparing every pair is O(n_a n_b)
+    and a bootstrap of two 1,000-seed runs compares 10^10 pairs."""
+    from scipy.stats import rankdata
+
+    x, y = np.moveaxis(a, axis, -1), np.moveaxis(b, axis, -1)
+    n_a, n_b = x.shape[-1], y.shape[-1]
+    lead = np.broadcast_shapes(x.shape[:-1], y.shape[:-1])
+    both = np.concatenate([np.broadcast_to(x, (*lead, n_a)), np.broadcast_to(y, (*lead, n_b))], axis=-1)
+    rank_sum = rankdata(both, axis=-1)[..., :n_a].sum(axis=-1)
+    return (rank_sum - n_a * (n_a + 1) / 2) / (n_a * n_b)
 
 
 def _iqm_difference(a: NDArray[np.float64], b: NDArray[np.float64], axis: int = -1) -> Any:

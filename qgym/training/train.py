@@ -10,21 +10,24 @@ Tabular agents, DQN and QR-DQN share one preset format (RL Zoo's YAML) and one e
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 
-from qgym.training.envs import make_env
+from qgym.training.envs import keeps_states, make_env
 from qgym.training.evaluation import Evaluation, evaluate, exact_optimum, exact_return
 from qgym.training.field_metrics import EVALUATION_SEED_OFFSET
 from qgym.training.network_files import check_network_arguments, save_network_model
+from qgym.training.preset_bounds import check_preset
 from qgym.training.presets import Preset
-from qgym.training.registry import DEEP_ALGORITHMS, algorithm_class
+from qgym.training.registry import DEEP_ALGORITHMS, algorithm_class, check_env_kwargs
 from qgym.training.run_spec import RunSpec
 from qgym.training.runs import new_run_folder, write_yaml
+from qgym.training.vocabulary import describe_learning
+from qgym.validation import is_int
 
 __all__ = ["Run", "make_model", "train"]
 
@@ -47,11 +50,18 @@ class Run:
 
 
 def make_model(
-    algo: str, env_id: str, preset: Preset | dict[str, Any], seed: int | None = 0, **kwargs: Any
+    algo: str,
+    env_id: str,
+    preset: Preset | dict[str, Any],
+    seed: int | None = 0,
+    env_kwargs: dict[str, Any] | None = None,
+    **kwargs: Any,
 ) -> Any:
-    """A fresh model of ``algo`` on ``env_id`` with the preset's hyperparameters (``kwargs`` override)."""
+    """A fresh model of ``algo`` on ``env_id`` (made with ``env_kwargs``) with the preset's
+    hyperparameters (``kwargs`` override)."""
     if not isinstance(preset, Preset):
         preset = Preset.from_block(preset)
+    check_preset(algo, preset.block)
     cls = algorithm_class(algo)
     hyperparameters = preset.constructor_kwargs() | kwargs
     deep = algo in DEEP_ALGORITHMS
@@ -60,7 +70,7 @@ def make_model(
             check_network_arguments(DEEP_ALGORITHMS[algo][1], hyperparameters)
         except ValueError as error:
             raise ValueError(f"the preset for {algo} on {env_id}: {error}") from None
-    env = make_env(env_id, preset.n_envs, preset.env_wrapper, seed)
+    env = make_env(env_id, preset.n_envs, preset.env_wrapper, seed, env_kwargs=env_kwargs)
     if deep:
         import torch
 
@@ -96,6 +106,9 @@ def train(
     callback: Any = None,
     report: Callable[[str], None] | None = None,
     folder: str | Path | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    gym_packages: Sequence[str] = (),
+    exact_curve: bool = True,
 ) -> Run:
     """Train ``algo`` on ``env_id`` and write a run folder; Ctrl-C stops early and keeps the model.
 
@@ -107,33 +120,56 @@ def train(
     ``eval_freq`` > 0, SB3's EvalCallback) and ``evaluation.yml`` (the final :func:`evaluate`).
     ``report`` (e.g. ``print``) gets a line per evaluation during training and says what happens after
     a Ctrl-C. ``folder`` replaces the numbered run folder (a seed of a multi-seed run).
+    ``env_kwargs`` go to ``gym.make`` (RL Zoo's ``--env-kwargs``); they and ``gym_packages`` (the modules
+    that registered a user's env) are recorded in ``config.yml``. A table on an env with an exact model
+    also writes ``exact_returns.csv``, its greedy policy valued exactly over training (``exact_curve``).
     """
     from stable_baselines3.common.callbacks import CallbackList, EvalCallback, ProgressBarCallback
     from stable_baselines3.common.logger import configure
 
-    from qgym.training.callbacks import EvaluationReport
+    from qgym.training.callbacks import EvaluationReport, ExactCurve  # SB3 (torch): imported to train
 
     say = report or (lambda line: None)
     spec = RunSpec.resolve(
         algo, env_id, preset=preset, preset_path=preset_path, hyperparams=hyperparams, n_timesteps=n_timesteps
     )
     resolved, source, steps = spec.preset, spec.source, spec.steps
-    model = make_model(algo, env_id, resolved, seed)  # first: a preset it refuses leaves no folder
+    if not is_int(eval_freq) or eval_freq < 0:
+        raise ValueError(f"--eval-freq must be a number of steps, 0 for none, got {eval_freq!r}")
+    env_kwargs = check_env_kwargs(env_kwargs)
+    model = make_model(algo, env_id, resolved, seed, env_kwargs)  # first: a refused preset leaves no folder
     if folder is None:
         folder = new_run_folder(Path(log_folder) / algo, env_id)
     else:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-    config = spec.config({"seed": seed})
+    config = spec.config(
+        {"seed": seed},
+        **({"env_kwargs": env_kwargs} if env_kwargs else {}),
+        **({"gym_packages": list(gym_packages)} if gym_packages else {}),
+    )
     write_yaml(folder / "config.yml", config)
-    say(f"{algo} on {env_id}: {steps:,} steps with {source}; run folder {folder}")
+    say(f"{algo} on {env_id}: {describe_learning(algo, resolved.block)}")
+    say(f"{steps:,} steps with {source}; run folder {folder}")
     model.set_logger(configure(str(folder), ["csv"] + (["stdout"] if verbose else [])))
     callbacks = [] if callback is None else [callback]
+    curve = (
+        ExactCurve.for_run(env_id, resolved.env_wrapper, env_kwargs, steps, folder)
+        if exact_curve
+        and algo not in DEEP_ALGORITHMS
+        and keeps_states(resolved.env_wrapper)
+        and exact_optimum(env_id, env_kwargs) is not None
+        else None
+    )
+    if curve is not None:
+        callbacks.append(curve)
     if eval_freq > 0:
-        eval_env = make_env(env_id, 1, resolved.env_wrapper, seed=seed + 10_000, own_rewards=True)
-        optimum = exact_optimum(env_id)
+        eval_env = make_env(
+            env_id, 1, resolved.env_wrapper, seed=seed + 10_000, own_rewards=True, env_kwargs=env_kwargs
+        )
+        optimum = exact_optimum(env_id, env_kwargs)
         reporter = EvaluationReport(
-            say, lambda trained: exact_return(trained, env_id, resolved.env_wrapper), optimum
+            say, lambda trained: exact_return(trained, env_id, resolved.env_wrapper, env_kwargs), optimum
         )
         callbacks.append(
             EvalCallback(
@@ -162,6 +198,8 @@ def train(
         say("stopping: saving the model, then evaluating it (Ctrl-C again skips the evaluation)")
     finally:
         model.logger.close()
+        if curve is not None:
+            curve.save()
         for item in callbacks:
             if isinstance(item, EvalCallback):
                 item.eval_env.close()
@@ -178,6 +216,7 @@ def train(
         eval_episodes,
         seed=seed + EVALUATION_SEED_OFFSET,
         env_wrapper=resolved.env_wrapper,
+        env_kwargs=env_kwargs,
         training_seeds=range(seed, seed + resolved.n_envs),
     )
     result = {**evaluation.as_dict(), "timesteps": int(model.num_timesteps), "interrupted": interrupted}

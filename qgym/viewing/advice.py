@@ -13,11 +13,12 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from numpy.typing import NDArray
 
 from qgym import planning, scoring
-from qgym.viewing.agent import Agent
 from qgym.viewing.screen import Hint
-from qgym.viewing.views import agent_on_cells
+from qgym.viewing.trained_model import Agent
+from qgym.viewing.views import action_mask, agent_on_cells
 
 __all__ = ["OptimalAdvisor", "agent_cell_values", "agent_hint", "summary_lines"]
 
@@ -66,14 +67,18 @@ class OptimalAdvisor:
         return planning.current_state(self.env)
 
     def hint(self, step: int, show_action: bool = True) -> Hint | None:
-        """``Q*_step`` of every action here, the optimal ones highlighted; None once the season is over."""
+        """``Q*_step`` of every action here, the optimal ones highlighted; None once the season is over.
+        An optimal action that changes nothing here (the env's action mask) is not advised when another
+        optimal action does something (at position +1 of the trading chain, buy is hold: hold is said)."""
         if step >= self.values.horizon:
             return None
         q = self.values.q(step, self.state())
         best = tuple(int(a) for a in np.flatnonzero(q >= q.max() - scoring.TIE))
         left = self.values.horizon - step
         caption = f"Q* with {left} step{'s' if left != 1 else ''} left"
-        return Hint(int(np.argmax(q)), q, show_action, source="optimal", best=best, caption=caption)
+        useful = _useful(best, action_mask(self.env))
+        idle = next((a for a in best if a not in useful), None)  # as good, but it changes nothing here
+        return Hint(useful[0], q, show_action, source="optimal", best=useful, caption=caption, idle=idle)
 
     def grade(self, step: int, action: int) -> scoring.Move:
         """The move about to be made, graded (call before stepping the env)."""
@@ -88,11 +93,39 @@ class OptimalAdvisor:
         return tuple(float(table[state]) for state in cells.states_on_cells())
 
 
-def agent_hint(agent: Agent, observation: Any, show_action: bool, with_q: bool) -> Hint:
-    """The agent's greedy action here, with its Q-values when asked (and when it has them)."""
-    q = agent.q_values(observation) if with_q else None
+def agent_hint(
+    agent: Agent, observation: Any, show_action: bool, with_q: bool, mask: NDArray[np.bool_] | None = None
+) -> Hint:
+    """The agent's greedy action here, with its Q-values when asked (and when it has them).
+
+    With the env's action ``mask``: when the greedy action changes nothing here (buy while already
+    long: the same as hold) the advice is the agent's best action among those that do something, and
+    the hint says which top-valued action was passed over."""
+    q = agent.q_values(observation)
+    action = agent.act(observation)
     best = () if q is None else tuple(int(a) for a in np.flatnonzero(q >= q.max() - scoring.TIE))
-    return Hint(agent.act(observation), q, show_action, source="agent", best=best, caption="agent's Q-values")
+    idle = None
+    if mask is not None and q is not None and not mask[action] and mask.any():
+        valid = np.flatnonzero(mask)
+        idle, action = action, int(valid[np.argmax(q[valid])])
+        best = _useful(best, mask) if any(mask[a] for a in best) else (action,)
+    return Hint(
+        action,
+        q if with_q else None,
+        show_action,
+        source="agent",
+        best=best,
+        caption="agent's Q-values",
+        idle=idle,
+    )
+
+
+def _useful(best: tuple[int, ...], mask: NDArray[np.bool_] | None) -> tuple[int, ...]:
+    """The optimal actions that do something here (all of them when none does, or with no mask)."""
+    if mask is None:
+        return best
+    useful = tuple(a for a in best if a < len(mask) and mask[a])
+    return useful or best
 
 
 def agent_cell_values(agent: Agent, env: gym.Env[Any, Any]) -> tuple[float, ...] | None:

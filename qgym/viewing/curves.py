@@ -20,12 +20,25 @@ from numpy.typing import NDArray
 
 from qgym.files import write_atomically
 
-__all__ = ["OPTIMUM_GID", "Curve", "figure_and_axes", "plot_learning_curve", "read_run", "save_figure"]
+__all__ = [
+    "EXACT_LABEL",
+    "OPTIMUM_GID",
+    "Curve",
+    "figure_and_axes",
+    "plot_learning_curve",
+    "read_run",
+    "save_figure",
+]
 
 FloatArray = NDArray[np.float64]
 OPTIMUM_GID = "optimum"
 _TRAIN_COLUMNS = ("rollout/ep_rew_mean", "eval/mean_reward")
 _STEP_COLUMN = "time/total_timesteps"
+MAX_PROGRESS_BYTES = 64 * 2**20
+MAX_EVALUATIONS_BYTES = 64 * 2**20
+_MAX_CURVE_FILES = 64
+_EXACT_FILE = "exact_returns.csv"  # qgym.training.callbacks.EXACT_CURVE (viewing reads the file only)
+EXACT_LABEL = "greedy policy, valued exactly (qgym.planning)"
 
 
 @dataclass(frozen=True)
@@ -45,20 +58,20 @@ class Curve:
 
 def read_run(run: str | Path) -> list[Curve]:
     """The learning curves of a run folder: SB3's ``progress.csv`` (training episodes, and the
-    ``eval/`` column when no ``evaluations.npz`` holds the episodes themselves) and
-    ``evaluations.npz`` (EvalCallback), searched recursively."""
+    ``eval/`` column when no ``evaluations.npz`` holds the episodes themselves),
+    ``evaluations.npz`` (EvalCallback) and ``exact_returns.csv`` (the greedy policy valued exactly over
+    training, :class:`qgym.training.callbacks.ExactCurve`), in the folder or its subfolders two levels
+    down."""
     run = Path(run)
     if not run.exists():
         raise ValueError(f"no run folder at {run}")
-    files = (
-        [run]
-        if run.is_file()
-        else [*sorted(run.rglob("progress.csv")), *sorted(run.rglob("evaluations.npz"))]
-    )
+    files = [run] if run.is_file() else _curve_files(run)
     evaluated = any(path.suffix == ".npz" for path in files)
     curves: list[Curve] = []
     for path in files:
-        if path.name.endswith(".csv"):
+        if path.name == _EXACT_FILE:
+            curves += _read_exact(path)
+        elif path.name.endswith(".csv"):
             read = _read_progress(path)
             curves += [curve for curve in read if not (evaluated and curve.label.startswith("evaluation"))]
         elif path.suffix == ".npz":
@@ -66,7 +79,7 @@ def read_run(run: str | Path) -> list[Curve]:
     if not curves:
         raise ValueError(
             f"{run} holds no learning curve: expected a progress.csv with {_STEP_COLUMN} and "
-            f"{' or '.join(_TRAIN_COLUMNS)}, or an evaluations.npz (EvalCallback)"
+            f"{' or '.join(_TRAIN_COLUMNS)}, or an evaluations.npz (EvalCallback), in it or two levels down"
         )
     return curves
 
@@ -79,7 +92,7 @@ def plot_learning_curve(
     Sparse curves (evaluations) get markers; a curve with a spread gets the 95% interval of its mean,
     never beyond the lowest and highest episode behind it (a success rate stays in [0, 1]).
     """
-    figure, axes = figure_and_axes(7.0, 4.2)
+    figure, axes = figure_and_axes(7.0, 5.0)
     for curve in curves:
         marker = "o" if len(curve.steps) <= 30 else None
         (line,) = axes.plot(
@@ -95,22 +108,14 @@ def plot_learning_curve(
                 curve.steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0, label=band
             )
     if optimum is not None:
-        axes.axhline(
-            optimum, color="black", linestyle="--", linewidth=1.2, label=f"exact optimum {optimum:.2f}"
-        ).set_gid(OPTIMUM_GID)
-        axes.text(
-            0.01,
-            0.01,
-            "the optimum is an expectation: a mean of a few episodes scatters around it",
-            transform=axes.transAxes,
-            fontsize=7,
-            color="0.35",
-        )
+        label = f"exact optimum {optimum:.2f} (an expectation: a mean of a few episodes scatters around it)"
+        axes.axhline(optimum, color="black", linestyle="--", linewidth=1.2, label=label).set_gid(OPTIMUM_GID)
     axes.set_xlabel("environment steps")
     axes.set_ylabel("episode return (undiscounted)")
     axes.set_title(title or "learning curve")
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
+    # Below the axes, never over the curves or a note: the layout makes room for it.
+    figure.legend(*axes.get_legend_handles_labels(), loc="outside lower center", fontsize=8, ncol=1)
     return save_figure(figure, out)
 
 
@@ -131,18 +136,41 @@ def save_figure(figure: Any, out: str | Path | None) -> Any:
     return figure
 
 
+def _curve_files(run: Path) -> list[Path]:
+    """The curve files of a run folder, at most two levels down (``plot --run /`` walks no disk)."""
+    found: list[Path] = []
+    names = ("progress.csv", "evaluations.npz", _EXACT_FILE)
+    for pattern in ("", "*/", "*/*/"):
+        for name in names:
+            found += sorted(path for path in run.glob(pattern + name) if path.is_file())
+        if len(found) > _MAX_CURVE_FILES:
+            raise ValueError(
+                f"{run} holds more than {_MAX_CURVE_FILES} curve files two levels down: give one run's folder"
+            )
+    return sorted(found, key=lambda path: (names.index(path.name), str(path)))
+
+
 def _read_progress(path: Path) -> list[Curve]:
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    """The curves in SB3's ``progress.csv``, streamed (only two columns kept) from a bounded file."""
+    size = path.stat().st_size
+    if size > MAX_PROGRESS_BYTES:
+        raise ValueError(
+            f"{path} has {size:,} bytes; a progress.csv SB3 writes holds a few MB for 10^7 steps, so at "
+            f"most {MAX_PROGRESS_BYTES:,} are read"
+        )
+    points: dict[str, list[tuple[float, float]]] = {column: [] for column in _TRAIN_COLUMNS}
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                for column in _TRAIN_COLUMNS:
+                    if _is_number(row.get(_STEP_COLUMN)) and _is_number(row.get(column)):
+                        points[column].append((float(row[_STEP_COLUMN]), float(row[column])))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"{path} is not a progress.csv SB3 wrote: {error}") from None
     curves = []
     for column in _TRAIN_COLUMNS:
-        points = [
-            (float(row[_STEP_COLUMN]), float(row[column]))
-            for row in rows
-            if _number(row.get(_STEP_COLUMN)) and _number(row.get(column))
-        ]
-        if points:
-            steps, values = np.asarray(points, dtype=np.float64).T
+        if points[column]:
+            steps, values = np.asarray(points[column], dtype=np.float64).T
             label = (
                 "training episodes (mean of the last 100, while exploring)"
                 if column.startswith("rollout")
@@ -152,12 +180,56 @@ def _read_progress(path: Path) -> list[Curve]:
     return curves
 
 
+def _read_exact(path: Path) -> list[Curve]:
+    """``exact_returns.csv``: the greedy policy's exact value over training, from a bounded file."""
+    size = path.stat().st_size
+    if size > MAX_PROGRESS_BYTES:
+        raise ValueError(
+            f"{path} has {size:,} bytes; qgym writes 20 rows there: at most {MAX_PROGRESS_BYTES:,} are read"
+        )
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"{path} is not the CSV of exact returns qgym writes ({error})") from None
+    points = [
+        (float(row["step"]), float(row["greedy_exact_return"]))
+        for row in rows
+        if _is_number(row.get("step")) and _is_number(row.get("greedy_exact_return"))
+    ]
+    if not points:
+        return []
+    steps, values = np.asarray(points, dtype=np.float64).T
+    return [Curve(EXACT_LABEL, steps, values)]
+
+
 def _read_evaluations(path: Path) -> Curve:
-    with np.load(path) as data:
-        if "timesteps" not in data or "results" not in data:
-            raise ValueError(f"{path} is not an EvalCallback file (needs 'timesteps' and 'results')")
-        steps = np.asarray(data["timesteps"], dtype=np.float64)
-        results = np.asarray(data["results"], dtype=np.float64).reshape(len(steps), -1)
+    """EvalCallback's ``evaluations.npz``: numeric arrays only (no pickles), bounded once expanded."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(entry.file_size for entry in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        raise ValueError(f"{path} is not an EvalCallback file (not a numpy .npz archive)") from None
+    if expanded > MAX_EVALUATIONS_BYTES:
+        raise ValueError(
+            f"{path} expands to {expanded:,} bytes; an EvalCallback file holds a few kB, so at most "
+            f"{MAX_EVALUATIONS_BYTES:,} are read"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "timesteps" not in data or "results" not in data:
+                raise ValueError("needs the arrays 'timesteps' and 'results'")
+            steps = np.asarray(data["timesteps"], dtype=np.float64).reshape(-1)
+            results = np.asarray(data["results"], dtype=np.float64).reshape(len(steps), -1)
+    except (ValueError, TypeError, OSError, EOFError) as error:
+        reason = "it holds objects (pickled data), not numbers" if "pickle" in str(error) else str(error)
+        raise ValueError(f"{path} is not an EvalCallback file qgym reads: {reason}") from None
+    if results.shape[1] == 0 or not (np.isfinite(steps).all() and np.isfinite(results).all()):
+        raise ValueError(
+            f"{path} is not an EvalCallback file qgym reads: its returns are empty or not finite"
+        )
     return Curve(
         f"evaluation, greedy (mean of {results.shape[1]} episodes)",
         steps,
@@ -168,7 +240,7 @@ def _read_evaluations(path: Path) -> Curve:
     )
 
 
-def _number(text: str | None) -> bool:
+def _is_number(text: str | None) -> bool:
     if text is None or text == "":
         return False
     try:

@@ -6,6 +6,12 @@ seed, so replaying its actions on ``gym.make(env_id)`` reset with that seed give
 an offline learner or an exact evaluation can read it. Datasets are written under ``DIR`` (Minari's
 root folder, ``MINARI_DATASETS_PATH``) with IDs ``qgym/ENV-ID/NAME-vN``; read them back with
 :func:`load_recording` or ``MINARI_DATASETS_PATH=DIR`` and ``minari.load_dataset(ID)``.
+
+``DIR`` is checked before the first move (a file, ``/dev/null``, a read-only folder or a nearly full
+disk is refused then, not after the episodes were played). The dataset is written by a child process
+(:mod:`qgym.viewing.dataset_writer`) into a temporary folder beside its place and renamed into place
+whole: h5py ends in a segmentation fault, or hangs, when the disk fills during a write, and neither
+may take the player's session down or leave half a dataset.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ import contextlib
 import os
 import re
 import secrets
-import warnings
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +30,14 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from numpy.typing import NDArray
 
 from qgym import planning
-from qgym.scoring import percent_of_optimum
+from qgym.files import check_destination, remove_leftovers, write_atomically, writer_tag
+from qgym.viewing import dataset_writer
+from qgym.viewing.recorded_policy import action_frequencies, recorded_policy_lines, visit_counts
 
 __all__ = [
     "EpisodeRecorder",
-    "empirical_policy",
     "fresh_seed",
     "load_recording",
     "replay_returns",
@@ -39,6 +47,12 @@ __all__ = [
 _MISSING = (
     "recording a Minari dataset needs minari with h5py: install the extra with `pip install 'qgym[minari]'`"
 )
+MIN_FREE_BYTES = 1 << 20
+"""Free space a --record folder's disk must have before play starts."""
+REFERENCE_EPISODES = 100
+"""Episodes behind a recording's reference scores (Minari's ``num_episodes_average_score``)."""
+WRITE_TIMEOUT = 120.0
+"""Seconds the child writing a dataset may take (plus a millisecond a step) before it is stopped."""
 
 
 def fresh_seed() -> int:
@@ -60,8 +74,10 @@ class _Episode:
 class EpisodeRecorder:
     """Collects episodes step by step, then writes them as one Minari dataset."""
 
-    def __init__(self, env: gym.Env[Any, Any], env_id: str) -> None:
+    def __init__(self, env: gym.Env[Any, Any], env_id: str, directory: str | Path | None = None) -> None:
         _import_minari()  # fail before anyone plays
+        if directory is not None:  # and where the dataset cannot go
+            check_destination(directory, "--record", folder=True, free=MIN_FREE_BYTES)
         self.env = env
         self.env_id = env_id
         self.episodes: list[_Episode] = []
@@ -103,41 +119,39 @@ class EpisodeRecorder:
         episodes = [episode for episode in self.episodes if episode.actions]
         if not episodes:
             return None
-        minari = _import_minari()
-        from minari.data_collector import EpisodeBuffer
-
-        buffers = [
-            EpisodeBuffer(
-                id=index,
-                seed=episode.seed,
-                observations=_stack(episode.observations),
-                actions=np.asarray(episode.actions, dtype=np.int64),
-                rewards=list(episode.rewards),
-                terminations=list(episode.terminations),
-                truncations=list(episode.truncations),
-                infos=_stack_infos(episode.infos),
-            )
-            for index, episode in enumerate(episodes)
+        _import_minari()
+        hand_over = [
+            {
+                "seed": episode.seed,
+                "observations": _stack(episode.observations),
+                "actions": np.asarray(episode.actions, dtype=np.int64),
+                "rewards": np.asarray(episode.rewards, dtype=np.float64),
+                "terminations": np.asarray(episode.terminations, dtype=np.bool_),
+                "truncations": np.asarray(episode.truncations, dtype=np.bool_),
+                "infos": _stack_infos(episode.infos),
+            }
+            for episode in episodes
         ]
         root = Path(directory)
-        root.mkdir(parents=True, exist_ok=True)
+        steps = sum(len(episode.actions) for episode in episodes)
+        check_destination(
+            root, "--record", folder=True, free=_estimated_bytes(self.env, steps, len(episodes))
+        )
         dataset_id = _next_id(root, f"qgym/{self.env_id.removeprefix('qgym/')}/{name}")
-        with _datasets_root(root), warnings.catch_warnings():
-            # Minari asks for an author e-mail and a code permalink that a person at play does not have.
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"minari\.")
-            minari.create_dataset_from_buffers(
-                dataset_id,
-                buffers,
-                env=self.env_id,
-                eval_env=self.env_id,
-                algorithm_name=algorithm,
-                author="qgym",
-                description=f"{algorithm} on {self.env_id}; replay an episode's actions after "
-                "gym.make(env_id).reset(seed=its seed) to see it again",
-                requirements=["qgym"],
-                data_format="hdf5",
-                **({"ref_max_score": optimum} if optimum is not None else {}),
-            )
+        scores = reference_scores(self.env_id, optimum)
+        details = {
+            "env": self.env_id,
+            "eval_env": self.env_id,
+            "algorithm_name": algorithm,
+            "author": "qgym",
+            "description": f"{algorithm} on {self.env_id}; replay an episode's actions after "
+            "gym.make(env_id).reset(seed=its seed) to see it again."
+            + (f" {scores.pop('what')}" if scores else ""),
+            "requirements": ["qgym"],
+            "data_format": "hdf5",
+            **scores,
+        }
+        _write_whole(root, dataset_id, hand_over, details, WRITE_TIMEOUT + steps / 1000)
         return dataset_id
 
     def _close_open_episode(self) -> None:
@@ -147,11 +161,57 @@ class EpisodeRecorder:
                 last.truncations[-1] = True
 
 
+def reference_scores(
+    env_id: str, optimum: float | None, episodes: int = REFERENCE_EPISODES
+) -> dict[str, Any]:
+    """Minari's ``ref_min_score`` and ``ref_max_score``, so ``minari.get_normalized_score`` works on every
+    recording: a uniform random policy's mean return below; above, the exact optimum where there is one,
+    else the env family's heuristic's mean return over the same ``episodes`` seeded episodes (``what``
+    says which; empty when the env has neither)."""
+    from qgym.training.envs import single_env
+    from qgym.training.evaluation import heuristic_for
+    from qgym.training.rollouts import episode_returns
+
+    env = single_env(env_id)
+    try:
+        if optimum is not None:
+            best, what = float(optimum), "the exact optimum"
+        else:
+            try:
+                heuristic = heuristic_for(env)
+            except ValueError:
+                return {}
+            best = float(episode_returns(env, heuristic, episodes).mean())
+            what = f"the heuristic's mean return over {episodes} episodes (no exact optimum is known)"
+        actions = env.action_space
+        if not isinstance(actions, gym.spaces.Discrete):
+            return {}
+        rng = np.random.default_rng(0)
+        random = float(
+            episode_returns(env, lambda observation, t: int(rng.integers(actions.n)), episodes).mean()
+        )
+    finally:
+        env.close()
+    return {
+        "ref_max_score": best,
+        "ref_min_score": random,
+        "num_episodes_average_score": episodes,
+        "what": f"ref_max_score is {what}; ref_min_score a uniform random policy's mean return over "
+        f"{episodes} episodes.",
+    }
+
+
 def save_and_report(
-    recorder: EpisodeRecorder, directory: str | Path, name: str, algorithm: str, optimum: float | None
+    recorder: EpisodeRecorder,
+    directory: str | Path,
+    name: str,
+    algorithm: str,
+    optimum: float | None,
+    greedy_value: float | None = None,
 ) -> str | None:
     """Write the recording (:meth:`EpisodeRecorder.save`), read it back, and print where it is, how to
-    load it and, where the env has an exact model, the exact value of the recorded empirical policy."""
+    load it and, where the env has an exact model, the exact value of the recorded empirical policy;
+    with ``greedy_value`` (an agent's greedy policy, valued exactly) the line says why the two differ."""
     dataset_id = recorder.save(directory, name, algorithm, optimum)
     if dataset_id is None:
         print("nothing was played, so nothing was recorded")
@@ -165,17 +225,13 @@ def save_and_report(
     horizon = recorder.env.spec.max_episode_steps if recorder.env.spec is not None else None
     try:
         model = planning.model_of(recorder.env)
-        policy = empirical_policy(dataset, recorder.env)
+        counts = visit_counts(dataset, recorder.env)
     except ValueError:
         return dataset_id
     if horizon is not None and optimum is not None:
-        value = planning.policy_return(model, policy, horizon=horizon)
-        percent = percent_of_optimum(value, optimum)
-        share = "" if percent is None else f" = {percent:.1f}% of the optimum {optimum:.2f}"
-        print(
-            "the recorded policy (the action frequencies in each state met, uniform elsewhere), valued "
-            f"exactly: {value:.2f}{share}"
-        )
+        value = planning.policy_return(model, action_frequencies(counts), horizon=horizon)
+        for line in recorded_policy_lines(value, optimum, int((counts.sum(axis=1) > 0).sum()), greedy_value):
+            print(line)
     return dataset_id
 
 
@@ -201,34 +257,6 @@ def replay_returns(dataset: Any, env_id: str) -> list[tuple[float, float]]:
     return pairs
 
 
-def empirical_policy(dataset: Any, env: gym.Env[Any, Any]) -> NDArray[np.float64]:
-    """The person's policy as action frequencies in every model state they met, uniform elsewhere: an
-    (S, A) array for :func:`qgym.planning.evaluate_policy`. Needs observations that name the state
-    (Discrete, or MultiDiscrete components of it)."""
-    model = planning.model_of(env)
-    counts = np.zeros((model.n_states, model.n_actions))
-    for episode in dataset.iterate_episodes():
-        states = _states(np.asarray(episode.observations)[:-1], env.observation_space, model.n_states)
-        np.add.at(counts, (states, np.asarray(episode.actions, dtype=np.int64)), 1.0)
-    seen = counts.sum(axis=1, keepdims=True)
-    uniform = np.full_like(counts, 1.0 / model.n_actions)
-    policy: NDArray[np.float64] = np.where(seen > 0, counts / np.maximum(seen, 1.0), uniform)
-    return policy
-
-
-def _states(observations: NDArray[Any], space: gym.Space[Any], n_states: int) -> NDArray[np.int64]:
-    if isinstance(space, gym.spaces.Discrete) and int(space.n) == n_states:
-        states: NDArray[np.int64] = observations.astype(np.int64).reshape(-1) - int(space.start)
-        return states
-    if isinstance(space, gym.spaces.MultiDiscrete) and int(np.prod(space.nvec)) == n_states:
-        components = tuple(observations.T.astype(np.int64))
-        raveled: NDArray[np.int64] = np.asarray(np.ravel_multi_index(components, tuple(space.nvec)), np.int64)
-        return raveled
-    raise ValueError(
-        "the observations do not name the model's states, so there is no empirical policy to value"
-    )
-
-
 def _stack(values: Sequence[Any]) -> Any:
     return np.asarray(values)
 
@@ -241,6 +269,67 @@ def _stack_infos(infos: Sequence[dict[str, Any]]) -> dict[str, Any]:
         values = [info[key] for info in infos]
         stacked[key] = values if all(isinstance(v, str) for v in values) else np.asarray(values)
     return stacked
+
+
+def _estimated_bytes(env: gym.Env[Any, Any], steps: int, episodes: int) -> int:
+    """A generous size of the dataset (measured: 270-630 bytes a step, 2-30 kB an episode)."""
+    observation = np.asarray(env.observation_space.sample())
+    return 64 * 1024 + episodes * 32 * 1024 + steps * (2 * observation.nbytes + 1024)
+
+
+def _write_whole(
+    root: Path, dataset_id: str, episodes: list[dict[str, Any]], details: dict[str, Any], timeout: float
+) -> None:
+    """Minari writes the dataset in a child process (:mod:`qgym.viewing.dataset_writer`) under a
+    temporary folder in ``root``; it is renamed into place only when complete. A child that fails,
+    crashes or hangs leaves nothing."""
+    remove_leftovers(root, ".qgym-recording-", suffix="")  # of a player killed while writing
+    staging = root / f".qgym-recording-{writer_tag()}-{secrets.token_hex(6)}"
+    try:
+        staging.mkdir()
+        dataset_writer.pack(staging, episodes, details)
+        command = [sys.executable, "-m", "qgym.viewing.dataset_writer", str(staging), dataset_id]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise _not_kept(root, f"the writer did not finish within {timeout:.0f} s") from None
+        if done.returncode != 0:
+            raise _not_kept(root, _why(done))
+        _move_into_place(staging / dataset_writer.DATASETS, root, dataset_id)
+    except OSError as error:
+        raise _not_kept(root, str(error.strerror or error)) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _not_kept(root: Path, reason: str) -> ValueError:
+    return ValueError(
+        f"--record {root}: the dataset could not be written ({reason}); nothing of it was kept there"
+    )
+
+
+def _why(done: subprocess.CompletedProcess[str]) -> str:
+    """The writer's own last word, else how it ended (h5py's full-disk crash says nothing itself)."""
+    if "No space left on device" in done.stderr or "errno = 28," in done.stderr:  # ENOSPC, as h5py says it
+        return "its disk filled up: No space left on device"
+    lines = [line for line in done.stderr.splitlines() if line.startswith("qgym-writer: ")]
+    if lines:
+        return lines[-1].removeprefix("qgym-writer: ")
+    if done.returncode < 0:
+        return f"the writer was stopped by signal {-done.returncode}"
+    return f"the writer exited with status {done.returncode}"
+
+
+def _move_into_place(staging: Path, root: Path, dataset_id: str) -> None:
+    """The written dataset folder renamed to ``root/dataset_id`` (one rename, same disk), with Minari's
+    namespace files where the root has none."""
+    target = root / dataset_id
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(staging / dataset_id, target)
+    for namespace in sorted(staging.rglob("namespace_metadata.json")):
+        placed = root / namespace.relative_to(staging)
+        if not placed.exists():
+            write_atomically(placed, namespace.read_bytes())
 
 
 def _next_id(root: Path, stem: str) -> str:

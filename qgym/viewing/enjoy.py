@@ -13,15 +13,18 @@ from typing import Any
 import gymnasium as gym
 
 from qgym.envs.interface import Overlay
-from qgym.envs.rendering import import_pygame
-from qgym.training.evaluation import exact_optimum
-from qgym.training.models import guess_env_id
+from qgym.envs.pygame_frames import import_pygame
+from qgym.training.envs import keeps_states
+from qgym.training.evaluation import exact_optimum, exact_return
+from qgym.training.models import env_for_model
 from qgym.training.rollouts import run_episode
-from qgym.viewing.agent import load_agent
+from qgym.validation import is_finite_number
+from qgym.viewing.advice import agent_hint
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
 from qgym.viewing.field_summary import FieldSummary
-from qgym.viewing.screen import Hint, Screen, episode_summary, hud_lines
-from qgym.viewing.views import legend_of, view_of
+from qgym.viewing.screen import Screen, episode_summary, hud_lines
+from qgym.viewing.trained_model import load_agent
+from qgym.viewing.views import action_mask, episode_end, legend_of, view_of
 
 __all__ = ["enjoy"]
 
@@ -37,33 +40,39 @@ def enjoy(
     idle_timeout: float | None = None,
     trust_pickle: bool = False,
     record_dir: str | Path | None = None,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> list[float]:
     """Watch the agent for ``episodes`` episodes at ``fps`` steps a second; returns the episode returns.
 
     Keys: space pauses, + and - change the speed, Esc or closing the window stops. With ``record_dir``
-    the episodes watched are written there as a Minari dataset when the window closes.
+    the episodes watched are written there as a Minari dataset when the window closes. The env is
+    ``env_id`` made with ``env_kwargs``, by default the model's run's (its ``config.yml``).
     """
-    if env_id is None:
-        env_id = guess_env_id(model_path)
-    if fps <= 0:
-        raise ValueError(f"fps must be a positive number of steps a second, got {fps}")
-    env = gym.make(env_id, render_mode="rgb_array")
+    if not (is_finite_number(fps) and fps > 0):
+        raise ValueError(f"--fps must be a positive number of steps a second, got {fps}")
+    chosen = env_for_model(model_path, env_id, env_kwargs, trust_pickle)
+    env_id, kwargs = chosen.env_id, chosen.env_kwargs
+    env = gym.make(env_id, render_mode="rgb_array", **kwargs)
     returns: list[float] = []
     screen: Screen | None = None
-    recorder = None if record_dir is None else EpisodeRecorder(env, env_id)
+    try:
+        recorder = None if record_dir is None else EpisodeRecorder(env, env_id, record_dir)
+    except ValueError:
+        env.close()
+        raise
     try:
         agent = load_agent(model_path, env, env_id, trust_pickle)
         view = view_of(env)
         legend_source = legend_of(env)
         legend = [] if legend_source is None else legend_source.legend(40)
-        optimum = exact_optimum(env_id)
+        optimum = exact_optimum(env_id, kwargs)
         horizon = env.spec.max_episode_steps if env.spec is not None else None
         fields = FieldSummary(env, horizon, exact=optimum is not None)
         pygame = import_pygame()
         clock = pygame.time.Clock()
         paused, stop = False, False
         for episode in range(episodes):
-            banner = None
+            banner: str | list[str] | None = None
             episode_seed = seed + episode if seed is not None else fresh_seed() if recorder else None
             for step in run_episode(env, agent.act, episode_seed):
                 if recorder is not None:
@@ -80,13 +89,14 @@ def enjoy(
                         )
                 if step.done:
                     returns.append(step.episode_return)
-                    banner = [
-                        episode_summary(step.episode_return, optimum, person=False),
-                        *fields.lines(),
-                    ]
-                    print(f"episode {len(returns)}: " + "\n  ".join(banner))
+                    ending = episode_end(env, step.terminated, step.truncated, step.t)
+                    summary = episode_summary(step.episode_return, optimum, person=False)
+                    figures = fields.lines()
+                    banner = [*([ending] if ending else []), summary, *figures]
+                    head = summary + ("" if ending is None else f" ({ending})")
+                    print(f"episode {len(returns)}: " + "\n  ".join([head, *figures]))
                 hint = (
-                    None if step.done else Hint(agent.act(step.observation), agent.q_values(step.observation))
+                    None if step.done else agent_hint(agent, step.observation, True, True, action_mask(env))
                 )
                 if screen is None:
                     screen = Screen(f"qgym enjoy {agent.name} on {env_id}")
@@ -114,7 +124,9 @@ def enjoy(
             screen.close()
         env.close()
     if recorder is not None and record_dir is not None:
-        save_and_report(recorder, record_dir, "agent", f"{agent.name} in qgym enjoy", optimum)
+        valued = optimum is not None and keeps_states(agent.env_wrapper)
+        greedy = exact_return(agent.model, env_id, agent.env_wrapper, kwargs) if valued else None
+        save_and_report(recorder, record_dir, "agent", f"{agent.name} in qgym enjoy", optimum, greedy)
     return returns
 
 

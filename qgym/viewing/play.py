@@ -9,8 +9,6 @@ or the window's close button.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,14 +19,23 @@ from numpy.typing import NDArray
 
 from qgym import scoring
 from qgym.envs.interface import Overlay
-from qgym.envs.rendering import import_pygame
+from qgym.envs.pygame_frames import import_pygame
 from qgym.training.evaluation import exact_optimum
+from qgym.training.models import env_for_model
 from qgym.viewing.advice import OptimalAdvisor, agent_cell_values, agent_hint, summary_lines
-from qgym.viewing.agent import Agent, load_agent
 from qgym.viewing.datasets import EpisodeRecorder, fresh_seed, save_and_report
 from qgym.viewing.field_summary import FieldSummary, action_kinds
+from qgym.viewing.keys import Command, CommandKind, handle_key, key_map, reserved_keys
 from qgym.viewing.screen import Hint, Screen, hud_lines
-from qgym.viewing.views import agent_on_cells, legend_of, state_names, toy_text_keys, view_of
+from qgym.viewing.trained_model import Agent, load_agent
+from qgym.viewing.views import (
+    action_mask,
+    agent_on_cells,
+    episode_end,
+    legend_of,
+    state_names,
+    view_of,
+)
 
 __all__ = [
     "Command",
@@ -45,77 +52,6 @@ __all__ = [
 
 OPTIMAL = "optimal"
 """``--hint optimal``: advice from the exact optimum instead of a model file."""
-
-
-class CommandKind(enum.Enum):
-    """What a key press asks for."""
-
-    ACT = "act"
-    RESTART = "restart"
-    QUIT = "quit"
-    TOGGLE_HELP = "toggle_help"
-    TOGGLE_HINT = "toggle_hint"
-    TOGGLE_Q = "toggle_q"
-    TOGGLE_VALUES = "toggle_values"
-
-
-@dataclass(frozen=True)
-class Command:
-    """A key's meaning: an env action (``kind`` ACT, with ``action``) or a control of the game."""
-
-    kind: CommandKind
-    action: int | None = None
-
-
-def reserved_keys() -> dict[int, CommandKind]:
-    """The control keys every game shares: Esc quits, R restarts, F1 help, Tab hint, Q Q-values,
-    V the value heat map."""
-    pygame = import_pygame()
-    return {
-        pygame.K_ESCAPE: CommandKind.QUIT,
-        pygame.K_r: CommandKind.RESTART,
-        pygame.K_F1: CommandKind.TOGGLE_HELP,
-        pygame.K_TAB: CommandKind.TOGGLE_HINT,
-        pygame.K_q: CommandKind.TOGGLE_Q,
-        pygame.K_v: CommandKind.TOGGLE_VALUES,
-    }
-
-
-def handle_key(key: int, keymap: Mapping[int, int], episode_over: bool = False) -> Command | None:
-    """The command of one key press: a control key, a mapped action, or None (ignored).
-
-    Action keys do nothing once the episode is over (the summary asks for R).
-    """
-    control = reserved_keys().get(key)
-    if control is not None:
-        return Command(control)
-    if key in keymap and not episode_over:
-        return Command(CommandKind.ACT, int(keymap[key]))
-    return None
-
-
-def key_map(env: gym.Env[Any, Any]) -> dict[int, int]:
-    """The env's single-key map ``{pygame key: action}``: its ``get_keys_to_action()``, or for
-    Gymnasium's toy-text envs the arrows (and p, d for Taxi's pickup and dropoff)."""
-    base = env.unwrapped
-    getter = getattr(base, "get_keys_to_action", None)
-    mapping = getter() if getter is not None else toy_text_keys(env)
-    if mapping is None:
-        raise ValueError(
-            f"{_env_name(env)} has no keyboard map (get_keys_to_action), so it cannot be played by hand; "
-            "qgym's envs and Gymnasium's FrozenLake, CliffWalking and Taxi can"
-        )
-    reserved = reserved_keys()
-    keymap: dict[int, int] = {}
-    for keys, action in mapping.items():
-        combo = (keys,) if isinstance(keys, int | str) else tuple(keys)
-        if len(combo) != 1:
-            raise ValueError(f"{_env_name(env)} maps a key combination {combo}; play takes single keys")
-        key = ord(combo[0]) if isinstance(combo[0], str) else int(combo[0])
-        if key in reserved:
-            raise ValueError(f"{_env_name(env)} maps key {key} to an action, but play reserves it")
-        keymap[key] = int(action)
-    return keymap
 
 
 @dataclass
@@ -151,6 +87,10 @@ class PlaySession:
     """This episode's moves, graded against Q* (with an advisor)."""
     grades: list[scoring.Grade | None] = field(default_factory=list)
     """One per finished episode, beside :attr:`returns`."""
+    ending: str | None = None
+    """How this episode ended (a hole, the goal, the time limit), once it has."""
+    endings: list[str | None] = field(default_factory=list)
+    """One per finished episode, beside :attr:`returns`."""
     field_summaries: list[list[str]] = field(default_factory=list)
     """One per finished episode: its field figures (a portfolio's, a farm's accounts), as lines."""
 
@@ -180,6 +120,7 @@ class PlaySession:
         self.episodes += 1
         self.steps, self.total, self.last_reward, self.episode_over = 0, 0.0, 0.0, False
         self.moves = []
+        self.ending = None
 
     def apply(self, command: Command) -> bool:
         """Carry out ``command``; False when the game should end."""
@@ -211,8 +152,10 @@ class PlaySession:
         self.total += self.last_reward
         if terminated or truncated:
             self.episode_over = True
+            self.ending = episode_end(self.env, bool(terminated), bool(truncated), self.steps)
             self.returns.append(self.total)
             self.grades.append(self.grade())
+            self.endings.append(self.ending)
             self.field_summaries.append(self.fields.lines())
 
     def grade(self) -> scoring.Grade | None:
@@ -239,14 +182,14 @@ class PlaySession:
         return lines
 
     def summary(self) -> list[str] | None:
-        """The end-of-episode lines: the return against the exact optimum, the total regret (by kind of
-        decision), the luck and the costliest moves (where the env has an exact model), then the
-        episode's field figures; None while the episode goes on."""
+        """The end-of-episode lines: how it ended, the return against the exact optimum, the total regret
+        (by kind of decision), the luck and the costliest moves (where the env has an exact model), then
+        the episode's field figures; None while the episode goes on."""
         return self.summary_of(len(self.returns) - 1) if self.episode_over else None
 
     def summary_of(self, episode: int) -> list[str]:
         """:meth:`summary` of finished episode ``episode`` (0 for the first)."""
-        return summary_lines(
+        lines = summary_lines(
             self.returns[episode],
             self.optimum,
             self.grades[episode],
@@ -256,6 +199,8 @@ class PlaySession:
             kinds=self.kinds,
             field=self.field_summaries[episode],
         )
+        ending = self.endings[episode]
+        return lines if ending is None else [ending, *lines]
 
     def help_lines(self) -> list[str]:
         """The keys of the actions, two a line, then the control keys."""
@@ -278,11 +223,13 @@ class PlaySession:
         if not (self.show_hint or self.show_q) or self.episode_over:
             return None
         if self.agent is not None:
-            return agent_hint(self.agent, self.observation, self.show_hint, self.show_q)
+            return agent_hint(
+                self.agent, self.observation, self.show_hint, self.show_q, action_mask(self.env)
+            )
         if self.advisor is not None and self.optimal_hints:
             hint = self.advisor.hint(self.steps, self.show_hint)
             if hint is not None and not self.show_q:
-                return Hint(hint.action, None, True, hint.source, hint.best, hint.caption)
+                return Hint(hint.action, None, True, hint.source, hint.best, hint.caption, hint.idle)
             return hint
         return None
 
@@ -305,22 +252,27 @@ def play(
     hint_path: str | Path | None = None,
     trust_pickle: bool = False,
     record_dir: str | Path | None = None,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> int:
     """Open a window and let a person play ``env_id``; returns when they quit. Prints each episode.
 
     ``hint_path`` is a model file, or ``"optimal"`` for the exact optimum's Q-values and regrets.
-    ``record_dir`` keeps the episodes as a Minari dataset there."""
-    env = gym.make(env_id, render_mode="rgb_array")
+    ``record_dir`` keeps the episodes as a Minari dataset there. ``env_kwargs`` go to ``gym.make``;
+    without them, a hint model's run lends its own (its ``config.yml``), so the advice fits the env."""
+    optimal = hint_path is not None and str(hint_path) == OPTIMAL
+    if env_kwargs is None and hint_path is not None and not optimal:
+        env_kwargs = env_for_model(hint_path, env_id, None, trust_pickle).env_kwargs
+    kwargs = dict(env_kwargs or {})
+    env = gym.make(env_id, render_mode="rgb_array", **kwargs)
     try:
-        optimal = hint_path is not None and str(hint_path) == OPTIMAL
+        recorder = None if record_dir is None else EpisodeRecorder(env, env_id, record_dir)
         agent = None if hint_path is None or optimal else load_agent(hint_path, env, env_id, trust_pickle)
         advisor = OptimalAdvisor.where_solvable(env, env_id, required=optimal)
-        recorder = None if record_dir is None else EpisodeRecorder(env, env_id)
         session = PlaySession(
             env,
             env_id,
             seed=seed,
-            optimum=exact_optimum(env_id),
+            optimum=exact_optimum(env_id, kwargs),
             agent=agent,
             advisor=advisor,
             optimal_hints=optimal,
@@ -391,7 +343,3 @@ def redraw(session: PlaySession, screen: Screen) -> None:
 def render_frame(env: gym.Env[Any, Any], size: tuple[int, int] | None = None) -> NDArray[np.uint8]:
     """The env's current frame, as every viewer draws it (at ``size`` when given)."""
     return view_of(env).draw(Overlay(size=size) if size is not None else None)
-
-
-def _env_name(env: gym.Env[Any, Any]) -> str:
-    return env.spec.id if env.spec is not None else type(env.unwrapped).__name__

@@ -17,9 +17,10 @@ from numpy.typing import NDArray
 
 from qgym.envs.interface import CellMark
 from qgym.training.evaluation import exact_optimum
-from qgym.training.models import guess_env_id
-from qgym.viewing.agent import load_agent
+from qgym.training.models import env_for_model
 from qgym.viewing.curves import figure_and_axes, plot_learning_curve, read_run, save_figure
+from qgym.viewing.state_policy import ALL_STATES, plot_state_policy, state_masks
+from qgym.viewing.trained_model import load_agent
 from qgym.viewing.views import cell_marks, grid_view, state_names, view_of
 
 __all__ = ["grid_values", "make_plots", "plot_grid_policy", "plot_q_table"]
@@ -39,12 +40,14 @@ def plot_q_table(
     title: str = "",
     out: str | Path | None = None,
     legend: str = "",
+    idle: NDArray[np.bool_] | None = None,
 ) -> Any:
     """The Q-table as a heat map, one row per state and one column per action (the slides' table).
 
     ``states`` picks the rows to show (all by default); values are written in the cells when the
-    table is small enough to read, each row's greedy action is outlined, and ``legend`` (how to read
-    the state labels) is the caption.
+    table is small enough to read, each row's greedy action is outlined, ``idle`` (one row per state
+    shown) hatches the actions that change nothing in their state (the env's action mask), and
+    ``legend`` (how to read the state labels) is the caption.
     """
     rows = np.arange(q_table.shape[0]) if states is None else np.asarray(states, dtype=np.int64)
     shown = np.asarray(q_table, dtype=np.float64)[rows]
@@ -64,6 +67,11 @@ def plot_q_table(
         if np.ptp(shown[i]) == 0:  # an unvisited state has no best action
             continue
         axes.add_patch(Rectangle((action - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="white", linewidth=1.5))
+    if idle is not None:
+        for i, j in zip(*np.nonzero(idle), strict=True):
+            axes.add_patch(
+                Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", edgecolor="0.7", linewidth=0)
+            )
     if shown.size <= 400:
         middle = (shown.max() + shown.min()) / 2
         for (i, j), value in np.ndenumerate(shown):
@@ -72,8 +80,11 @@ def plot_q_table(
     axes.set_title(
         f"{title or f'Q-table, {len(rows)} of {q_table.shape[0]} states'}\n(white box: the greedy action)"
     )
-    if legend:
-        figure.supxlabel(f"states: {legend}", fontsize=7, color="0.25")
+    notes = [f"states: {legend}"] if legend else []
+    if idle is not None and idle.any():
+        notes.append("hatched: the action changes nothing in that state (the env's action mask)")
+    if notes:
+        figure.supxlabel("\n".join(notes), fontsize=7, color="0.25")
     return save_figure(figure, out)
 
 
@@ -178,13 +189,16 @@ def make_plots(
     model: str | Path | None = None,
     env_id: str | None = None,
     crops: Sequence[int] | None = None,
-    max_states: int = 60,
+    max_states: int | None = None,
     trust_pickle: bool = False,
     report: Callable[[str], None] | None = None,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> list[Path]:
-    """What ``qgym plot`` draws: the run's learning curve, the model's Q-table and, on grid envs, its
-    greedy policy; returns the PNG files written in ``out_dir``. ``report`` hears why a picture is not
-    drawn. A run folder given as ``model`` is plotted whole (its curve and its model)."""
+    """What ``qgym plot`` draws: the run's learning curve, the model's Q-table and its greedy policy
+    (every state of an env with at most :data:`ALL_STATES`, and the field of a grid env); returns the
+    PNG files written in ``out_dir``. ``max_states`` caps the Q-table's rows (default: every state up to
+    :data:`ALL_STATES`, else the 60 most visited). ``report`` hears why a picture is not drawn. A run
+    folder given as ``model`` is plotted whole (its curve and its model)."""
     say = report or (lambda line: None)
     if run is None and model is None:
         raise ValueError("give a run folder (--run) and/or a model (--model) to plot")
@@ -197,9 +211,11 @@ def make_plots(
         run = model
     out_dir = Path(out_dir)
     written: list[Path] = []
-    if model is not None and env_id is None:
-        env_id = guess_env_id(model)
-    optimum = exact_optimum(env_id) if env_id is not None else None
+    kwargs = dict(env_kwargs or {})
+    if model is not None:
+        chosen = env_for_model(model, env_id, env_kwargs, trust_pickle)
+        env_id, kwargs = chosen.env_id, chosen.env_kwargs
+    optimum = exact_optimum(env_id, kwargs) if env_id is not None else None
     if run is not None:
         name = env_id.removeprefix("qgym/") if env_id else Path(run).name
         try:
@@ -212,7 +228,7 @@ def make_plots(
             plot_learning_curve(curves, optimum, f"{name}: learning curve", out_dir / "learning_curve.png")
             written.append(out_dir / "learning_curve.png")
     if model is not None and env_id is not None:
-        written += _plot_model(model, env_id, out_dir, crops, max_states, trust_pickle, say)
+        written += _plot_model(model, env_id, kwargs, out_dir, crops, max_states, trust_pickle, say)
     return written
 
 
@@ -238,44 +254,95 @@ def _plot_seed_runs(
 def _plot_model(
     model: str | Path,
     env_id: str,
+    env_kwargs: dict[str, Any],
     out_dir: Path,
     crops: Sequence[int] | None,
-    max_states: int,
+    max_states: int | None,
     trust: bool,
     say: Callable[[str], None],
 ) -> list[Path]:
-    env = gym.make(env_id)
+    env = gym.make(env_id, **env_kwargs)
+    probe = gym.make(env_id, **env_kwargs)  # placed in one state after another to read its masks
     written = []
     try:
         agent = load_agent(model, env, env_id, trust)
         names = list(view_of(env).action_names)
         table = agent.q_table
         short = env_id.removeprefix("qgym/")
+        naming = state_names(env)
+        legend = "" if naming is None else naming.state_legend()
+        n_states = table.shape[0] if table is not None else _discrete_size(env)
+
+        def label(state: int) -> str:
+            return f"s{state}" if naming is None else naming.state_label(state)
+
         if table is not None:
-            visits = getattr(agent.model, "visit_counts", None)
-            states = _busiest_states(table, visits, max_states)
-            naming = state_names(env)
-            labels = [f"s{s}" if naming is None else naming.state_label(s) for s in states]
-            legend = "" if naming is None else naming.state_legend()
-            shown = "" if len(states) == table.shape[0] else " (the most visited)"
-            title = f"{short}: Q-table, {len(states)} of {table.shape[0]:,} states{shown}"
-            plot_q_table(table, names, states, labels, title, out_dir / "q_table.png", legend)
-            written.append(out_dir / "q_table.png")
+            limit = max_states if max_states is not None else (n_states if n_states <= ALL_STATES else 60)
+            states = _busiest_states(table, getattr(agent.model, "visit_counts", None), limit)
+            masks = state_masks(probe, states)
+            shown = "" if len(states) == n_states else " (the most visited)"
+            title = f"{short}: Q-table, {len(states)} of {n_states:,} states{shown}"
+            idle = None if masks is None else ~masks
+            out = out_dir / "q_table.png"
+            plot_q_table(table, names, states, [label(s) for s in states], title, out, legend, idle)
+            written.append(out)
         else:
             say(f"no Q-table picture: a {type(agent.model).__name__} keeps its Q-values in a network")
-        if grid_view(env) is not None:
+        grid = grid_view(env)
+        every_state = grid is None or int(np.prod(grid.grid_size)) != n_states
+        if every_state and naming is not None and 0 < n_states <= ALL_STATES:
+            cards = _state_policy(agent, table, n_states, probe)
+            if cards is not None:
+                values, policy, idle_cards = cards
+                title = f"{short}: greedy policy in all {n_states} states"
+                out = out_dir / "policy.png"
+                labels = [label(s) for s in range(n_states)]
+                plot_state_policy(values, policy, labels, names, idle_cards, title, out, legend)
+                written.append(out)
+        if grid is not None:
             values, policy, grid_names = grid_values(env, agent.q_values, crops)
             field = "" if crops is None else f", crops {''.join(str(c) for c in crops)}"
             title = f"{short}: greedy policy{field}"
-            plot_grid_policy(
-                values, policy, grid_names, title, out_dir / "policy.png", cell_marks(env, crops)
-            )
-            written.append(out_dir / "policy.png")
-        else:
-            say(f"no policy picture: {short} has no grid (drawn for the farm, FrozenLake and CliffWalking)")
+            out = out_dir / ("policy.png" if out_dir / "policy.png" not in written else "policy_field.png")
+            plot_grid_policy(values, policy, grid_names, title, out, cell_marks(env, crops))
+            written.append(out)
+            if every_state and out.name == "policy.png":
+                arrangement = "".join(str(c) for c in crops) if crops is not None else "all empty"
+                cells = int(np.prod(grid.grid_size))
+                say(f"{out} shows {cells} of {n_states:,} states (crops {arrangement}); --crops picks others")
+        elif out_dir / "policy.png" not in written:
+            say(f"no policy picture: {short} has more than {ALL_STATES} states and no grid")
     finally:
         env.close()
+        probe.close()
     return written
+
+
+def _discrete_size(env: gym.Env[Any, Any]) -> int:
+    space = env.observation_space
+    return int(space.n) if isinstance(space, gym.spaces.Discrete) else 0
+
+
+def _state_policy(
+    agent: Any, table: FloatArray | None, n_states: int, probe: gym.Env[Any, Any]
+) -> tuple[FloatArray, NDArray[np.int64], NDArray[np.bool_] | None] | None:
+    """V, the greedy action and the idle actions in every state, from the table's rows or (a network on a
+    Discrete observation) the agent's Q-values of each state's observation; None when neither fits."""
+    if table is not None and agent.env_wrapper is None:
+        q = np.asarray(table, dtype=np.float64)
+    elif (
+        isinstance(probe.observation_space, gym.spaces.Discrete)
+        and int(probe.observation_space.n) == n_states
+    ):
+        rows = [agent.q_values(state + int(probe.observation_space.start)) for state in range(n_states)]
+        if any(row is None for row in rows):
+            return None
+        q = np.stack(rows)
+    else:
+        return None
+    masks = state_masks(probe, range(n_states))
+    policy = np.where(np.ptp(q, axis=1) > 0, np.argmax(q, axis=1), -1).astype(np.int64)
+    return q.max(axis=1), policy, None if masks is None else ~masks
 
 
 def _busiest_states(table: FloatArray, visits: Any, limit: int) -> list[int]:

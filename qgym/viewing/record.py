@@ -18,15 +18,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qgym.envs.interface import Overlay, Policy
-from qgym.files import write_atomically
-from qgym.training.models import guess_env_id
+from qgym.files import check_destination, write_atomically
+from qgym.training.models import env_for_model
 from qgym.training.rollouts import run_episode
-from qgym.viewing.agent import load_agent
+from qgym.validation import is_finite_number
+from qgym.viewing.trained_model import load_agent
 from qgym.viewing.views import view_of
 
 __all__ = ["MissingDependencyError", "collect_frames", "record", "write_video"]
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
+MIN_FRAME_WIDTH = 480
+"""Frames narrower than this (the 1x1 farm's 240 pixels) are drawn larger, their shape kept, so the
+status line under the field (day, return, last reward, weather) fits whole."""
 
 
 class MissingDependencyError(ValueError):
@@ -42,15 +46,19 @@ def record(
     fps: float = 6.0,
     seed: int | None = 0,
     trust_pickle: bool = False,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> Path:
-    """Play the agent and write the frames to ``out`` (.gif or .mp4); returns the path written."""
+    """Play the agent and write the frames to ``out`` (.gif or .mp4); returns the path written. The env
+    is ``env_id`` made with ``env_kwargs``, by default the model's run's (its ``config.yml``)."""
     out = Path(out)
     _check_suffix(out)
+    _check_fps(fps)
+    check_destination(out, "--out")  # before playing: a folder, a device or a read-only place
     if out.suffix.lower() == ".mp4":
         _mp4_writer()  # fail before playing when no writer exists
-    if env_id is None:
-        env_id = guess_env_id(model_path)
-    env = gym.make(env_id, render_mode="rgb_array")
+    chosen = env_for_model(model_path, env_id, env_kwargs, trust_pickle)
+    env_id = chosen.env_id
+    env = gym.make(env_id, render_mode="rgb_array", **chosen.env_kwargs)
     try:
         agent = load_agent(model_path, env, env_id, trust_pickle)
         frames, returns = collect_frames(env, agent.act, episodes, max_frames, seed)
@@ -76,17 +84,29 @@ def collect_frames(
     view = view_of(env)
     frames: list[NDArray[np.uint8]] = []
     returns: list[float] = []
+    size: tuple[int, int] | None = None
     for episode in range(episodes):
         for step in run_episode(
             env, policy, None if seed is None else seed + episode, max_frames - len(frames) - 1
         ):
             action = policy(step.observation, step.t) if advice and not step.done else None
-            frames.append(view.draw(Overlay(action=action) if action is not None else None))
+            if size is None:
+                size = _frame_size(view.draw())
+            frames.append(view.draw(Overlay(action=action, size=size)))
             if step.done:
                 returns.append(step.episode_return)
         if len(frames) >= max_frames:
             break
     return frames, returns
+
+
+def _frame_size(frame: NDArray[np.uint8]) -> tuple[int, int] | None:
+    """The (width, height) to draw frames at: None (the env's own) unless narrower than
+    :data:`MIN_FRAME_WIDTH`, then that width at the same shape."""
+    height, width = frame.shape[:2]
+    if width >= MIN_FRAME_WIDTH:
+        return None
+    return MIN_FRAME_WIDTH, round(height * MIN_FRAME_WIDTH / width)
 
 
 def write_video(frames: Sequence[NDArray[np.uint8]], out: str | Path, fps: float = 6.0) -> None:
@@ -95,13 +115,17 @@ def write_video(frames: Sequence[NDArray[np.uint8]], out: str | Path, fps: float
     _check_suffix(out)
     if not frames:
         raise ValueError("there are no frames to write")
-    if fps <= 0:
-        raise ValueError(f"fps must be a positive number, got {fps}")
+    _check_fps(fps)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".gif":
         _write_gif(frames, out, fps)
     else:
         _mp4_writer()(frames, out, fps)
+
+
+def _check_fps(fps: float) -> None:
+    if not (is_finite_number(fps) and fps > 0):
+        raise ValueError(f"--fps must be a positive number of frames a second, got {fps}")
 
 
 def _write_gif(frames: Sequence[NDArray[np.uint8]], out: Path, fps: float) -> None:

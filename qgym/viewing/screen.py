@@ -7,9 +7,11 @@ opens; without a display, :class:`DisplayError` says how to get one (or to use `
 
 from __future__ import annotations
 
+import contextlib
+import locale
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qgym.envs.interface import EnvView
-from qgym.envs.rendering import import_pygame
+from qgym.envs.pygame_frames import import_pygame
 
 __all__ = ["WINDOW_SIZE", "DisplayError", "Hint", "Screen", "episode_summary", "hud_lines"]
 
@@ -44,6 +46,9 @@ class Hint:
     best: tuple[int, ...] = ()
     """Every action the advisor rates best (ties are highlighted together)."""
     caption: str = "agent's Q-values"
+    idle: int | None = None
+    """The advisor's top-valued action when it changes nothing here (the env's action mask), so another
+    action, as good, is advised instead."""
 
 
 def hud_lines(view: EnvView, horizon: int | None, steps: int, total: float, last_reward: float) -> list[str]:
@@ -71,8 +76,9 @@ class Screen:
     def __init__(self, title: str, size: tuple[int, int] = WINDOW_SIZE) -> None:
         pygame = _pygame_with_display()
         try:
-            pygame.display.set_caption(title)
-            self.surface = pygame.display.set_mode(size, pygame.RESIZABLE)
+            with _plain_title_locale():
+                pygame.display.set_caption(title)
+                self.surface = pygame.display.set_mode(size, pygame.RESIZABLE)
         except pygame.error as error:
             pygame.display.quit()
             raise DisplayError(_NO_DISPLAY.format(error=error)) from error
@@ -122,6 +128,9 @@ class Screen:
                 who = "optimal" if hint.source == "optimal" else "agent says"
                 label = " or ".join(_name(names, a) for a in (hint.best or (hint.action,))[:3])
                 y = self._text(self.big_font, f"{who}: {label}", x, y, _HINT) + 2
+                if hint.idle is not None:
+                    note = f"({_name(names, hint.idle)} changes nothing here)"
+                    y = self._text(self.font, note, x, y, _MUTED)
             if hint.q_values is not None:
                 y = self._q_values(hint, names, x, y)
         if legend:
@@ -140,15 +149,16 @@ class Screen:
         import_pygame().display.quit()
 
     def _frame(self, pygame: Any, frame: NDArray[np.uint8]) -> None:
-        """The frame at the pane's top left, scaled down (never up) when it is larger than the pane."""
+        """The frame scaled to fill the pane, its shape kept, centred at the top. qgym's envs draw at the
+        pane's size already; others (Gymnasium's 256-pixel toy-text frames) are scaled up or down."""
         image = pygame.surfarray.make_surface(np.transpose(frame, (1, 0, 2)))
         width, height = self.pane
-        scale = min(1.0, width / frame.shape[1], height / frame.shape[0])
-        if scale < 1.0:
-            image = pygame.transform.smoothscale(
-                image, (int(frame.shape[1] * scale), int(frame.shape[0] * scale))
-            )
-        self.surface.blit(image, ((width - image.get_width()) // 2, 0) if scale < 1.0 else (0, 0))
+        scale = min(width / frame.shape[1], height / frame.shape[0])
+        size = (max(1, round(frame.shape[1] * scale)), max(1, round(frame.shape[0] * scale)))
+        if size != image.get_size():
+            whole = scale >= 1.0 and float(scale).is_integer()
+            image = (pygame.transform.scale if whole else pygame.transform.smoothscale)(image, size)
+        self.surface.blit(image, ((width - image.get_width()) // 2, 0))
 
     def _text(self, font: Any, text: str, x: int, y: int, colour: tuple[int, int, int]) -> int:
         self.surface.blit(font.render(text, True, colour), (x, y))
@@ -211,6 +221,26 @@ _NO_DISPLAY = (
     'under a virtual one with `xvfb-run -s "-screen 0 1280x800x24" qgym ...`; '
     "`qgym record` writes a GIF without any display"
 )
+
+
+@contextlib.contextmanager
+def _plain_title_locale() -> Iterator[None]:
+    """The C locale while the window gets its title. Under a C.UTF-8 locale Xlib labels the X11 title
+    (WM_NAME) with an encoding named "UTF-8" that window tools cannot read, so ``xdotool search --name
+    qgym`` found no window; in the C locale the ASCII title is a plain string."""
+    if not sys.platform.startswith("linux"):
+        yield
+        return
+    previous = locale.setlocale(locale.LC_CTYPE)
+    try:
+        locale.setlocale(locale.LC_CTYPE, "C")
+    except locale.Error:
+        yield
+        return
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, previous)
 
 
 def _pygame_with_display() -> Any:

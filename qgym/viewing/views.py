@@ -15,6 +15,7 @@ import numpy as np
 from gymnasium.envs.toy_text import CliffWalkingEnv, FrozenLakeEnv, TaxiEnv
 from numpy.typing import NDArray
 
+from qgym import planning
 from qgym.envs.interface import (
     AgentOnCells,
     CellMark,
@@ -25,14 +26,16 @@ from qgym.envs.interface import (
     Overlay,
     StateNames,
 )
-from qgym.envs.rendering import import_pygame
+from qgym.envs.pygame_frames import import_pygame
 
 __all__ = [
     "GenericView",
     "ToyTextGridView",
     "ToyTextView",
+    "action_mask",
     "agent_on_cells",
     "cell_marks",
+    "episode_end",
     "grid_view",
     "legend_of",
     "state_names",
@@ -71,6 +74,36 @@ def view_of(env: gym.Env[Any, Any]) -> EnvView:
     if type(base) in _TOY_TEXT_ACTIONS:
         return ToyTextView(env)
     return GenericView(env)
+
+
+_END_WORDS = {"hole": "fell into a hole", "goal": "reached the goal", "cliff": "fell off the cliff"}
+
+
+def episode_end(env: gym.Env[Any, Any], terminated: bool, truncated: bool, steps: int) -> str | None:
+    """How the episode just ended, in words for the screen: the cell it ended on (a hole, the goal) or
+    the time limit; None while it goes on."""
+    if terminated:
+        marks = cell_marks(env)
+        if marks is not None:
+            try:
+                label = marks[planning.current_state(env)].label
+            except (ValueError, IndexError):
+                label = ""
+            if label:
+                return f"the episode is over: {_END_WORDS.get(label, f'reached the {label}')}"
+        return "the episode is over: the env ended it"
+    if truncated:
+        return f"time is up: {steps} steps, the episode's limit"
+    return None
+
+
+def action_mask(env: gym.Env[Any, Any]) -> NDArray[np.bool_] | None:
+    """The actions that change something now (the env's ``action_masks()``, sb3-contrib's convention), or
+    None for an env without masks."""
+    masks = getattr(env.unwrapped, "action_masks", None)
+    if not callable(masks):
+        return None
+    return np.asarray(masks(), dtype=bool).reshape(-1)
 
 
 def grid_view(env: gym.Env[Any, Any]) -> GridView | None:

@@ -168,7 +168,7 @@ def test_q_learning_reaches_95_percent_of_the_optimum_on_frozen_lake_8x8_and_sta
     optimal_policy = planning.value_iteration(mdp, gamma=0.99).policy
     optimum = planning.policy_return(mdp, optimal_policy, horizon=200)
     assert optimum == pytest.approx(0.863, abs=5e-4)
-    tracker = ExactReturnCallback(env, every=10_000, horizon=200)
+    tracker = ExactReturnCallback(env, eval_freq=10_000, horizon=200)
     model = QLearning(
         "TabularPolicy",
         env,

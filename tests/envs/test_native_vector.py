@@ -68,39 +68,7 @@ def test_a_vector_of_one_replays_the_single_env_exactly(env_id: str, extra: dict
     vector.close()
 
 
-# A vector of one replays the single env; a deterministic farm does so in a vector of three as well,
-# where the autoreset and the steps select sub-env 0 among others.
-DRAW_CASES = [(env_id, 1) for env_id in VECTOR_IDS] + [("qgym/GridFarm-1x1-Det-v0", 3)]
-
-
-@pytest.mark.parametrize(("env_id", "num_envs"), DRAW_CASES)
-def test_a_vector_draws_its_first_sub_env_as_the_single_env_draws_it(env_id: str, num_envs: int) -> None:
-    """render_mode="rgb_array": the first sub-env's frame, pixel for pixel, across an autoreset."""
-    single = gym.make(env_id, render_mode="rgb_array")
-    vector = gym.make_vec(env_id, num_envs=num_envs, render_mode="rgb_array")
-    single.reset(seed=2)
-    vector.reset(seed=2)
-    frames = vector.render()
-    assert frames is not None
-    assert len(frames) == 1
-    np.testing.assert_array_equal(frames[0], single.render())
-    rng = np.random.default_rng(0)
-    done, resets, steps = False, 0, 0
-    while resets < 1 and steps < 400:
-        actions = rng.integers(single.action_space.n, size=num_envs)  # type: ignore[attr-defined]
-        if done:
-            single.reset()
-            resets += 1
-            done = False
-        else:
-            _, _, terminated, truncated, _ = single.step(int(actions[0]))
-            done = terminated or truncated
-        vector.step(actions)
-        steps += 1
-        if steps % 7 == 0 or done or resets:
-            np.testing.assert_array_equal(vector.render()[0], single.render(), err_msg=f"step {steps}")
-    single.close()
-    vector.close()
+# Drawing (a frame per sub-env, each the single env's): tests/envs/test_vector_rendering.py.
 
 
 def test_a_vector_renders_only_after_reset_and_only_as_rgb_array() -> None:

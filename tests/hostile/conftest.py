@@ -1,24 +1,14 @@
-"""Hostile inputs: a payload object whose unpickling creates a file, and a guard that fails any unpickle."""
+"""Hostile inputs: a guard that fails any unpickle (the payloads and the measured interpreter are in
+``hostile_tools``, imported by name: a test module's ``from conftest import`` could find another
+folder's conftest first)."""
 
 from __future__ import annotations
 
-import os
-import pathlib
 import pickle
 from typing import Any
 
 import cloudpickle
 import pytest
-
-
-class CreatesFile:
-    """Unpickling this runs ``os.mkdir(path)``: a stand-in for arbitrary code. The file proves it ran."""
-
-    def __init__(self, path: pathlib.Path) -> None:
-        self.path = path
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (os.mkdir, (str(self.path),))
 
 
 @pytest.fixture

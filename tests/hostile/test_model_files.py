@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from conftest import CreatesFile
+from hostile_tools import CreatesFile
 from stable_baselines3 import DQN
 
 from qgym.agents import ModelFileError, QLearning, TabularAlgorithm
@@ -104,7 +104,7 @@ def test_weights_holding_a_pickle_payload_are_refused(
     buffer = io.BytesIO()
     torch.save({"q_net.q_net.0.weight": CreatesFile(marker)}, buffer)
     rewrite(pathlib.Path(path), {"policy.pth": buffer.getvalue()})
-    with pytest.raises(NetworkFileError, match=r"policy\.pth in .* does not hold this network's weights"):
+    with pytest.raises(NetworkFileError, match=r"policy\.pth in .* refers to 'posix\.mkdir'"):
         load_network_model(pathlib.Path(path))
     assert not marker.exists()
 
@@ -183,13 +183,35 @@ def npy_header(shape: tuple[int, ...], dtype: str = "<f8") -> bytes:
         ),
         (
             lambda p: _edit_table_manifest(p, lambda d: d["state"].update(n_envs=0)),
-            "n_envs' must be at least 1",
+            "n_envs' must be from 1 to 65,536, got 0",
         ),
         (lambda p: _nest_manifest(p, 100_000), "is not valid JSON"),
         (lambda p: _corrupt_entry(p, "q_values.npy"), "cannot be read"),
         (
             lambda p: _edit_table_manifest(p, lambda d: d["state"].update(exploration_rate=1e400)),
             "non-finite",
+        ),
+        (
+            lambda p: _edit_table_manifest(p, lambda d: d["state"].update(exploration_rate=-5)),
+            r"state 'exploration_rate' must be a number in \[0, 1\], got -5",
+        ),
+        (
+            lambda p: _edit_table_manifest(p, lambda d: d["state"].update(progress_remaining=-5)),
+            r"state 'progress_remaining' must be a number in \[0, 1\], got -5",
+        ),
+        (
+            lambda p: _edit_table_manifest(p, lambda d: d["state"].update(n_envs=10**12)),
+            "state 'n_envs' must be from 1 to 65,536, got 1000000000000",
+        ),
+        (
+            lambda p: _edit_table_manifest(
+                p, lambda d: d["state"]["rng_state"].update(internal=[0] * 624 + [624])
+            ),
+            "Mersenne Twister state",
+        ),
+        (
+            lambda p: _edit_table_manifest(p, lambda d: d["hyperparameters"].update(learning_rate=0.0)),
+            "learning_rate 0 never changes the table",
         ),
     ],
 )

@@ -114,3 +114,30 @@ def test_ctrl_c_before_training_starts_ends_with_a_line(
     monkeypatch.setattr(training, "train", interrupted)
     assert main(["train", "--algo", "qlearning", "--env", "qgym/GridFarm-1x1-Det-v0"]) == 130
     assert "qgym train: stopped by Ctrl-C" in capsys.readouterr().err
+
+
+def _write_forever(path: str) -> None:
+    payload = bytes(50_000_000)
+    while True:
+        files.write_atomically(pathlib.Path(path), payload)
+
+
+def test_a_writer_killed_by_sigkill_leaves_a_temp_file_the_next_write_removes_at_once(
+    tmp_path: pathlib.Path,
+) -> None:
+    target = tmp_path / "model.zip"
+    writer = multiprocessing.get_context("spawn").Process(target=_write_forever, args=(str(target),))
+    writer.start()
+    deadline = time.time() + 120
+    while not list(tmp_path.glob(".model.zip.*.tmp")) and time.time() < deadline:
+        time.sleep(0.001)
+    writer.kill()  # SIGKILL: no finally, no cleanup
+    writer.join()
+    leftovers = list(tmp_path.glob(".model.zip.*.tmp"))
+    assert leftovers, "the writer was killed while writing"
+    assert all(f"-{writer.pid}-" in path.name for path in leftovers)
+    live = tmp_path / f".model.zip.{files.writer_tag()}-0123456789ab.tmp"  # this process: still writing
+    live.write_bytes(b"half")
+    files.write_atomically(target, b"whole")
+    assert target.read_bytes() == b"whole"
+    assert sorted(tmp_path.glob(".model.zip.*.tmp")) == [live]  # the dead writer's is gone, not in an hour

@@ -16,7 +16,7 @@ def test_exact_return_is_recorded_every_n_steps_and_ends_at_the_greedy_policys_v
     env = gym.make("FrozenLake-v1", is_slippery=False)
     model = QLearning("TabularPolicy", env, gamma=0.99, seed=0)
     model.set_logger(configure(str(tmp_path), ["csv"]))
-    tracker = ExactReturnCallback(env, every=1_000, horizon=100)
+    tracker = ExactReturnCallback(env, eval_freq=1_000, horizon=100)
     model.learn(5_000, callback=tracker, log_interval=1)
     model.logger.close()
     assert [step for step, _ in tracker.history] == [1_000, 2_000, 3_000, 4_000, 5_000]
@@ -28,5 +28,5 @@ def test_exact_return_is_recorded_every_n_steps_and_ends_at_the_greedy_policys_v
 
 
 def test_a_non_positive_interval_is_refused() -> None:
-    with pytest.raises(ValueError, match="every must be a positive number of steps, got 0"):
-        ExactReturnCallback(gym.make("FrozenLake-v1"), every=0)
+    with pytest.raises(ValueError, match="eval_freq must be a positive number of steps, got 0"):
+        ExactReturnCallback(gym.make("FrozenLake-v1"), eval_freq=0)

@@ -62,7 +62,7 @@ def test_each_seed_folder_evaluates_to_the_figure_the_run_wrote(
         assert main(["eval", str(frozen_run / f"seed_{result.seed}"), "--episodes", "2"]) == 0
         printed = capsys.readouterr().out
         assert (
-            f"greedy policy: {result.exact_return:.2f} = {result.percent:.1f}% of the exact optimum"
+            f"valued exactly: {result.exact_return:.2f} = {result.percent:.1f}% of the exact optimum"
             in printed
         )
 

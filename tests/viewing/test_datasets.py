@@ -16,8 +16,9 @@ from qgym import planning
 from qgym.cli import main
 from qgym.envs import known_optimum
 from qgym.viewing import datasets
-from qgym.viewing.datasets import EpisodeRecorder, empirical_policy, load_recording, replay_returns
+from qgym.viewing.datasets import EpisodeRecorder, load_recording, replay_returns
 from qgym.viewing.play import PlaySession, handle_key
+from qgym.viewing.recorded_policy import empirical_policy
 
 FARM = "qgym/GridFarm-1x1-v0"
 

@@ -59,7 +59,7 @@ def test_the_hint_shows_q_star_of_planning_with_the_steps_left(env_id: str) -> N
         assert hint is not None
         assert hint.q_values is not None
         np.testing.assert_allclose(hint.q_values, _exact_q(session), rtol=0, atol=1e-9)
-        assert hint.action == int(np.argmax(hint.q_values))
+        assert hint.q_values[hint.action] == pytest.approx(hint.q_values.max(), abs=1e-9)
         assert hint.action in hint.best
         assert hint.caption == f"Q* with {100 - session.steps} steps left"
         _press(session, _key_of(session, (hint.action + 1) % len(session.names)))
@@ -92,8 +92,8 @@ def test_the_episode_total_regret_is_the_sum_of_its_moves_and_return_plus_regret
     assert grade.total_regret == pytest.approx(sum(move.regret for move in grade.moves), abs=1e-12)
     # The deterministic farm has no luck: what was not earned was given away by the moves.
     assert session.total + grade.total_regret == pytest.approx(known_optimum("qgym/GridFarm-1x1-Det-v0"))
-    summary = session.summary()
-    assert summary is not None
+    ending, *summary = session.summary() or [""]
+    assert ending == "time is up: 50 steps, the episode's limit"
     assert summary[0] == f"you got {session.total:.1f}; the best possible on average is 96.0"
     assert f"gave away {grade.total_regret:.1f}" in summary[1]
     assert summary[1].endswith(("luck of the draw +0.0", "luck of the draw -0.0"))
@@ -234,3 +234,52 @@ def test_a_session_without_hints_still_grades_where_there_is_a_model() -> None:
     assert session.hint() is None
     assert len(session.moves) == 1
     assert not any(line.startswith("regret") for line in session.hud()), "no regret shown without hints"
+
+
+def test_the_optimal_hint_never_advises_an_action_that_changes_nothing() -> None:
+    """At position +1 of the trading chain buy is hold (the mask says so): the hint says hold, not
+    "hold or buy"; on the farm a move into the fence is a wait, and is never the advice while another
+    optimal action does something."""
+    said_hold = 0
+    for seed in range(6):
+        session = _session("qgym/Trading-Chain-v0", seed=seed)
+        _press(session, pygame.K_TAB, pygame.K_q, pygame.K_b)  # hints and Q-values on; buy: now long
+        assert session.env.unwrapped.status_lines()[-1] == "position +1"
+        hint = session.hint()
+        assert hint is not None
+        assert hint.q_values is not None
+        assert hint.q_values[0] == pytest.approx(hint.q_values[1], abs=1e-12)  # buy is hold here
+        assert 1 not in hint.best
+        if hint.best == (0,):
+            said_hold += 1
+            assert hint.action == 0
+            assert hint.idle == 1  # the panel says: (buy changes nothing here)
+    assert said_hold > 0, "no seed where holding was the optimal move at +1"
+    farm = _session(FARM, seed=0)
+    _press(farm, pygame.K_TAB)
+    for _ in range(30):
+        hint = farm.hint()
+        assert hint is not None
+        mask = farm.env.unwrapped.action_masks()
+        assert all(mask[a] for a in hint.best), (hint.best, mask)
+        _press(farm, _key_of(farm, hint.action))
+
+
+def test_an_agent_whose_top_action_changes_nothing_is_shown_its_useful_equivalent() -> None:
+    from qgym.viewing.advice import agent_hint
+
+    class LongAgent:
+        """An agent whose table rates buy a hair above hold and sell: buy while long changes nothing."""
+
+        def q_values(self, observation: Any) -> np.ndarray:
+            return np.array([1.0, 1.001, 0.5])
+
+        def act(self, observation: Any, step: int = 0) -> int:
+            return 1
+
+    mask = np.array([True, False, True])  # the chain's mask at position +1
+    hint = agent_hint(LongAgent(), 0, True, True, mask)  # type: ignore[arg-type]
+    assert (hint.action, hint.best, hint.idle) == (0, (0,), 1)
+    assert hint.q_values is not None  # the agent's own values are still shown, buy's included
+    flat = agent_hint(LongAgent(), 0, True, True, np.array([True, True, True]))  # type: ignore[arg-type]
+    assert (flat.action, flat.idle) == (1, None)

@@ -127,10 +127,11 @@ def test_a_full_episode_ends_with_the_exact_optimum_in_the_summary() -> None:
     assert session.steps == 50
     summary = session.summary()
     assert summary is not None
-    assert summary[0] == "you got 0.0; the best possible on average is 96.0"
+    assert summary[0] == "time is up: 50 steps, the episode's limit"
+    assert summary[1] == "you got 0.0; the best possible on average is 96.0"
     # Without an advisor no move is graded; the season's accounts follow: nothing planted, nothing earned.
-    assert summary[1].startswith("farm accounting: harvests 0, revenue 0, seeds planted 0, water by hand 0")
-    assert summary[1:] == session.field_summaries[-1]
+    assert summary[2].startswith("farm accounting: harvests 0, revenue 0, seeds planted 0, water by hand 0")
+    assert summary[2:] == session.field_summaries[-1]
     session.apply(Command(CommandKind.ACT, 4))
     assert session.steps == 50, "no step after the season"
     assert not session.apply(Command(CommandKind.QUIT))
@@ -212,7 +213,7 @@ def test_hints_show_the_agents_greedy_action_and_its_q_values(tabular_model: Pat
     from qgym.agents import QLearning
 
     session = _session("qgym/GridFarm-1x1-Det-v0")
-    from qgym.viewing.agent import load_agent
+    from qgym.viewing.trained_model import load_agent
 
     session.agent = load_agent(tabular_model, session.env)
     assert session.hint() is None, "hints start switched off"
@@ -222,13 +223,19 @@ def test_hints_show_the_agents_greedy_action_and_its_q_values(tabular_model: Pat
     model = QLearning.load(tabular_model)
     assert hint is not None
     assert hint.q_values is not None
-    expected, _ = model.predict(session.observation, deterministic=True)
-    assert hint.action == int(expected)
-    np.testing.assert_allclose(hint.q_values, model.q_table[int(session.observation)])
+    q = model.q_table[int(session.observation)]
+    np.testing.assert_allclose(hint.q_values, q)
+    greedy = int(model.predict(session.observation, deterministic=True)[0])
+    mask = session.env.unwrapped.action_masks().astype(bool)
+    if mask[greedy]:
+        assert (hint.action, hint.idle) == (greedy, None)
+    else:  # its top value changes nothing here: the advice is its best action that does something
+        useful = np.flatnonzero(mask)
+        assert (hint.action, hint.idle) == (int(useful[np.argmax(q[useful])]), greedy)
 
 
 def test_play_with_hints_runs_in_the_window_until_closed(screen_closer: Any, tabular_model: Path) -> None:
-    from qgym.viewing.agent import load_agent
+    from qgym.viewing.trained_model import load_agent
 
     session = _session("qgym/GridFarm-1x1-Det-v0")
     session.agent = load_agent(tabular_model, session.env)
@@ -270,3 +277,60 @@ def test_a_video_driver_that_fails_gives_a_clear_error(
     err = capsys.readouterr().err
     assert "cannot open a window" in err
     assert "xvfb-run" in err
+
+
+@pytest.mark.parametrize(
+    ("actions", "ending", "total"),
+    [([1, 2], "the episode is over: fell into a hole", 0.0), ([2, 2, 1, 1, 1, 2], "reached the goal", 1.0)],
+)
+def test_the_end_of_a_frozenlake_episode_is_said_on_screen(
+    actions: list[int], ending: str, total: float
+) -> None:
+    env = gym.make("FrozenLake-v1", is_slippery=False, render_mode="rgb_array")
+    session = PlaySession(env, "FrozenLake-v1", seed=0, optimum=1.0)
+    for action in actions:
+        session.apply(Command(CommandKind.ACT, action))
+    assert session.episode_over
+    summary = session.summary()
+    assert summary is not None
+    assert ending in summary[0]
+    assert summary[1] == f"you got {total:.1f}; the best possible on average is 1.0"
+
+
+def test_a_toy_text_frame_fills_the_pane(screen_closer: Any) -> None:
+    env = gym.make("FrozenLake-v1", render_mode="rgb_array")
+    session = PlaySession(env, "FrozenLake-v1", seed=0)
+    screen = _open(session, screen_closer)
+    pygame.event.post(pygame.event.Event(pygame.QUIT))
+    run_loop(session, screen, idle_timeout=5)
+    frame = render_frame(env)
+    assert frame.shape[:2] == (256, 256)  # Gymnasium's own size, a corner of the window before
+    width, height = screen.pane
+    side = min(width, height)
+    window = np.transpose(pygame.surfarray.array3d(screen.surface), (1, 0, 2))
+    left = (width - side) // 2
+    # The goal, the map's bottom-right tile, is drawn in the bottom-right corner of the scaled frame.
+    goal_tile = frame[256 - 32 :, 256 - 32 :].reshape(-1, 3).mean(axis=0)
+    shown = window[side - side // 8 : side, left + side - side // 8 : left + side].reshape(-1, 3).mean(axis=0)
+    np.testing.assert_allclose(shown, goal_tile, atol=12)
+    assert side > 2 * 256
+
+
+def test_play_makes_the_env_with_env_kwargs_and_a_hint_runs_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qgym.viewing import play as play_module
+
+    sessions: list[PlaySession] = []
+    monkeypatch.setattr(play_module, "run_loop", lambda session, screen: sessions.append(session))
+    assert main(["play", "FrozenLake-v1", "--env-kwargs", "is_slippery:False"]) == 0
+    assert sessions[-1].env.spec.kwargs["is_slippery"] is False
+    assert sessions[-1].optimum == pytest.approx(1.0)  # the sure lake's optimum, not the slippery 0.74
+    argv = ["train", "--algo", "qlearning", "--env", "FrozenLake-v1", "-n", "500", "--eval-episodes", "1"]
+    assert main([*argv, "--env-kwargs", "is_slippery:False", "--log-folder", str(tmp_path)]) == 0
+    run = tmp_path / "qlearning" / "FrozenLake-v1_1"
+    assert main(["play", "FrozenLake-v1", "--hint", str(run)]) == 0  # the hint's run lends its kwargs
+    assert sessions[-1].env.spec.kwargs["is_slippery"] is False
+    assert main(["play", "FrozenLake-v1", "--hint", str(run), "--env-kwargs", "is_slippery:True"]) == 0
+    assert sessions[-1].env.spec.kwargs["is_slippery"] is True
+    capsys.readouterr()

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import pytest
+import yaml
+from matplotlib.text import Text
 
 from qgym import planning
 from qgym.cli import main
 from qgym.envs import known_optimum
 from qgym.training.evaluation import exact_optimum
-from qgym.viewing.curves import OPTIMUM_GID, plot_learning_curve, read_run
+from qgym.viewing.curves import EXACT_LABEL, OPTIMUM_GID, Curve, plot_learning_curve, read_run
 from qgym.viewing.plots import grid_values, plot_grid_policy, plot_q_table
+from qgym.viewing.state_policy import plot_state_policy, state_masks
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -109,9 +113,9 @@ def test_plot_command_writes_every_picture(
     out = tmp_path / "plots"
     argv = ["plot", "--run", str(run_folder), "--model", str(tabular_model), "--env", "qgym/GridFarm-1x2-v0"]
     assert main([*argv, "--out", str(out), "--crops", "50"]) == 0
-    for name in ("learning_curve.png", "q_table.png", "policy.png"):
+    for name in ("learning_curve.png", "q_table.png", "policy.png", "policy_field.png"):
         assert _is_png(out / name), name
-    assert capsys.readouterr().out.count("wrote") == 3
+    assert capsys.readouterr().out.count("wrote") == 4
 
 
 def test_plot_command_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -121,3 +125,115 @@ def test_plot_command_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFix
     assert "holds no learning curve" in capsys.readouterr().err
     assert main(["plot"]) == 2
     assert "give a run folder" in capsys.readouterr().err
+
+
+def _texts(figure: Any) -> list[Any]:
+    """Every visible text of a drawn figure outside its legends, with the legends."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure).draw()
+    legends = list(figure.legends) + [axes.get_legend() for axes in figure.axes if axes.get_legend()]
+    inside = {id(text) for legend in legends for text in [*legend.get_texts(), legend.get_title()]}
+    texts = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text() and id(t) not in inside]
+    return [legends, texts]
+
+
+def _overlaps(figure: Any) -> list[str]:
+    """The texts (notes, captions, labels) that a legend covers."""
+    legends, texts = _texts(figure)
+    renderer = figure.canvas.get_renderer()
+    covered = []
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        covered += [t.get_text() for t in texts if box.overlaps(t.get_window_extent(renderer))]
+    return covered
+
+
+def test_legends_and_notes_never_overlap(run_folder: Path, tmp_path: Path) -> None:
+    curves = read_run(run_folder)
+    exact = Curve(EXACT_LABEL, np.array([0.0, 3000.0, 6000.0]), np.array([0.0, 50.0, 70.0]))
+    figures = [
+        plot_learning_curve([*curves, exact], 80.0, "a run"),
+        plot_state_policy(
+            np.arange(63.0),
+            np.arange(63) % 3,
+            [f"lvl {s // 3} pos {s % 3 - 1:+d}" for s in range(63)],
+            ["hold", "buy", "sell"],
+            np.eye(3, dtype=bool)[np.arange(63) % 3],
+            "cards",
+            legend="lvl: the level",
+        ),
+    ]
+    env = gym.make("FrozenLake-v1")
+    q = np.random.default_rng(0).random((16, 4))
+    values, policy, names = grid_values(env, lambda s: q[int(s)])
+    figures.append(plot_grid_policy(values, policy, names, "lake"))
+    for figure in figures:
+        assert _texts(figure)[0], "a legend is drawn"
+        assert _overlaps(figure) == []
+
+
+def test_an_overlap_is_seen_by_the_check() -> None:
+    """The check above can fail: a note in the lower right corner under the legend there."""
+    figure = plot_learning_curve([Curve("a curve", np.array([0.0, 1.0]), np.array([0.0, 1.0]))], 1.0)
+    axes = figure.axes[0]
+    axes.legend(loc="lower right")
+    axes.text(0.99, 0.02, "a note under the legend", transform=axes.transAxes, ha="right")
+    assert "a note under the legend" in _overlaps(figure)
+
+
+def test_a_single_run_curve_shows_the_greedy_policys_exact_value(tmp_path: Path) -> None:
+    from qgym.cli import main as cli
+
+    argv = ["train", "--algo", "qlearning", "--env", "FrozenLake-v1", "-n", "5000", "--eval-episodes", "2"]
+    assert cli([*argv, "--log-folder", str(tmp_path)]) == 0
+    run = tmp_path / "qlearning" / "FrozenLake-v1_1"
+    rows = (run / "exact_returns.csv").read_text().splitlines()
+    assert rows[0] == "step,greedy_exact_return"
+    assert len(rows) - 1 >= 20  # before the first step, every 250 steps, at the end
+    steps = [int(row.split(",")[0]) for row in rows[1:]]
+    assert steps[0] == 0
+    assert steps == sorted(steps)
+    assert steps[-1] >= 5000
+    curves = {curve.label: curve for curve in read_run(run)}
+    exact = curves[EXACT_LABEL]
+    assert exact.values[-1] == pytest.approx(float(rows[-1].split(",")[1]))
+    evaluation = yaml.safe_load((run / "evaluation.yml").read_text())
+    assert exact.values[-1] == pytest.approx(evaluation["exact_return"])  # what train printed
+    figure = plot_learning_curve(list(curves.values()), exact_optimum("FrozenLake-v1"))
+    assert EXACT_LABEL in [line.get_label() for line in figure.axes[0].get_lines()]
+
+
+def test_every_state_of_a_small_env_gets_a_policy_card_and_its_masks(
+    tabular_model: Path, tmp_path: Path
+) -> None:
+    from qgym.agents import QLearning
+
+    model = tmp_path / "farm11.zip"
+    QLearning("TabularPolicy", "qgym/GridFarm-1x1-v0", seed=0).learn(3_000).save(model)
+    assert main(["plot", "--model", str(model), "--env", "qgym/GridFarm-1x1-v0", "--out", str(tmp_path)]) == 0
+    assert _is_png(tmp_path / "policy.png")
+    assert _is_png(tmp_path / "policy_field.png")
+    env = gym.make("qgym/GridFarm-1x1-v0")
+    masks = state_masks(env, range(7))
+    assert masks is not None
+    # On one plot the farmer cannot move: every move changes nothing; an empty plot can be planted.
+    assert not masks[:, :4].any()
+    assert masks[0].tolist() == [False] * 4 + [True, False, False, True]  # empty: plant or wait
+    chain = gym.make("qgym/Trading-Chain-v0")
+    long = [chain.unwrapped.encode_state(level, 1) for level in range(21)]
+    chain_masks = state_masks(chain, long)
+    assert chain_masks is not None
+    assert chain_masks[:, 1].sum() == 0
+    assert chain_masks[:, [0, 2]].all()
+    assert state_masks(gym.make("FrozenLake-v1"), range(16)) is None  # no masks: nothing marked
+
+
+def test_the_q_table_hatches_the_actions_that_change_nothing() -> None:
+    q = np.arange(21.0).reshape(7, 3)
+    idle = np.zeros((7, 3), dtype=bool)
+    idle[[1, 4], [1, 2]] = True
+    figure = plot_q_table(q, ["hold", "buy", "sell"], idle=idle)
+    hatched = [patch for patch in figure.axes[0].patches if patch.get_hatch()]
+    assert sorted((round(p.get_x() + 0.5), round(p.get_y() + 0.5)) for p in hatched) == [(1, 1), (2, 4)]
+    assert "hatched: the action changes nothing" in figure._supxlabel.get_text()

@@ -19,7 +19,7 @@ from qgym.envs.farm.render import CROP_LETTERS, draw_frame, draw_text, legend_ic
 from qgym.envs.farm.rules import ACTION_NAMES, CROP_NAMES, N_ACTIONS, N_CROPS, Action, Crop, FarmConfig
 from qgym.envs.farm.scalar import scalar_rules
 from qgym.envs.interface import CellMark, EpisodeChart, FieldReport, Overlay, Policy
-from qgym.envs.rendering import HumanWindow, import_pygame
+from qgym.envs.pygame_frames import HumanWindow, import_pygame
 
 __all__ = ["GridFarmEnv"]
 

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from qgym.envs.farm.rules import ACTION_NAMES, Action, Crop, FarmConfig
 from qgym.envs.interface import Overlay
-from qgym.envs.rendering import import_pygame, surface_to_array
+from qgym.envs.pygame_frames import import_pygame, surface_to_array
 
 __all__ = [
     "CROP_LETTERS",

@@ -11,7 +11,7 @@ from qgym.envs.farm import rules
 from qgym.envs.farm.env import GridFarmEnv
 from qgym.envs.farm.render import draw_frame, status_line
 from qgym.envs.farm.rules import N_CROPS
-from qgym.envs.native_vector import FloatArray, IntArray, NativeVectorEnv, Selection, first_of
+from qgym.envs.native_vector import FloatArray, IntArray, NativeVectorEnv, Selection
 
 __all__ = ["GridFarmVectorEnv"]
 
@@ -22,8 +22,9 @@ class GridFarmVectorEnv(NativeVectorEnv):
     """N grid farms in lockstep, stepped by the same rules as the single env.
 
     Takes the single env's arguments plus ``num_envs``, ``max_episode_steps`` (the season; the farm
-    itself never ends) and ``render_mode`` (None). Observations stack the single env's (all three
-    ``obs_mode``); ``info`` holds arrays ``day``, ``rained`` and ``action_mask`` (N, 8).
+    itself never ends) and ``render_mode`` (None, or ``"rgb_array"`` for a frame per sub-env).
+    Observations stack the single env's (all three ``obs_mode``); ``info`` holds arrays ``day``,
+    ``rained`` and ``action_mask`` (N, 8).
     """
 
     def __init__(
@@ -40,11 +41,14 @@ class GridFarmVectorEnv(NativeVectorEnv):
         self._crops = np.zeros((n, plots), dtype=np.int8)
         self._cells = np.zeros(n, dtype=np.int64)
         self._rained = np.zeros(n, dtype=np.bool_)
-        self._first = (0.0, 0.0)  # the first sub-env's return and last reward, for its frame
+        # Each sub-env's return and last reward, for its frame's status line (kept when rendering).
+        self._returns = np.zeros(n, dtype=np.float64)
+        self._last_rewards = np.zeros(n, dtype=np.float64)
 
     def _reset_envs(self, selection: Selection, count: int) -> None:
-        if first_of(selection) is not None:
-            self._first = (0.0, 0.0)
+        if self.render_mode is not None:
+            self._returns[selection] = 0.0
+            self._last_rewards[selection] = 0.0
         self._crops[selection] = 0
         self._cells[selection] = self.np_random.integers(self.config.n_plots, size=count)
         self._rained[selection] = False
@@ -56,14 +60,17 @@ class GridFarmVectorEnv(NativeVectorEnv):
         self._crops[selection] = crops
         self._cells[selection] = cells
         self._rained[selection] = rain
-        first = first_of(selection)
-        if first is not None:
-            self._first = (self._first[0] + float(rewards[first]), float(rewards[first]))
+        if self.render_mode is not None:
+            self._returns[selection] += rewards
+            self._last_rewards[selection] = rewards
         return rewards
 
-    def _first_frame(self) -> NDArray[np.uint8]:
-        status = status_line(int(self._elapsed[0]), *self._first, bool(self._rained[0]))
-        return draw_frame(self._crops[0], int(self._cells[0]), self.config, status, bool(self._rained[0]))
+    def _frame(self, index: int) -> NDArray[np.uint8]:
+        rained = bool(self._rained[index])
+        status = status_line(
+            int(self._elapsed[index]), float(self._returns[index]), float(self._last_rewards[index]), rained
+        )
+        return draw_frame(self._crops[index], int(self._cells[index]), self.config, status, rained)
 
     def _observations(self) -> Any:
         return rules.observations(self._crops, self._cells, self.config)

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from qgym.envs.figures import LazyRecord
 from qgym.envs.interface import EpisodeChart, FieldReport, Overlay
-from qgym.envs.rendering import HumanWindow, import_pygame
+from qgym.envs.pygame_frames import HumanWindow, import_pygame
 from qgym.envs.trading.desk import ONE, Desk, StreamT
 from qgym.envs.trading.metrics import episode_chart, path_figures, trading_report
 from qgym.envs.trading.render import FRAME_SIZE, Chart, Status, draw_frame, legend_icons, ticker

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qgym.envs.interface import Overlay
-from qgym.envs.rendering import import_pygame, surface_to_array
+from qgym.envs.pygame_frames import import_pygame, surface_to_array
 from qgym.envs.trading.rules import ACTION_NAMES, BUY, SELL, TradingConfig
 
 __all__ = ["FRAME_SIZE", "Chart", "Status", "draw_frame", "legend_icons", "ticker"]

@@ -11,7 +11,7 @@ from typing import Any, Generic
 import numpy as np
 from numpy.typing import NDArray
 
-from qgym.envs.native_vector import ALL, FloatArray, IntArray, NativeVectorEnv, Selection, first_of
+from qgym.envs.native_vector import ALL, FloatArray, IntArray, NativeVectorEnv, Selection, indices_of
 from qgym.envs.trading.chain import ChainPrices, ChainTradingEnv
 from qgym.envs.trading.desk import Desk, StreamT
 from qgym.envs.trading.env import TradingEnvBase, record_trader, trader_status
@@ -40,28 +40,32 @@ class _TradingVectorEnv(NativeVectorEnv, Generic[StreamT]):
         )
         self.config = config
         self.desk: Desk[StreamT] = single.make_desk(self.num_envs)
-        self._chart = Chart()  # the first sub-env's episode, for its frame
-        self._last_reward = 0.0
+        # Each sub-env's episode and last reward, for its frame (kept only when rendering).
+        drawn = self.num_envs if render_mode is not None else 0
+        self._charts = [Chart() for _ in range(drawn)]
+        self._last_rewards = np.zeros(drawn, dtype=np.float64)
 
     def _reset_envs(self, selection: Selection, count: int) -> None:
         self.desk.reset(selection, count, self.np_random)
-        if first_of(selection) is not None:
-            window = self.desk.stream.windows(0)
-            self._chart.begin(before=float(window[-2] if len(window) > 1 else window[-1]))
-            self._last_reward = 0.0
-            record_trader(self.desk, 0, self._chart)
+        if self._charts:
+            for trader in indices_of(selection, self.num_envs):
+                window = self.desk.stream.windows(trader)
+                self._charts[trader].begin(before=float(window[-2] if len(window) > 1 else window[-1]))
+                self._last_rewards[trader] = 0.0
+                record_trader(self.desk, trader, self._charts[trader])
 
     def _advance(self, actions: IntArray, selection: Selection, count: int) -> FloatArray:
         rewards: FloatArray = self.desk.step(actions, selection, count, self.np_random)
-        first = first_of(selection)
-        if first is not None:
-            self._last_reward = float(rewards[first])
-            record_trader(self.desk, 0, self._chart)
+        if self._charts:
+            self._last_rewards[selection] = rewards
+            for trader in indices_of(selection, self.num_envs):
+                record_trader(self.desk, trader, self._charts[trader])
         return rewards
 
-    def _first_frame(self) -> NDArray[np.uint8]:
-        status = trader_status(self.desk, 0, self._chart, self._last_reward)
-        return draw_frame(self._chart, status, self.config)
+    def _frame(self, index: int) -> NDArray[np.uint8]:
+        chart = self._charts[index]
+        status = trader_status(self.desk, index, chart, float(self._last_rewards[index]))
+        return draw_frame(chart, status, self.config)
 
     def _observations(self) -> Any:
         return self.desk.observations()
@@ -87,7 +91,7 @@ class ChainTradingVectorEnv(_TradingVectorEnv[ChainPrices]):
     :class:`~qgym.envs.trading.chain.ChainTradingEnv`.
 
     Takes the single env's arguments plus ``num_envs``, ``max_episode_steps`` and ``render_mode``
-    (None, or ``"rgb_array"`` for the first sub-env's frame). ``info`` holds arrays ``equity``,
+    (None, or ``"rgb_array"`` for a frame per sub-env). ``info`` holds arrays ``equity``,
     ``position``, ``price``, ``trade_cost``, ``total_cost``, ``buy_and_hold_equity``, ``action_mask``
     (and ``regime`` codes, indices into ``REGIMES``, on the regime-switching chain).
     """
@@ -124,6 +128,8 @@ class ChainTradingVectorEnv(_TradingVectorEnv[ChainPrices]):
         level, position, regime = decode_index(states, self.config, self.n_regimes)
         prices = self.desk.stream.place(ALL, level * self.n_regimes + regime)
         self.desk.book.place(ALL, position, prices)
+        for trader, chart in enumerate(self._charts):
+            chart.move(float(prices[trader]))
 
 
 class TradingVectorEnv(_TradingVectorEnv[MarketPaths]):
@@ -132,7 +138,7 @@ class TradingVectorEnv(_TradingVectorEnv[MarketPaths]):
     Every reset draws each sub-env's path exactly as the single env does (one seeded generator per
     synthetic path, all simulated at once by :meth:`~qgym.envs.trading.prices.PriceProcess.simulate_batch`,
     or a random window of the user's prices). Takes the single env's arguments plus ``num_envs``,
-    ``max_episode_steps`` and ``render_mode`` (None, or ``"rgb_array"`` for the first sub-env's frame).
+    ``max_episode_steps`` and ``render_mode`` (None, or ``"rgb_array"`` for a frame per sub-env).
     ``info`` holds arrays ``equity``, ``position``, ``price``, ``trade_cost``, ``total_cost``,
     ``buy_and_hold_equity``, ``action_mask`` (and ``regime`` codes when observed).
     """

@@ -1,0 +1,152 @@
+"""Observations straight into a network's first layer, without building one-hot rows.
+
+Stable-Baselines3 feeds a ``Discrete(n)`` observation to an MLP as a one-hot row of ``n`` floats (a
+``MultiDiscrete`` as one one-hot per component, side by side), so the first ``Linear`` multiplies a
+matrix that is all zeros but one entry per component. That product is a column of the weight matrix
+(a sum of ``K`` columns for ``K`` components): :class:`Inputs` reads those columns by index, an
+embedding lookup, and leaves the layer's weights and their meaning exactly SB3's. On the 1x2 farm
+(98 states, 256 units) that is a quarter of the forward pass. A ``Box`` goes through the layer as
+SB3 feeds it (the observation as float32).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["FastNetwork", "Inputs"]
+
+
+class Inputs:
+    """How observations of one space become the first hidden layer of a network.
+
+    :param space: the observation space (``Discrete``, one-dimensional ``MultiDiscrete`` or a
+        non-image ``Box``: :meth:`refusal` says why not).
+    """
+
+    def __init__(self, space: gym.Space[Any]) -> None:
+        reason = self.refusal(space)
+        if reason is not None:
+            raise ValueError(reason)
+        self.indexed = isinstance(space, gym.spaces.Discrete | gym.spaces.MultiDiscrete)
+        if isinstance(space, gym.spaces.MultiDiscrete):
+            sizes = space.nvec.astype(np.int64)
+            self._offsets = torch.as_tensor(np.concatenate([[0], np.cumsum(sizes)[:-1]]), dtype=torch.int64)
+            self._width = int(space.nvec.size)
+        else:
+            self._offsets = torch.zeros(1, dtype=torch.int64)
+            self._width = 1 if self.indexed else int(gym.spaces.flatdim(space))
+
+    @staticmethod
+    def refusal(space: gym.Space[Any]) -> str | None:
+        """Why ``space`` cannot be read this way (None when it can)."""
+        if isinstance(space, gym.spaces.Discrete):
+            return None if int(space.start) == 0 else "a Discrete observation space must start at 0"
+        if isinstance(space, gym.spaces.MultiDiscrete):
+            if space.nvec.ndim == 1 and not np.any(space.start):
+                return None
+            return "a MultiDiscrete observation space must be one-dimensional and start at 0"
+        if isinstance(space, gym.spaces.Box):
+            if space.dtype == np.uint8 and len(space.shape) == 3:
+                return "image observations go through SB3's own preprocessing"
+            return None
+        return f"observations of type {type(space).__name__} go through SB3's own preprocessing"
+
+    def tensor(self, observations: np.ndarray) -> torch.Tensor:
+        """A batch of raw observations as the tensor :meth:`first_layer` reads: the one-hot
+        positions (int64, one column per component) or the flattened floats."""
+        batch = observations.shape[0]
+        if self.indexed:
+            indices = torch.as_tensor(np.asarray(observations, dtype=np.int64).reshape(batch, self._width))
+            return indices + self._offsets if self._width > 1 else indices
+        return torch.as_tensor(np.asarray(observations, dtype=np.float32).reshape(batch, self._width))
+
+    def first_layer(self, layer: nn.Linear, inputs: torch.Tensor) -> torch.Tensor:
+        """``layer`` applied to the one-hot encoding of ``inputs`` (or to the floats of a Box)."""
+        if not self.indexed:
+            return torch.nn.functional.linear(inputs, layer.weight, layer.bias)
+        columns = layer.weight.t()[inputs]  # (batch, components, units): the one-hot's columns
+        summed = columns.squeeze(1) if self._width == 1 else columns.sum(dim=1)
+        return summed if layer.bias is None else summed + layer.bias
+
+
+class FastNetwork:
+    """A network's ``Sequential`` of layers, called on :meth:`Inputs.tensor` batches, and its
+    gradient written out as matrix products.
+
+    SB3's MLP is ``Linear`` layers with an activation between them. For ReLU (SB3's default for DQN)
+    :meth:`gradients` computes the weights' gradients from the loss's gradient with respect to the
+    output (the backward pass of an MLP is two products per layer and a mask per ReLU), without
+    autograd's graph, whose bookkeeping dominates a small network's update; with another activation
+    :attr:`hand_written_gradients` is False and the caller uses autograd.
+
+    :param layers: SB3's MLP (``QNetwork.q_net``, ``QuantileNetwork.quantile_net``), whose first
+        layer is a ``Linear``; the same modules and weights, only read differently.
+    :param inputs: how the observations reach the first layer.
+    """
+
+    def __init__(self, layers: nn.Sequential, inputs: Inputs) -> None:
+        first, *rest = list(layers)
+        if not isinstance(first, nn.Linear):
+            raise ValueError(f"the network must start with a Linear layer, got {type(first).__name__}")
+        self.layers = layers
+        self.inputs = inputs
+        self._first, self._rest = first, rest
+        linears = [first, *(layer for layer in rest if isinstance(layer, nn.Linear))]
+        alternating = (
+            all(isinstance(layer, nn.Linear if i % 2 else nn.ReLU) for i, layer in enumerate(rest))
+            and len(rest) % 2 == 0
+        )
+        self._linears = linears if alternating and all(layer.bias is not None for layer in linears) else None
+
+    @property
+    def hand_written_gradients(self) -> bool:
+        """True when :meth:`gradients` applies (Linear layers with biases, ReLU between them)."""
+        return self._linears is not None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = self.inputs.first_layer(self._first, x)
+        for layer in self._rest:
+            hidden = layer(hidden)
+        return hidden
+
+    def forward_kept(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The output without autograd, and every hidden layer's activations for :meth:`gradients`."""
+        assert self._linears is not None
+        with torch.no_grad():
+            kept = []
+            hidden = self.inputs.first_layer(self._first, x)
+            for layer in self._linears[1:]:
+                hidden = torch.relu_(hidden)
+                kept.append(hidden)
+                hidden = torch.nn.functional.linear(hidden, layer.weight, layer.bias)
+        return hidden, kept
+
+    def gradients(
+        self, x: torch.Tensor, kept: list[torch.Tensor], upstream: torch.Tensor
+    ) -> list[torch.Tensor]:
+        """The gradients of every weight and bias (in ``parameters()`` order) of a loss whose gradient
+        with respect to the output is ``upstream``, from the activations :meth:`forward_kept` kept."""
+        assert self._linears is not None
+        grads: list[torch.Tensor] = []
+        delta = upstream
+        for layer, below in zip(reversed(self._linears[1:]), reversed(kept), strict=True):
+            grads += [delta.sum(dim=0), delta.t().mm(below)]  # bias, weight (reversed below)
+            delta = delta.mm(layer.weight).mul_(below > 0)
+        grads += [delta.sum(dim=0), self._first_layer_gradient(x, delta)]
+        grads.reverse()
+        return grads
+
+    def _first_layer_gradient(self, x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        weight = self._first.weight
+        if not self.inputs.indexed:
+            return delta.t().mm(x)
+        rows = torch.zeros((weight.shape[1], weight.shape[0]), dtype=delta.dtype)
+        width = x.shape[1]
+        spread = delta if width == 1 else delta.repeat_interleave(width, dim=0)
+        rows.index_add_(0, x.reshape(-1), spread)
+        return rows.t().contiguous()
