@@ -2,7 +2,7 @@
 expands without bound.
 
 ``write_atomically`` replaces a file in one rename; ``check_destination`` refuses, before any work, a
-place that cannot be written; ``locked`` serializes the processes that update one file
+place that cannot be written; ``locked`` serializes the processes that update one file, in turn
 (``filelock``); ``read_yaml`` reads YAML with ``safe_load`` semantics, a size limit, a bounded number
 of aliases (an alias bomb of a few hundred bytes otherwise expands to gigabytes when walked) and a
 sentence naming the file for anything else wrong with it.
@@ -99,15 +99,28 @@ def _kind(path: pathlib.Path) -> str:
 
 @contextlib.contextmanager
 def locked(target: pathlib.Path, timeout: float = 60.0) -> Iterator[None]:
-    """Hold an exclusive lock on ``target`` (a ``.lock`` file beside it) across processes."""
+    """Hold an exclusive lock on ``target`` (a ``.lock`` file beside it) across processes, in turn.
+
+    A lock alone is not fair: the process that just released it takes it again before a waiter
+    notices, so one writer of a busy file can starve. So a process first passes a gate (a second lock
+    file, ``.gate.lock``) and lets go of it only once it holds the lock: a writer that just released the
+    lock waits at the gate behind the one already waiting, and two writers take turns. Holding the
+    lock, keep the work short (read, merge, write).
+    """
     import filelock
 
-    lock = filelock.FileLock(str(target.with_name(f".{target.name}.lock")), timeout=timeout)
+    deadline = time.monotonic() + timeout
+    gate = filelock.FileLock(str(target.with_name(f".{target.name}.gate.lock")), timeout=timeout)
+    lock = filelock.FileLock(str(target.with_name(f".{target.name}.lock")))
     try:
-        with lock:
-            yield
+        with gate:
+            lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
     except filelock.Timeout:
         raise FileFormatError(f"{target} is locked by another process for over {timeout:.0f} s") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def read_yaml(path: str | pathlib.Path, what: str = "file") -> Any:

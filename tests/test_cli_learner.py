@@ -171,16 +171,16 @@ def test_evaluations_during_training_print_a_line_each(
 def test_tune_prints_each_trial_and_ctrl_c_writes_the_best_so_far(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = tuning._score
+    real = tuning.run_trial
     calls: list[int] = []
 
-    def interrupt_the_third(*args: Any) -> float:
+    def interrupt_the_third(*args: Any) -> Any:
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
         return real(*args)
 
-    monkeypatch.setattr(tuning, "_score", interrupt_the_third)
+    monkeypatch.setattr(tuning, "run_trial", interrupt_the_third)
     out = tmp_path / "tuned.yml"
     argv = ["tune", "--algo", "qlearning", "--env", DET, "--trials", "5", "-n", "1000"]
     assert main([*argv, "--storage", f"sqlite:///{tmp_path / 's.db'}", "--out", str(out)]) == 130

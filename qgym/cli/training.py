@@ -13,6 +13,7 @@ from qgym.cli.arguments import (
     command_line_env,
     positive_int,
 )
+from qgym.cli.distributed import add_seed_flags, add_tune_flags, check_one_seed
 from qgym.training.registry import ALGORITHMS, check_algorithm
 
 __all__ = ["add_training_commands"]
@@ -77,6 +78,7 @@ def add_training_commands(commands: Any) -> None:
         help="with --seeds, processes training seeds at once when they cannot run in lockstep (DQN, "
         "QR-DQN; default: the number of cores)",
     )
+    add_seed_flags(train)
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("eval", help="mean return of a trained model and %% of the exact optimum")
@@ -127,13 +129,19 @@ def add_training_commands(commands: Any) -> None:
         "--env", required=True, metavar="ID", help="an env ID, e.g. qgym/Trading-Chain-v0 (or module:ID)"
     )
     tune.add_argument("--trials", type=positive_int, required=True, help="trials this process runs")
-    tune.add_argument("--storage", default=None, help="Optuna storage URL (default sqlite:///qgym-tune.db)")
+    tune.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna storage: a database URL (default sqlite:///qgym-tune.db; postgresql://...) or a journal "
+        "file PATH.log",
+    )
     tune.add_argument("--study-name", default=None, help="study name (default ALGO-ENV)")
     tune.add_argument("-n", "--n-timesteps", type=positive_int, default=None, help="steps a trial")
     tune.add_argument("--seed", type=int, default=0, help="seed of the first trial (default 0)")
     tune.add_argument(
         "--out", default=None, help="preset file the best block goes to (default tuned-ALGO.yml)"
     )
+    add_tune_flags(tune)
     add_env_flags(tune, env_kwargs=False)
     tune.set_defaults(run=_tune)
 
@@ -172,6 +180,7 @@ def _train(args: argparse.Namespace) -> int:
         return _train_seeds(args, env)
     if args.jobs is not None:
         raise ValueError("--jobs goes with --seeds N: one seed trains in one process")
+    check_one_seed(args)
     assert env.env_id is not None
     run = training.train(
         args.algo,
@@ -222,6 +231,10 @@ def _train_seeds(args: argparse.Namespace, env: CommandLineEnv) -> int:
         jobs=args.jobs,
         progress=sys.stdout.isatty() if args.progress is None else args.progress,
         report=lambda line: print(line, flush=True),
+        ray_address=args.ray_address,
+        ray_cpus=args.ray_cpus,
+        ray_gpus=args.ray_gpus,
+        resume=args.resume,
         env_kwargs=env.env_kwargs,
         gym_packages=env.modules,
     )
@@ -355,11 +368,14 @@ def _tune(args: argparse.Namespace) -> int:
         n_timesteps=args.n_timesteps,
         seed=args.seed,
         report=lambda line: print(line, flush=True),
+        pruner=args.pruner,
+        ray_address=args.ray_address,
     )
     tuning.write_preset_block(out, env_id, result.best_block)
     if result.interrupted:
         print(f"stopped by Ctrl-C after {result.n_trials_done} trials; the best preset so far goes to {out}")
-    print(f"study {result.study_name} in {result.storage}: {result.n_trials_done} trials run here")
+    pruned = f", {result.n_pruned} more pruned" if result.n_pruned else ""
+    print(f"study {result.study_name} in {result.storage}: {result.n_trials_done} trials run here{pruned}")
     print(f"best score {result.best_value:.2f} ({meaning})")
     print(f"best preset block, written to {out}:")
     print(yaml.safe_dump({env_id: result.best_block}, sort_keys=False).rstrip())

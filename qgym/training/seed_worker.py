@@ -2,10 +2,20 @@
 
 The curve values the greedy policy every ``eval_freq`` steps: exactly where the env has a model whose
 states the observations encode, else by its sampled mean over :data:`SAMPLED_EPISODES` episodes.
+
+A worker (a local process or a Ray task on another machine) gets a :class:`SeedTask`, trains into a
+scratch folder of its own and hands back a :class:`SeedOutcome`: the seed's figures, its curve and its
+run folder's files as bytes. The driver writes them into the run folder, so no worker needs the
+driver's file system.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +35,66 @@ from qgym.training.seed_results import (
     SeedResult,
     steps_to_target,
 )
+from qgym.training.seed_tasks import SeedOutcome, SeedTask
+from qgym.version import __version__
 
-__all__ = ["LearningCurve", "train_one_seed"]
+__all__ = ["LearningCurve", "die_with_parent", "run_seed_task", "train_one_seed"]
+
+
+def run_seed_task(task: SeedTask) -> SeedOutcome:
+    """Train ``task``'s seed in a scratch folder of this process and return it as a :class:`SeedOutcome`."""
+    global _scratch
+    scratch = Path(tempfile.mkdtemp(prefix=f"qgym-seed-{task.seed}-"))
+    _scratch = scratch
+    try:
+        result, curve = train_one_seed(
+            task.algo,
+            task.spec,
+            task.block,
+            scratch,
+            task.eval_freq,
+            task.optimum,
+            task.env_kwargs,
+            task.seed,
+        )
+        folder = scratch / f"seed_{task.seed}"
+        files = {
+            path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in sorted(folder.rglob("*"))
+            if path.is_file()
+        }
+    finally:
+        _scratch = None
+        shutil.rmtree(scratch, ignore_errors=True)
+    return SeedOutcome(result, curve, files, __version__)
+
+
+def die_with_parent() -> None:
+    """End this process (removing its scratch folder) as soon as the process that started it ends.
+
+    A worker started by :mod:`multiprocessing` watches its parent's sentinel, which the system closes
+    when the parent ends for any reason, SIGKILL included: no worker goes on training for a dead run.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        wait([sentinel])
+        scratch = _scratch
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # at once: no cleanup of a dead run's work
+
+    threading.Thread(target=watch, name="qgym-parent-watch", daemon=True).start()
+
+
+_scratch: Path | None = None
+"""The scratch folder the seed at hand trains into (removed if the parent dies)."""
 
 
 class LearningCurve(BaseCallback):

@@ -3,16 +3,17 @@
 Tabular agents on an env with an exact model whose observations are its states (the toy-text envs,
 the small farms, the trading chains) train in lockstep in this process
 (:class:`qgym.agents.lockstep.Lockstep`); every evaluation values each seed's greedy policy exactly.
-DQN, QR-DQN and tables on other envs train one seed per process (``jobs`` at a time), each through
-:func:`qgym.training.train`, and are valued exactly where the env allows, else by sampling.
+DQN, QR-DQN and tables on other envs train one seed a worker, each through
+:func:`qgym.training.train`, and are valued exactly where the env allows, else by sampling: worker
+processes on this machine (``jobs`` at a time), or Ray tasks on a cluster (``ray_address``). Each seed
+is written into the run folder as it arrives (:mod:`qgym.training.seed_store`), so a run that was
+stopped resumes with the seeds it finished (``resume``).
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from qgym.training.evaluation import exact_optimum
 from qgym.training.registry import DEEP_ALGORITHMS, check_env_kwargs
 from qgym.training.run_spec import RunSpec
 from qgym.training.runs import new_run_folder, write_yaml
+from qgym.training.seed_pool import SeedPool
 from qgym.training.seed_results import (
     EVAL_EPISODES,
     SAMPLED_EPISODES,
@@ -38,8 +40,10 @@ from qgym.training.seed_results import (
     summary_lines,
     write_seed_files,
 )
+from qgym.training.seed_store import check_resumable, finished_seeds
 from qgym.training.stats import iqm
 from qgym.training.vocabulary import describe_learning
+from qgym.training.worker_seeds import make_pool, progress_bar, seed_words, train_in_workers
 from qgym.validation import check_memory, is_int
 
 __all__ = ["MAX_SEEDS", "SeedsRun", "lockstep_memory", "lockstep_model", "seed_list", "train_seeds"]
@@ -168,13 +172,22 @@ def train_seeds(
     report: Callable[[str], None] | None = None,
     env_kwargs: dict[str, Any] | None = None,
     gym_packages: Sequence[str] = (),
+    ray_address: str | None = None,
+    ray_cpus: float = 1.0,
+    ray_gpus: float | None = None,
+    resume: str | Path | None = None,
 ) -> SeedsRun:
     """Train ``algo`` on ``env_id`` with seeds ``seed .. seed + n_seeds - 1`` into one run folder.
 
     Each seed's greedy policy is valued every ``eval_freq`` steps (default: 20 times over training):
     exactly where the env has a model, else by its sampled mean over 10 episodes. Ctrl-C stops early
-    and keeps what the seeds learned so far. ``env_kwargs`` and ``gym_packages`` are as for
-    :func:`qgym.training.train`.
+    and keeps what the seeds learned so far (in lockstep) or the seeds finished (one a worker).
+    ``env_kwargs`` and ``gym_packages`` are as for :func:`qgym.training.train`.
+
+    Seeds that train one a worker run as Ray tasks on the cluster at ``ray_address`` (``auto``,
+    ``ray://host:port`` or a GCS ``host:port``), each asking for ``ray_cpus`` CPUs and ``ray_gpus``
+    GPUs (default: one where the cluster has GPUs and the preset's device may use one). ``resume``
+    names the folder of an unfinished run of the same command: only its missing seeds train.
     """
     say = report or (lambda line: None)
     spec = RunSpec.resolve(
@@ -196,15 +209,21 @@ def train_seeds(
     if model is not None:
         lockstep_memory(algo, env_id, len(seeds), spec.preset.n_envs, model, env_kwargs)
     method = "lockstep" if model is not None else "processes"
+    if model is not None and resume is not None:
+        raise ValueError(
+            f"--resume {resume}: tables on {env_id} train every seed at once in lockstep in one process, "
+            "with nothing to resume; run the command again without --resume"
+        )
     # Build what trains before the folder: a preset it refuses leaves no folder. Learners in lockstep
     # need no model object (nor torch); the processes' preset is checked by building one model.
+    pool: SeedPool | None = None
     if model is not None:
         learners: Any = spec.table_settings(seed)
     else:
         from qgym.training.train import make_model
 
         make_model(algo, env_id, spec.preset, seed, env_kwargs)
-    folder = new_run_folder(Path(log_folder) / algo, env_id)
+        pool = make_pool(jobs, len(seeds), ray_address, ray_cpus, ray_gpus, spec.preset.block)
     config = spec.config(
         {"seeds": seeds},
         method=method,
@@ -212,19 +231,27 @@ def train_seeds(
         **({"env_kwargs": env_kwargs} if env_kwargs else {}),
         **({"gym_packages": list(gym_packages)} if gym_packages else {}),
     )
-    write_yaml(folder / "config.yml", config)
+    finished: dict[int, tuple[SeedResult, list[CurvePoint]]] = {}
+    if resume is not None:
+        folder = Path(resume)
+        config = check_resumable(folder, config)
+        finished = finished_seeds(folder, seeds)
+    else:
+        folder = new_run_folder(Path(log_folder) / algo, env_id)
+        write_yaml(folder / "config.yml", config)
     optimum = exact_optimum(env_id, env_kwargs)
-    how = (
-        "in lockstep in this process"
-        if model is not None
-        else f"one per process, {_jobs(jobs, seeds)} at a time"
-    )
+    how = "in lockstep in this process" if pool is None else pool.describe()
     say(f"{algo} on {env_id}: {describe_learning(algo, spec.preset.block)}")
     say(
         f"{len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), {steps:,} steps each with "
         f"{spec.source}, trained {how}; run folder {folder}"
     )
+    if resume is not None:
+        left = [s for s in seeds if s not in finished]
+        say(f"resuming: {seed_words(sorted(finished))} already trained; training {seed_words(left)}")
     notes = [] if model is not None or algo in DEEP_ALGORITHMS else [f"(not in lockstep: {why})"]
+    if model is not None and ray_address is not None:
+        notes.append(f"(tables on {env_id} train in lockstep in this process: --ray-address is not used)")
     if optimum is None:
         notes.append(
             f"(no exact optimum for {env_id}: each evaluation values the greedy policy by its sampled mean "
@@ -235,14 +262,13 @@ def train_seeds(
     if model is not None:
         _lockstep(run, learners, spec.preset.n_envs, model, seeds, progress, say)
     else:
-        _processes(run, spec.preset.block, seeds, _jobs(jobs, seeds), progress, say)
+        assert pool is not None
+        train_in_workers(run, spec.preset.block, seeds, pool, finished, progress, say)
+    run.results.sort(key=lambda result: result.seed)
+    run.curves.sort(key=lambda point: point.seed)  # stable: each seed's points stay in step order
     run.figures = statistics_of(run.results)
     write_seed_files(folder, run.results, run.curves, run.figures)
     return run
-
-
-def _jobs(jobs: int | None, seeds: Sequence[int]) -> int:
-    return max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
 
 
 def _lockstep(
@@ -273,7 +299,7 @@ def _lockstep(
         if lockstep.num_timesteps > 0:
             say(_progress_line(lockstep.num_timesteps, values, run.optimum))
 
-    bar = _bar(run.n_timesteps, progress)
+    bar = progress_bar(run.n_timesteps, progress)
     evaluate(learners)
     try:
         advance = None if bar is None else (lambda steps: bar.update(steps - bar.n))
@@ -310,59 +336,6 @@ def _seed_folder(run: SeedsRun, seed: int, timesteps: int) -> Path:
     return folder
 
 
-def _processes(
-    run: SeedsRun,
-    block: dict[str, Any],
-    seeds: list[int],
-    jobs: int,
-    progress: bool,
-    say: Callable[[str], None],
-) -> None:
-    import multiprocessing
-
-    from qgym.training.seed_worker import train_one_seed
-
-    bar = _bar(len(seeds), progress, unit="seed")
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch threads
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
-    futures: list[tuple[int, Future[Any]]] = []
-    try:
-        spec = gym.spec(run.config["env_id"])  # a spawned worker starts without the user's registrations
-        kwargs = run.config.get("env_kwargs")
-        arguments = (run.config["algo"], spec, block, run.folder, run.eval_freq, run.optimum, kwargs)
-        futures = [(seed, pool.submit(train_one_seed, *arguments, seed)) for seed in seeds]
-        for _seed, future in futures:
-            result, points = future.result()
-            run.results.append(result)
-            run.curves.extend(points)
-            if bar is not None:
-                bar.update(1)
-            say(_seed_line(result))
-    except KeyboardInterrupt:
-        run.interrupted = True
-        say("stopping: the seeds already trained are kept; the others are dropped")
-        pool.shutdown(wait=False, cancel_futures=True)
-        for _seed, future in futures:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                result, points = future.result()
-                if result not in run.results:
-                    run.results.append(result)
-                    run.curves.extend(points)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        if bar is not None:
-            bar.close()
-
-
-def _bar(total: int, shown: bool, unit: str = "step") -> Any:
-    """A tqdm bar (or None when not shown): ``bar.update(n)``, ``bar.n``, ``bar.close()``."""
-    if not shown:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit=unit, unit_scale=unit == "step", dynamic_ncols=True)
-
-
 def _progress_line(step: int, values: np.ndarray, optimum: float | None) -> str:
     if optimum is not None:
         shares = [percent_of_optimum(float(v), optimum) for v in values]
@@ -373,15 +346,3 @@ def _progress_line(step: int, values: np.ndarray, optimum: float | None) -> str:
                 f"(worst seed {min(known):.1f}%)"
             )
     return f"step {step:,}: greedy policies, IQM exact return {float(iqm(values)):.2f}"
-
-
-def _seed_line(result: SeedResult) -> str:
-    if result.percent is not None:
-        share = f"{result.percent:.1f}% of the exact optimum"
-        return f"seed {result.seed}: greedy policy {result.exact_return:.2f} = {share}"
-    if result.sampled_return is not None:
-        line = f"seed {result.seed}: greedy policy, sampled mean return {result.sampled_return:.2f}"
-        if result.heuristic_difference is not None:
-            line += f" ({result.heuristic_difference:+.2f} against the heuristic on the same episodes)"
-        return line
-    return f"seed {result.seed}: online return {result.online_return:.2f}"

@@ -1,28 +1,33 @@
 """Hyperparameter search on Optuna: ``qgym tune --algo ALGO --env ID --trials N [--storage URL]``.
 
-Each trial trains from sampled hyperparameters and scores the result as
-:func:`qgym.training.evaluate` does: the exact % of the optimum where the env has an exact model, else
-the mean return's edge over the env family's heuristic on the same seeded episodes (so
-trials with different seeds are not ranked by the luck of their episodes), else the mean return. The
-study lives in Optuna's storage: an embedded SQLite file by default; a PostgreSQL or MySQL URL lets
-processes on many machines share one study (Optuna's RDB storage: nothing home-made).
+Each trial trains from sampled hyperparameters and is scored as :func:`qgym.training.evaluate` judges
+the model (:mod:`qgym.training.trials`): the exact % of the optimum where the env has an exact model,
+else the mean return's edge over the env family's heuristic on the same seeded episodes. The study
+lives in Optuna's storage (:mod:`qgym.training.study_storage`: SQLite by default, a PostgreSQL or
+MySQL server, or a journal file); every trial's parameters are the algorithm's own constructor
+arguments (``QLearning("TabularPolicy", env, **study.best_trial.params)`` builds the best one), and
+the dashboard (``optuna-dashboard``) shows the metric's name, each trial's env, algorithm and share
+of the optimum, and its learning curve (intermediate values, which ``--pruner median`` prunes on).
+With ``ray_address`` the trials run as Ray tasks on a cluster while this process keeps the study.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qgym.files import FileFormatError, locked, read_yaml, write_atomically
-from qgym.training.evaluation import evaluate
 from qgym.training.presets import PresetError, load_preset
 from qgym.training.registry import DEEP_ALGORITHMS, check_algorithm, check_env_id
-from qgym.training.train import make_model
+from qgym.training.study_storage import default_storage, open_study, printable
+from qgym.training.trials import TrialSettings, TrialStoppedError, metric_name, run_trial, score_meaning
 
 __all__ = [
+    "PRUNERS",
     "TuneResult",
     "default_storage",
     "preset_block",
@@ -32,9 +37,9 @@ __all__ = [
     "write_preset_block",
 ]
 
-# Options of the categorical choices, as Optuna stores them (strings and numbers only).
-_NET_ARCHS = {"64": [64], "64-64": [64, 64], "128-128": [128, 128], "256-256": [256, 256]}
-_VISIT_DECAY_OFF = 0.0
+PRUNERS = ("none", "median")
+"""``--pruner``: none, or Optuna's MedianPruner (a trial whose intermediate value falls below the
+median of the earlier trials' at the same step stops, once 5 trials have finished)."""
 
 
 @dataclass(frozen=True)
@@ -48,11 +53,8 @@ class TuneResult:
     best_block: dict[str, Any]
     interrupted: bool = False
     """Ctrl-C stopped the search; the best block is the best of the trials finished."""
-
-
-def default_storage(folder: str | Path = ".") -> str:
-    """An embedded SQLite file, ``qgym-tune.db`` in ``folder``."""
-    return f"sqlite:///{(Path(folder) / 'qgym-tune.db').resolve()}"
+    n_pruned: int = 0
+    """Trials of this process that the pruner stopped early."""
 
 
 def tune(
@@ -66,11 +68,14 @@ def tune(
     eval_episodes: int = 20,
     seed: int = 0,
     report: Callable[[str], None] | None = None,
+    pruner: str = "none",
+    ray_address: str | None = None,
 ) -> TuneResult:
     """Run ``n_trials`` trials of the study (created, or joined when it exists) and return its best block.
 
     ``report`` (e.g. ``print``) gets a line per finished trial with the best so far. Ctrl-C stops
     after the trial at hand: the result is then the best of the trials finished (``interrupted``).
+    ``pruner`` is one of :data:`PRUNERS`; ``ray_address`` runs the trials as Ray tasks on that cluster.
     """
     import optuna
 
@@ -78,6 +83,8 @@ def tune(
     check_env_id(env_id)
     if n_trials < 1:
         raise ValueError(f"n_trials must be a positive number, got {n_trials}")
+    if pruner not in PRUNERS:
+        raise ValueError(f"--pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")
     try:
         base = load_preset(algo, env_id)
     except PresetError:
@@ -86,52 +93,49 @@ def tune(
     storage = storage or default_storage()
     study_name = study_name or f"{algo}-{env_id.replace('/', '-')}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = _open_study(storage, study_name)
-    first_number = len(study.trials)
-
-    def objective(trial: Any) -> float:
-        hyperparameters = {**base, **sample_hyperparameters(algo, trial), "n_timesteps": steps}
-        return _score(algo, env_id, hyperparameters, seed + trial.number, eval_episodes)
-
-    started = time.perf_counter()
-
-    def tell(study: Any, trial: Any) -> None:
-        if report is None or trial.value is None:
-            return
-        best = study.best_trial
-        report(
-            f"trial {trial.number}: score {trial.value:.2f}; best so far {best.value:.2f} "
-            f"(trial {best.number}); {time.perf_counter() - started:.0f} s"
-        )
-
+    pruning = optuna.pruners.MedianPruner() if pruner == "median" else optuna.pruners.NopPruner()
+    study = open_study(storage, study_name, pruning)  # Optuna's own default would be the median
+    _describe(study, algo, env_id, steps)
+    settings = TrialSettings(algo, env_id, base, steps, seed, eval_episodes)
+    ours: list[Any] = []  # the trials this process ran, as they ended
+    say = _reporter(report, ours)
     interrupted = False
-    try:
-        study.optimize(objective, n_trials=n_trials, callbacks=[tell])
-    except KeyboardInterrupt:
-        interrupted = True
-    finished = [t for t in study.trials if t.value is not None]
+    if ray_address is not None:
+        from qgym.training.ray_trials import run_trials_on_ray
+
+        interrupted = run_trials_on_ray(
+            ray_address,
+            study,
+            settings,
+            n_trials,
+            lambda trial: sample_hyperparameters(algo, trial),
+            say,
+            report or (lambda line: None),
+        )
+    else:
+        try:
+            study.optimize(_objective(settings), n_trials=n_trials, callbacks=[say])
+        except KeyboardInterrupt:
+            interrupted = True
+    states = optuna.trial.TrialState
+    finished = [t for t in study.trials if t.state == states.COMPLETE]
     if not finished:
         raise KeyboardInterrupt if interrupted else ValueError(f"no trial of the study {study_name} finished")
-    best = {**base, **_from_params(study.best_trial.params), "n_timesteps": steps}
-    done = sum(1 for t in finished if t.number >= first_number)
-    return TuneResult(study_name, storage, done, float(study.best_value), preset_block(best), interrupted)
-
-
-def score_meaning(env_id: str) -> str:
-    """What a trial's score is on ``env_id``, in words."""
-    from qgym.training.evaluation import exact_optimum
-
-    if exact_optimum(env_id) is not None:
-        return "the greedy policy's exact return as % of the exact optimum"
-    return (
-        "the mean return's edge over the env family's heuristic on the same episodes (else the mean return)"
+    best = {**base, **study.best_trial.params, "n_timesteps": steps}
+    done = sum(1 for t in ours if t.state == states.COMPLETE)
+    pruned = sum(1 for t in ours if t.state == states.PRUNED)
+    label = printable(storage)
+    return TuneResult(
+        study_name, label, done, float(study.best_value), preset_block(best), interrupted, pruned
     )
 
 
 def sample_hyperparameters(algo: str, trial: Any) -> dict[str, Any]:
-    """Hyperparameters of ``algo`` drawn by an Optuna ``trial``, ready for the model's constructor."""
+    """Hyperparameters of ``algo`` drawn by an Optuna ``trial``: each one a keyword argument of the
+    algorithm's constructor under its own name and value, so ``trial.params`` builds the model. The
+    network's shape (``policy_kwargs``) is the preset's: Optuna stores numbers and strings only."""
     if algo in DEEP_ALGORITHMS:
-        params = {
+        return {
             "learning_rate": trial.suggest_float("learning_rate", 1e-4, 3e-3, log=True),
             "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
             "gamma": trial.suggest_categorical("gamma", [0.95, 0.99, 0.995]),
@@ -141,19 +145,14 @@ def sample_hyperparameters(algo: str, trial: Any) -> dict[str, Any]:
             ),
             "exploration_fraction": trial.suggest_float("exploration_fraction", 0.1, 0.5),
             "exploration_final_eps": trial.suggest_float("exploration_final_eps", 0.01, 0.1),
-            "net_arch": trial.suggest_categorical("net_arch", list(_NET_ARCHS)),
         }
-        if algo == "qrdqn":
-            params["n_quantiles"] = trial.suggest_categorical("n_quantiles", [25, 50, 100, 200])
-    else:
-        params = {
-            "learning_rate": trial.suggest_float("learning_rate", 1e-3, 0.5, log=True),
-            "gamma": trial.suggest_categorical("gamma", [0.9, 0.95, 0.99, 1.0]),
-            "exploration_fraction": trial.suggest_float("exploration_fraction", 0.05, 0.8),
-            "exploration_final_eps": trial.suggest_float("exploration_final_eps", 0.01, 0.2),
-            "visit_decay": trial.suggest_categorical("visit_decay", [_VISIT_DECAY_OFF, 0.6, 0.8, 1.0]),
-        }
-    return _from_params(params)
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", 1e-3, 0.5, log=True),
+        "gamma": trial.suggest_categorical("gamma", [0.9, 0.95, 0.99, 1.0]),
+        "exploration_fraction": trial.suggest_float("exploration_fraction", 0.05, 0.8),
+        "exploration_final_eps": trial.suggest_float("exploration_final_eps", 0.01, 0.2),
+        "visit_decay": trial.suggest_categorical("visit_decay", [None, 0.6, 0.8, 1.0]),  # None: off
+    }
 
 
 def preset_block(hyperparameters: dict[str, Any]) -> dict[str, Any]:
@@ -210,71 +209,75 @@ def check_writable(path: str | Path) -> None:
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _open_study(storage: str, study_name: str, attempts: int = 10) -> Any:
-    """Create or join the study; processes starting together on a fresh database race to create its
-    tables and the study, and the losers retry (Optuna's own schema setup is not race-free)."""
+def _objective(settings: TrialSettings) -> Callable[[Any], float]:
+    """Optuna's objective: sample, train reporting the intermediate values, score; pruned on request."""
     import optuna
-    import sqlalchemy.exc
 
-    for attempt in range(attempts):
+    def objective(trial: Any) -> float:
+        hyperparameters = sample_hyperparameters(settings.algo, trial)
+
+        def report(step: int, value: float) -> bool:
+            trial.report(value, step)
+            return bool(trial.should_prune())
+
         try:
-            return optuna.create_study(
-                storage=storage, study_name=study_name, direction="maximize", load_if_exists=True
+            score = run_trial(settings, hyperparameters, trial.number, report)
+        except TrialStoppedError as stop:
+            raise optuna.TrialPruned(str(stop)) from None
+        for key, value in score.attributes.items():
+            trial.set_user_attr(key, value)
+        return score.value
+
+    return objective
+
+
+def _describe(study: Any, algo: str, env_id: str, steps: int) -> None:
+    """Name the study's metric and what it tunes (the dashboard shows both); refuse a study of another
+    algorithm or env, whose trials this one's would be ranked against."""
+    import optuna
+
+    known = study.user_attrs
+    for key, value in (("algo", algo), ("env_id", env_id)):
+        if key in known and known[key] != value:
+            raise ValueError(
+                f"the study {study.study_name!r} tunes {known.get('algo')} on {known.get('env_id')}, not "
+                f"{algo} on {env_id}: name another --study-name"
             )
-        except ImportError as error:  # the database's driver
-            raise ValueError(
-                f"--storage {_without_password(storage)} needs a database driver that is not installed "
-                f"({error.name}); for PostgreSQL: pip install 'psycopg[binary]'"
-            ) from None
-        except (sqlalchemy.exc.ArgumentError, ValueError) as error:
-            raise ValueError(
-                f"--storage {_without_password(storage)} is not a storage URL Optuna reads: {error}"
-            ) from None
-        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.DuplicatedStudyError) as error:
-            if attempt == attempts - 1:
-                raise ValueError(
-                    f"cannot open the study {study_name!r} in {_without_password(storage)}: "
-                    f"{' '.join(str(error).split())[:300]}"
-                ) from None
-            time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
+    study.set_user_attr("algo", algo)
+    study.set_user_attr("env_id", env_id)
+    study.set_user_attr("score", score_meaning(env_id))
+    study.set_user_attr("n_timesteps", steps)
+    with warnings.catch_warnings():  # experimental since Optuna 3.2, and what the dashboard reads
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([metric_name(env_id)])
 
 
-def _without_password(url: str) -> str:
-    """A storage URL safe to print: ``postgresql://user:***@host/db``."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not (sep and at and ":" in credentials):
-        return url
-    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+def _reporter(report: Callable[[str], None] | None, ended: list[Any]) -> Callable[[Any, Any], None]:
+    """A line per finished trial (Optuna's callback signature): its score or where it was pruned. Each
+    trial goes to ``ended`` too."""
+    import optuna
 
+    started = time.perf_counter()
 
-def _from_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Optuna's stored parameters as constructor keyword arguments."""
-    result = dict(params)
-    if "net_arch" in result:
-        result["policy_kwargs"] = {"net_arch": list(_NET_ARCHS[str(result.pop("net_arch"))])}
-    if "n_quantiles" in result:
-        result.setdefault("policy_kwargs", {})["n_quantiles"] = int(result.pop("n_quantiles"))
-    if "visit_decay" in result and result["visit_decay"] == _VISIT_DECAY_OFF:
-        result["visit_decay"] = None
-    return result
+    def tell(study: Any, trial: Any) -> None:
+        ended.append(trial)
+        if report is None:
+            return
+        elapsed = f"{time.perf_counter() - started:.0f} s"
+        if trial.state == optuna.trial.TrialState.PRUNED:
+            step = trial.last_step
+            where = "" if step is None else f" at step {step:,} ({trial.intermediate_values[step]:.2f})"
+            report(
+                f"trial {trial.number}: pruned{where}, below the median of the trials before it; {elapsed}"
+            )
+            return
+        if trial.value is None:
+            report(f"trial {trial.number}: {trial.state.name.lower()}; {elapsed}")
+            return
+        best = study.best_trial
+        report(
+            f"trial {trial.number}: score {trial.value:.2f}; best so far {best.value:.2f} "
+            f"(trial {best.number}); {elapsed}"
+        )
 
-
-def _score(algo: str, env_id: str, hyperparameters: dict[str, Any], seed: int, episodes: int) -> float:
-    """Train once; the % of the optimum where known, else the edge over the heuristic, else the mean."""
-    from stable_baselines3.common.logger import Logger
-
-    steps = int(hyperparameters["n_timesteps"])
-    model = make_model(algo, env_id, hyperparameters, seed)
-    model.set_logger(Logger(folder=None, output_formats=[]))
-    model.learn(steps)
-    evaluation = evaluate(
-        model, env_id, episodes, seed=seed + 10_000, env_wrapper=hyperparameters.get("env_wrapper")
-    )
-    percent = evaluation.percent_of_optimum
-    if percent is not None:
-        return float(percent)
-    if evaluation.heuristic_return is not None:
-        return evaluation.mean_return - evaluation.heuristic_return
-    return evaluation.mean_return
+    return tell
