@@ -265,7 +265,10 @@ def train_seeds(
         assert pool is not None
         train_in_workers(run, spec.preset.block, seeds, pool, finished, progress, say)
     run.results.sort(key=lambda result: result.seed)
-    run.curves.sort(key=lambda point: point.seed)  # stable: each seed's points stay in step order
+    if model is not None:  # the lockstep learners evaluate together: a row per seed, step by step
+        run.curves.sort(key=lambda point: (point.step, point.seed))
+    else:  # a worker's seed comes back whole: its points in step order, seed after seed
+        run.curves.sort(key=lambda point: point.seed)
     run.figures = statistics_of(run.results)
     write_seed_files(folder, run.results, run.curves, run.figures)
     return run
