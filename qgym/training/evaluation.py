@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 
 from qgym import planning
-from qgym.envs import known_optimum
+from qgym.envs import KNOWN_MAXIMA, known_optimum
 from qgym.envs.interface import EpisodeChart, FieldReport, HasHeuristic, Policy
 from qgym.expectations import return_moments
 from qgym.scoring import percent_of_optimum, share_of_optimum
@@ -127,8 +127,13 @@ class Evaluation:
                 + share_of_optimum(self.exact_return, self.optimum)
             )
         elif self.optimum is not None:
+            why = (
+                "the env has no exact model; its optimum is the most an episode can earn"
+                if self.env_id in KNOWN_MAXIMA
+                else "the env_wrapper changes what a state is"
+            )
             lines.append(
-                "sampled mean (not valued exactly: the env_wrapper changes what a state is): "
+                f"sampled mean (not valued exactly: {why}): "
                 + share_of_optimum(self.mean_return, self.optimum)
             )
         else:
