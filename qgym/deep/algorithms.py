@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from qgym.deep.loop import FastLoop
-from qgym.deep.network import FastNetwork
+from qgym.deep.network import TargetValues
 from qgym.deep.replay import Batch
 
 __all__ = ["DQN", "QRDQN"]
@@ -41,7 +41,7 @@ class DQN(FastLoop, stable_baselines3.DQN):
         return outputs
 
     def _loss_gradient(
-        self, batch: Batch, outputs: torch.Tensor, target: FastNetwork
+        self, batch: Batch, outputs: torch.Tensor, target: TargetValues
     ) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
             next_q = target(batch.next_observations).max(dim=1).values
@@ -74,7 +74,7 @@ class QRDQN(FastLoop, sb3_contrib.QRDQN):
         return outputs.view(outputs.shape[0], self.n_quantiles, -1).mean(dim=1)
 
     def _loss_gradient(
-        self, batch: Batch, outputs: torch.Tensor, target: FastNetwork
+        self, batch: Batch, outputs: torch.Tensor, target: TargetValues
     ) -> tuple[torch.Tensor, torch.Tensor]:
         size, quantiles = batch.actions.shape[0], self.n_quantiles
         with torch.no_grad():
@@ -85,14 +85,19 @@ class QRDQN(FastLoop, sb3_contrib.QRDQN):
             chosen = batch.actions[:, None, None].expand(size, quantiles, 1)
             current = outputs.view(size, quantiles, -1).gather(2, chosen).squeeze(2)
             # sb3-contrib's quantile_huber_loss: |tau_i - 1{delta_ij < 0}| * huber(delta_ij), delta the
-            # target minus the quantile, summed over quantiles i and averaged over the batch and j
+            # target minus the quantile, summed over quantiles i and averaged over the batch and j. With
+            # c = min(|delta|, 1): huber = c * (|delta| - c / 2), and its slope is sign(delta) * c, so
+            # (tau_i - 1{delta_ij < 0}) * c is each pair's weighted slope, in few passes over (B, N, N)
             delta = targets[:, None, :] - current[:, :, None]
-            taus = (torch.arange(quantiles, dtype=delta.dtype) + 0.5) / quantiles
-            weight = (taus[None, :, None] - (delta < 0).to(delta.dtype)).abs_()
-            size_of = delta.abs()
-            huber = torch.where(size_of > 1.0, size_of - 0.5, 0.5 * delta * delta)
-            loss = (weight * huber).sum(dim=1).mean()
-            slope = (weight * delta.clamp(-1.0, 1.0)).sum(dim=2).div_(-delta.shape[0] * delta.shape[2])
+            taus = (torch.arange(quantiles, dtype=delta.dtype) + 0.5).div_(quantiles).view(1, -1, 1)
+            terms = torch.where(delta < 0, taus - 1.0, taus)
+            size_of = delta.abs_()
+            clipped = size_of.clamp(max=1.0)
+            terms.mul_(clipped)
+            mean_over = delta.shape[0] * delta.shape[2]
+            slope = terms.sum(dim=2).div_(-mean_over)
+            huber_over_c = size_of.sub_(clipped, alpha=0.5)
+            loss = torch.dot(terms.abs_().view(-1), huber_over_c.view(-1)).div_(mean_over)
             upstream = torch.zeros(size, quantiles, outputs.shape[1] // quantiles, dtype=outputs.dtype)
             upstream.scatter_(2, chosen, slope[:, :, None])
         return loss, upstream.view_as(outputs)

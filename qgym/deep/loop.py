@@ -29,7 +29,7 @@ from stable_baselines3.common.type_aliases import TrainFrequencyUnit
 from stable_baselines3.common.utils import polyak_update
 from torch import nn
 
-from qgym.deep.network import FastNetwork, Inputs
+from qgym.deep.network import FastNetwork, Inputs, TargetValues
 from qgym.deep.replay import Batch, ReplayRing
 
 __all__ = ["FastLoop"]
@@ -95,10 +95,11 @@ class FastLoop:
         raise NotImplementedError
 
     def _loss_gradient(
-        self, batch: Batch, outputs: torch.Tensor, target: FastNetwork
+        self, batch: Batch, outputs: torch.Tensor, target: TargetValues
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The TD loss of one batch and its gradient with respect to ``outputs`` (the online
-        network's outputs on the batch's observations), without autograd."""
+        network's outputs on the batch's observations), without autograd; ``target`` gives the
+        target network's outputs on the next observations."""
         raise NotImplementedError
 
     # --- the loop -------------------------------------------------------------------------------
@@ -157,7 +158,9 @@ class FastLoop:
         inputs = Inputs(self.observation_space)
         ring = ReplayRing(self.replay_buffer, inputs)
         modules = self._networks()
-        online, target = (FastNetwork(self._layers(network), inputs) for network in modules)
+        online, target_network = (FastNetwork(self._layers(network), inputs) for network in modules)
+        states = inputs.every_state(self.batch_size)
+        target = TargetValues(target_network, states)
         parameters = [p for p in modules[0].parameters() if p.requires_grad]
         reads_infos = _reads_infos(callback)
         optimizer = self._fused_optimizer(parameters)
@@ -200,6 +203,7 @@ class FastLoop:
             self._n_calls += 1
             if self._n_calls % target_every == 0:
                 polyak_update(modules[0].parameters(), modules[1].parameters(), self.tau)
+                target.changed()
             self.exploration_rate = self.exploration_schedule(self._current_progress_remaining)
             for _ in range(finished.size):
                 self._episode_num += 1
@@ -209,7 +213,7 @@ class FastLoop:
             if vec_steps % every == 0:
                 callback.on_rollout_end()
                 if self.num_timesteps > self.learning_starts and gradient_steps > 0:
-                    self._train_fast(ring, rng, gradient_steps, online, target, parameters, optimizer)
+                    self._train_fast(ring, rng, gradient_steps, online, target, parameters, optimizer, states)
 
     def _act(
         self,
@@ -236,28 +240,38 @@ class FastLoop:
         rng: np.random.Generator,
         gradient_steps: int,
         online: FastNetwork,
-        target: FastNetwork,
+        target: TargetValues,
         parameters: list[nn.Parameter],
         optimizer: torch.optim.Optimizer,
+        states: torch.Tensor | None = None,
     ) -> None:
-        """``gradient_steps`` updates of the online network (SB3's ``train``, leaner)."""
+        """``gradient_steps`` updates of the online network (SB3's ``train``, leaner). With
+        ``states`` (every state of a small ``Discrete`` space) the network runs once per state and
+        a batch reads its rows; the gradient, summed by state, is the same."""
         self._update_learning_rate(optimizer)
         total = torch.zeros(())
         by_hand = online.hand_written_gradients
         limit = vars(self).get("max_grad_norm")  # DQN's is a float, QR-DQN's may be None
         for _ in range(gradient_steps):
             batch = ring.sample(self.batch_size, rng)
+            rows = batch.observations if states is None else states
             if by_hand:  # the MLP's gradients as matrix products, no autograd graph
-                outputs, kept = online.forward_kept(batch.observations)
-                loss, upstream = self._loss_gradient(batch, outputs, target)
-                gradients = online.gradients(batch.observations, kept, upstream)
-                for parameter, gradient in zip(parameters, gradients, strict=True):
-                    parameter.grad = gradient
+                outputs, kept = online.forward_kept(rows)
             else:  # another activation: autograd from the outputs down
                 optimizer.zero_grad(set_to_none=True)
-                outputs = online(batch.observations)
-                loss, upstream = self._loss_gradient(batch, outputs.detach(), target)
-                torch.autograd.backward(outputs, upstream)
+                attached = online(rows)
+                outputs = attached.detach()
+            index = batch.observations[:, 0] if states is not None else None
+            picked = outputs if index is None else outputs[index]
+            loss, upstream = self._loss_gradient(batch, picked, target)
+            if index is not None:  # each sample's gradient added to its state's row
+                upstream = torch.zeros_like(outputs).index_add_(0, index, upstream)
+            if by_hand:
+                gradients = online.gradients(rows, kept, upstream)
+                for parameter, gradient in zip(parameters, gradients, strict=True):
+                    parameter.grad = gradient
+            else:
+                torch.autograd.backward(attached, upstream)
             if limit is not None:
                 torch.nn.utils.clip_grad_norm_(parameters, limit, foreach=True)
             optimizer.step()

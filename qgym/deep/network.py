@@ -7,6 +7,13 @@ matrix that is all zeros but one entry per component. That product is a column o
 embedding lookup, and leaves the layer's weights and their meaning exactly SB3's. On the 1x2 farm
 (98 states, 256 units) that is a quarter of the forward pass. A ``Box`` goes through the layer as
 SB3 feeds it (the observation as float32).
+
+A ``Discrete(n)`` space with fewer states than a batch has transitions (the small rungs: 7 to 126
+states, batches of 256) is cheaper still evaluated once per state: :meth:`Inputs.every_state` lists
+the ``n`` states, the loop runs the online network on them and reads a batch's rows by index, and
+:class:`TargetValues` keeps the target network's values of every state between two target updates
+(the target network changes only there). A sum of per-sample gradients grouped by state is the same
+gradient, so the arithmetic is SB3's, in ``n`` rows instead of twice the batch.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["FastNetwork", "Inputs"]
+__all__ = ["FastNetwork", "Inputs", "TargetValues"]
 
 
 class Inputs:
@@ -33,6 +40,7 @@ class Inputs:
         if reason is not None:
             raise ValueError(reason)
         self.indexed = isinstance(space, gym.spaces.Discrete | gym.spaces.MultiDiscrete)
+        self._states = int(space.n) if isinstance(space, gym.spaces.Discrete) else 0
         if isinstance(space, gym.spaces.MultiDiscrete):
             sizes = space.nvec.astype(np.int64)
             self._offsets = torch.as_tensor(np.concatenate([[0], np.cumsum(sizes)[:-1]]), dtype=torch.int64)
@@ -56,6 +64,14 @@ class Inputs:
             return None
         return f"observations of type {type(space).__name__} go through SB3's own preprocessing"
 
+    def every_state(self, batch_size: int) -> torch.Tensor | None:
+        """Every state of a ``Discrete`` space as :meth:`tensor` gives them, when there are fewer
+        states than ``batch_size`` (a network is then cheaper run once per state than once per
+        sample); None otherwise."""
+        if self.indexed and self._width == 1 and self._states < batch_size:
+            return torch.arange(self._states, dtype=torch.int64).reshape(-1, 1)
+        return None
+
     def tensor(self, observations: np.ndarray) -> torch.Tensor:
         """A batch of raw observations as the tensor :meth:`first_layer` reads: the one-hot
         positions (int64, one column per component) or the flattened floats."""
@@ -69,8 +85,10 @@ class Inputs:
         """``layer`` applied to the one-hot encoding of ``inputs`` (or to the floats of a Box)."""
         if not self.indexed:
             return torch.nn.functional.linear(inputs, layer.weight, layer.bias)
-        columns = layer.weight.t()[inputs]  # (batch, components, units): the one-hot's columns
-        summed = columns.squeeze(1) if self._width == 1 else columns.sum(dim=1)
+        if self._width == 1:
+            summed = layer.weight.t()[inputs[:, 0]]  # (batch, units): the one-hot's column
+        else:  # a sum of one column per component, as an embedding bag (one pass, no 3-d gather)
+            summed = torch.nn.functional.embedding_bag(inputs, layer.weight.t().contiguous(), mode="sum")
         return summed if layer.bias is None else summed + layer.bias
 
 
@@ -150,3 +168,29 @@ class FastNetwork:
         spread = delta if width == 1 else delta.repeat_interleave(width, dim=0)
         rows.index_add_(0, x.reshape(-1), spread)
         return rows.t().contiguous()
+
+
+class TargetValues:
+    """The target network's outputs for a batch of next observations (:meth:`__call__`).
+
+    With ``states`` (:meth:`Inputs.every_state`) the outputs of every state are computed once and
+    read by index until :meth:`changed` says the target network was updated; without, the network
+    runs on the batch as SB3 runs it.
+    """
+
+    def __init__(self, network: FastNetwork, states: torch.Tensor | None) -> None:
+        self.network = network
+        self.states = states
+        self._table: torch.Tensor | None = None
+
+    def changed(self) -> None:
+        """The target network's weights changed: recompute the table when next asked."""
+        self._table = None
+
+    def __call__(self, next_observations: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            if self.states is None:
+                return self.network(next_observations)
+            if self._table is None:
+                self._table = self.network(self.states)
+            return self._table[next_observations[:, 0]]

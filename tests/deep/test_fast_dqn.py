@@ -238,3 +238,27 @@ def test_qgym_train_runs_dqn_on_cartpole_from_the_shipped_preset(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     assert "with the preset CartPole-v1 of dqn.yml" in done.stdout
     assert (tmp_path / "dqn" / "CartPole-v1_1" / "model.zip").is_file()
+
+
+@pytest.mark.parametrize(("cls", "quantiles"), [(DQN, None), (QRDQN, 5)])
+def test_a_small_discrete_space_trains_once_per_state_to_the_same_network(
+    cls: Any, quantiles: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GridFarm-1x2 has 98 states, fewer than a batch of 128: the network runs on the 98 states and the
+    # target network's values are kept between target copies (every 40 env steps here); the weights
+    # must be those of the per-sample update, which the test above checks against autograd
+    kwargs: dict[str, Any] = {"batch_size": 128, "target_update_interval": 40, "train_freq": 1}
+    if quantiles:
+        kwargs["policy_kwargs"] = {"net_arch": [32, 16], "n_quantiles": quantiles}
+    assert Inputs(gym.spaces.Discrete(98)).every_state(128) is not None
+    assert Inputs(gym.spaces.Discrete(98)).every_state(64) is None
+    per_state = _model(cls, "qgym/GridFarm-1x2-v0", **kwargs)
+    per_state.learn(500)  # 200 updates after learning_starts, 12 target copies
+    monkeypatch.setattr(Inputs, "every_state", lambda self, batch_size: None)
+    per_sample = _model(cls, "qgym/GridFarm-1x2-v0", **kwargs)
+    per_sample.learn(500)
+    assert per_state._n_updates == per_sample._n_updates == 200
+    for mine, theirs in zip(*(m._networks()[0].parameters() for m in (per_state, per_sample)), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5)
+    for mine, theirs in zip(*(m._networks()[1].parameters() for m in (per_state, per_sample)), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5)
