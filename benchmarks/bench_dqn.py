@@ -174,7 +174,8 @@ def _table(cases: list[Case], paths: list[str], by_case: dict[Any, list[Result]]
                 f"({finals[0]:.1f}{unit}), {kept}/{len(results)}"
             )
         speedups = [_ratio(measure.get("sb3"), measure.get("qgym")) for measure in (whole, reach)]
-        rows.append(f"| {case.algo} {case.env_id} | {case.promise} | {' | '.join(cells)} | {' | '.join(speedups)} |")
+        columns = " | ".join([*cells, *speedups])
+        rows.append(f"| {case.algo} {case.env_id} | {case.promise} | {columns} |")
     return "\n".join(rows)
 
 
