@@ -350,14 +350,24 @@ def policy_returns(
         return np.array([policy_return(model, row, gamma, horizon) for row in pi.reshape(-1, model.n_states)])
     if pi.shape[1] != model.n_states or pi.min(initial=0) < 0 or pi.max(initial=0) >= model.n_actions:
         raise ValueError(f"policies must be (K, {model.n_states}) actions in [0, {model.n_actions - 1}]")
-    rows = np.arange(model.n_states)
+    n_policies, n_states = pi.shape
+    rows = np.arange(n_states)
     probs, nexts = model.probs[rows, pi], model.next_states[rows, pi]  # (K, S, outcomes)
     live, means = ~model.terminated[rows, pi], (probs * model.rewards[rows, pi]).sum(axis=2)
-    values = np.zeros(pi.shape)
+    # The K value rows side by side in one flat array, each with a last entry that stays 0: an outcome
+    # that ends the episode reads it, so one gather gives every next value (0 after the end).
+    width = n_states + 1
+    flat = np.where(
+        live,
+        nexts + width * np.arange(n_policies)[:, None, None],
+        width * np.arange(1, n_policies + 1)[:, None, None] - 1,
+    )
+    values = np.zeros((n_policies, width))
+    current, stored = values[:, :n_states], values.reshape(-1)
     for _ in range(horizon):
-        ahead = np.take_along_axis(values, nexts.reshape(len(pi), -1), axis=1).reshape(nexts.shape)
-        values = means + gamma * (probs * np.where(live, ahead, 0.0)).sum(axis=2)
-    return np.asarray(values @ model.initial_distribution)
+        ahead = (probs * stored[flat]).sum(axis=2)
+        current[...] = means + (ahead if gamma == 1.0 else gamma * ahead)
+    return np.asarray(np.ascontiguousarray(current) @ model.initial_distribution)
 
 
 def expected_return(model: TransitionModel, values: ArrayLike) -> float:

@@ -11,6 +11,7 @@ is used: SB3's own ``load()`` runs the cloudpickle payloads such files can hide.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import pathlib
@@ -158,22 +159,28 @@ def read_model_file(path: PathLike) -> ModelRecord:
     )
 
 
-def library_versions() -> dict[str, str]:
-    """The versions a model file records (shown by ``load(..., print_system_info=True)``), read from
-    the installed packages' metadata: writing a file imports neither torch nor Stable-Baselines3."""
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
     from importlib import metadata
 
     import gymnasium
 
     from qgym.version import __version__
 
-    return {
-        "qgym": __version__,
-        "stable_baselines3": metadata.version("stable-baselines3"),
-        "gymnasium": gymnasium.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
+    return (
+        ("qgym", __version__),
+        ("stable_baselines3", metadata.version("stable-baselines3")),
+        ("gymnasium", gymnasium.__version__),
+        ("numpy", np.__version__),
+        ("python", platform.python_version()),
+    )
+
+
+def library_versions() -> dict[str, str]:
+    """The versions a model file records (shown by ``load(..., print_system_info=True)``), read from
+    the installed packages' metadata once a process: writing a file imports neither torch nor
+    Stable-Baselines3."""
+    return dict(_versions())
 
 
 def _npy_bytes(array: NDArray[Any]) -> bytes:

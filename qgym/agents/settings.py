@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -136,8 +136,9 @@ class TrainingState:
                 raise ValueError(f"state '{name}' must be a number in [0, 1], got {value!r}")
 
     def to_data(self) -> dict[str, Any]:
-        """JSON-ready: Python's generator states as lists of integers."""
-        data = asdict(self)
+        """JSON-ready: Python's generator states as lists of integers (``asdict`` would deep-copy
+        their 625 integers one by one, a third of the time to write a model file)."""
+        data = {item.name: getattr(self, item.name) for item in fields(self)}
         for name in ("rng_state", "predict_rng_state"):
             version, internal, gauss_next = getattr(self, name)
             data[name] = {"version": version, "internal": list(internal), "gauss_next": gauss_next}
