@@ -1,3 +1,3 @@
 """The qgym version (read by the build, recorded in model files)."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
