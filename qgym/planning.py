@@ -356,13 +356,8 @@ def policy_returns(
     live, means = ~model.terminated[rows, pi], (probs * model.rewards[rows, pi]).sum(axis=2)
     # The K value rows side by side in one flat array, each with a last entry that stays 0: an outcome
     # that ends the episode reads it, so one gather gives every next value (0 after the end).
-    width = n_states + 1
-    flat = np.where(
-        live,
-        nexts + width * np.arange(n_policies)[:, None, None],
-        width * np.arange(1, n_policies + 1)[:, None, None] - 1,
-    )
-    values = np.zeros((n_policies, width))
+    starts = (n_states + 1) * np.arange(n_policies)[:, None, None]
+    flat, values = np.where(live, nexts + starts, starts + n_states), np.zeros((n_policies, n_states + 1))
     current, stored = values[:, :n_states], values.reshape(-1)
     for _ in range(horizon):
         ahead = (probs * stored[flat]).sum(axis=2)
