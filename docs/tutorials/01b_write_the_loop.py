@@ -176,7 +176,7 @@ agent = QLearning(
     seed=0,
 )
 agent.set_logger(Logger(folder=None, output_formats=[]))  # silent: no files
-curve = ExactReturnCallback(gym.make(ENV_ID), every=5_000, horizon=horizon)
+curve = ExactReturnCallback(gym.make(ENV_ID), eval_freq=5_000, horizon=horizon)
 agent.learn(STEPS, callback=curve)
 theirs = planning.policy_return(model, agent.q_table.argmax(axis=1), horizon=horizon)
 their_share = theirs / optimum
