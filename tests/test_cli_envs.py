@@ -72,7 +72,10 @@ def run_qgym(argv: list[str], cwd: Path, pythonpath: Path | None) -> subprocess.
 
 @pytest.mark.parametrize(
     "how",
-    [["--env", "MyToy-v0", "--gym-packages", "mytoy"], ["--env", "mytoy:MyToy-v0"]],
+    [
+        ["--env", "MyToy-v0", "--gym-packages", "mytoy"],
+        pytest.param(["--env", "mytoy:MyToy-v0"], marks=pytest.mark.slow),  # 5 s each: one in the quick suite
+    ],
     ids=["flag", "prefix"],
 )
 def test_a_users_own_env_trains_from_its_module(how: list[str], user_package: Path, tmp_path: Path) -> None:

@@ -90,6 +90,7 @@ def test_one_episode_carries_the_goal_back_n_states(n: int) -> None:
     assert knows == list(range(30 - n, 30))
 
 
+@pytest.mark.slow  # 57 s: 8 learners x 200,000 steps, twice
 @pytest.mark.parametrize("n_envs", [1, 8])
 def test_learners_in_lockstep_learn_frozen_lake_to_the_optimum(n_envs: int) -> None:
     env = gym.make("FrozenLake-v1")

@@ -24,6 +24,7 @@ def _write_blocks(path: str, writer: int) -> None:
         tuning.write_preset_block(path, f"qgym/env-{writer}-{block}", {"n_timesteps": block + 1})
 
 
+@pytest.mark.slow  # 10 s: two processes writing 300 blocks
 def test_concurrent_preset_writers_lose_no_block(tmp_path: pathlib.Path) -> None:
     out = tmp_path / "tuned.yml"
     context = multiprocessing.get_context("spawn")

@@ -254,6 +254,7 @@ def test_qgym_eval_raises_the_alarm_on_a_users_leaking_env(tmp_path: Path) -> No
     assert "exceeds the exact optimum 11.37" in done.stdout
 
 
+@pytest.mark.slow  # 6 s: trains, then evaluates fold by fold in subprocesses
 def test_qgym_eval_walks_forward_over_a_run_trained_on_your_csv(tmp_path: Path) -> None:
     from qgym import QLearning
 

@@ -95,6 +95,7 @@ def cleanup() -> list[subprocess.Popen[str]]:
             process.communicate()
 
 
+@pytest.mark.slow  # 7 s
 def test_a_killed_driver_takes_its_workers_with_it_and_leaves_no_seed_half_written(
     tmp_path: Path, cleanup: list[subprocess.Popen[str]]
 ) -> None:

@@ -158,6 +158,7 @@ def test_tune_refuses_an_unknown_env_with_the_nearest_id(capsys: pytest.CaptureF
 POSTGRES_URL = os.environ.get("QGYM_TEST_POSTGRES_URL")
 
 
+@pytest.mark.slow  # 5 s; the journal-file twin runs in the quick suite
 def test_two_tune_processes_on_one_sqlite_storage_finish_distinct_trials_of_one_study(tmp_path: Path) -> None:
     _two_workers_share_one_study(f"sqlite:///{tmp_path / 'shared.db'}", "shared", tmp_path)
 
