@@ -238,7 +238,7 @@ def seed_line(first_seed: int, n_episodes: int, training_seeds: Sequence[int] | 
             line + f"; WARNING: training's envs started from seeds {shown}, and {len(shared)} of them are "
             "among these: those episodes may be ones it trained on (pass another --seed)"
         )
-    return line + f": unseen weather and prices (training's envs started from seeds {shown}, none of these)"
+    return line + f": draws training never saw (training's envs started from seeds {shown}, none of these)"
 
 
 def unseen_prices(

@@ -90,7 +90,7 @@ def test_evaluate_reports_the_family_block_beside_the_optimal_policys() -> None:
 
 def test_the_seed_line_says_whether_any_evaluation_episode_shares_a_training_seed() -> None:
     assert seed_line(20_000, 100, range(0, 8)) == (
-        "evaluation episodes reset with seeds 20,000-20,099: unseen weather and prices "
+        "evaluation episodes reset with seeds 20,000-20,099: draws training never saw "
         "(training's envs started from seeds 0-7, none of these)"
     )
     assert "WARNING: training's envs started from seeds 0-7, and 8 of them are among these" in seed_line(
@@ -189,7 +189,7 @@ def test_qgym_eval_of_a_run_folder_repeats_its_own_evaluation_on_unseen_seeds(tm
     done = _qgym("eval", str(run.folder), "--episodes", "30", "--plot", str(tmp_path / "plots"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "evaluation episodes reset with seeds 20,002-20,031: unseen weather and prices" in out
+    assert "evaluation episodes reset with seeds 20,002-20,031: draws training never saw" in out
     # The same episodes as train's own evaluation: the same sampled mean.
     assert f"sampled mean return {run.evaluation.mean_return:.2f}" in out
     assert "trading metrics over 30 episodes, beside the optimal policy's" in out
