@@ -1,10 +1,15 @@
 """The ``qgym`` console script: a Ctrl-C while the command line is still being imported (about a second,
-more on busy cores) ends it with a sentence, as a Ctrl-C during the work does, not with a traceback."""
+more on busy cores) ends it with a sentence, as a Ctrl-C during the work does, not with a traceback;
+and a command stopped by Ctrl-C ends at once, so a second Ctrl-C cannot land in Python's shutdown."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+
+STOPPED = 130
+"""The exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it."""
 
 
 def main() -> int:
@@ -13,11 +18,20 @@ def main() -> int:
     try:
         from qgym.cli import main as run
 
-        return run()
+        status = run()
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: a third Ctrl-C changes nothing
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: another Ctrl-C changes nothing
         print("qgym: stopped by Ctrl-C", file=sys.stderr)
-        return 130
+        status = STOPPED
+    if status == STOPPED:
+        # The command kept what it had (files are written whole) and said so; the interpreter's
+        # shutdown would join threads and run exit handlers, where a second Ctrl-C ends in a traceback
+        # and status -2. End now instead: the workers end with their parent.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(STOPPED)
+    return status
 
 
 if __name__ == "__main__":
