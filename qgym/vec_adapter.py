@@ -20,6 +20,7 @@ agents' batched loop needs only the finished envs' entries.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +32,14 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecMonitor
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
-__all__ = ["ArrayStep", "BatchMonitor", "SB3VecEnv", "ScaleRewards", "make_sb3_vec_env"]
+__all__ = [
+    "ArrayStep",
+    "BatchMonitor",
+    "SB3VecEnv",
+    "ScaleRewards",
+    "UnravelObservations",
+    "make_sb3_vec_env",
+]
 
 
 @dataclass
@@ -265,6 +273,44 @@ class ScaleRewards(VecEnvWrapper):
             inner(self.venv, actions) if inner is not None else ArrayStep.of(self.venv.step(actions))
         )
         step.rewards = step.rewards * self.scale
+        return step
+
+
+class UnravelObservations(VecEnvWrapper):
+    """Each state index split into its components (``qgym.wrappers.UnravelObservation`` of a whole
+    vector env, ``numpy.unravel_index`` on the batch), terminal observations too. Steps as arrays
+    (:meth:`step_arrays`) when the env it wraps does."""
+
+    def __init__(self, venv: VecEnv, dims: Sequence[int]) -> None:
+        space = venv.observation_space
+        if not isinstance(space, gym.spaces.Discrete) or math.prod(dims) != int(space.n) or int(space.start):
+            raise ValueError(f"dims {list(dims)} must multiply to the states of {space} (from 0)")
+        super().__init__(venv, observation_space=gym.spaces.MultiDiscrete(list(dims)))
+        self.dims = tuple(int(d) for d in dims)
+
+    def unravel(self, indices: np.ndarray) -> np.ndarray:
+        """State indices (any shape) as their components along a new last axis (int64)."""
+        return np.stack(np.unravel_index(np.asarray(indices, dtype=np.int64), self.dims), axis=-1)
+
+    def reset(self) -> VecEnvObs:
+        return self.unravel(self.venv.reset())  # type: ignore[arg-type]
+
+    def step_wait(self) -> VecEnvStepReturn:
+        step = ArrayStep.of(self.venv.step_wait())
+        return self._unravelled(step).observations, step.rewards, step.dones, step.infos()
+
+    def step_arrays(self, actions: np.ndarray) -> ArrayStep:
+        """A step as an :class:`ArrayStep` with unravelled observations."""
+        inner = getattr(type(self.venv), "step_arrays", None)
+        step = inner(self.venv, actions) if inner is not None else ArrayStep.of(self.venv.step(actions))
+        return self._unravelled(step)
+
+    def _unravelled(self, step: ArrayStep) -> ArrayStep:
+        step.observations = self.unravel(step.observations)  # type: ignore[arg-type]
+        step.finished_infos = [
+            info | {"terminal_observation": self.unravel(info["terminal_observation"])}
+            for info in step.finished_infos
+        ]
         return step
 
 

@@ -102,6 +102,19 @@ def test_help_of_the_command_and_of_every_subcommand_prints(capsys: pytest.Captu
         assert f"usage: qgym {command}" in capsys.readouterr().out
 
 
+def test_python_dash_m_qgym_runs_through_the_console_scripts_launcher() -> None:
+    """``python -m qgym`` and the installed ``qgym`` share one launcher (its Ctrl-C handling, its exit)."""
+    import qgym.__main__
+    import qgym_cli
+
+    assert qgym.__main__.main is qgym_cli.main
+    done = subprocess.run(
+        [sys.executable, "-m", "qgym", "list"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "qgym/GridFarm-1x1-v0" in done.stdout
+
+
 @pytest.mark.parametrize("delay", [0.05, 0.2, 0.5])
 def test_a_ctrl_c_while_the_command_line_imports_ends_in_a_sentence(delay: float) -> None:
     """The console script imports qgym inside a handler: a SIGINT during the imports (or just after)

@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor
 
 from qgym import planning
-from qgym.vec_adapter import BatchMonitor, SB3VecEnv, make_sb3_vec_env
+from qgym.vec_adapter import BatchMonitor, SB3VecEnv, UnravelObservations, make_sb3_vec_env
 
 
 def _trace(venv: VecEnv, steps: int, seed: int) -> list[Any]:
@@ -50,6 +50,35 @@ def test_the_adapted_native_env_of_one_matches_sb3_dummy_vec_env(env_id: str) ->
     native = SB3VecEnv(gym.make_vec(env_id, num_envs=1))
     dummy = DummyVecEnv([lambda: gym.make(env_id)])
     _assert_same_traces(_trace(native, 320, seed=3), _trace(dummy, 320, seed=3))
+
+
+def test_unravelled_observations_of_the_native_env_match_the_wrapped_single_env() -> None:
+    """The 2x2 DQN preset's UnravelObservation on the whole batch (the native path) gives the
+    single-env wrapper's observations, terminal ones included, so the preset no longer needs Python envs."""
+    from qgym.wrappers import UnravelObservation
+
+    dims = [7, 7, 7, 7, 4]
+    env_id = "qgym/GridFarm-2x2-v0"
+    native = UnravelObservations(SB3VecEnv(gym.make_vec(env_id, num_envs=1, max_episode_steps=30)), dims)
+    dummy = DummyVecEnv([lambda: UnravelObservation(gym.make(env_id, max_episode_steps=30), dims)])
+    assert native.observation_space == dummy.observation_space
+    _assert_same_traces(_trace(native, 100, seed=5), _trace(dummy, 100, seed=5))
+    with pytest.raises(ValueError, match=r"dims \[7, 7\] must multiply to the states of Discrete\(9604\)"):
+        UnravelObservations(SB3VecEnv(gym.make_vec(env_id, num_envs=1)), [7, 7])
+
+
+def test_the_2x2_dqn_preset_trains_on_the_native_vector_env() -> None:
+    from qgym import training
+    from qgym.training.envs import make_env
+    from qgym.vec_adapter import ScaleRewards
+
+    preset = training.load_preset("dqn", "qgym/GridFarm-2x2-v0")
+    venv = make_env("qgym/GridFarm-2x2-v0", 4, preset["env_wrapper"], 0)
+    assert isinstance(venv, ScaleRewards)
+    assert venv.scale == pytest.approx(0.25)
+    assert isinstance(venv.venv, UnravelObservations)
+    assert venv.reset().shape == (4, 5)
+    assert venv.step_arrays(np.zeros(4, dtype=np.int64)).observations.shape == (4, 5)
 
 
 def test_the_adapted_sync_vector_env_matches_dummy_vec_env() -> None:

@@ -159,8 +159,6 @@ class FastLoop:
         ring = ReplayRing(self.replay_buffer, inputs)
         modules = self._networks()
         online, target_network = (FastNetwork(self._layers(network), inputs) for network in modules)
-        states = inputs.every_state(self.batch_size)
-        target = TargetValues(target_network, states)
         parameters = [p for p in modules[0].parameters() if p.requires_grad]
         reads_infos = _reads_infos(callback)
         optimizer = self._fused_optimizer(parameters)
@@ -168,6 +166,11 @@ class FastLoop:
         every = self.train_freq.frequency
         gradient_steps = self.gradient_steps if self.gradient_steps >= 0 else every * n_envs
         target_every = max(self.target_update_interval // n_envs, 1)
+        states = inputs.every_state(self.batch_size)
+        read_between_copies = self.batch_size * gradient_steps * target_every // every
+        target = TargetValues(
+            target_network, inputs.all_states(read_between_copies - 1) if states is None else states
+        )
         n_actions = int(self.action_space.n)
         observations = self._last_obs
         self.policy.set_training_mode(True)

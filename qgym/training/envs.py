@@ -67,8 +67,8 @@ def make_env(
     env_kwargs: dict[str, Any] | None = None,
 ) -> Any:
     """The SB3 VecEnv of ``n_envs`` copies of ``env_id`` (made with ``env_kwargs``) behind
-    ``env_wrapper``: qgym's native vector env when the env has one and the wrappers only scale rewards,
-    else a ``DummyVecEnv``.
+    ``env_wrapper``: qgym's native vector env when the env has one and the wrappers only scale rewards
+    or unravel the state index, else a ``DummyVecEnv``.
 
     On the native env a ``ScaleReward`` scales what the learner gets, outside SB3's monitor (as SB3
     puts ``VecNormalize``), so the logged episode returns are in the env's own units.
@@ -80,11 +80,14 @@ def make_env(
     wrap = wrapper(env_wrapper, own_rewards=own_rewards)
     kwargs = dict(env_kwargs or {})
     if _limit(env_id, kwargs) is not None and env_id.startswith("qgym/"):
-        scale = _reward_scale(env_id, env_wrapper)
-        if scale is not None:
-            from qgym.vec_adapter import ScaleRewards, make_sb3_vec_env
+        layers = _native_layers(env_id, env_wrapper)
+        if layers is not None:
+            from qgym.vec_adapter import ScaleRewards, UnravelObservations, make_sb3_vec_env
 
+            scale, dims = layers
             native = _checked(lambda: make_sb3_vec_env(env_id, n_envs, seed=seed, **kwargs), env_id, kwargs)
+            if dims is not None:
+                native = UnravelObservations(native, dims)
             if env_wrapper is None:
                 return native
             return ScaleRewards(native, 1.0 if own_rewards else scale)  # the type the preset trains on
@@ -187,22 +190,30 @@ def encode_observations(wrapped: gym.Env[Any, Any], observations: np.ndarray) ->
     return observations
 
 
-def _reward_scale(env_id: str, spec: Any) -> float | None:
-    """The factor of ``env_wrapper`` when it is only ``ScaleReward`` layers (1.0 without wrappers),
-    else None; the layers are built once on one env, which checks their arguments as the single-env
-    path does."""
-    from qgym.wrappers import ScaleReward
+def _native_layers(env_id: str, spec: Any) -> tuple[float, tuple[int, ...] | None] | None:
+    """The reward factor and the unravelling ``dims`` of ``env_wrapper`` when it is only
+    ``ScaleReward`` layers around at most one ``UnravelObservation`` (1.0 and None without wrappers),
+    which a native vector env applies to whole batches; else None. The layers are built once on one
+    env, which checks their arguments as the single-env path does."""
+    from qgym.wrappers import ScaleReward, UnravelObservation
 
     if spec is None:
-        return 1.0
-    if any(cls is not ScaleReward for cls, _ in _wrapper_classes(spec)):
+        return 1.0, None
+    classes = [cls for cls, _ in _wrapper_classes(spec)]
+    if (
+        any(cls not in (ScaleReward, UnravelObservation) for cls in classes)
+        or classes.count(UnravelObservation) > 1
+    ):
         return None
     env = wrap_env(gym.make(env_id), spec)
-    scale = 1.0
-    while isinstance(env, ScaleReward):
-        scale *= env.scale
+    scale, dims = 1.0, None
+    while isinstance(env, ScaleReward | UnravelObservation):
+        if isinstance(env, ScaleReward):
+            scale *= env.scale
+        else:
+            dims = env.dims
         env = env.env
-    return scale
+    return scale, dims
 
 
 def _wrapper_classes(spec: Any) -> list[tuple[type, dict[str, Any]]]:

@@ -262,3 +262,54 @@ def test_a_small_discrete_space_trains_once_per_state_to_the_same_network(
         torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5)
     for mine, theirs in zip(*(m._networks()[1].parameters() for m in (per_state, per_sample)), strict=True):
         torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("cls", "quantiles"), [(DQN, None), (QRDQN, 5)])
+def test_the_target_table_of_a_multidiscrete_space_trains_to_the_same_network(
+    cls: Any, quantiles: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GridFarm-1x2 unravelled (7 x 7 x 2 = 98 states): batches of 32 read 640 rows between two target
+    # copies (every 20 vector steps), more than 98, so the target network is run once on every state
+    # and read by row; the weights must be those of running it on every batch
+    wrapper = [{"qgym.wrappers.UnravelObservation": {"dims": [7, 7, 2]}}]
+    kwargs: dict[str, Any] = {"batch_size": 32, "target_update_interval": 40, "train_freq": 1}
+    if quantiles:
+        kwargs["policy_kwargs"] = {"net_arch": [32, 16], "n_quantiles": quantiles}
+
+    def model() -> Any:
+        settings = {"learning_starts": 100, "policy_kwargs": {"net_arch": [32, 16]}, "seed": 0} | kwargs
+        built = cls("MlpPolicy", make_env("qgym/GridFarm-1x2-v0", 2, wrapper, 0), device="cpu", **settings)
+        built.set_logger(Logger(folder=None, output_formats=[]))
+        return built
+
+    inputs = Inputs(gym.spaces.MultiDiscrete([7, 7, 2]))
+    assert inputs.all_states(98) is not None
+    assert inputs.all_states(97) is None
+    states = inputs.all_states(98)
+    assert states is not None
+    torch.testing.assert_close(inputs.row_of(states), torch.arange(98))
+    tabled = model()
+    tabled.learn(500)
+    monkeypatch.setattr(Inputs, "all_states", lambda self, limit: None)
+    per_batch = model()
+    per_batch.learn(500)
+    assert tabled._n_updates == per_batch._n_updates == 200
+    for mine, theirs in zip(*(m._networks()[0].parameters() for m in (tabled, per_batch)), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_the_first_layer_gradient_by_rows_equals_the_one_hot_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a MultiDiscrete with more one-hot inputs than _ONE_HOT_INPUTS adds delta's rows by index instead
+    from qgym.deep import network
+
+    model = _model(DQN, "qgym/GridFarm-2x3-v0")
+    inputs = Inputs(model.observation_space)
+    fast = FastNetwork(model.q_net.q_net, inputs)
+    x = inputs.tensor(np.stack([model.observation_space.sample() for _ in range(64)]))
+    outputs, kept = fast.forward_kept(x)
+    upstream = torch.randn_like(outputs)
+    by_product = fast.gradients(x, kept, upstream)
+    monkeypatch.setattr(network, "_ONE_HOT_INPUTS", 0)
+    by_rows = fast.gradients(x, kept, upstream)
+    for one, other in zip(by_product, by_rows, strict=True):
+        torch.testing.assert_close(one, other, rtol=1e-5, atol=1e-6)
