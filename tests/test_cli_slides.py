@@ -132,3 +132,22 @@ def test_an_unknown_name_lists_the_slides_names_too() -> None:
 )
 def test_the_learning_rule_in_words(block: dict[str, object], words: str) -> None:
     assert words in describe_learning("expected_sarsa", block)
+
+
+@pytest.mark.parametrize(
+    ("block", "words"),
+    [
+        ({"train_freq": 1, "gradient_steps": 1}, "learns after every step from step"),
+        ({"train_freq": 16, "gradient_steps": 8}, "learns every 16 steps, 8 Adam steps each time, from step"),
+        ({"train_freq": 4, "gradient_steps": -1}, "learns every 4 steps, 4 Adam steps each time, from"),
+        ({"n_envs": 16, "train_freq": 1}, "learns every 16 steps (one step of each of its 16 envs) from"),
+        (
+            {"n_envs": 8, "train_freq": 2, "gradient_steps": -1},
+            "(2 steps of each of its 8 envs), 16 Adam steps",
+        ),
+    ],
+)
+def test_a_network_says_how_often_it_learns_in_env_steps(block: dict[str, object], words: str) -> None:
+    # SB3's train_freq counts steps of the whole vector env: 16 envs and train_freq 1 learn once
+    # every 16 env steps, not after every step
+    assert words in describe_learning("dqn", block)

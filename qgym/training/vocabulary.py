@@ -175,12 +175,27 @@ def _replay(values: dict[str, Any]) -> list[str]:
     frequency = values.get("train_freq")
     every = frequency[0] if isinstance(frequency, list | tuple) else frequency
     batch, buffer = values.get("batch_size"), values.get("buffer_size")
-    cadence = "after every step" if every == 1 else f"every {every} steps"
     return [
         target,
-        f"learns {cadence} from step {int(values.get('learning_starts') or 0):,} on, in batches of "
-        f"{batch} from a replay buffer of {int(buffer or 0):,} steps",
+        f"learns {_cadence(values, every)} from step {int(values.get('learning_starts') or 0):,} on, in "
+        f"batches of {batch} from a replay buffer of {int(buffer or 0):,} steps",
     ]
+
+
+def _cadence(values: dict[str, Any], every: Any) -> str:
+    """How often a network learns, in env steps: SB3's ``train_freq`` counts steps of the whole
+    vector env (``n_envs`` env steps each), and ``gradient_steps`` -1 means one Adam step per env step."""
+    if not isinstance(every, int) or isinstance(every, bool):
+        return f"every {every}"  # train_freq in episodes: (n, "episode")
+    n_envs = int(values.get("n_envs") or 1)
+    steps = every * n_envs
+    updates = values.get("gradient_steps", 1)
+    updates = steps if updates == -1 else updates
+    cadence = "after every step" if steps == 1 else f"every {steps:,} steps"
+    if n_envs > 1:
+        each = "one step" if every == 1 else f"{every} steps"
+        cadence += f" ({each} of each of its {n_envs} envs)"
+    return cadence if updates == 1 else f"{cadence}, {updates} Adam steps each time,"
 
 
 def _number(value: Any) -> str:
