@@ -32,7 +32,11 @@ from torch import nn
 from qgym.deep.network import FastNetwork, Inputs, TargetValues
 from qgym.deep.replay import Batch, ReplayRing
 
-__all__ = ["FastLoop"]
+__all__ = ["TABLE_STATES", "FastLoop"]
+
+TABLE_STATES = 65_536
+"""The most states whose target values are kept as a table between target copies (a QR-DQN's 225
+outputs a state make 59 MB there), however many rows the batches between two copies read."""
 
 
 class FastLoop:
@@ -177,9 +181,8 @@ class FastLoop:
         target_every = max(self.target_update_interval // n_envs, 1)
         states = inputs.every_state(self.batch_size)
         read_between_copies = self.batch_size * gradient_steps * target_every // every
-        target = TargetValues(
-            target_network, inputs.all_states(read_between_copies - 1) if states is None else states
-        )
+        tabled = min(read_between_copies - 1, TABLE_STATES)
+        target = TargetValues(target_network, inputs.all_states(tabled) if states is None else states)
         n_actions = int(self.action_space.n)
         observations = self._last_obs
         self.policy.set_training_mode(True)
