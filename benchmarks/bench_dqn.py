@@ -32,7 +32,6 @@ import math
 import os
 import statistics
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -203,7 +202,6 @@ def _run(job: tuple[str, Case, int, int, dict[str, Any]]) -> Result:
     from qgym.training.presets import Preset
 
     torch.set_num_threads(1)
-    os.environ.setdefault("SB3_LOGDIR", tempfile.mkdtemp(prefix="qgym-bench-dqn-"))
     path, case, seed, checkpoints, block = job
     preset = Preset.from_block(block)
     steps = int(block["n_timesteps"])

@@ -19,10 +19,8 @@ never fails the check. Exit status 1 when a promise fails.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -166,7 +164,6 @@ def _run_one(job: tuple[str, str, int, int]) -> Measured:
 
     torch.set_num_threads(1)
     algo, env_id, seed, episodes = job
-    os.environ.setdefault("SB3_LOGDIR", tempfile.mkdtemp(prefix="qgym-bench-"))
     preset = load_preset(algo, env_id)
     hyperparameters = {key: value for key, value in preset.items() if key != "n_timesteps"}
     start = time.perf_counter()
