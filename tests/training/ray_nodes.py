@@ -115,21 +115,38 @@ def start_cluster(cpus_per_node: int = 1) -> LocalCluster:
 
 
 def _node_ports() -> list[str]:
-    """Ports of one node's own servers, so that two nodes on one machine do not collide."""
-    first_worker = _free_port()
-    return [
+    """Ports of one node's own servers, so that two nodes on one machine do not collide. Ray refuses a
+    node whose worker-port range holds one of its other ports, so the range is drawn last, clear of
+    every port drawn so far, and later draws stay out of it."""
+    servers = [
         f"--node-manager-port={_free_port()}",
         f"--object-manager-port={_free_port()}",
         f"--dashboard-agent-listen-port={_free_port()}",
         f"--dashboard-agent-grpc-port={_free_port()}",
         f"--runtime-env-agent-port={_free_port()}",
         f"--metrics-export-port={_free_port()}",
-        f"--min-worker-port={first_worker}",
-        f"--max-worker-port={min(first_worker + 100, 65535)}",
     ]
+    while True:
+        first = _free_port()
+        last = min(first + 100, 65535)
+        if not any(first <= port <= last for port in _DRAWN if port != first):
+            break
+    _WORKER_RANGES.append((first, last))
+    return [*servers, f"--min-worker-port={first}", f"--max-worker-port={last}"]
+
+
+_DRAWN: set[int] = set()
+"""Every port drawn in this process: no two of the clusters' servers get the same one."""
+_WORKER_RANGES: list[tuple[int, int]] = []
+"""The nodes' worker-port ranges, which no later draw may fall in."""
 
 
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port free on loopback now, not drawn before and outside every worker range."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in _DRAWN and not any(low <= port <= high for low, high in _WORKER_RANGES):
+            _DRAWN.add(port)
+            return port
