@@ -117,7 +117,7 @@ def start_cluster(cpus_per_node: int = 1) -> LocalCluster:
 def _node_ports() -> list[str]:
     """Ports of one node's own servers, so that two nodes on one machine do not collide. Ray refuses a
     node whose worker-port range holds one of its other ports, so the range is drawn last, clear of
-    every port drawn so far, and later draws stay out of it."""
+    every port drawn so far and of the other nodes' ranges, and later draws stay out of it."""
     servers = [
         f"--node-manager-port={_free_port()}",
         f"--object-manager-port={_free_port()}",
@@ -129,7 +129,8 @@ def _node_ports() -> list[str]:
     while True:
         first = _free_port()
         last = min(first + 100, 65535)
-        if not any(first <= port <= last for port in _DRAWN if port != first):
+        holds_a_port = any(first <= port <= last for port in _DRAWN if port != first)
+        if not holds_a_port and not any(first <= high and low <= last for low, high in _WORKER_RANGES):
             break
     _WORKER_RANGES.append((first, last))
     return [*servers, f"--min-worker-port={first}", f"--max-worker-port={last}"]
