@@ -30,6 +30,7 @@ from stable_baselines3.common.utils import polyak_update
 from torch import nn
 
 from qgym.deep.network import FastNetwork, Inputs, TargetValues
+from qgym.deep.optimizer import AdamStep, clip_gradients_, fused_adam
 from qgym.deep.replay import Batch, ReplayRing
 
 __all__ = ["TABLE_STATES", "FastLoop"]
@@ -174,7 +175,8 @@ class FastLoop:
         online, target_network = (FastNetwork(self._layers(network), inputs) for network in modules)
         parameters = [p for p in modules[0].parameters() if p.requires_grad]
         reads_infos = _reads_infos(callback)
-        optimizer = self._fused_optimizer(parameters)
+        optimizer = self.policy.optimizer = fused_adam(self.policy.optimizer, parameters)
+        adam_step = AdamStep(optimizer, parameters)
         rng = self._generator()
         every = self.train_freq.frequency
         gradient_steps = self.gradient_steps if self.gradient_steps >= 0 else every * n_envs
@@ -228,7 +230,7 @@ class FastLoop:
             if vec_steps % every == 0:
                 callback.on_rollout_end()
                 if self.num_timesteps > self.learning_starts and gradient_steps > 0:
-                    self._train_fast(ring, rng, gradient_steps, online, target, parameters, optimizer, states)
+                    self._train_fast(ring, rng, gradient_steps, online, target, parameters, adam_step, states)
 
     def _act(
         self,
@@ -257,12 +259,13 @@ class FastLoop:
         online: FastNetwork,
         target: TargetValues,
         parameters: list[nn.Parameter],
-        optimizer: torch.optim.Optimizer,
+        adam_step: AdamStep,
         states: torch.Tensor | None = None,
     ) -> None:
         """``gradient_steps`` updates of the online network (SB3's ``train``, leaner). With
         ``states`` (every state of a small ``Discrete`` space) the network runs once per state and
         a batch reads its rows; the gradient, summed by state, is the same."""
+        optimizer = adam_step.optimizer
         self._update_learning_rate(optimizer)
         total = torch.zeros(())
         by_hand = online.hand_written_gradients
@@ -288,30 +291,12 @@ class FastLoop:
             else:
                 torch.autograd.backward(attached, upstream)
             if limit is not None:
-                torch.nn.utils.clip_grad_norm_(parameters, limit, foreach=True)
-            optimizer.step()
+                clip_gradients_([p.grad for p in parameters], limit)  # type: ignore[misc]
+            adam_step()
             total += loss
         self._n_updates += gradient_steps
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/loss", float(total) / gradient_steps)
-
-    def _fused_optimizer(self, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
-        """The policy's Adam, rebuilt once as torch's fused Adam (the same update in one kernel per
-        step instead of a loop over tensors), keeping its state; SB3 saves and loads it as before."""
-        optimizer = self.policy.optimizer
-        if optimizer.defaults.get("fused"):
-            return optimizer  # type: ignore[no-any-return]
-        groups = [{k: v for k, v in group.items() if k not in ("params", "foreach", "fused")} for group in
-                  optimizer.param_groups]  # fmt: skip
-        if len(groups) != 1:
-            return optimizer  # type: ignore[no-any-return]
-        fused = torch.optim.Adam(parameters, **groups[0], fused=True)
-        if optimizer.state:  # a model trained before or loaded: keep Adam's moments and step counts
-            fused.load_state_dict(optimizer.state_dict())
-            for group in fused.param_groups:  # the saved groups say foreach/fused None: fuse them again
-                group["fused"], group["foreach"] = True, None
-        self.policy.optimizer = fused
-        return fused
 
     def _generator(self) -> np.random.Generator:
         """The model's own random stream for exploration and replay sampling (from ``seed``)."""

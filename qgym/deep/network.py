@@ -152,6 +152,10 @@ class FastNetwork:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         hidden = self.inputs.first_layer(self._first, x)
+        if self._linears is not None:  # the modules' own functions, without a module call per layer
+            for linear in self._linears[1:]:
+                hidden = torch.nn.functional.linear(torch.relu(hidden), linear.weight, linear.bias)
+            return hidden
         for layer in self._rest:
             hidden = layer(hidden)
         return hidden
@@ -168,6 +172,7 @@ class FastNetwork:
                 hidden = torch.nn.functional.linear(hidden, layer.weight, layer.bias)
         return hidden, kept
 
+    @torch.no_grad()
     def gradients(
         self, x: torch.Tensor, kept: list[torch.Tensor], upstream: torch.Tensor
     ) -> list[torch.Tensor]:
@@ -178,7 +183,7 @@ class FastNetwork:
         delta = upstream
         for layer, below in zip(reversed(self._linears[1:]), reversed(kept), strict=True):
             grads += [delta.sum(dim=0), delta.t().mm(below)]  # bias, weight (reversed below)
-            delta = delta.mm(layer.weight).mul_(below > 0)
+            delta = torch.ops.aten.threshold_backward(delta.mm(layer.weight), below, 0.0)  # ReLU's mask
         grads += [delta.sum(dim=0), self._first_layer_gradient(x, delta)]
         grads.reverse()
         return grads

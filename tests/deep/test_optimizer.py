@@ -1,0 +1,90 @@
+"""The fast loop's gradient step is torch's: the same Adam update and clipping, bit for bit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from qgym.deep.optimizer import AdamStep, clip_gradients_, fused_adam
+
+
+def _network(seed: int = 0) -> nn.Sequential:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
+
+
+def _gradients(network: nn.Module, step: int) -> None:
+    generator = torch.Generator().manual_seed(step)
+    for parameter in network.parameters():  # some tiny, some large: Adam's moments and clipping both act
+        scale = 1e-20 if step % 3 == 0 else 5.0
+        parameter.grad = torch.randn(parameter.shape, generator=generator) * scale
+
+
+def test_adam_step_equals_the_optimizers_own_step_bit_for_bit() -> None:
+    mine, theirs = _network(), _network()
+    mine_parameters, their_parameters = list(mine.parameters()), list(theirs.parameters())
+    mine_optimizer = torch.optim.Adam(mine_parameters, lr=1e-3, eps=1e-6, weight_decay=0.01, fused=True)
+    their_optimizer = torch.optim.Adam(their_parameters, lr=1e-3, eps=1e-6, weight_decay=0.01, fused=True)
+    step = AdamStep(mine_optimizer, mine_parameters)
+    for k in range(12):
+        for optimizer in (mine_optimizer, their_optimizer):  # a schedule writes the rate as SB3's does
+            optimizer.param_groups[0]["lr"] = 1e-3 * (1 - k / 12)
+        _gradients(mine, k)
+        _gradients(theirs, k)
+        step()
+        their_optimizer.step()
+    for one, other in zip(mine_parameters, their_parameters, strict=True):
+        assert torch.equal(one, other)
+    for one, other in zip(mine_parameters, their_parameters, strict=True):
+        for key in ("exp_avg", "exp_avg_sq", "step"):
+            assert torch.equal(mine_optimizer.state[one][key], their_optimizer.state[other][key])
+    assert not torch.equal(mine_parameters[0], next(iter(_network().parameters())))  # it did move
+
+
+@pytest.mark.parametrize("settings", [{"fused": False}, {"fused": True, "amsgrad": True}])
+def test_adam_step_leaves_other_adams_to_their_own_step(settings: dict[str, bool]) -> None:
+    network = _network()
+    parameters = list(network.parameters())
+    optimizer = torch.optim.Adam(parameters, lr=1e-3, **settings)  # type: ignore[arg-type]
+    calls: list[int] = []
+    original = optimizer.step
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    optimizer.step = counted  # type: ignore[method-assign]
+    step = AdamStep(optimizer, parameters)
+    for k in range(3):
+        _gradients(network, k)
+        step()
+    assert len(calls) == 3
+
+
+def test_fused_adam_keeps_the_moments_of_a_trained_optimizer() -> None:
+    network = _network()
+    parameters = list(network.parameters())
+    plain = torch.optim.Adam(parameters, lr=1e-3)
+    _gradients(network, 1)
+    plain.step()
+    fused = fused_adam(plain, parameters)
+    assert fused.param_groups[0]["fused"] is True
+    for parameter in parameters:
+        assert torch.equal(fused.state[parameter]["exp_avg"], plain.state[parameter]["exp_avg"])
+    assert fused_adam(fused, parameters) is fused
+
+
+@pytest.mark.parametrize("limit", [0.5, 1e6])
+def test_clipping_equals_torchs_clip_grad_norm_bit_for_bit(limit: float) -> None:
+    mine, theirs = _network(), _network()
+    _gradients(mine, 1)
+    _gradients(theirs, 1)
+    clip_gradients_([p.grad for p in mine.parameters()], limit)  # type: ignore[misc]
+    torch.nn.utils.clip_grad_norm_(list(theirs.parameters()), limit, foreach=True)
+    for one, other in zip(mine.parameters(), theirs.parameters(), strict=True):
+        assert one.grad is not None
+        assert other.grad is not None
+        assert torch.equal(one.grad, other.grad)
+    norms = [p.grad.norm() for p in mine.parameters() if p.grad is not None]
+    assert float(torch.linalg.vector_norm(torch.stack(norms))) <= limit * (1 + 1e-5)
