@@ -43,6 +43,14 @@ class ReplayRing:
             raise ValueError("optimize_memory_usage stores one observation per row; the fast loop needs two")
         self.buffer = buffer
         self.inputs = inputs
+        # the arrays seen as one transition per row (views, written through ``add``): transition
+        # ``k`` is row ``k // n_envs``, column ``k % n_envs``, so a batch is one take per array
+        size = buffer.buffer_size * buffer.n_envs
+        arrays = (buffer.observations, buffer.next_observations, buffer.actions, buffer.rewards,
+                  buffer.dones, buffer.timeouts)  # fmt: skip
+        self._columns = [array.reshape(size, -1) for array in arrays]
+        if not all(np.may_share_memory(c, a) for c, a in zip(self._columns, arrays, strict=True)):
+            raise ValueError("the replay buffer's arrays are not contiguous: the fast loop reads them by row")
 
     def add(
         self,
@@ -71,11 +79,13 @@ class ReplayRing:
         buffer = self.buffer
         rows = buffer.buffer_size if buffer.full else buffer.pos
         flat = rng.integers(0, rows * buffer.n_envs, size=batch_size)
-        row, env = np.divmod(flat, buffer.n_envs)
+        observations, next_observations, actions, rewards, dones, timeouts = (
+            np.take(column, flat, axis=0) for column in self._columns
+        )
         return Batch(
-            self.inputs.tensor(buffer.observations[row, env]),
-            torch.as_tensor(buffer.actions[row, env, 0].astype(np.int64)),
-            torch.as_tensor(buffer.rewards[row, env]),
-            self.inputs.tensor(buffer.next_observations[row, env]),
-            torch.as_tensor(buffer.dones[row, env] * (1.0 - buffer.timeouts[row, env])),
+            self.inputs.tensor(observations),
+            torch.as_tensor(actions[:, 0].astype(np.int64)),
+            torch.as_tensor(rewards[:, 0]),
+            self.inputs.tensor(next_observations),
+            torch.as_tensor(dones[:, 0] * (1.0 - timeouts[:, 0])),
         )
