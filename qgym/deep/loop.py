@@ -9,8 +9,9 @@ loop. :class:`FastLoop.learn` keeps every hyperparameter's meaning (``train_freq
 the exploration and learning-rate schedules over progress, the Huber or quantile loss, gradient
 clipping at ``max_grad_norm``, SB3's callbacks and logger) and does the same work in fewer, larger
 operations: the network's first layer read by index (:mod:`qgym.deep.network`), whole vector steps
-into the replay buffer (:mod:`qgym.deep.replay`), a fused Adam, one clipping pass, info dicts
-only for the envs that finished (qgym's vector envs), and subnormal floats flushed to zero.
+into the replay buffer (:mod:`qgym.deep.replay`), a fused Adam and one clipping pass called without
+torch's per-call bookkeeping (:mod:`qgym.deep.optimizer`), info dicts only for the envs that finished
+(qgym's vector envs), and subnormal floats flushed to zero.
 
 Where one of its assumptions does not hold (another policy or features extractor, n-step returns,
 ``optimize_memory_usage``, episodic ``train_freq``, ``VecNormalize``, image or dict observations),
