@@ -10,8 +10,9 @@ the exploration and learning-rate schedules over progress, the Huber or quantile
 clipping at ``max_grad_norm``, SB3's callbacks and logger) and does the same work in fewer, larger
 operations: the network's first layer read by index (:mod:`qgym.deep.network`), whole vector steps
 into the replay buffer (:mod:`qgym.deep.replay`), a fused Adam and one clipping pass called without
-torch's per-call bookkeeping (:mod:`qgym.deep.optimizer`), info dicts only for the envs that finished
-(qgym's vector envs), and subnormal floats flushed to zero.
+torch's per-call bookkeeping (:mod:`qgym.deep.optimizer`), and info dicts only for the envs that
+finished (qgym's vector envs). Subnormal floats are left as torch leaves them: flushing them to zero
+would make Adam's step faster where they appear, and change those runs' bits (``benchmarks/results.md``).
 
 Where one of its assumptions does not hold (another policy or features extractor, n-step returns,
 ``optimize_memory_usage``, episodic ``train_freq``, ``VecNormalize``, image or dict observations),
@@ -153,16 +154,7 @@ class FastLoop:
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
         callback.on_training_start(locals(), globals())
-        # Subnormal floats (below 1.2e-38: Adam's second moments of near-zero gradients) take the CPU's
-        # slow path: on MountainCar and Acrobot they made the fused Adam step 4-8x slower
-        # (benchmarks/results.md). Flushed to zero for the loop, they change nothing else (runs without
-        # any are identical bit for bit); turned off again after, torch's default.
-        flushes = torch.set_flush_denormal(True)
-        try:
-            self._fast_loop(total_timesteps, callback, log_interval)
-        finally:
-            if flushes:
-                torch.set_flush_denormal(False)
+        self._fast_loop(total_timesteps, callback, log_interval)
         callback.on_training_end()
         return self
 

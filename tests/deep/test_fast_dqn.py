@@ -313,20 +313,3 @@ def test_the_first_layer_gradient_by_rows_equals_the_one_hot_product(monkeypatch
     by_rows = fast.gradients(x, kept, upstream)
     for one, other in zip(by_product, by_rows, strict=True):
         torch.testing.assert_close(one, other, rtol=1e-5, atol=1e-6)
-
-
-def test_subnormal_floats_are_flushed_during_learn_and_not_after() -> None:
-    # Adam's second moments of near-zero gradients go subnormal, and the CPU's slow path for them made
-    # MountainCar's Adam step 8x slower: the loop flushes them to zero, and only while it runs
-    seen: list[float] = []
-
-    class Probe(BaseCallback):
-        def _on_step(self) -> bool:
-            seen.append(float(torch.tensor(1e-39, dtype=torch.float32) * 1.0))
-            return True
-
-    model = _model(DQN, "qgym/GridFarm-1x1-v0")
-    model.learn(50, callback=Probe())
-    assert seen
-    assert set(seen) == {0.0}
-    assert float(torch.tensor(1e-39, dtype=torch.float32) * 1.0) > 0.0
