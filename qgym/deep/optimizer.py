@@ -6,12 +6,6 @@ groups, on every call; ``clip_grad_norm_`` groups its tensors by device on every
 step against 67 us for the fused kernel alone). :class:`AdamStep` builds the lists once and calls
 torch's functional ``adam`` with the optimizer's own group settings and state tensors, so the update
 is the same fused kernel on the same tensors, bit for bit, and the optimizer saves and loads as before.
-
-Inside that step only, subnormal floats (below 1.2e-38) are flushed to zero: Adam's second moments of
-near-zero gradients go subnormal, and the CPU's slow path for them made the step up to 8x slower
-(MountainCar, Acrobot). There they cannot change the update, whose denominator ``sqrt(v) + eps`` is
-``eps`` (1e-8) to float32 precision, so runs end with the same weights (MountainCar, 40k steps).
-Flushing the whole loop did change them: subnormal activations and gradients then count as zero.
 """
 
 from __future__ import annotations
@@ -20,7 +14,7 @@ import torch
 import torch.optim.adam as functional
 from torch import nn
 
-__all__ = ["AdamStep", "clip_gradients_", "flushes_subnormals", "fused_adam"]
+__all__ = ["AdamStep", "clip_gradients_", "fused_adam"]
 
 
 def fused_adam(optimizer: torch.optim.Optimizer, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
@@ -63,24 +57,13 @@ class AdamStep:
             and list(group["params"]) == self.parameters
         )
         self._state: tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]] | None = None
-        self._flush = True
-        self._restore = not flushes_subnormals()  # leave the thread's setting as it was found
 
     @torch.no_grad()
     def __call__(self) -> None:
-        """Apply one Adam update from the parameters' ``grad``, with subnormal floats flushed to zero."""
+        """Apply one Adam update from the parameters' ``grad``."""
         if not self._direct:
             self.optimizer.step()
             return
-        if self._flush and not torch.set_flush_denormal(True):
-            self._flush = False  # this CPU cannot flush them (no SSE3)
-        try:
-            self._step()
-        finally:
-            if self._flush and self._restore:
-                torch.set_flush_denormal(False)
-
-    def _step(self) -> None:
         if self._state is None:
             self.optimizer.step()
             states = [self.optimizer.state[p] for p in self.parameters]
@@ -110,11 +93,6 @@ class AdamStep:
             eps=group["eps"],
             maximize=group["maximize"],
         )
-
-
-def flushes_subnormals() -> bool:
-    """Whether this thread flushes subnormal float32 results to zero (torch has no getter for it)."""
-    return float(torch.tensor(1e-39, dtype=torch.float32) * 1.0) == 0.0
 
 
 @torch.no_grad()
