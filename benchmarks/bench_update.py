@@ -5,8 +5,9 @@
 Each line times torch's call and qgym.deep's for the same arithmetic on the same tensors (one torch
 thread, interleaved rounds, the median of each), and prints both and their ratio: Adam's step
 (``optimizer.step()`` against :class:`qgym.deep.optimizer.AdamStep`), with ordinary gradients and
-with gradients whose squares are subnormal (Adam's second moments of near-zero gradients), the
-clipping at ``max_grad_norm``, and ReLU's mask in the backward pass.
+with gradients whose squares are subnormal (Adam's second moments of near-zero gradients, which
+qgym.deep's step flushes to zero), the clipping at ``max_grad_norm``, and ReLU's mask in the backward
+pass.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ clipping at ``max_grad_norm``, SB3's callbacks and logger) and does the same wor
 operations: the network's first layer read by index (:mod:`qgym.deep.network`), whole vector steps
 into the replay buffer (:mod:`qgym.deep.replay`), a fused Adam and one clipping pass called without
 torch's per-call bookkeeping (:mod:`qgym.deep.optimizer`), and info dicts only for the envs that
-finished (qgym's vector envs). Subnormal floats are left as torch leaves them: flushing them to zero
-would make Adam's step faster where they appear, and change those runs' bits (``benchmarks/results.md``).
+finished (qgym's vector envs). Subnormal floats are flushed to zero inside Adam's step only, where
+they slow the kernel and do not change the update; elsewhere they are left as torch leaves them.
 
 Where one of its assumptions does not hold (another policy or features extractor, n-step returns,
 ``optimize_memory_usage``, episodic ``train_freq``, ``VecNormalize``, image or dict observations),
