@@ -11,8 +11,8 @@ Inside that step only, subnormal floats (below 1.2e-38) are flushed to zero: Ada
 near-zero gradients go subnormal, and the CPU's slow path for them made the step up to 12x slower
 (MountainCar, Acrobot). There they do not change the update, whose denominator ``sqrt(v) + eps`` is
 ``eps`` (SB3's 1e-5) to float32 precision: MountainCar's seed 0 makes the same five checkpoints with
-the flush and without (``benchmarks/results.md``). Flushing the whole loop changed runs: subnormal
-activations and gradients then count as zero in the products.
+the flush and without (``benchmarks/results.md``). The whole loop is not flushed: subnormal
+activations and gradients would then count as zero in the products too, where a run can feel them.
 """
 
 from __future__ import annotations
