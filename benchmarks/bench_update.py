@@ -6,8 +6,7 @@ Each line times torch's call and qgym.deep's for the same arithmetic on the same
 thread, interleaved rounds, the median of each), and prints both and their ratio: Adam's step
 (``optimizer.step()`` against :class:`qgym.deep.optimizer.AdamStep`), with ordinary gradients and
 with gradients whose squares are subnormal (Adam's second moments of near-zero gradients, which
-qgym.deep's step flushes to zero), the clipping at ``max_grad_norm``, and ReLU's mask in the backward
-pass.
+qgym.deep's step flushes to zero), and ReLU's mask in the backward pass.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from qgym.deep.optimizer import AdamStep, clip_gradients_
+from qgym.deep.optimizer import AdamStep
 
 ROUNDS, CALLS = 7, 400
 
@@ -65,15 +64,6 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     _compare("Adam step, 68k weights", *_adam(1e-3))
     _compare("Adam step, subnormal second moments (gradients of 1e-20)", *_adam(1e-20))
-    gradients = [parameter.detach().clone() for parameter in _network()]
-    parameters = _network()
-    for parameter, gradient in zip(parameters, gradients, strict=True):
-        parameter.grad = gradient
-    _compare(
-        "clipping at max_grad_norm 10",
-        lambda: torch.nn.utils.clip_grad_norm_(parameters, 10.0, foreach=True),
-        lambda: clip_gradients_(gradients, 10.0),
-    )
     below, delta = torch.relu(torch.randn(128, 256)), torch.randn(128, 256)
     _compare(
         "ReLU's mask, 128x256",

@@ -9,8 +9,8 @@ loop. :class:`FastLoop.learn` keeps every hyperparameter's meaning (``train_freq
 the exploration and learning-rate schedules over progress, the Huber or quantile loss, gradient
 clipping at ``max_grad_norm``, SB3's callbacks and logger) and does the same work in fewer, larger
 operations: the network's first layer read by index (:mod:`qgym.deep.network`), whole vector steps
-into the replay buffer (:mod:`qgym.deep.replay`), a fused Adam and one clipping pass called without
-torch's per-call bookkeeping (:mod:`qgym.deep.optimizer`), and info dicts only for the envs that
+into the replay buffer (:mod:`qgym.deep.replay`), a fused Adam called without torch's per-call
+bookkeeping (:mod:`qgym.deep.optimizer`), one clipping pass, and info dicts only for the envs that
 finished (qgym's vector envs). Subnormal floats are flushed to zero inside Adam's step only, where
 they slow the kernel and do not change the update; elsewhere they are left as torch leaves them.
 
@@ -32,7 +32,7 @@ from stable_baselines3.common.utils import polyak_update
 from torch import nn
 
 from qgym.deep.network import FastNetwork, Inputs, TargetValues
-from qgym.deep.optimizer import AdamStep, clip_gradients_, fused_adam
+from qgym.deep.optimizer import AdamStep, fused_adam
 from qgym.deep.replay import Batch, ReplayRing
 
 __all__ = ["TABLE_STATES", "FastLoop"]
@@ -284,7 +284,7 @@ class FastLoop:
             else:
                 torch.autograd.backward(attached, upstream)
             if limit is not None:
-                clip_gradients_([p.grad for p in parameters], limit)  # type: ignore[misc]
+                torch.nn.utils.clip_grad_norm_(parameters, limit, foreach=True)
             adam_step()
             total += loss
         self._n_updates += gradient_steps

@@ -1,11 +1,11 @@
-"""One gradient step of the fast loop: SB3's gradient clipping and its Adam, with less around them.
+"""One Adam step of the fast loop: SB3's Adam, with less around it.
 
 ``torch.optim.Adam.step`` rebuilds its lists of parameters, gradients and moments, and checks its
-groups, on every call; ``clip_grad_norm_`` groups its tensors by device on every call. On a DQN of
-256x256 units that bookkeeping cost as much as the arithmetic (``benchmarks/results.md``: 144 us a
-step against 67 us for the fused kernel alone). :class:`AdamStep` builds the lists once and calls
-torch's functional ``adam`` with the optimizer's own group settings and state tensors, so the update
-is the same fused kernel on the same tensors, bit for bit, and the optimizer saves and loads as before.
+groups, on every call: on a DQN of 256x256 units that bookkeeping cost as much as the arithmetic
+(``benchmarks/results.md``: 144 us a step against 67 us for the fused kernel alone). :class:`AdamStep`
+builds the lists once and calls torch's functional ``adam`` with the optimizer's own group settings
+and state tensors, so the update is the same fused kernel on the same tensors, bit for bit, and the
+optimizer saves and loads as before.
 
 Inside that step only, subnormal floats (below 1.2e-38) are flushed to zero: Adam's second moments of
 near-zero gradients go subnormal, and the CPU's slow path for them made the step up to 12x slower
@@ -21,7 +21,7 @@ import torch
 import torch.optim.adam as functional
 from torch import nn
 
-__all__ = ["AdamStep", "clip_gradients_", "flushes_subnormals", "fused_adam"]
+__all__ = ["AdamStep", "flushes_subnormals", "fused_adam"]
 
 
 def fused_adam(optimizer: torch.optim.Optimizer, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
@@ -116,13 +116,3 @@ class AdamStep:
 def flushes_subnormals() -> bool:
     """Whether this thread flushes subnormal float32 results to zero (torch has no getter for it)."""
     return float(torch.tensor(1e-39, dtype=torch.float32) * 1.0) == 0.0
-
-
-@torch.no_grad()
-def clip_gradients_(gradients: list[torch.Tensor], limit: float) -> None:
-    """Scale ``gradients`` in place so that their joint 2-norm is at most ``limit``: the arithmetic of
-    ``torch.nn.utils.clip_grad_norm_(..., foreach=True)`` on CPU tensors, step for step."""
-    norms = torch._foreach_norm(gradients, 2.0)
-    total = torch.linalg.vector_norm(torch.stack(norms), 2.0)
-    scale = torch.clamp(limit / (total + 1e-6), max=1.0)
-    torch._foreach_mul_(gradients, scale)
