@@ -151,3 +151,11 @@ def test_a_network_says_how_often_it_learns_in_env_steps(block: dict[str, object
     # SB3's train_freq counts steps of the whole vector env: 16 envs and train_freq 1 learn once
     # every 16 env steps, not after every step
     assert words in describe_learning("dqn", block)
+
+
+def test_a_network_with_n_step_returns_says_so_in_the_tables_words() -> None:
+    looks_ahead = "each target 3 real rewards, then gamma^3 the target network's Q (n-step)"
+    assert looks_ahead in describe_learning("dqn", {"n_steps": 3})
+    assert "(n-step)" not in describe_learning("qrdqn", {"n_steps": 1})
+    table = describe_learning("nstep_sarsa", {"n_steps": 3})
+    assert "each target 3 real rewards, then gamma^3 Q (n-step)" in table

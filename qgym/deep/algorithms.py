@@ -26,8 +26,9 @@ class DQN(FastLoop, stable_baselines3.DQN):
     """Stable-Baselines3's DQN (Mnih et al. 2015): the same arguments, files and results' meaning,
     trained by the fast loop (see :mod:`qgym.deep.loop` for what it changes and when it steps aside).
 
-    The TD target is ``r + gamma * max_a' Q_target(s', a')`` (no bootstrap after a termination),
-    fitted with the Huber loss (``smooth_l1_loss``) as SB3 fits it.
+    The TD target is ``r + gamma * max_a' Q_target(s', a')`` (no bootstrap after a termination;
+    with ``n_steps`` > 1, the next rewards' discounted sum and gamma to their number), fitted with
+    the Huber loss (``smooth_l1_loss``) as SB3 fits it.
     """
 
     def _networks(self) -> tuple[nn.Module, nn.Module]:
@@ -45,7 +46,8 @@ class DQN(FastLoop, stable_baselines3.DQN):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
             next_q = target(batch.next_observations).max(dim=1).values
-            targets = batch.rewards + (1.0 - batch.terminated) * self.gamma * next_q
+            discount = self.gamma if batch.discounts is None else batch.discounts
+            targets = batch.rewards + (1.0 - batch.terminated) * discount * next_q
             chosen = batch.actions[:, None]
             error = outputs.gather(1, chosen).squeeze(1) - targets
             # smooth_l1_loss (beta 1): e**2 / 2 where |e| < 1, |e| - 1/2 beyond; its slope is e clamped
@@ -81,7 +83,8 @@ class QRDQN(FastLoop, sb3_contrib.QRDQN):
             following = target(batch.next_observations).view(size, quantiles, -1)
             greedy = following.mean(dim=1, keepdim=True).argmax(dim=2, keepdim=True)
             following = following.gather(2, greedy.expand(size, quantiles, 1)).squeeze(2)
-            targets = batch.rewards[:, None] + (1.0 - batch.terminated[:, None]) * self.gamma * following
+            discount = self.gamma if batch.discounts is None else batch.discounts[:, None]
+            targets = batch.rewards[:, None] + (1.0 - batch.terminated[:, None]) * discount * following
             chosen = batch.actions[:, None, None].expand(size, quantiles, 1)
             current = outputs.view(size, quantiles, -1).gather(2, chosen).squeeze(2)
             # sb3-contrib's quantile_huber_loss: |tau_i - 1{delta_ij < 0}| * huber(delta_ij), delta the

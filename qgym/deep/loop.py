@@ -6,17 +6,18 @@ policy's preprocessing for every vector step, per-step bookkeeping, a replay ``a
 a ``sample`` that re-wraps arrays, clipping that walks the parameters one by one, Adam's per-tensor
 loop. :class:`FastLoop.learn` keeps every hyperparameter's meaning (``train_freq`` and
 ``gradient_steps`` per vector step, ``learning_starts`` and ``target_update_interval`` in env steps,
-the exploration and learning-rate schedules over progress, the Huber or quantile loss, gradient
-clipping at ``max_grad_norm``, SB3's callbacks and logger) and does the same work in fewer, larger
-operations: the network's first layer read by index (:mod:`qgym.deep.network`), whole vector steps
-into the replay buffer (:mod:`qgym.deep.replay`), a fused Adam called without torch's per-call
-bookkeeping (:mod:`qgym.deep.optimizer`), one clipping pass, and info dicts only for the envs that
-finished (qgym's vector envs). Subnormal floats are flushed to zero inside Adam's step only, where
-they slow the kernel and do not change the update; elsewhere they are left as torch leaves them.
+the exploration and learning-rate schedules over progress, ``n_steps`` returns, the Huber or
+quantile loss, gradient clipping at ``max_grad_norm``, SB3's callbacks and logger) and does the same
+work in fewer, larger operations: the network's first layer read by index
+(:mod:`qgym.deep.network`), whole vector steps into the replay buffer (:mod:`qgym.deep.replay`), a
+fused Adam called without torch's per-call bookkeeping (:mod:`qgym.deep.optimizer`), one clipping
+pass, and info dicts only for the envs that finished (qgym's vector envs). Subnormal floats are
+flushed to zero inside Adam's step only, where they slow the kernel and do not change the update;
+elsewhere they are left as torch leaves them.
 
-Where one of its assumptions does not hold (another policy or features extractor, n-step returns,
-``optimize_memory_usage``, episodic ``train_freq``, ``VecNormalize``, image or dict observations),
-``learn`` is SB3's own: :meth:`FastLoop.fast_path_refusal` names the reason.
+Where one of its assumptions does not hold (another policy or features extractor, a custom replay
+buffer, ``optimize_memory_usage``, episodic ``train_freq``, ``VecNormalize``, image or dict
+observations), ``learn`` is SB3's own: :meth:`FastLoop.fast_path_refusal` names the reason.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.buffers import NStepReplayBuffer, ReplayBuffer
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.common.type_aliases import TrainFrequencyUnit
 from stable_baselines3.common.utils import polyak_update
@@ -117,11 +118,10 @@ class FastLoop:
 
         if not isinstance(self.env, VecEnv):
             return "the model has no VecEnv"
-        if self.replay_buffer_class is not None and self.replay_buffer_class is not ReplayBuffer:
-            name = self.replay_buffer_class.__name__
-            return f"the replay buffer is {name} (n-step returns or a custom class)"
-        if type(self.replay_buffer) is not ReplayBuffer or self.optimize_memory_usage:
-            return "the replay buffer is not SB3's plain ReplayBuffer"
+        if self.replay_buffer_class not in (None, ReplayBuffer, NStepReplayBuffer):
+            return f"the replay buffer is {self.replay_buffer_class.__name__}, a custom class"
+        if type(self.replay_buffer) not in (ReplayBuffer, NStepReplayBuffer) or self.optimize_memory_usage:
+            return "the replay buffer is not SB3's ReplayBuffer or NStepReplayBuffer"
         if self.train_freq.unit != TrainFrequencyUnit.STEP:
             return "train_freq counts episodes"
         if self._vec_normalize_env is not None:
@@ -201,13 +201,15 @@ class FastLoop:
             if not callback.on_step():
                 break
             next_observations, terminated = new_obs, np.zeros(n_envs, dtype=np.float32)
+            truncated = np.zeros(n_envs, dtype=np.float32)
             if finished.size:
                 self._update_info_buffer(finished_infos, np.ones(finished.size, dtype=bool))
                 next_observations = np.array(new_obs, copy=True)
                 for i, info in zip(finished.tolist(), finished_infos, strict=True):
                     next_observations[i] = info["terminal_observation"]
-                    terminated[i] = 0.0 if info.get("TimeLimit.truncated", False) else 1.0
-            ring.add(observations, actions, rewards, next_observations, terminated)
+                    cut = info.get("TimeLimit.truncated", False)
+                    terminated[i], truncated[i] = (0.0, 1.0) if cut else (1.0, 0.0)
+            ring.add(observations, actions, rewards, next_observations, terminated, truncated)
             observations = self._last_obs = new_obs
             self._update_current_progress_remaining(self.num_timesteps, total_timesteps)
             self._n_calls += 1

@@ -121,12 +121,13 @@ def describe_learning(algo: str, block: dict[str, Any]) -> str:
     values = effective_hyperparameters(algo, block)
     epsilon = _epsilon(values)
     gamma = f"gamma {_number(values.get('gamma'))}"
-    if algo in DEEP_ALGORITHMS:
-        return "; ".join([*_network_rule(algo, values), gamma, epsilon, *_replay(values)])
-    parts = [_step_size(values.get("learning_rate"), values.get("visit_decay")), gamma, epsilon]
     n_steps = values.get("n_steps")
+    if algo in DEEP_ALGORITHMS:  # SB3's n_steps: 1 is the one-step target
+        ahead = [_looks_ahead(n_steps, "the target network's Q")] if (n_steps or 1) > 1 else []
+        return "; ".join([*_network_rule(algo, values), gamma, epsilon, *ahead, *_replay(values)])
+    parts = [_step_size(values.get("learning_rate"), values.get("visit_decay")), gamma, epsilon]
     if n_steps is not None:
-        parts.append(f"each target {n_steps} real rewards, then gamma^{n_steps} Q (n-step)")
+        parts.append(_looks_ahead(n_steps, "Q"))
     initial = (values.get("policy_kwargs") or {}).get("initial_q_value")
     if initial:
         parts.append(f"Q starts at {_number(initial)}{' (optimistic)' if initial > 0 else ''}")
@@ -153,6 +154,10 @@ def _epsilon(values: dict[str, Any]) -> str:
     if start == end or not fraction:
         return f"epsilon {_number(end)} throughout"
     return f"epsilon {_number(start)} -> {_number(end)} over the first {float(fraction):.0%} of the steps"
+
+
+def _looks_ahead(n_steps: Any, value: str) -> str:
+    return f"each target {n_steps} real rewards, then gamma^{n_steps} {value} (n-step)"
 
 
 def _network_rule(algo: str, values: dict[str, Any]) -> list[str]:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from sb3_contrib.common.utils import quantile_huber_loss
+from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger, configure
 from stable_baselines3.common.torch_layers import FlattenExtractor
@@ -117,7 +118,9 @@ def test_truncation_bootstraps_from_the_last_observation_and_termination_does_no
     farm = _model(DQN, "qgym/GridFarm-1x1-v0", n_envs=1, buffer_size=1_000)
     farm.learn(250)  # seasons of 100 steps: two time limits
     buffer = farm.replay_buffer
-    assert not buffer.dones[:250].any()  # a time limit is not a termination
+    ended = np.flatnonzero(buffer.dones[:250, 0])  # stored as SB3 stores them: an end, and which kind
+    assert ended.tolist() == [99, 199]
+    assert buffer.timeouts[ended, 0].all()  # a time limit is not a termination
     within = [row for row in range(249) if row not in (99, 199)]  # a season goes on: s' is the next s
     np.testing.assert_array_equal(
         buffer.next_observations[within], buffer.observations[[r + 1 for r in within]]
@@ -126,7 +129,7 @@ def test_truncation_bootstraps_from_the_last_observation_and_termination_does_no
     lake.learn(2_000)
     rows = lake.replay_buffer
     holes = {5, 7, 11, 12}
-    terminal = rows.dones[:2000, 0] > 0
+    terminal = rows.dones[:2000, 0] * (1 - rows.timeouts[:2000, 0]) > 0
     landed = rows.next_observations[:2000, 0, 0]
     assert terminal.any()
     assert set(landed[terminal].tolist()) <= holes | {15}  # terminations: a hole or the goal
@@ -172,14 +175,18 @@ def test_what_the_fast_loop_cannot_run_goes_through_sb3s_own_loop() -> None:
     class Features(FlattenExtractor):
         pass
 
+    class Custom(ReplayBuffer):
+        pass
+
     model = _model(DQN, "qgym/GridFarm-1x1-v0", policy_kwargs={"features_extractor_class": Features})
     assert model.fast_path_refusal() == "the policy has its own features extractor"
     model.learn(300)
     assert model.num_timesteps >= 300  # SB3's loop, which ends its last vector step
     assert model._n_updates > 0
     assert _model(DQN, "qgym/GridFarm-1x1-v0").fast_path_refusal() is None
-    stepped = _model(DQN, "qgym/GridFarm-1x1-v0", n_steps=3)
-    assert "n-step" in str(stepped.fast_path_refusal())
+    assert _model(DQN, "qgym/GridFarm-1x1-v0", n_steps=3).fast_path_refusal() is None  # SB3's n-step buffer
+    custom = _model(DQN, "qgym/GridFarm-1x1-v0", replay_buffer_class=Custom)
+    assert custom.fast_path_refusal() == "the replay buffer is Custom, a custom class"
 
 
 def test_the_fast_loop_learns_the_deterministic_farm_to_the_exact_optimum() -> None:
