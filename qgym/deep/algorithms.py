@@ -46,8 +46,7 @@ class DQN(FastLoop, stable_baselines3.DQN):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
             next_q = target(batch.next_observations).max(dim=1).values
-            discount = self.gamma if batch.discounts is None else batch.discounts
-            targets = batch.rewards + (1.0 - batch.terminated) * discount * next_q
+            targets = batch.td_targets(next_q, self.gamma)
             chosen = batch.actions[:, None]
             error = outputs.gather(1, chosen).squeeze(1) - targets
             # smooth_l1_loss (beta 1): e**2 / 2 where |e| < 1, |e| - 1/2 beyond; its slope is e clamped
@@ -83,8 +82,7 @@ class QRDQN(FastLoop, sb3_contrib.QRDQN):
             following = target(batch.next_observations).view(size, quantiles, -1)
             greedy = following.mean(dim=1, keepdim=True).argmax(dim=2, keepdim=True)
             following = following.gather(2, greedy.expand(size, quantiles, 1)).squeeze(2)
-            discount = self.gamma if batch.discounts is None else batch.discounts[:, None]
-            targets = batch.rewards[:, None] + (1.0 - batch.terminated[:, None]) * discount * following
+            targets = batch.td_targets(following, self.gamma)
             chosen = batch.actions[:, None, None].expand(size, quantiles, 1)
             current = outputs.view(size, quantiles, -1).gather(2, chosen).squeeze(2)
             # sb3-contrib's quantile_huber_loss: |tau_i - 1{delta_ij < 0}| * huber(delta_ij), delta the

@@ -35,6 +35,14 @@ class Batch:
     terminated: torch.Tensor
     discounts: torch.Tensor | None = None
 
+    def td_targets(self, following: torch.Tensor, gamma: float) -> torch.Tensor:
+        """``r + (1 - terminated) * discount * following``: the TD target, ``discount`` gamma (or the
+        n-step ``discounts``), each sample's scalars broadcast over ``following``'s trailing axes
+        (a QR-DQN's quantiles)."""
+        shape = (-1,) + (1,) * (following.dim() - 1)
+        discount = gamma if self.discounts is None else self.discounts.view(shape)
+        return self.rewards.view(shape) + (1.0 - self.terminated.view(shape)) * discount * following
+
 
 class ReplayRing:
     """Writes and samples ``buffer``'s arrays in whole rows.
@@ -51,7 +59,10 @@ class ReplayRing:
         self.inputs = inputs
         n_step = buffer if isinstance(buffer, NStepReplayBuffer) else None
         self.n_steps = 1 if n_step is None else int(n_step.n_steps)
-        self.gamma = 1.0 if n_step is None else float(n_step.gamma)
+        # an n-step sequence's offsets, and gamma to the powers 0..n_steps: built once for every batch
+        self._offsets = np.arange(self.n_steps)
+        gamma = 1.0 if n_step is None else float(n_step.gamma)
+        self._powers = gamma ** np.arange(self.n_steps + 1, dtype=np.float32)
         # the arrays seen as one transition per row (views, written through ``add``): transition
         # ``k`` is row ``k // n_envs``, column ``k % n_envs``, so a batch is one take per array
         size = buffer.buffer_size * buffer.n_envs
@@ -107,23 +118,22 @@ class ReplayRing:
     def _n_step_batch(self, flat: np.ndarray) -> Batch:
         """Transitions ``flat`` with n-step returns: each looks ``n_steps`` rows ahead in its column,
         up to and including the first row where its episode ended or the newest row written."""
-        buffer, n = self.buffer, self.n_steps
+        buffer, offsets, powers = self.buffer, self._offsets, self._powers
         observations, next_observations, actions, rewards, dones, timeouts = self._columns
         n_envs = buffer.n_envs
-        ahead = (flat[:, None] + n_envs * np.arange(n)) % (buffer.buffer_size * n_envs)  # (batch, n)
+        ahead = (flat[:, None] + n_envs * offsets) % (buffer.buffer_size * n_envs)  # (batch, n_steps)
         newest = (buffer.pos - 1) % buffer.buffer_size  # the rows after it are another episode's
-        ended = (dones[ahead, 0] > 0) | (timeouts[ahead, 0] > 0) | (ahead // n_envs == newest)
-        counted = np.where(ended.any(axis=1), ended.argmax(axis=1), n - 1)  # index of the last reward
-        kept = np.arange(n) <= counted[:, None]
-        powers = self.gamma ** np.arange(n, dtype=np.float32)
-        returns = (rewards[ahead, 0] * powers * kept).sum(axis=1)
+        # ``dones`` holds either end, a time limit too (SB3's loop and :meth:`add` store it so)
+        ended = (dones[ahead, 0] > 0) | (ahead // n_envs == newest)
+        counted = np.where(ended.any(axis=1), ended.argmax(axis=1), offsets[-1])  # the last reward's index
+        returns = (rewards[ahead, 0] * powers[:-1] * (offsets <= counted[:, None])).sum(axis=1)
         last = ahead[np.arange(flat.size), counted]
-        discounts = self.gamma ** (counted + 1).astype(np.float32)
+        discounts = powers[counted + 1]  # the bootstrap's: gamma to the number of rewards summed
         return Batch(
             self.inputs.tensor(np.take(observations, flat, axis=0)),
             torch.as_tensor(np.take(actions, flat, axis=0)[:, 0].astype(np.int64)),
             torch.as_tensor(returns.astype(np.float32)),
             self.inputs.tensor(np.take(next_observations, last, axis=0)),
             torch.as_tensor(dones[last, 0] * (1.0 - timeouts[last, 0])),
-            torch.as_tensor(discounts.astype(np.float32)),
+            torch.as_tensor(discounts),
         )
